@@ -1,0 +1,3 @@
+from sentinet.cli import main
+
+main()

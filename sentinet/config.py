@@ -1,0 +1,326 @@
+"""Typed configuration: YAML → dataclasses, dotted ``--set`` overrides, helpful errors.
+
+Every section is a plain dataclass with defaults, so the YAML only needs what differs.
+Unknown keys are errors that name the key and suggest the closest valid one; values are
+type-checked; fields with a fixed set of values declare it in ``metadata["choices"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sentinet.errors import SentinetError
+
+
+def choice(default: str, *choices: str) -> Any:
+    """A string field restricted to ``choices`` (checked when the config is built)."""
+    return field(default=default, metadata={"choices": (default, *choices)})
+
+
+@dataclass
+class DataConfig:
+    """Where the labelled tweets are and how tweet-level training labels are made."""
+
+    train: str = ""  # relative paths resolve against $SENTINET_DATA (default: data/)
+    dev: str | None = None  # explicit dev file; when absent, a stratified split of train
+    format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")
+    text_column: str = "text"  # tsv/csv/jsonl column names
+    label_column: str = "label"
+    id_column: str = "id"
+    val_fraction: float = 0.1
+    # A tweet can mention several companies with different labels. Training needs one label
+    # per tweet: all companies agree → that label; otherwise this policy decides.
+    conflict_policy: str = choice("drop", "majority", "neutral")
+
+
+@dataclass
+class TokenizerConfig:
+    """Tweet normalisation; every step can be switched off."""
+
+    lowercase: bool = True
+    yo_to_e: bool = True  # ё → е
+    urls: str = choice("placeholder", "keep", "drop")  # placeholder: <url>
+    users: str = choice("placeholder", "keep", "drop")  # @name; placeholder: <user>
+    numbers: str = choice("placeholder", "keep", "drop")  # placeholder: <num>
+    hashtags: str = choice("strip", "keep", "drop")  # strip: #сбер → сбер; keep: #сбер
+    emoticons: bool = True  # :) :-( ))) xD kept as single tokens
+    emoji: bool = True  # each emoji its own token (False drops them)
+    squash_elongations: bool = True  # letters repeated 3+ times → 2 (оооочень → оочень)
+    retweets: str = choice("drop", "keep")  # the leading "RT" marker
+
+
+@dataclass
+class Word2VecConfig:
+    """gensim word2vec trained on the training texts when no vectors file is given."""
+
+    dim: int = 100
+    window: int = 5
+    min_count: int = 2
+    epochs: int = 10
+    sg: bool = True  # skip-gram (True) or CBOW (False)
+
+
+@dataclass
+class VectorsConfig:
+    """Pretrained word vectors: frozen by default, only the rows the model needs."""
+
+    path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
+    format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec")
+    dim: int | None = None  # when set, a file of another dimension is an error
+    freeze: bool = True
+    # Training words without a pretrained vector: "learn" gives each one seen oov_min_count
+    # times a trainable vector (the rest share <unk>); "unk" maps them all to a trainable
+    # <unk>; "zero" maps them all to a fixed zero vector.
+    oov: str = choice("learn", "unk", "zero")
+    oov_min_count: int = 2
+    word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
+    cache_dir: str | None = None  # trained word2vec cache; default $SENTINET_CACHE or ~/.cache/sentinet
+
+
+@dataclass
+class EncoderOptions:
+    """Base of every encoder's options; ``name`` picks the encoder from the registry."""
+
+    name: str = "gru"
+
+
+@dataclass
+class ModelConfig:
+    encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    embedding_dropout: float = 0.0  # dropout on the word vectors
+    head_dropout: float = 0.5  # dropout before the linear head
+
+
+@dataclass
+class OptimizerConfig:
+    name: str = choice("adam", "adamw", "sgd", "rmsprop")
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd and rmsprop
+    nesterov: bool = False  # sgd
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 64
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    clip_grad_norm: float | None = 5.0
+    patience: int = 5  # epochs without a better dev F-macro before stopping
+    seed: int = 13
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    bucket_pool: int = 50  # batches per pool of similar-length tweets (1 = no bucketing)
+    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+
+
+@dataclass
+class RunConfig:
+    name: str = ""  # run directory prefix; defaults to the config file's stem
+    output_dir: str = "runs"
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config, apply ``a.b=value`` overrides, build and validate it."""
+    path = Path(path)
+    raw = read_yaml(path)
+    for item in overrides or []:
+        apply_override(raw, item)
+    config = from_dict(raw)
+    if not config.run.name:
+        config.run.name = path.stem
+    return config
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SentinetError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SentinetError(f"{path}: {problem}{where}") from None
+    except UnicodeDecodeError as exc:
+        raise SentinetError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SentinetError(f"{path}: the top level must be a mapping of sections")
+    return raw
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Set ``a.b.c=value`` in the raw dict; the value is parsed as YAML (3, true, [3,4])."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise SentinetError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    parts = key.strip().split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            if i == len(parts) - 2 and part == "encoder" and isinstance(child, str):
+                child = node[part] = {"name": child}  # `encoder: gru` shorthand
+            else:
+                raise SentinetError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def from_dict(raw: dict[str, Any]) -> Config:
+    return _build(Config, raw, "")
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if cls is EncoderOptions or (isinstance(cls, type) and issubclass(cls, EncoderOptions)):
+        return _build_encoder(raw, where)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SentinetError(f"{where or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise SentinetError(_unknown_key(str(key), where, list(fields)))
+        values[key] = _check_value(hints[key], fields[key], value, _join(where, key))
+    return cls(**values)
+
+
+def _build_encoder(raw: Any, where: str) -> EncoderOptions:
+    from sentinet.models import ENCODERS  # late import: the registry imports torch modules
+
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    raw = dict(raw or {})
+    name = raw.get("name", EncoderOptions.name)
+    if name not in ENCODERS:
+        hint = _suggest(str(name), list(ENCODERS))
+        raise SentinetError(f"{_join(where, 'name')}: unknown encoder {name!r}{hint}")
+    return _build(ENCODERS[name].options, raw, where) if raw else ENCODERS[name].options()
+
+
+def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    value = _coerce(hint, value, where)
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        hint_text = _suggest(str(value), list(choices))
+        raise SentinetError(f"{where}: {value!r} is not one of {', '.join(choices)}{hint_text}")
+    return value
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against a simple type hint (str, int, float, bool, X | None, list[X])."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, where)
+            except SentinetError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise SentinetError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:
+        return value
+    raise SentinetError(f"{where}: expected {hint.__name__}, got {value!r}")
+
+
+def _unknown_key(key: str, where: str, valid: list[str]) -> str:
+    return f"unknown config key '{_join(where, key)}'{_suggest(key, valid)}"
+
+
+def _suggest(word: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(word, valid, n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    return f" (valid: {', '.join(valid)})"
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+# --------------------------------------------------------------------------------------
+# Paths
+
+
+def resolve_path(path: str, env_var: str, default_root: str = "data") -> Path:
+    """Absolute path for a config path: relative ones live under ``$env_var`` (or data/)."""
+    p = Path(os.path.expandvars(os.path.expanduser(path)))
+    if not p.is_absolute():
+        p = Path(os.environ.get(env_var) or default_root) / p
+    return p.resolve()
+
+
+def resolve_paths(config: Config) -> Config:
+    """Make data and vector paths absolute so a run's saved config works from anywhere."""
+    if not config.data.train:
+        raise SentinetError("data.train: no training file given")
+    config.data.train = str(resolve_path(config.data.train, "SENTINET_DATA"))
+    if config.data.dev:
+        config.data.dev = str(resolve_path(config.data.dev, "SENTINET_DATA"))
+    if config.vectors.path:
+        config.vectors.path = str(resolve_path(config.vectors.path, "SENTINET_VECTORS"))
+    return config
+
+
+def dump_yaml(config: Config) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)

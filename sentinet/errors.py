@@ -1,0 +1,9 @@
+"""The one exception type the CLI turns into a one-line message and exit code 2."""
+
+
+class SentinetError(Exception):
+    """A problem with the user's input (files, config, data), not a bug in sentinet.
+
+    Raise it with a message that names the file, key or value at fault; the CLI prints
+    ``error: <message>`` on stderr and exits with code 2, without a traceback.
+    """
