@@ -203,8 +203,6 @@ def from_dict(raw: dict[str, Any]) -> Config:
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
-    if cls is EncoderOptions or (isinstance(cls, type) and issubclass(cls, EncoderOptions)):
-        return _build_encoder(raw, where)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -229,10 +227,12 @@ def _build_encoder(raw: Any, where: str) -> EncoderOptions:
     if name not in ENCODERS:
         hint = _suggest(str(name), list(ENCODERS))
         raise SentinetError(f"{_join(where, 'name')}: unknown encoder {name!r}{hint}")
-    return _build(ENCODERS[name].options, raw, where) if raw else ENCODERS[name].options()
+    return _build(ENCODERS[name].options, raw, where)
 
 
 def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
+    if hint is EncoderOptions:
+        return _build_encoder(value, where)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     value = _coerce(hint, value, where)
@@ -273,6 +273,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # PyYAML reads 5e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
     elif hint is str:
         if isinstance(value, str):
             return value

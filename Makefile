@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make train` and `make test`.
+# Both create .venv and install sentinet into it first (torch pinned: see README).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+CONFIG ?= configs/banks_gru.yaml
+# Data and vectors: data/ when you placed them there (see data/README.md), else ../shared.
+export SENTINET_DATA ?= $(if $(wildcard data/sentirueval2016),data,../shared/data)
+export SENTINET_VECTORS ?= $(if $(wildcard data/navec_*.tar),data,../shared/embeddings)
+
+BIN := $(VENV)/bin
+
+.PHONY: install train test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+train: install
+	$(BIN)/sentinet train --config $(CONFIG)
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,91 @@
+"""Run directories: what a training run leaves behind, and how eval/predict load it.
+
+``runs/<name>-<timestamp>/`` holds the resolved ``config.yaml``, ``vocab.json``, the best
+weights ``model.pt`` (a plain state_dict, loaded with ``weights_only=True``: never
+unpickled), ``metrics.json`` (every epoch and the best) and ``train.log``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from sentinet.config import Config, from_dict
+from sentinet.data.vocab import Vocab
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_open, atomic_write_text
+from sentinet.models.classifier import Embedder, SentimentClassifier
+
+CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
+
+
+def new_run_dir(output_dir: str | Path, name: str) -> Path:
+    """A fresh directory; never reuses one, so earlier runs are never overwritten."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(output_dir) / f"{name}-{stamp}"
+    for i in range(1, 1000):
+        path = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise SentinetError(f"{path}: cannot create run directory ({exc.strerror})") from None
+    raise SentinetError(f"{base}: too many runs with this name and timestamp")
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    with atomic_open(path, "wb") as f:
+        torch.save(model.state_dict(), f)
+
+
+def write_config(config: Config, path: Path) -> None:
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    config: Config
+    vocab: Vocab
+    model: SentimentClassifier
+
+
+def find_run_dir(path: str | Path) -> Path:
+    """Accept a run directory or the ``model.pt`` inside one."""
+    path = Path(path)
+    run_dir = path.parent if path.is_file() else path
+    missing = [f for f in (CONFIG, VOCAB, WEIGHTS) if not (run_dir / f).is_file()]
+    if not path.exists():
+        raise SentinetError(f"{path}: no such run directory or model file")
+    if missing:
+        raise SentinetError(f"{path}: not a sentinet run (missing {', '.join(missing)})")
+    return run_dir
+
+
+def load_run(path: str | Path, device: torch.device) -> LoadedRun:
+    run_dir = find_run_dir(path)
+    try:
+        raw = yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SentinetError(f"{run_dir / CONFIG}: unreadable ({exc})") from None
+    config = from_dict(raw)
+    vocab = Vocab.load(run_dir / VOCAB)
+    try:
+        state = torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
+        pretrained = state["embedder.pretrained.weight"]
+        embedder = Embedder(
+            torch.zeros_like(pretrained), vocab.n_learned,
+            freeze=True, learn_oov=config.vectors.oov != "zero",
+        )
+        model = SentimentClassifier(embedder, config.model)
+        model.load_state_dict(state)
+    except (OSError, RuntimeError, KeyError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SentinetError(f"{run_dir / WEIGHTS}: cannot load weights ({first})") from None
+    return LoadedRun(run_dir, config, vocab, model.to(device).eval())

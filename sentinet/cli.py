@@ -1,0 +1,155 @@
+"""Command line: ``sentinet train | eval | predict``.
+
+Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
+exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from sentinet.errors import SentinetError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Sentiment classification of short texts over frozen word vectors.",
+)
+
+FORMATS = ("csv", "jsonl", "sentirueval")
+
+
+@app.command()
+def train(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
+    output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
+) -> None:
+    """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
+    from sentinet.config import load_config
+    from sentinet.training import train as run_training
+
+    cfg = load_config(config, overrides)
+    if device:
+        cfg.train.device = device
+    if output_dir:
+        cfg.run.output_dir = str(output_dir)
+    result = run_training(cfg)
+    typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
+               f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+
+
+@app.command("eval")
+def evaluate(
+    run: Path = typer.Argument(..., help="Run directory (or its model.pt)."),
+    data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1),
+) -> None:
+    """Score a trained model: official SentiRuEval F-macro / F-micro and a 3-class report."""
+    from sentinet.data.labels import require_labels
+    from sentinet.inference import Predictor, evaluate as run_eval
+
+    predictor = Predictor.load(run, _device(device))
+    records = _read(data_file, predictor)
+    require_labels(records, str(data_file))
+    report = run_eval(predictor, [r for r in records if r.labels], batch_size)
+    if json_output:
+        typer.echo(json.dumps({"run": str(predictor.run.run_dir), "data": str(data_file), **report},
+                              ensure_ascii=False))
+        return
+    typer.echo(f"{data_file}: {report['pairs']} scored (tweet, company) pairs")
+    typer.echo(f"F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}  "
+               f"F1+ {report['f_pos']:.4f}  F1- {report['f_neg']:.4f}  "
+               f"3-class macro-F1 {report['macro_f1_3class']:.4f}")
+    typer.echo(report["report"])
+    typer.echo("confusion (rows gold, columns predicted: negative, neutral, positive)")
+    for row in report["confusion"]:
+        typer.echo("  " + " ".join(f"{n:6d}" for n in row))
+
+
+@app.command()
+def predict(
+    run: Path = typer.Argument(..., help="Run directory (or its model.pt)."),
+    input_file: Path = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
+    output_format: str = typer.Option("csv", "--format", help="csv, jsonl or sentirueval."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1),
+) -> None:
+    """Label every record: id, label (-1/0/1) and class probabilities."""
+    from sentinet.data.labels import CLASS_NAMES
+    from sentinet.data.readers import detect_format, write_sentirueval
+    from sentinet.fileio import atomic_write_text
+    from sentinet.inference import Predictor, predict_labels
+
+    if output_format not in FORMATS:
+        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
+    if output_format == "sentirueval" and detect_format(input_file) != "sentirueval":
+        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input, got {input_file}")
+    predictor = Predictor.load(run, _device(device))
+    records = _read(input_file, predictor)
+    probs = predictor.predict_proba([r.text for r in records], batch_size)
+    labels = predict_labels(probs)
+
+    if output_format == "sentirueval":
+        if output is None:
+            raise SentinetError("--format sentirueval writes XML: give --output FILE")
+        write_sentirueval(input_file, {r.id: y for r, y in zip(records, labels)}, output)
+        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+        return
+    buffer = io.StringIO()
+    columns = ["id", "label", *(f"p_{name}" for name in CLASS_NAMES)]
+    if output_format == "csv":
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+    for r, y, p in zip(records, labels, probs):
+        values = [r.id, y, *(round(float(x), 6) for x in p)]
+        if output_format == "csv":
+            writer.writerow(values)
+        else:
+            buffer.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+    if output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        atomic_write_text(output, buffer.getvalue())
+        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+
+
+def _device(spec: str):
+    from sentinet.training import resolve_device
+
+    return resolve_device(spec)
+
+
+def _read(path: Path, predictor):
+    """Records of any supported format, with the column names the run was trained with."""
+    from sentinet.data.readers import read_records
+
+    d = predictor.run.config.data
+    return read_records(path, "auto", text_column=d.text_column,
+                        label_column=d.label_column, id_column=d.id_column)
+
+
+def main() -> None:
+    try:
+        app()
+    except SentinetError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""Read tweets from SentiRuEval XML, TSV/CSV, JSON Lines or plain text into ``Record``s.
+
+Every format ends up as the same list of records, so the rest of sentinet never cares where
+the tweets came from. SentiRuEval labels are per company (a tweet can mention several); the
+single-label formats store their one label under the key ``"label"``.
+
+Bad input is the user's problem to fix, so every failure is a one-line ``SentinetError``
+that starts with the path and says where (line, byte, record id) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.parsers import expat
+
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_open
+
+LABEL_NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
+SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
+META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
+FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
+EXTENSIONS = {
+    ".xml": "sentirueval",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".txt": "txt",
+}
+_LABEL_SPELLINGS = {
+    "-1": -1, "negative": -1, "neg": -1,
+    "0": 0, "neutral": 0, "neu": 0,
+    "1": 1, "+1": 1, "positive": 1, "pos": 1,
+}  # fmt: skip
+
+
+@dataclass
+class Record:
+    """One tweet. ``labels`` maps company (or "label") → -1/0/1; empty means unlabelled."""
+
+    id: str
+    text: str
+    labels: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# Format and labels
+
+
+def detect_format(path: Path) -> str:
+    """The format implied by the file extension, so configs can say ``format: auto``."""
+    suffix = Path(path).suffix.lower()
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
+    what = f"extension {suffix!r}" if suffix else "no extension"
+    raise SentinetError(
+        f"{path}: cannot tell the data format from {what}; set data.format to one of "
+        f"{', '.join(FORMATS)}"
+    )
+
+
+def parse_label(value: object, where: str) -> int | None:
+    """-1/0/1 from the many ways datasets spell it; None (unlabelled) for NULL or empty."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value in LABEL_NAMES:
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in ("", "null"):
+            return None
+        if key in _LABEL_SPELLINGS:
+            return _LABEL_SPELLINGS[key]
+    raise SentinetError(
+        f"{where}: unknown label value {value!r} (expected -1, 0, 1 or negative/neutral/positive)"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+
+
+def read_records(
+    path: str | Path,
+    format: str = "auto",
+    text_column: str = "text",
+    label_column: str = "label",
+    id_column: str = "id",
+) -> list[Record]:
+    """All records of a data file; raises SentinetError for anything a user must fix."""
+    path = Path(path)
+    _check_readable(path)
+    if format == "auto":
+        format = detect_format(path)
+    if format not in FORMATS:
+        raise SentinetError(f"unknown data format {format!r} (valid: auto, {', '.join(FORMATS)})")
+    try:
+        if format == "sentirueval":
+            records = _read_sentirueval(path)
+        elif format == "txt":
+            records = _read_txt(path)
+        elif format == "jsonl":
+            records = _read_jsonl(path, text_column, label_column, id_column)
+        else:
+            delimiter = "\t" if format == "tsv" else ","
+            records = _read_table(path, delimiter, text_column, label_column, id_column)
+    except OSError as exc:
+        raise SentinetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not records:
+        raise SentinetError(f"{path}: no records")
+    return records
+
+
+def _check_readable(path: Path) -> None:
+    if path.is_dir():
+        raise SentinetError(f"{path}: is a directory, expected a data file")
+    if not path.exists():
+        raise SentinetError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise SentinetError(f"{path}: empty file, no records")
+
+
+def _read_text(path: Path) -> str:
+    """The whole file as text; line formats are small enough, and this pins UTF-8 errors."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _utf8_error(path, data, exc) from None
+    return text.removeprefix("\ufeff")  # a BOM from Excel or Notepad is not part of the text
+
+
+def _utf8_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> SentinetError:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return SentinetError(f"{path}: not valid UTF-8 at byte {exc.start} (line {line})")
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) for non-blank lines; splits on \\n only, since tweets may hold
+    other characters that ``str.splitlines`` treats as line breaks (U+2028, U+0085)."""
+    lines = (line.removesuffix("\r") for line in text.split("\n"))
+    return [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+
+
+def _read_txt(path: Path) -> list[Record]:
+    return [Record(str(n), line) for n, line in _lines(_read_text(path))]
+
+
+def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str) -> list[Record]:
+    records = []
+    for n, line in _lines(_read_text(path)):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SentinetError(
+                f"{path}: line {n}: invalid JSON ({exc.msg}, column {exc.colno}); "
+                "expected one JSON object per line"
+            ) from None
+        if not isinstance(obj, dict):
+            got = type(obj).__name__
+            raise SentinetError(f"{path}: line {n}: expected a JSON object, got {got}")
+        text = obj.get(text_column)
+        if not isinstance(text, str):
+            fields = ", ".join(map(str, obj)) or "none"
+            problem = "no" if text_column not in obj else "a non-string"
+            raise SentinetError(
+                f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
+                "set data.text_column)"
+            )
+        rid = str(obj[id_column]) if obj.get(id_column) is not None else str(n)
+        records.append(_single_label_record(path, rid, text, obj.get(label_column), label_column))
+    return records
+
+
+def _read_table(
+    path: Path, delimiter: str, text_column: str, label_column: str, id_column: str
+) -> list[Record]:
+    """TSV/CSV with a header row; strict quoting, so a stray quote is an error, not a
+    silently merged field."""
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    records: list[Record] = []
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if text_column not in header:
+            raise SentinetError(
+                f"{path}: no {text_column!r} column in the header (columns: "
+                f"{', '.join(header) or 'none'}; set data.text_column)"
+            )
+        for row in reader:
+            if not row:
+                continue  # blank line
+            if len(row) != len(header):
+                raise SentinetError(
+                    f"{path}: line {reader.line_num}: {len(row)} fields, but the header has "
+                    f"{len(header)} (quote fields that contain the delimiter)"
+                )
+            cells = dict(zip(header, row))
+            rid = cells.get(id_column, str(len(records) + 1))
+            label = cells.get(label_column)
+            records.append(_single_label_record(path, rid, cells[text_column], label, label_column))
+    except csv.Error as exc:
+        raise SentinetError(f"{path}: line {reader.line_num}: malformed {kind} ({exc})") from None
+    return records
+
+
+def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
+    label = parse_label(value, f"{path}: id {rid!r}, column {column!r}")
+    return Record(rid, text, {} if label is None else {SINGLE_LABEL: label})
+
+
+# --------------------------------------------------------------------------------------
+# SentiRuEval XML (phpMyAdmin export)
+
+
+def _read_sentirueval(path: Path) -> list[Record]:
+    """Stream the <table> rows: a tweet per row, one label per non-NULL company column."""
+    records = []
+    with path.open("rb") as f:
+        try:
+            for _, elem in ET.iterparse(f, events=("end",)):
+                if elem.tag == "table":
+                    records.append(_table_record(path, elem, len(records) + 1))
+                    elem.clear()  # keep memory flat on big exports
+        except ET.ParseError as exc:
+            raise _xml_error(path, exc) from None
+    if not records:
+        raise SentinetError(
+            f"{path}: no records: no <table> rows (expected a phpMyAdmin XML export; "
+            "set data.format for other files)"
+        )
+    return records
+
+
+def _columns(table: ET.Element) -> dict[str, ET.Element]:
+    return {c.get("name", ""): c for c in table if c.tag == "column"}
+
+
+def _table_record(path: Path, table: ET.Element, n: int) -> Record:
+    cells = {name: col.text or "" for name, col in _columns(table).items()}
+    for required in ("id", "text"):
+        if required not in cells:
+            raise SentinetError(
+                f"{path}: <table> row {n} has no {required!r} column "
+                f"(columns: {', '.join(cells) or 'none'})"
+            )
+    rid = cells["id"].strip()
+    labels = {}
+    for company, value in cells.items():
+        if company in META_COLUMNS:
+            continue
+        label = parse_label(value, f"{path}: id {rid!r}, column {company!r}")
+        if label is not None:
+            labels[company] = label
+    return Record(rid, cells["text"], labels)
+
+
+def _xml_error(path: Path, exc: ET.ParseError) -> SentinetError:
+    """Where the XML broke; expat reports bad UTF-8 as a vague "invalid token", so name it."""
+    line, column = exc.position
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        if data.count(b"\n", 0, bad.start) + 1 <= line:
+            return _utf8_error(path, data, bad)
+    reason = expat.ErrorString(exc.code) if exc.code else str(exc)
+    return SentinetError(f"{path}: malformed XML at line {line}, column {column + 1}: {reason}")
+
+
+# --------------------------------------------------------------------------------------
+# Writing predictions back
+
+
+def write_sentirueval(
+    input_path: str | Path, predictions: Mapping[str, int], output_path: str | Path
+) -> None:
+    """Copy a SentiRuEval XML with each tweet's labelled company columns set to its prediction.
+
+    This is the official submission format: the scorer reads the same file layout, and only
+    the columns the organisers marked (non-NULL) are scored.
+    """
+    input_path = Path(input_path)
+    tree = _parse_xml(input_path)
+    tables = list(tree.iter("table"))
+    if not tables:
+        raise SentinetError(f"{input_path}: no records: no <table> rows")
+    missing = []
+    for table in tables:
+        columns = _columns(table)
+        rid = (columns["id"].text or "").strip() if "id" in columns else ""
+        if rid not in predictions:
+            missing.append(rid)
+            continue
+        value = _label_text(predictions[rid])
+        for name, col in columns.items():
+            if name not in META_COLUMNS and (col.text or "").strip().upper() != "NULL":
+                col.text = value
+    if missing:
+        raise SentinetError(
+            f"{input_path}: no prediction for {len(missing)} of {len(tables)} tweets "
+            f"(first missing id: {missing[0]!r})"
+        )
+    with atomic_open(output_path, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n')  # phpMyAdmin's own spelling
+        tree.write(f, encoding="utf-8", xml_declaration=False)
+        f.write(b"\n")
+
+
+def _label_text(label: int) -> str:
+    if int(label) not in LABEL_NAMES:
+        raise ValueError(f"prediction {label!r} is not -1, 0 or 1")
+    return str(int(label))
+
+
+def _parse_xml(path: Path) -> ET.ElementTree:
+    """The whole document, comments and namespace prefixes included, so a rewrite differs
+    from the input only where we change it."""
+    _check_readable(path)
+    namespaces = {}
+    try:
+        with path.open("rb") as f:
+            for _, (prefix, uri) in ET.iterparse(f, events=("start-ns",)):
+                namespaces.setdefault(prefix, uri)
+        parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+        tree = ET.parse(path, parser=parser)
+    except ET.ParseError as exc:
+        raise _xml_error(path, exc) from None
+    _keep_namespaces(tree.getroot(), namespaces)
+    return tree
+
+
+def _keep_namespaces(root: ET.Element, namespaces: dict[str, str]) -> None:
+    """ElementTree drops unused xmlns declarations and renames used prefixes to ns0;
+    phpMyAdmin exports declare ``xmlns:pma``, so keep it as written."""
+    used = {
+        name[1:].partition("}")[0]
+        for elem in root.iter()
+        for name in (elem.tag, *elem.attrib)
+        if isinstance(name, str) and name.startswith("{")
+    }
+    for prefix, uri in namespaces.items():
+        if uri in used:
+            with contextlib.suppress(ValueError):  # "ns0"-style prefixes are ET's own anyway
+                ET.register_namespace(prefix, uri)
+        else:
+            root.set(f"xmlns:{prefix}" if prefix else "xmlns", uri)

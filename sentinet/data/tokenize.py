@@ -1,0 +1,224 @@
+"""Tweet normalisation and tokenisation for Russian tweets (SentiRuEval-2016 style).
+
+One left-to-right scan with a single regex splits a tweet into typed pieces (url, user,
+hashtag, emoticon, emoji, number, word, punctuation); each piece is then normalised on its
+own according to ``TokenizerConfig``. Working per piece keeps the switches independent:
+lowercasing never touches a kept URL, squashing never touches a number, and placeholders
+(``<url>``, ``<user>``, ``<num>``) are produced last, so nothing can mangle them.
+
+Decisions worth knowing:
+
+- Emoticons: western ones (``:) :-( ;D :P =) xD <3 ^_^``) and Russian bracket runs of two
+  or more (``))`` ``)))`` ``((((``) are single tokens, also when glued to a word
+  (``спасибо)))`` → ``спасибо``, ``))``). A single ``)`` / ``(`` stays punctuation: it is
+  as often a parenthesis as a smiley. Emoticons are lowercased like words (``XD`` → ``xd``,
+  ``:P`` → ``:p``) and Cyrillic look-alikes typed on a Russian layout map to Latin
+  (``:Р`` → ``:p``, ``хД`` → ``xd``); noses are kept (``:-)`` ≠ ``:)``).
+- Squashing uses one rule everywhere: a run of 3+ of the same letter or symbol becomes 2
+  (``оооочень`` → ``оочень``, ``!!!!`` → ``!!``, ``)))))`` → ``))``, ``:(((`` → ``:((``).
+  Exceptions: digits are never squashed; a run of dots becomes ``...`` (an ellipsis, not
+  emphasis); exactly three capitals are kept (``СССР``, ``ООО``, ``BBB``, ``III``), since
+  Russian spelling only triples a letter in abbreviations — ``ДАААА``/``дааа`` still squash.
+- With emoticons off, their characters are plain punctuation: ``:)`` → ``:``, ``)``; a
+  bracket run is still one punctuation token, because any run of one symbol is.
+- Emoji: one token per emoji; variation selectors and skin tones are removed
+  (``👍🏽`` → ``👍``) so all variants share one vector; ZWJ sequences and flags stay whole.
+- URLs: ``http(s)://``, ``www.`` and bare ``t.co/`` links; a URL cut off by retweet
+  truncation keeps its ``…`` (``http://t.co/ab…``, ``http:/…``). Bare domains
+  (``sberbank.ru``) are not URLs: their words carry the company name.
+- ``RT`` is dropped only as the first token; kept URLs stay verbatim (paths are
+  case-sensitive), kept mentions and hashtags are lowercased like words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import unicodedata
+
+from sentinet.config import TokenizerConfig
+from sentinet.errors import SentinetError
+
+URL, USER, NUM = "<url>", "<user>", "<num>"
+
+# --------------------------------------------------------------------------------------
+# Patterns (constants). Order in _token_regex matters: earlier kinds win at a position.
+
+# URL body: ASCII URL characters plus \w (Cyrillic domains). Trailing sentence punctuation
+# ("see http://t.co/x." or "(http://t.co/x)") is left out via the lookahead. Retweets are
+# cut with "…", often inside the URL ("http://t.co/ab…", "http:/…", "htt…"): the "…" then
+# belongs to the URL. A URL may be glued to the word before it ("смотриhttp://t.co/x").
+_URL_CHAR = r"[\w\-.~:/?#\[\]@!$&'()*+,;=%]"
+_URL_TAIL = r"[.,!?:;()\[\]']"
+_URL_START = r"(?i:https?://)"
+_URL = (
+    rf"(?:{_URL_START}|(?<![\w.])(?:(?i:www\.)|t\.co/))"
+    rf"{_URL_CHAR}+?(?={_URL_TAIL}*(?!{_URL_CHAR}))…?"
+    r"|(?i:https?:?/{0,2}|htt?)…"
+)
+_USER = r"(?<!\w)@\w+"
+_HASHTAG = r"#(?=\w*[^\W\d])\w+"  # needs a letter ("#1" is "number one"); "#нг#билайн" is two
+
+_EMOTICON = "|".join(
+    [
+        r"(?<!\w)[xXхХ][DД]+(?!\w)",  # xD XDDD (also Cyrillic х/Д)
+        r"[:;=]['\-^]?(?:\)+|\(+|\]+|\[+|[DДPРpрoOоО]+(?!\w)|[*|/\\](?![\w/]))",  # :) :-( ;D :'(
+        r"</?3+(?!\d)",  # <3 </3
+        r"\^_*\^|-_-|>_<|(?<!\w)(?:[oO0]_[oO0]|T_T)(?!\w)",  # ^_^ -_- o_O
+        r"\){2,}|\({2,}",  # Russian bracket smileys: )) ))) (((
+    ]
+)
+
+# Pictographic code points (Unicode emoji blocks plus the older symbols used as emoji).
+_PICTO = (
+    r"[\u2194-\u2199\u21a9\u21aa\u231a\u231b\u2328\u23cf\u23e9-\u23f3\u23f8-\u23fa"
+    r"\u24c2\u25aa\u25ab\u25b6\u25c0\u25fb-\u25fe\u2600-\u27bf\u2934\u2935\u2b05-\u2b07"
+    r"\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff]"
+)
+_EMOJI_MOD = r"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"  # VS, skin, tags
+_EMOJI = (
+    r"[\U0001f1e6-\U0001f1ff]{2}"  # flag: two regional indicators
+    r"|[0-9#*]\ufe0f?\u20e3"  # keycap 1️⃣
+    rf"|{_PICTO}{_EMOJI_MOD}*(?:\u200d{_PICTO}{_EMOJI_MOD}*)*"  # incl. ZWJ sequences
+)
+
+# A number is not glued to letters: "4g" and "2-х" are words, "555-35-35" is three numbers.
+_NUMBER = r"(?>\d+(?:[.,]\d+)*)%?(?![-\u2010\u2011'’]?[^\W\d_])"
+_WORD_CHAR = rf"(?:(?!{_URL_START})[^\W_])"  # a letter or digit that does not start a URL
+_WORD = rf"{_WORD_CHAR}+(?:[-\u2010\u2011'’]{_WORD_CHAR}+)*"  # что-то, Т-Банк, tele2, д'Артаньян
+# Mixed ?!-runs, or a run of one symbol ("!!", "...", "«", "—"); joiners are never tokens.
+_PUNCT = r"[!?]{2,}|(?P<pc>[^\w\s\u200d\u20e3\ufe00-\ufe0f]|_)(?P=pc)*"
+
+
+def _token_regex(emoticons: bool) -> re.Pattern[str]:
+    kinds = [("url", _URL), ("user", _USER), ("hashtag", _HASHTAG)]
+    if emoticons:
+        kinds.append(("emoticon", _EMOTICON))
+    kinds += [("emoji", _EMOJI), ("number", _NUMBER), ("word", _WORD), ("punct", _PUNCT)]
+    return re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in kinds))
+
+
+_TOKEN_RE = {True: _token_regex(True), False: _token_regex(False)}
+
+# Soft hyphen, direction marks, word joiner, BOM, stress accents: unseen, yet they split words.
+_INVISIBLE = re.compile(r"[\u00ad\u200e\u200f\u2060\ufeff\u0300\u0301]")
+_EMOJI_VARIANT = re.compile(r"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)  # Оооо is one run
+_SYMBOL_RUN = re.compile(r"(.)\1{2,}")
+_LOOKALIKES = str.maketrans("хХДдРрОо", "xXDdPpOo")  # Cyrillic typed into emoticons
+
+
+# --------------------------------------------------------------------------------------
+# Tokenizer
+
+
+class Tokenizer:
+    """Callable ``text -> tokens``; stateless apart from its (validated) config."""
+
+    def __init__(self, config: TokenizerConfig):
+        _check_choices(config)
+        self.config = config
+        self.regex = _TOKEN_RE[config.emoticons]
+        self.normalisers = {
+            "url": self._url,
+            "user": self._user,
+            "hashtag": self._hashtag,
+            "emoticon": self._emoticon,
+            "emoji": self._emoji,
+            "number": self._number,
+            "word": self._word,
+            "punct": self._punct,
+        }
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = []
+        for i, match in enumerate(self.regex.finditer(_clean(text))):
+            kind, piece = match.lastgroup, match.group()
+            if i == 0 and self._is_dropped_retweet_marker(kind, piece):
+                continue
+            token = self.normalisers[kind](piece)
+            if token:
+                tokens.append(token)
+        return tokens
+
+    def _is_dropped_retweet_marker(self, kind: str, piece: str) -> bool:
+        return self.config.retweets == "drop" and kind == "word" and piece.casefold() == "rt"
+
+    # Each normaliser returns the token for one piece, or None to drop it.
+
+    def _url(self, piece: str) -> str | None:
+        return _by_mode(self.config.urls, URL, piece)  # kept verbatim: paths are case-sensitive
+
+    def _user(self, piece: str) -> str | None:
+        return _by_mode(self.config.users, USER, self._fold(piece))
+
+    def _hashtag(self, piece: str) -> str | None:
+        body = self._word(piece[1:])
+        return {"strip": body, "keep": "#" + body, "drop": None}[self.config.hashtags]
+
+    def _emoticon(self, piece: str) -> str:
+        token = self._fold(piece.translate(_LOOKALIKES))
+        return _SYMBOL_RUN.sub(r"\1\1", token) if self.config.squash_elongations else token
+
+    def _emoji(self, piece: str) -> str | None:
+        return _EMOJI_VARIANT.sub("", piece) if self.config.emoji else None
+
+    def _number(self, piece: str) -> str | None:
+        return _by_mode(self.config.numbers, NUM, piece)
+
+    def _word(self, piece: str) -> str:
+        # Squash before lowercasing: the exception for abbreviations needs the capitals.
+        return self._fold(_squash_letters(piece) if self.config.squash_elongations else piece)
+
+    def _punct(self, piece: str) -> str:
+        return _squash_symbols(piece) if self.config.squash_elongations else piece
+
+    def _fold(self, text: str) -> str:
+        """ё → е, then lowercase: the spelling variants of one word share one vector."""
+        if self.config.yo_to_e:
+            text = text.replace("ё", "е").replace("Ё", "Е")
+        return text.lower() if self.config.lowercase else text
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+
+
+def _clean(text: str) -> str:
+    """Undo exporters' HTML escaping, which is often doubled (``&amp;quot;``); compose
+    letters (й, ё) so \\w sees whole words; ZWSP is a space, other invisibles go."""
+    while (unescaped := html.unescape(text)) != text:
+        text = unescaped
+    text = unicodedata.normalize("NFC", text)
+    return _INVISIBLE.sub("", text.replace("\u200b", " "))
+
+
+def _by_mode(mode: str, placeholder: str, piece: str) -> str | None:
+    return {"placeholder": placeholder, "keep": piece, "drop": None}[mode]
+
+
+def _squash_letters(word: str) -> str:
+    """A letter run of 3+ → its first 2 letters, except exactly three capitals (СССР, ООО)."""
+
+    def squash(run: re.Match[str]) -> str:
+        letters = run.group()
+        return letters if len(letters) == 3 and letters.isupper() else letters[:2]
+
+    return _LETTER_RUN.sub(squash, word)
+
+
+def _squash_symbols(token: str) -> str:
+    """3+ of one symbol → 2 (``!!!!`` → ``!!``); a dot run is an ellipsis, kept as ``...``."""
+    if len(token) >= 3 and token == "." * len(token):
+        return "..."
+    return _SYMBOL_RUN.sub(r"\1\1", token)
+
+
+def _check_choices(config: TokenizerConfig) -> None:
+    """The YAML loader validates choices; this catches configs built in code."""
+    for f in dataclasses.fields(config):
+        choices = f.metadata.get("choices")
+        value = getattr(config, f.name)
+        if choices and value not in choices:
+            raise SentinetError(f"tokenizer.{f.name}: {value!r} is not one of {', '.join(choices)}")

@@ -1,0 +1,265 @@
+"""Pretrained word vectors behind one small interface, plus a cached gensim word2vec.
+
+The model only needs vectors for the words of its vocabulary, so a store is a lookup, not
+a matrix: navec's product-quantized rows are decoded on demand and never unpacked whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.models.fasttext import load_facebook_vectors
+
+from sentinet.config import Word2VecConfig
+from sentinet.errors import SentinetError
+
+FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec")
+FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
+TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
+NAVEC_SPECIAL = ("<unk>", "<pad>")  # navec's own padding/unknown rows, not words
+
+
+class VectorStore(Protocol):
+    """Read-only word → vector lookup; only the requested rows are ever materialised."""
+
+    path: str
+    format: str
+    dim: int
+
+    def __contains__(self, word: str) -> bool: ...
+    def __len__(self) -> int: ...
+    def lookup(self, words: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass
+class GensimVectors:
+    """A gensim KeyedVectors; for fastText, ``in`` and ``lookup`` also cover unseen words."""
+
+    path: str
+    format: str
+    kv: KeyedVectors = field(repr=False)
+
+    @property
+    def dim(self) -> int:
+        return self.kv.vector_size
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.kv
+
+    def __len__(self) -> int:
+        return len(self.kv)
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        if not words:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.kv[list(words)], dtype=np.float32)  # get_vector per word
+
+
+@dataclass
+class NavecVectors:
+    """natasha's navec: row i = concat over q of ``codes[q, indexes[i, q]]``."""
+
+    path: str
+    words: dict[str, int] = field(repr=False)
+    indexes: np.ndarray = field(repr=False)  # uint8 (vectors, qdim)
+    codes: np.ndarray = field(repr=False)  # float32 (qdim, centroids, dim // qdim)
+    format: str = "navec"
+
+    @property
+    def dim(self) -> int:
+        return self.codes.shape[0] * self.codes.shape[2]
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        rows = self.indexes[[self.words[w] for w in words]]  # (k, qdim)
+        qdim = self.codes.shape[0]
+        parts = self.codes[np.arange(qdim), rows]  # (k, qdim, dim // qdim)
+        return parts.reshape(len(words), self.dim).astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------------------
+# Opening
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format from the extension; .bin needs a peek because two formats use it."""
+    name = Path(path).name.lower()
+    if name.endswith(".tar"):
+        return "navec"
+    if name.endswith(".kv"):
+        return "kv"
+    if name.endswith(TEXT_SUFFIXES):
+        return "word2vec-text"
+    if name.endswith((".bin", ".bin.gz")):
+        return "fasttext" if _starts_with_fasttext_magic(Path(path)) else "word2vec"
+    suffix = "".join(Path(path).suffixes) or "(none)"
+    raise SentinetError(
+        f"{path}: unknown vectors extension {suffix}; "
+        f"set vectors.format to one of {', '.join(FORMATS)}"
+    )
+
+
+def _starts_with_fasttext_magic(path: Path) -> bool:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(4)
+    except (OSError, EOFError) as exc:
+        raise SentinetError(f"{path}: cannot read vectors file ({_one_line(exc)})") from None
+    return len(head) == 4 and int.from_bytes(head, "little") == FASTTEXT_MAGIC
+
+
+def open_vectors(
+    path: str | Path, format: str = "auto", expected_dim: int | None = None
+) -> VectorStore:
+    """Open a vectors file; any bad file becomes a one-line SentinetError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SentinetError(f"{path}: vectors file not found")
+    if format == "auto":
+        format = detect_format(path)
+    if format not in FORMATS:
+        raise SentinetError(f"vectors.format: {format!r} is not one of auto, {', '.join(FORMATS)}")
+    try:
+        store = _load(path, format)
+    except SentinetError:
+        raise
+    except Exception as exc:  # gensim/numpy/tarfile say "corrupt" in many different ways
+        raise SentinetError(f"{path}: not a readable {format} file ({_one_line(exc)})") from None
+    if expected_dim is not None and store.dim != expected_dim:
+        raise SentinetError(
+            f"{path}: vectors have dimension {store.dim}, expected {expected_dim} (vectors.dim)"
+        )
+    return store
+
+
+def _load(path: Path, format: str) -> VectorStore:
+    if format == "navec":
+        return _load_navec(path)
+    if format == "fasttext":
+        if path.name.lower().endswith(".gz"):  # gensim's fastText reader needs a plain file
+            raise SentinetError(f"{path}: gensim cannot read a gzipped fastText .bin; gunzip it")
+        kv = load_facebook_vectors(str(path))
+    elif format == "kv":
+        kv = KeyedVectors.load(str(path))
+        if not isinstance(kv, KeyedVectors):
+            raise SentinetError(f"{path}: not a gensim KeyedVectors file")
+    else:
+        kv = KeyedVectors.load_word2vec_format(str(path), binary=format == "word2vec")
+    return GensimVectors(str(path), format, kv)
+
+
+def _load_navec(path: Path) -> NavecVectors:
+    with tarfile.open(path) as tar:
+        vocab = gzip.decompress(_member(tar, path, "vocab.bin"))
+        pq = _member(tar, path, "pq.bin")
+    n = int(np.frombuffer(vocab, "<u4", count=1)[0])
+    words = vocab[4 + 4 * n :].decode("utf-8").split("\n")  # the n counts are skipped
+    vectors, dim, qdim, centroids = (int(x) for x in np.frombuffer(pq, "<u4", count=4))
+    size = 16 + vectors * qdim + 4 * dim * centroids
+    if len(words) != n or n != vectors or qdim == 0 or dim % qdim or len(pq) != size:
+        raise SentinetError(f"{path}: navec vocab.bin and pq.bin do not match (corrupt file?)")
+    indexes = np.frombuffer(pq, np.uint8, vectors * qdim, offset=16).reshape(vectors, qdim)
+    codes = np.frombuffer(pq, "<f4", dim * centroids, offset=16 + vectors * qdim)
+    if vectors and indexes.max() >= centroids:
+        raise SentinetError(f"{path}: navec pq.bin has centroid indexes out of range")
+    index = {w: i for i, w in enumerate(words) if w not in NAVEC_SPECIAL}
+    return NavecVectors(str(path), index, indexes, codes.reshape(qdim, centroids, dim // qdim))
+
+
+def _member(tar: tarfile.TarFile, path: Path, name: str) -> bytes:
+    try:
+        return tar.extractfile(name).read()
+    except (KeyError, AttributeError):
+        raise SentinetError(f"{path}: navec archive has no {name}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    line = lines[0] if lines else type(exc).__name__
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float, float]:
+    """(token coverage, type coverage): how much of a word→count table has vectors."""
+    if not counts:
+        return 0.0, 0.0
+    known = [w for w in counts if w in store]
+    tokens = sum(counts.values())
+    token_cov = sum(counts[w] for w in known) / tokens if tokens else 0.0
+    return token_cov, len(known) / len(counts)
+
+
+# --------------------------------------------------------------------------------------
+# Training word2vec
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("SENTINET_CACHE") or "~/.cache/sentinet").expanduser()
+
+
+def train_word2vec(
+    sentences: list[list[str]], cfg: Word2VecConfig, cache_dir: Path, seed: int, workers: int = 1
+) -> Path:
+    """Train word2vec on ``sentences`` unless the same corpus and settings are cached."""
+    target = Path(cache_dir) / f"word2vec-{_cache_key(sentences, cfg, seed)[:16]}.bin"
+    if target.is_file():
+        return target
+    model = Word2Vec(
+        vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
+        epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,
+    )  # fmt: skip
+    model.build_vocab(sentences)
+    if len(model.wv) == 0:
+        raise SentinetError(
+            f"word2vec: no word occurs vectors.word2vec.min_count={cfg.min_count} times "
+            "in the training texts"
+        )
+    model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
+    _save_atomic(model.wv, target)
+    return target
+
+
+def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> str:
+    """sha256 over the settings and every token, so any change trains a fresh model."""
+    h = hashlib.sha256()
+    params = {"dim": cfg.dim, "window": cfg.window, "min_count": cfg.min_count,
+              "epochs": cfg.epochs, "sg": bool(cfg.sg), "seed": seed}  # fmt: skip
+    h.update(json.dumps(params, sort_keys=True).encode())
+    for sentence in sentences:
+        h.update(json.dumps(sentence, ensure_ascii=False).encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+def _save_atomic(kv: KeyedVectors, target: Path) -> None:
+    """Write word2vec binary beside ``target`` then rename, so a crash leaves no half file."""
+    tmp = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        kv.save_word2vec_format(tmp, binary=True)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise SentinetError(f"{target}: cannot write the word2vec cache ({exc})") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # already renamed on success

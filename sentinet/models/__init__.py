@@ -1,0 +1,35 @@
+"""Encoder registry: adding an encoder = one module + one entry here.
+
+An encoder is an ``nn.Module`` built from (options, input_dim) with an ``output_dim``
+attribute and ``forward(vectors [B, T, D], lengths [B]) -> [B, output_dim]``. Its options
+are a dataclass subclassing ``EncoderOptions``; the YAML ``model.encoder`` mapping is
+validated against it, so unknown keys are caught when the config is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from torch import nn
+
+from sentinet.config import EncoderOptions
+from sentinet.models.recurrent import RecurrentEncoder, RecurrentOptions
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    options: type[EncoderOptions]
+    build: Callable[[EncoderOptions, int], nn.Module]
+
+
+ENCODERS: dict[str, EncoderSpec] = {
+    "rnn": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "rnn")),
+    "lstm": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "lstm")),
+    "gru": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "gru")),
+}
+
+
+def build_encoder(options: EncoderOptions, input_dim: int) -> nn.Module:
+    return ENCODERS[options.name].build(options, input_dim)

@@ -1,0 +1,66 @@
+"""Word ids → vectors → encoder → dropout + linear head → 3 logits (negative, neutral, positive)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sentinet.config import ModelConfig
+from sentinet.models import build_encoder
+
+NUM_CLASSES = 3
+
+
+class Embedder(nn.Module):
+    """Two tables behind one id space: ids below ``n_learned`` are trainable rows (<pad>,
+    <unk>, out-of-vocabulary words), the rest are pretrained vectors, frozen by default.
+
+    Keeping them apart means weight decay or an optimizer can never move a frozen vector,
+    and predict time can append pretrained rows for unseen words without touching the rest.
+    """
+
+    def __init__(self, pretrained: Tensor, n_learned: int, freeze: bool, learn_oov: bool):
+        super().__init__()
+        dim = pretrained.size(1)
+        self.n_learned = n_learned
+        self.learned = nn.Embedding(n_learned, dim, padding_idx=0)
+        nn.init.normal_(self.learned.weight, std=0.1)
+        with torch.no_grad():
+            self.learned.weight[0].zero_()
+        self.learned.weight.requires_grad_(learn_oov)
+        if not learn_oov:
+            nn.init.zeros_(self.learned.weight)
+        rows = pretrained if len(pretrained) else torch.zeros(1, dim)  # keep the table valid
+        self.pretrained = nn.Embedding.from_pretrained(rows.float(), freeze=freeze)
+
+    @property
+    def dim(self) -> int:
+        return self.learned.embedding_dim
+
+    def forward(self, ids: Tensor) -> Tensor:
+        is_learned = (ids < self.n_learned).unsqueeze(-1)
+        learned = self.learned(ids.clamp(max=self.n_learned - 1))
+        pretrained = self.pretrained((ids - self.n_learned).clamp(min=0))
+        return torch.where(is_learned, learned, pretrained)
+
+    def append_pretrained(self, vectors: Tensor) -> None:
+        """Add rows for words first seen at predict time (ids continue after the last row)."""
+        weight = self.pretrained.weight
+        grown = torch.cat([weight.data, vectors.to(weight.device, weight.dtype)])
+        self.pretrained = nn.Embedding.from_pretrained(grown, freeze=not weight.requires_grad)
+
+
+class SentimentClassifier(nn.Module):
+    def __init__(self, embedder: Embedder, config: ModelConfig):
+        super().__init__()
+        self.embedder = embedder
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.encoder = build_encoder(config.encoder, embedder.dim)
+        self.head = nn.Sequential(
+            nn.Dropout(config.head_dropout),
+            nn.Linear(self.encoder.output_dim, NUM_CLASSES),
+        )
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        vectors = self.embedding_dropout(self.embedder(ids))
+        return self.head(self.encoder(vectors, lengths))

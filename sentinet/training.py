@@ -1,0 +1,262 @@
+"""Training: config → data → vocabulary and vectors → model → epochs with dev selection.
+
+The model is selected on the dev split by the official SentiRuEval F-macro: the best epoch's
+weights are saved (atomically) as soon as they are found, and training stops after
+``train.patience`` epochs without improvement.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from sentinet import artifacts
+from sentinet.config import Config, OptimizerConfig, VectorsConfig, resolve_paths
+from sentinet.data.batching import EncodedDataset, make_loader
+from sentinet.data.labels import require_labels, split_dev, training_pairs
+from sentinet.data.readers import Record, read_records
+from sentinet.data.tokenize import Tokenizer
+from sentinet.data.vocab import plan_vocab, vocab_from_plan
+from sentinet.embeddings import (
+    VectorStore, coverage, default_cache_dir, open_vectors, train_word2vec,
+)
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_write_text
+from sentinet.inference import predict_labels, predict_proba
+from sentinet.metrics import full_report, sentirueval_scores
+from sentinet.models.classifier import Embedder, SentimentClassifier
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; an explicit CUDA device must exist."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise SentinetError(f"train.device: {spec!r} is not a device (auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SentinetError(f"train.device: {spec!r} requested but CUDA is not available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SentinetError(f"train.device: {spec!r}: only {torch.cuda.device_count()} GPU(s)")
+    elif device.type != "cpu":
+        raise SentinetError(f"train.device: {spec!r} is not supported (auto, cpu, cuda, cuda:N)")
+    return device
+
+
+class RunLog:
+    """Prints above the progress bars and appends the same lines to train.log.
+
+    Lines logged before the run directory exists are kept and written once it does, so
+    a run that fails on bad input leaves no directory behind but a full log otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.pending: list[str] = []
+
+    def attach(self, path: Path) -> None:
+        self.path = path
+        self._write(self.pending)
+
+    def __call__(self, message: str) -> None:
+        tqdm.write(message)
+        if self.path is None:
+            self.pending.append(message)
+        else:
+            self._write([message])
+
+    def _write(self, lines: list[str]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+
+
+# --------------------------------------------------------------------------------------
+# Data and vectors
+
+
+@dataclass
+class Splits:
+    train: list[tuple[Record, int]]  # (record, class id) kept by the label rule
+    dev: list[Record]  # every labelled dev record: all its (tweet, company) pairs are scored
+
+
+def load_splits(config: Config) -> Splits:
+    d = config.data
+    columns = dict(text_column=d.text_column, label_column=d.label_column, id_column=d.id_column)
+    records = read_records(d.train, d.format, **columns)
+    require_labels(records, d.train)
+    records = [r for r in records if r.labels]
+    if d.dev:
+        dev = [r for r in read_records(d.dev, d.format, **columns) if r.labels]
+        require_labels(dev, d.dev)
+        train = records
+    else:
+        train, dev = split_dev(records, d.val_fraction, config.train.seed)
+    pairs = training_pairs(train, d.conflict_policy)
+    if not pairs:
+        raise SentinetError(f"{d.train}: no tweet left for training after the label rule")
+    return Splits(pairs, dev)
+
+
+def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int, log: RunLog) -> VectorStore:
+    """The configured vectors, or word2vec trained on the training texts (cached)."""
+    if cfg.path:
+        log(f"vectors: loading {cfg.path}")
+        return open_vectors(cfg.path, cfg.format, expected_dim=cfg.dim)
+    cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+    log(f"vectors: none given; training word2vec on {len(train_tokens)} training texts (cache {cache})")
+    path = train_word2vec(train_tokens, cfg.word2vec, cache, seed)
+    return open_vectors(path, "word2vec", expected_dim=cfg.dim)
+
+
+def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+
+
+# --------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_epoch: int
+    best: dict
+    epochs: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+
+def train_epoch(model: nn.Module, loader, optimizer, loss_fn, device, clip: float | None,
+                desc: str) -> float:
+    model.train()
+    total, count = 0.0, 0
+    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+    for batch in bar:
+        batch = batch.to(device)
+        loss = loss_fn(model(batch.ids, batch.lengths), batch.labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        total += loss.item() * len(batch.labels)
+        count += len(batch.labels)
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+def train(config: Config) -> TrainResult:
+    """Train one model as configured; returns where it went and its best dev scores."""
+    started = time.time()
+    config = resolve_paths(config)
+    t = config.train
+    device = resolve_device(t.device)
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    torch.manual_seed(t.seed)
+
+    splits = load_splits(config)
+    tokenizer = Tokenizer(config.tokenizer)
+    train_tokens = [tokenizer(r.text) for r, _ in splits.train]
+    dev_tokens = [tokenizer(r.text) for r in splits.dev]
+
+    log = RunLog()
+    log(f"data: {len(splits.train)} training tweets, {len(splits.dev)} dev tweets "
+        f"({sum(len(r.labels) for r in splits.dev)} scored dev pairs)")
+    store = open_store(config.vectors, train_tokens, t.seed, log)
+    plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
+                      config.vectors.oov, config.vectors.oov_min_count)
+    vocab = vocab_from_plan(plan, {"path": store.path, "format": store.format, "dim": store.dim})
+    token_cov, type_cov = coverage(plan.counts, store)
+    log(f"vectors: dim {store.dim}; training coverage {token_cov:.1%} of tokens, "
+        f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
+        f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
+        f"oov policy '{config.vectors.oov}')")
+
+    matrix = torch.from_numpy(np.asarray(store.lookup(vocab.words[vocab.n_learned:]), dtype=np.float32))
+    del store  # only the rows the model needs are kept
+    embedder = Embedder(matrix, vocab.n_learned, config.vectors.freeze,
+                        learn_oov=config.vectors.oov != "zero")
+    model = SentimentClassifier(embedder, config.model).to(device)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
+
+    run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
+    log.attach(run_dir / artifacts.LOG)
+    log(f"run: {run_dir}")
+
+    artifacts.write_config(config, run_dir / artifacts.CONFIG)
+    vocab.save(run_dir / artifacts.VOCAB)
+
+    train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], [c for _, c in splits.train])
+    dev_set = EncodedDataset([vocab.encode(x) for x in dev_tokens])
+    loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
+    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+    gold = [r.labels for r in splits.dev]
+
+    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf})
+    try:
+        for epoch in range(1, t.epochs + 1):
+            tick = time.time()
+            loss = train_epoch(model, loader, optimizer, loss_fn, device, t.clip_grad_norm,
+                               desc=f"epoch {epoch}/{t.epochs}")
+            scores = sentirueval_scores(gold, predict_labels(predict_proba(model, dev_set, device)))
+            row = {"epoch": epoch, "loss": loss, **scores, "seconds": time.time() - tick}
+            result.epochs.append(row)
+            improved = scores["f_macro"] > result.best["f_macro"]
+            if improved:
+                result.best_epoch, result.best = epoch, scores
+                artifacts.save_weights(model, run_dir / artifacts.WEIGHTS)
+            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
+                f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
+            _write_metrics(run_dir, result)
+            if epoch - result.best_epoch >= t.patience:
+                log(f"early stop: no better dev F-macro for {t.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        result.interrupted = True
+        log("interrupted: keeping the best checkpoint so far")
+        if not result.best_epoch:
+            raise
+
+    result.seconds = time.time() - started
+    best = artifacts.load_run(run_dir, device)
+    report = full_report(gold, predict_labels(predict_proba(best.model, dev_set, device)))
+    result.best = {k: v for k, v in report.items() if k != "report"}
+    _write_metrics(run_dir, result)
+    log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
+        f"F-micro {report['f_micro']:.4f}  3-class macro-F1 {report['macro_f1_3class']:.4f}  "
+        f"({result.seconds:.0f}s)\n{report['report']}")
+    return result
+
+
+def _write_metrics(run_dir: Path, result: TrainResult) -> None:
+    data = {
+        "best_epoch": result.best_epoch,
+        "best": result.best,
+        "epochs": result.epochs,
+        "seconds": result.seconds,
+        "interrupted": result.interrupted,
+    }
+    atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))
+

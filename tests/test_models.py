@@ -1,0 +1,91 @@
+"""Encoders and the classifier: padding invariance, gradient flow, determinism."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from sentinet.config import ModelConfig
+from sentinet.data.batching import EncodedDataset, collate
+from sentinet.models import ENCODERS
+from sentinet.models.classifier import Embedder, SentimentClassifier
+
+ENCODER_NAMES = sorted(ENCODERS)
+SEQS = [[5, 9, 3, 12, 7], [4, 2], [8, 6, 11, 13, 10, 3, 2], [14]]  # id 2,3 learned; ≥4 pretrained
+
+
+def make_model(name: str, seed: int = 0, **options) -> SentimentClassifier:
+    torch.manual_seed(seed)
+    opts = dataclasses.replace(ENCODERS[name].options(name=name), hidden_size=8, **options)
+    embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True)
+    return SentimentClassifier(embedder, ModelConfig(encoder=opts, embedding_dropout=0.1))
+
+
+def batch_of(seqs):
+    return collate(list(EncodedDataset(seqs, [0] * len(seqs))))
+
+
+@pytest.mark.parametrize("name", ENCODER_NAMES)
+@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_padding_invariance(name, pooling, bidirectional):
+    model = make_model(name, pooling=pooling, bidirectional=bidirectional, num_layers=2).eval()
+    batch = batch_of(SEQS)
+    assert batch.ids.shape == (4, 7)
+    with torch.no_grad():
+        together = model(batch.ids, batch.lengths)
+        for i, seq in enumerate(SEQS):
+            alone = batch_of([seq])
+            torch.testing.assert_close(model(alone.ids, alone.lengths)[0], together[i],
+                                       atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ENCODER_NAMES)
+def test_gradients_reach_trainable_parameters_only(name):
+    model = make_model(name, num_layers=2).train()
+    batch = batch_of(SEQS)
+    torch.nn.functional.cross_entropy(model(batch.ids, batch.lengths), torch.tensor([0, 1, 2, 1])).backward()
+    assert model.embedder.pretrained.weight.grad is None  # frozen vectors never get a gradient
+    for pname, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, pname
+    assert model.embedder.learned.weight.grad[0].abs().sum() == 0  # <pad> row stays zero
+
+
+@pytest.mark.parametrize("name", ENCODER_NAMES)
+def test_same_seed_same_model(name):
+    batch = batch_of(SEQS)
+    a, b, c = make_model(name, seed=1), make_model(name, seed=1), make_model(name, seed=2)
+    for m in (a, b, c):
+        m.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(a(batch.ids, batch.lengths), b(batch.ids, batch.lengths))
+        assert not torch.allclose(a(batch.ids, batch.lengths), c(batch.ids, batch.lengths))
+
+
+def test_embedder_maps_ids_to_the_right_table():
+    pretrained = torch.arange(12.0).view(4, 3)
+    emb = Embedder(pretrained, n_learned=2, freeze=True, learn_oov=True)
+    out = emb(torch.tensor([[0, 1, 2, 5]]))
+    assert torch.equal(out[0, 0], torch.zeros(3))  # <pad>
+    torch.testing.assert_close(out[0, 1], emb.learned.weight[1])  # <unk>
+    assert torch.equal(out[0, 2], pretrained[0]) and torch.equal(out[0, 3], pretrained[3])
+    emb.append_pretrained(torch.full((1, 3), 7.0))
+    assert torch.equal(emb(torch.tensor([6])), torch.full((1, 3), 7.0))
+    assert not emb.pretrained.weight.requires_grad
+
+
+def test_zero_oov_policy_has_fixed_zero_unk():
+    emb = Embedder(torch.ones(3, 4), n_learned=2, freeze=True, learn_oov=False)
+    assert torch.equal(emb(torch.tensor([1])), torch.zeros(1, 4))
+    assert not any(p.requires_grad for p in emb.parameters())
+
+
+def test_lstm_forget_gate_bias_is_one():
+    model = make_model("lstm")
+    rnn = model.encoder.rnn
+    h = rnn.hidden_size
+    total = rnn.bias_ih_l0 + rnn.bias_hh_l0
+    assert torch.all(total[h : 2 * h] == 1) and torch.all(total[:h] == 0)
+    w = rnn.weight_hh_l0[:h]
+    torch.testing.assert_close(w @ w.T, torch.eye(h), atol=1e-5, rtol=0)  # orthogonal
