@@ -37,6 +37,7 @@ class DataConfig:
     label_column: str = "label"
     id_column: str = "id"
     val_fraction: float = 0.1
+    split_seed: int = 13  # fixed apart from train.seed, so seeds are compared on one dev set
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")

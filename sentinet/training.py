@@ -101,7 +101,7 @@ def load_splits(config: Config) -> Splits:
         require_labels(dev, d.dev)
         train = records
     else:
-        train, dev = split_dev(records, d.val_fraction, config.train.seed)
+        train, dev = split_dev(records, d.val_fraction, d.split_seed)
     pairs = training_pairs(train, d.conflict_policy)
     if not pairs:
         raise SentinetError(f"{d.train}: no tweet left for training after the label rule")
