@@ -82,6 +82,7 @@ def load_run(path: str | Path, device: torch.device) -> LoadedRun:
         embedder = Embedder(
             torch.zeros_like(pretrained), vocab.n_learned,
             freeze=True, learn_oov=config.vectors.oov != "zero",
+            multichannel=config.model.multichannel,
         )
         model = SentimentClassifier(embedder, config.model)
         model.load_state_dict(state)

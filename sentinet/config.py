@@ -99,6 +99,10 @@ class ModelConfig:
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     embedding_dropout: float = 0.0  # dropout on the word vectors
     head_dropout: float = 0.5  # dropout before the linear head
+    # Kim (2014): a frozen and a trainable copy of the vectors side by side (the encoder sees
+    # 2 x dim inputs), and rows of the head's weights rescaled to at most this L2 norm.
+    multichannel: bool = False
+    head_max_norm: float | None = None
 
 
 @dataclass

@@ -158,6 +158,7 @@ def train_epoch(model: nn.Module, loader, optimizer, loss_fn, device, clip: floa
         if clip:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+        model.apply_constraints()
         total += loss.item() * len(batch.labels)
         count += len(batch.labels)
         bar.set_postfix(loss=f"{total / count:.4f}")
@@ -195,7 +196,7 @@ def train(config: Config) -> TrainResult:
     matrix = torch.from_numpy(np.asarray(store.lookup(vocab.words[vocab.n_learned:]), dtype=np.float32))
     del store  # only the rows the model needs are kept
     embedder = Embedder(matrix, vocab.n_learned, config.vectors.freeze,
-                        learn_oov=config.vectors.oov != "zero")
+                        learn_oov=config.vectors.oov != "zero", multichannel=config.model.multichannel)
     model = SentimentClassifier(embedder, config.model).to(device)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")

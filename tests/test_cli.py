@@ -7,11 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+import yaml
 from typer.testing import CliRunner
 
 from sentinet.cli import app, main
+from sentinet.config import from_dict
 from sentinet.data.readers import read_records
+from sentinet.inference import Predictor
+from sentinet.training import train
 
 from .conftest import tiny_config_yaml
 
@@ -131,3 +137,20 @@ def test_help_lists_commands():
     assert res.exit_code == 0
     for cmd in ("train", "eval", "predict"):
         assert cmd in res.output
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "rnn", "lstm", "gru", "sru"])
+def test_every_encoder_trains_and_reloads(encoder, tiny_data):
+    """In-process (fast): train two epochs, reload the run, predict twice the same."""
+    raw = yaml.safe_load(tiny_config_yaml(tiny_data, encoder=encoder, epochs=2))
+    if encoder == "cnn":
+        raw["model"]["encoder"] = {"name": "cnn", "filters": 8}
+        raw["model"]["multichannel"] = True
+    result = train(from_dict(raw))
+    assert len(result.epochs) == 2 and 0 <= result.best["f_macro"] <= 1
+    predictor = Predictor.load(str(result.run_dir), torch.device("cpu"))
+    texts = ["сбербанк спасибо отлично", "втб ужасно плохо", "кошмар"]
+    first = predictor.predict_proba(texts, progress=False)
+    again = predictor.predict_proba(texts, progress=False)  # vocabulary already extended
+    np.testing.assert_allclose(first, again, rtol=1e-6)
+    assert first.shape == (3, 3)

@@ -14,22 +14,37 @@ ENCODER_NAMES = sorted(ENCODERS)
 SEQS = [[5, 9, 3, 12, 7], [4, 2], [8, 6, 11, 13, 10, 3, 2], [14]]  # id 2,3 learned; ≥4 pretrained
 
 
-def make_model(name: str, seed: int = 0, **options) -> SentimentClassifier:
+SMALL = {"cnn": {"filters": 4}}  # per-encoder options for a tiny model
+RECURRENT_SMALL = {"hidden_size": 8, "num_layers": 2}
+VARIANTS = [("cnn", {}), ("cnn", {"widths": [2]}), ("cnn", {"multichannel": True})] + [
+    (name, {"pooling": pooling, "bidirectional": bidirectional})
+    for name in ("rnn", "lstm", "gru", "sru")
+    for pooling in ("max", "mean", "last")
+    for bidirectional in (True, False)
+]
+
+
+def make_model(name: str, seed: int = 0, multichannel: bool = False, **options) -> SentimentClassifier:
     torch.manual_seed(seed)
-    opts = dataclasses.replace(ENCODERS[name].options(name=name), hidden_size=8, **options)
-    embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True)
-    return SentimentClassifier(embedder, ModelConfig(encoder=opts, embedding_dropout=0.1))
+    small = SMALL.get(name, RECURRENT_SMALL)
+    opts = dataclasses.replace(ENCODERS[name].options(name=name), **{**small, **options})
+    embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True,
+                        multichannel=multichannel)
+    return SentimentClassifier(embedder, ModelConfig(encoder=opts, embedding_dropout=0.1,
+                                                     multichannel=multichannel))
 
 
 def batch_of(seqs):
     return collate(list(EncodedDataset(seqs, [0] * len(seqs))))
 
 
-@pytest.mark.parametrize("name", ENCODER_NAMES)
-@pytest.mark.parametrize("pooling", ["max", "mean", "last"])
-@pytest.mark.parametrize("bidirectional", [True, False])
-def test_padding_invariance(name, pooling, bidirectional):
-    model = make_model(name, pooling=pooling, bidirectional=bidirectional, num_layers=2).eval()
+def test_every_registered_encoder_is_tested():
+    assert {name for name, _ in VARIANTS} == set(ENCODER_NAMES)
+
+
+@pytest.mark.parametrize("name, options", VARIANTS, ids=lambda v: str(v))
+def test_padding_invariance(name, options):
+    model = make_model(name, **options).eval()
     batch = batch_of(SEQS)
     assert batch.ids.shape == (4, 7)
     with torch.no_grad():
@@ -40,9 +55,9 @@ def test_padding_invariance(name, pooling, bidirectional):
                                        atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ENCODER_NAMES)
-def test_gradients_reach_trainable_parameters_only(name):
-    model = make_model(name, num_layers=2).train()
+@pytest.mark.parametrize("name, options", [(n, {}) for n in ENCODER_NAMES] + [("cnn", {"multichannel": True})])
+def test_gradients_reach_trainable_parameters_only(name, options):
+    model = make_model(name, **options).train()
     batch = batch_of(SEQS)
     torch.nn.functional.cross_entropy(model(batch.ids, batch.lengths), torch.tensor([0, 1, 2, 1])).backward()
     assert model.embedder.pretrained.weight.grad is None  # frozen vectors never get a gradient
@@ -89,3 +104,25 @@ def test_lstm_forget_gate_bias_is_one():
     assert torch.all(total[h : 2 * h] == 1) and torch.all(total[:h] == 0)
     w = rnn.weight_hh_l0[:h]
     torch.testing.assert_close(w @ w.T, torch.eye(h), atol=1e-5, rtol=0)  # orthogonal
+
+
+def test_max_norm_constraint_caps_head_rows():
+    torch.manual_seed(0)
+    embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True)
+    model = SentimentClassifier(embedder, ModelConfig(encoder=ENCODERS["cnn"].options(name="cnn"),
+                                                      head_max_norm=0.05))
+    with torch.no_grad():
+        model.head[-1].weight.mul_(100)
+    model.apply_constraints()
+    norms = model.head[-1].weight.norm(dim=1)
+    assert torch.all(norms <= 0.05 + 1e-6) and torch.all(norms > 0.049)
+
+
+def test_multichannel_doubles_the_input_and_trains_the_copy():
+    model = make_model("cnn", multichannel=True)
+    assert model.embedder.output_dim == 12
+    assert model.embedder.dynamic.weight.requires_grad
+    ids = torch.tensor([[0, 5]])
+    out = model.embedder(ids)
+    torch.testing.assert_close(out[..., :6], out[..., 6:])  # both channels start equal
+    assert torch.equal(out[0, 0], torch.zeros(12))  # <pad> stays zero in both

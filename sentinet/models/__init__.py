@@ -15,7 +15,9 @@ from functools import partial
 from torch import nn
 
 from sentinet.config import EncoderOptions
+from sentinet.models.cnn import CNNEncoder, CNNOptions
 from sentinet.models.recurrent import RecurrentEncoder, RecurrentOptions
+from sentinet.models.sru import SRUEncoder, SRUOptions
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,11 @@ class EncoderSpec:
 
 
 ENCODERS: dict[str, EncoderSpec] = {
+    "cnn": EncoderSpec(CNNOptions, CNNEncoder),
     "rnn": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "rnn")),
     "lstm": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "lstm")),
     "gru": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "gru")),
+    "sru": EncoderSpec(SRUOptions, SRUEncoder),
 }
 
 

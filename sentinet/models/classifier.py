@@ -19,7 +19,8 @@ class Embedder(nn.Module):
     and predict time can append pretrained rows for unseen words without touching the rest.
     """
 
-    def __init__(self, pretrained: Tensor, n_learned: int, freeze: bool, learn_oov: bool):
+    def __init__(self, pretrained: Tensor, n_learned: int, freeze: bool, learn_oov: bool,
+                 multichannel: bool = False):
         super().__init__()
         dim = pretrained.size(1)
         self.n_learned = n_learned
@@ -32,22 +33,40 @@ class Embedder(nn.Module):
             nn.init.zeros_(self.learned.weight)
         rows = pretrained if len(pretrained) else torch.zeros(1, dim)  # keep the table valid
         self.pretrained = nn.Embedding.from_pretrained(rows.float(), freeze=freeze)
+        # Multichannel (Kim 2014): a trainable copy of every row, output beside the static one.
+        self.dynamic = None
+        if multichannel:
+            initial = torch.cat([self.learned.weight.detach(), rows.float()])
+            self.dynamic = nn.Embedding.from_pretrained(initial.clone(), freeze=False, padding_idx=0)
 
     @property
     def dim(self) -> int:
+        """Size of one vector (of the pretrained table)."""
         return self.learned.embedding_dim
+
+    @property
+    def output_dim(self) -> int:
+        return self.dim * (2 if self.dynamic is not None else 1)
 
     def forward(self, ids: Tensor) -> Tensor:
         is_learned = (ids < self.n_learned).unsqueeze(-1)
         learned = self.learned(ids.clamp(max=self.n_learned - 1))
         pretrained = self.pretrained((ids - self.n_learned).clamp(min=0))
-        return torch.where(is_learned, learned, pretrained)
+        static = torch.where(is_learned, learned, pretrained)
+        return static if self.dynamic is None else torch.cat([static, self.dynamic(ids)], -1)
 
     def append_pretrained(self, vectors: Tensor) -> None:
         """Add rows for words first seen at predict time (ids continue after the last row)."""
-        weight = self.pretrained.weight
-        grown = torch.cat([weight.data, vectors.to(weight.device, weight.dtype)])
-        self.pretrained = nn.Embedding.from_pretrained(grown, freeze=not weight.requires_grad)
+        self.pretrained = _grown(self.pretrained, vectors)
+        if self.dynamic is not None:
+            self.dynamic = _grown(self.dynamic, vectors)
+
+
+def _grown(table: nn.Embedding, rows: Tensor) -> nn.Embedding:
+    weight = table.weight
+    grown = torch.cat([weight.data, rows.to(weight.device, weight.dtype)])
+    return nn.Embedding.from_pretrained(grown, freeze=not weight.requires_grad,
+                                        padding_idx=table.padding_idx)
 
 
 class SentimentClassifier(nn.Module):
@@ -55,12 +74,20 @@ class SentimentClassifier(nn.Module):
         super().__init__()
         self.embedder = embedder
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.encoder = build_encoder(config.encoder, embedder.dim)
+        self.encoder = build_encoder(config.encoder, embedder.output_dim)
         self.head = nn.Sequential(
             nn.Dropout(config.head_dropout),
             nn.Linear(self.encoder.output_dim, NUM_CLASSES),
         )
+        self.head_max_norm = config.head_max_norm
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         vectors = self.embedding_dropout(self.embedder(ids))
         return self.head(self.encoder(vectors, lengths))
+
+    @torch.no_grad()
+    def apply_constraints(self) -> None:
+        """Called after every optimizer step: Kim's max-norm on each class's head weights."""
+        if self.head_max_norm:
+            weight = self.head[-1].weight
+            weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=self.head_max_norm))

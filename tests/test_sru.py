@@ -1,0 +1,90 @@
+"""SRU: the fast recurrences against the plain reference, forward and backward."""
+
+import pytest
+import torch
+
+from sentinet.models import sru_triton
+from sentinet.models.sru import (
+    SRUEncoder, SRUOptions, _CPURecurrence, reverse_within_lengths, sru_recurrence,
+    sru_recurrence_reference,
+)
+
+
+def inputs(T=5, B=3, N=4, dtype=torch.float64, device="cpu", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    make = lambda *shape: torch.randn(*shape, generator=g, dtype=dtype).to(device).requires_grad_()
+    return make(T, B, N), make(T, B, N), make(N), make(B, N)
+
+
+def grads(fn, args):
+    out = fn(*args)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).view_as(out)
+    return out, torch.autograd.grad((out * weights).sum(), args)
+
+
+def test_cpu_recurrence_matches_reference():
+    args = inputs()
+    out, g = grads(_CPURecurrence.apply, args)
+    ref, g_ref = grads(sru_recurrence_reference, args)
+    torch.testing.assert_close(out, ref)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b)
+
+
+def test_cpu_recurrence_gradcheck():
+    assert torch.autograd.gradcheck(_CPURecurrence.apply, inputs(T=4, B=2, N=3))
+
+
+def test_reference_definition_by_hand():
+    xt = torch.tensor([[[2.0]], [[4.0]]])
+    uf = torch.zeros(2, 1, 1)
+    vf = torch.zeros(1)
+    c = sru_recurrence_reference(xt, uf, vf, torch.zeros(1, 1))
+    # f = 0.5 every step: c1 = 0.5*0 + 0.5*2 = 1, c2 = 0.5*1 + 0.5*4 = 2.5
+    assert c.flatten().tolist() == [1.0, 2.5]
+
+
+def test_reverse_within_lengths():
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    lengths = torch.tensor([3, 2])
+    assert reverse_within_lengths(x, lengths).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    assert torch.equal(reverse_within_lengths(reverse_within_lengths(x, lengths), lengths), x)
+
+
+def test_backward_direction_reads_from_the_last_real_token():
+    """Unidirectional SRU on a reversed tweet = the backward half of a bidirectional one."""
+    torch.manual_seed(0)
+    enc = SRUEncoder(SRUOptions(name="sru", hidden_size=4, num_layers=1, pooling="last"), 4)
+    layer = enc.layers[0]
+    x = torch.randn(1, 5, 4)
+    lengths = torch.tensor([3])
+    h = layer(x, lengths)  # [1, 5, 8]
+    uni = SRUEncoder(SRUOptions(name="sru", hidden_size=4, num_layers=1, bidirectional=False), 4).layers[0]
+    with torch.no_grad():  # copy the backward direction's weights into a one-direction layer
+        w = layer.weight.weight.view(2, layer.k * 4, 4)[1]
+        uni.weight.weight.copy_(w)
+        uni.v.copy_(layer.v[:, 4:])
+        uni.b.copy_(layer.b[:, 4:])
+    reversed_tweet = x[:, :3].flip(1)
+    expected = uni(reversed_tweet, lengths).flip(1)  # back to the original order
+    torch.testing.assert_close(h[:, :3, 4:], expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_triton_recurrence_matches_reference(dtype):
+    args = inputs(T=7, B=5, N=300, dtype=dtype, device="cuda")
+    out, g = grads(sru_triton.recurrence, args)
+    ref, g_ref = grads(sru_recurrence_reference, args)
+    tol = {} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
+    torch.testing.assert_close(out, ref, **tol)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, **tol)
+    assert sru_recurrence(*args).is_cuda
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+def test_triton_recurrence_gradcheck():
+    assert torch.autograd.gradcheck(sru_triton.recurrence, inputs(T=4, B=2, N=3, device="cuda"))
