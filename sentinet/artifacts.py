@@ -7,6 +7,7 @@ unpickled), ``metrics.json`` (every epoch and the best) and ``train.log``.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
+DECISION, ENSEMBLE = "decision.json", "ensemble.json"
 
 
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
@@ -46,6 +48,22 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 def write_config(config: Config, path: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def save_decision(run_dir: Path, bias) -> None:
+    atomic_write_text(run_dir / DECISION, json.dumps({"bias": list(bias)}))
+
+
+def load_decision(run_dir: Path) -> tuple[float, float, float]:
+    """The run's tuned decision bias, or no bias when it has none."""
+    path = run_dir / DECISION
+    if not path.is_file():
+        return (0.0, 0.0, 0.0)
+    try:
+        bias = json.loads(path.read_text(encoding="utf-8"))["bias"]
+        return tuple(float(b) for b in bias)  # type: ignore[return-value]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SentinetError(f"{path}: unreadable decision rule ({exc})") from None
 
 
 @dataclass

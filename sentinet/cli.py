@@ -32,9 +32,11 @@ def train(
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
+    seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
     from sentinet.config import load_config
+    from sentinet.ensemble import train_ensemble
     from sentinet.training import train as run_training
 
     cfg = load_config(config, overrides)
@@ -42,6 +44,12 @@ def train(
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    if seeds > 1:
+        ens = train_ensemble(cfg, seeds)
+        fm, e = ens.summary["f_macro"], ens.summary["ensemble"]
+        typer.echo(f"{ens.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {seeds} seeds\t"
+                   f"ensemble F-macro {e['f_macro']:.4f}\tF-micro {e['f_micro']:.4f}")
+        return
     result = run_training(cfg)
     typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
@@ -49,7 +57,7 @@ def train(
 
 @app.command("eval")
 def evaluate(
-    run: Path = typer.Argument(..., help="Run directory (or its model.pt)."),
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
     data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -64,7 +72,7 @@ def evaluate(
     require_labels(records, str(data_file))
     report = run_eval(predictor, [r for r in records if r.labels], batch_size)
     if json_output:
-        typer.echo(json.dumps({"run": str(predictor.run.run_dir), "data": str(data_file), **report},
+        typer.echo(json.dumps({"run": str(predictor.path), "data": str(data_file), **report},
                               ensure_ascii=False))
         return
     typer.echo(f"{data_file}: {report['pairs']} scored (tweet, company) pairs")
@@ -79,7 +87,7 @@ def evaluate(
 
 @app.command()
 def predict(
-    run: Path = typer.Argument(..., help="Run directory (or its model.pt)."),
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
     input_file: Path = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
     output_format: str = typer.Option("csv", "--format", help="csv, jsonl or sentirueval."),
@@ -90,7 +98,7 @@ def predict(
     from sentinet.data.labels import CLASS_NAMES
     from sentinet.data.readers import detect_format, write_sentirueval
     from sentinet.fileio import atomic_write_text
-    from sentinet.inference import Predictor, predict_labels
+    from sentinet.inference import Predictor
 
     if output_format not in FORMATS:
         raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
@@ -99,7 +107,7 @@ def predict(
     predictor = Predictor.load(run, _device(device))
     records = _read(input_file, predictor)
     probs = predictor.predict_proba([r.text for r in records], batch_size)
-    labels = predict_labels(probs)
+    labels = predictor.labels(probs)
 
     if output_format == "sentirueval":
         if output is None:
@@ -125,6 +133,45 @@ def predict(
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
 
 
+embeddings_app = typer.Typer(no_args_is_help=True, help="Word vectors: train word2vec on your own texts.")
+app.add_typer(embeddings_app, name="embeddings")
+
+
+@embeddings_app.command("train")
+def embeddings_train(
+    corpus: list[Path] = typer.Argument(..., help="Texts: plain text (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
+    out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec)."),
+    config: Path | None = typer.Option(None, help="Take tokenizer and vectors.word2vec settings from this config."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set vectors.word2vec.dim=200"),
+    seed: int = typer.Option(13),
+    workers: int = typer.Option(2, min=1, help="gensim worker threads."),
+) -> None:
+    """Train in-domain word2vec vectors (e.g. to concatenate with navec via vectors.concat)."""
+    from tqdm import tqdm
+
+    from sentinet.config import Config, apply_override, from_dict, load_config
+    from sentinet.data.readers import read_records
+    from sentinet.data.tokenize import Tokenizer
+    from sentinet.embeddings import fit_word2vec, save_vectors
+
+    if config:
+        cfg = load_config(config, overrides)
+    else:
+        raw: dict = {}
+        for item in overrides:
+            apply_override(raw, item)
+        cfg = from_dict(raw) if raw else Config()
+    tokenizer = Tokenizer(cfg.tokenizer)
+    texts = [r.text for path in corpus for r in read_records(path)]
+    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False)]
+    w2v = cfg.vectors.word2vec
+    typer.echo(f"word2vec: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
+               f"min_count {w2v.min_count}, {w2v.epochs} epochs, {'skip-gram' if w2v.sg else 'CBOW'}", err=True)
+    kv = fit_word2vec(sentences, w2v, seed, workers)
+    save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
+    typer.echo(f"wrote {len(kv)} words x {kv.vector_size} to {out}", err=True)
+
+
 def _device(spec: str):
     from sentinet.training import resolve_device
 
@@ -135,7 +182,7 @@ def _read(path: Path, predictor):
     """Records of any supported format, with the column names the run was trained with."""
     from sentinet.data.readers import read_records
 
-    d = predictor.run.config.data
+    d = predictor.config.data
     return read_records(path, "auto", text_column=d.text_column,
                         label_column=d.label_column, id_column=d.id_column)
 

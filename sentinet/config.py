@@ -38,6 +38,10 @@ class DataConfig:
     id_column: str = "id"
     val_fraction: float = 0.1
     split_seed: int = 13  # fixed apart from train.seed, so seeds are compared on one dev set
+    # random: tweets are split one by one. grouped: tweets whose text is the same once URLs,
+    # mentions and numbers are ignored (retweets, news reposts) stay on one side, so dev
+    # measures generalisation rather than recall of duplicates.
+    split: str = choice("random", "grouped")
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")
@@ -85,6 +89,12 @@ class VectorsConfig:
     oov_min_count: int = 2
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     cache_dir: str | None = None  # trained word2vec cache; default $SENTINET_CACHE or ~/.cache/sentinet
+    # More vector files appended to each word's vector (e.g. navec + in-domain word2vec);
+    # a word missing from one file gets zeros in that file's part. Same path rules as path.
+    concat: list[str] = field(default_factory=list)
+    # Late unfreezing: from this epoch on the pretrained vectors train too, at their own lr.
+    unfreeze_epoch: int | None = None
+    unfreeze_lr: float = 1e-4
 
 
 @dataclass
@@ -103,6 +113,7 @@ class ModelConfig:
     # 2 x dim inputs), and rows of the head's weights rescaled to at most this L2 norm.
     multichannel: bool = False
     head_max_norm: float | None = None
+    word_dropout: float = 0.0  # training only: this share of word ids is replaced by <unk>
 
 
 @dataclass
@@ -112,6 +123,17 @@ class OptimizerConfig:
     weight_decay: float = 0.0
     momentum: float = 0.9  # sgd and rmsprop
     nesterov: bool = False  # sgd
+
+
+@dataclass
+class SchedulerConfig:
+    """Learning-rate schedule: step decay, reduce-on-plateau (dev F-macro) or warmup + linear decay."""
+
+    name: str = choice("none", "step", "plateau", "linear")
+    step_size: int = 5  # step: epochs between decays
+    gamma: float = 0.5  # step and plateau: the lr is multiplied by this
+    patience: int = 1  # plateau: epochs without a better dev F-macro before decaying
+    warmup: float = 0.1  # linear: share of all training steps spent warming up
 
 
 @dataclass
@@ -125,6 +147,20 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bucket_pool: int = 50  # batches per pool of similar-length tweets (1 = no bucketing)
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # Loss: "balanced" weighs classes by inverse training frequency; or [neg, neu, pos].
+    class_weights: str | list[float] = "none"
+    label_smoothing: float = 0.0
+    # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
+    # saved with the run (decision.json); eval and predict apply them.
+    tune_decision: bool = False
+
+    def __post_init__(self) -> None:
+        w = self.class_weights
+        if isinstance(w, str) and w not in ("none", "balanced"):
+            raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of 3 numbers")
+        if isinstance(w, list) and (len(w) != 3 or min(w) <= 0):
+            raise SentinetError(f"train.class_weights: {w} must be 3 positive numbers (negative, neutral, positive)")
 
 
 @dataclass
@@ -329,6 +365,7 @@ def resolve_paths(config: Config) -> Config:
         config.data.dev = str(resolve_path(config.data.dev, "SENTINET_DATA"))
     if config.vectors.path:
         config.vectors.path = str(resolve_path(config.vectors.path, "SENTINET_VECTORS"))
+    config.vectors.concat = [str(resolve_path(p, "SENTINET_VECTORS")) for p in config.vectors.concat]
     return config
 
 

@@ -94,8 +94,51 @@ class NavecVectors:
         return parts.reshape(len(words), self.dim).astype(np.float32, copy=False)
 
 
+@dataclass
+class ConcatVectors:
+    """Stores side by side: a word's vector is its vector in each store, concatenated, with
+    zeros where a store lacks the word — e.g. navec + word2vec trained in-domain."""
+
+    parts: list
+    format: str = "concat"
+
+    @property
+    def path(self) -> str:
+        return self.parts[0].path
+
+    @property
+    def dim(self) -> int:
+        return sum(p.dim for p in self.parts)
+
+    def __contains__(self, word: str) -> bool:
+        return any(word in p for p in self.parts)
+
+    def __len__(self) -> int:
+        return max(len(p) for p in self.parts)  # a lower bound: the union is not counted
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        blocks = []
+        for part in self.parts:
+            block = np.zeros((len(words), part.dim), dtype=np.float32)
+            present = [i for i, w in enumerate(words) if w in part]
+            if present:
+                block[present] = part.lookup([words[i] for i in present])
+            blocks.append(block)
+        return np.concatenate(blocks, axis=1)
+
+
 # --------------------------------------------------------------------------------------
 # Opening
+
+
+def open_sources(sources: dict, expected_dim: int | None = None) -> VectorStore:
+    """Re-open what a run recorded in ``vocab.vectors``: {"path", "format", "concat"}."""
+    main = open_vectors(sources["path"], sources.get("format", "auto"))
+    extra = [open_vectors(p) for p in sources.get("concat", [])]
+    store = ConcatVectors([main, *extra]) if extra else main
+    if expected_dim is not None and store.dim != expected_dim:
+        raise SentinetError(f"{sources['path']}: vectors have dimension {store.dim}, expected {expected_dim}")
+    return store
 
 
 def detect_format(path: Path) -> str:
@@ -222,6 +265,12 @@ def train_word2vec(
     target = Path(cache_dir) / f"word2vec-{_cache_key(sentences, cfg, seed)[:16]}.bin"
     if target.is_file():
         return target
+    save_vectors(fit_word2vec(sentences, cfg, seed, workers), target)
+    return target
+
+
+def fit_word2vec(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> KeyedVectors:
+    """gensim word2vec on tokenised sentences; an empty vocabulary is a user error."""
     model = Word2Vec(
         vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
         epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,
@@ -233,8 +282,7 @@ def train_word2vec(
             "in the training texts"
         )
     model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
-    _save_atomic(model.wv, target)
-    return target
+    return model.wv
 
 
 def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> str:
@@ -248,17 +296,17 @@ def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> st
     return h.hexdigest()
 
 
-def _save_atomic(kv: KeyedVectors, target: Path) -> None:
-    """Write word2vec binary beside ``target`` then rename, so a crash leaves no half file."""
+def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
+    """Write word2vec format beside ``target`` then rename, so a crash leaves no half file."""
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
-        kv.save_word2vec_format(tmp, binary=True)
+        kv.save_word2vec_format(tmp, binary=binary)
         os.replace(tmp, target)
     except OSError as exc:
-        raise SentinetError(f"{target}: cannot write the word2vec cache ({exc})") from None
+        raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):

@@ -1,20 +1,24 @@
-"""Labelling text with a trained model: batching, unseen words, probabilities."""
+"""Labelling text with a trained run or an ensemble of runs: batching, unseen words,
+probabilities, and the decision rule saved with the model."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from sentinet.artifacts import LoadedRun, load_run
+from sentinet import artifacts
 from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.labels import LABELS
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
-from sentinet.embeddings import open_vectors
+from sentinet.decision import decide
+from sentinet.embeddings import open_sources
 from sentinet.errors import SentinetError
 from sentinet.metrics import full_report
 from sentinet.models.classifier import SentimentClassifier
@@ -34,35 +38,22 @@ def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: t
     return probs
 
 
-def predict_labels(probs: np.ndarray) -> list[int]:
-    """Most probable label (-1/0/1) per row."""
-    return [LABELS[i] for i in probs.argmax(axis=1)]
-
-
-class Predictor:
-    """A run loaded for inference. Words the training data never showed still get their
+class RunPredictor:
+    """One run loaded for inference. Words the training data never showed still get their
     pretrained vector: they are looked up in the run's vectors file and appended as frozen
     rows, so the model's view of every known word is unchanged."""
 
-    def __init__(self, run: LoadedRun, device: torch.device):
+    def __init__(self, run: artifacts.LoadedRun, device: torch.device):
         self.run = run
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
         self._store = None
         self._warned = False
 
-    @classmethod
-    def load(cls, path: str, device: torch.device) -> Predictor:
-        return cls(load_run(path, device), device)
-
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         tokens = [self.tokenizer(t) for t in texts]
         self._add_unseen_words(tokens)
-        return [self.run.vocab.encode(t) for t in tokens]
-
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256,
-                      progress: bool = True) -> np.ndarray:
-        dataset = EncodedDataset(self.encode(texts))
+        dataset = EncodedDataset([self.run.vocab.encode(t) for t in tokens])
         return predict_proba(self.run.model, dataset, self.device, batch_size, progress)
 
     def _add_unseen_words(self, tokens: list[list[str]]) -> None:
@@ -78,20 +69,59 @@ class Predictor:
             self.run.model.embedder.append_pretrained(vectors)
 
     def _vectors(self):
-        """The run's vectors file, opened once; missing → warn and treat words as <unk>."""
+        """The run's vectors, opened once; if they are gone, warn and map words to <unk>."""
         if self._store is None and not self._warned:
-            source = self.run.vocab.vectors
             try:
-                self._store = open_vectors(source["path"], source.get("format", "auto"),
-                                           expected_dim=self.run.model.embedder.dim)
+                self._store = open_sources(self.run.vocab.vectors, expected_dim=self.run.model.embedder.dim)
             except (SentinetError, KeyError, TypeError) as exc:
                 self._warned = True
-                print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})",
-                      file=sys.stderr)
+                print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})", file=sys.stderr)
         return self._store
+
+
+class Predictor:
+    """A run directory, or an ensemble directory whose members' probabilities are averaged;
+    either way with the decision rule (per-class bias) saved beside it."""
+
+    def __init__(self, path: Path, members: list[RunPredictor], bias: tuple[float, float, float]):
+        self.path = path
+        self.members = members
+        self.bias = bias
+
+    @property
+    def config(self):
+        return self.members[0].run.config
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device) -> Predictor:
+        path = Path(path)
+        if (path / artifacts.ENSEMBLE).is_file():
+            runs = ensemble_members(path)
+            return cls(path, [RunPredictor(artifacts.load_run(r, device), device) for r in runs],
+                       artifacts.load_decision(path))
+        run = artifacts.load_run(path, device)
+        return cls(run.run_dir, [RunPredictor(run, device)], artifacts.load_decision(run.run_dir))
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
+        return np.mean([m.predict_proba(texts, batch_size, progress) for m in self.members], axis=0)
+
+    def labels(self, probs: np.ndarray) -> list[int]:
+        return decide(probs, self.bias)
+
+
+def ensemble_members(path: Path) -> list[Path]:
+    """Member run directories listed in ensemble.json (relative to the ensemble directory)."""
+    manifest = path / artifacts.ENSEMBLE
+    try:
+        members = json.loads(manifest.read_text(encoding="utf-8"))["members"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SentinetError(f"{manifest}: unreadable ensemble manifest ({exc})") from None
+    if not members:
+        raise SentinetError(f"{manifest}: the ensemble has no members")
+    return [(path / m).resolve() for m in members]
 
 
 def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256) -> dict:
     """Official scores and the 3-class report of a loaded run on labelled records."""
     probs = predictor.predict_proba([r.text for r in records], batch_size)
-    return full_report([r.labels for r in records], predict_labels(probs))
+    return full_report([r.labels for r in records], predictor.labels(probs))

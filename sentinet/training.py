@@ -19,18 +19,21 @@ from torch import nn
 from tqdm import tqdm
 
 from sentinet import artifacts
-from sentinet.config import Config, OptimizerConfig, VectorsConfig, resolve_paths
+from sentinet.config import (
+    Config, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig, resolve_paths,
+)
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import require_labels, split_dev, training_pairs
+from sentinet.data.labels import LABELS, require_labels, split_dev, training_pairs
 from sentinet.data.readers import Record, read_records
 from sentinet.data.tokenize import Tokenizer
-from sentinet.data.vocab import plan_vocab, vocab_from_plan
+from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
+from sentinet.decision import NO_BIAS, decide, tune_bias
 from sentinet.embeddings import (
-    VectorStore, coverage, default_cache_dir, open_vectors, train_word2vec,
+    VectorStore, coverage, default_cache_dir, open_sources, train_word2vec,
 )
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_write_text
-from sentinet.inference import predict_labels, predict_proba
+from sentinet.inference import predict_proba
 from sentinet.metrics import full_report, sentirueval_scores
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
@@ -101,34 +104,84 @@ def load_splits(config: Config) -> Splits:
         require_labels(dev, d.dev)
         train = records
     else:
-        train, dev = split_dev(records, d.val_fraction, d.split_seed)
+        train, dev = split_dev(records, d.val_fraction, d.split_seed, grouped=d.split == "grouped")
     pairs = training_pairs(train, d.conflict_policy)
     if not pairs:
         raise SentinetError(f"{d.train}: no tweet left for training after the label rule")
     return Splits(pairs, dev)
 
 
-def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int, log: RunLog) -> VectorStore:
-    """The configured vectors, or word2vec trained on the training texts (cached)."""
+def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
+               log: RunLog) -> tuple[VectorStore, dict]:
+    """The configured vectors (or word2vec trained on the training texts, cached), and the
+    sources record a run keeps so predict time can reopen them."""
     if cfg.path:
         log(f"vectors: loading {cfg.path}")
-        return open_vectors(cfg.path, cfg.format, expected_dim=cfg.dim)
-    cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
-    log(f"vectors: none given; training word2vec on {len(train_tokens)} training texts (cache {cache})")
-    path = train_word2vec(train_tokens, cfg.word2vec, cache, seed)
-    return open_vectors(path, "word2vec", expected_dim=cfg.dim)
+        sources = {"path": cfg.path, "format": cfg.format}
+    else:
+        cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
+        log(f"vectors: none given; training word2vec on {len(train_tokens)} training texts (cache {cache})")
+        sources = {"path": str(train_word2vec(train_tokens, cfg.word2vec, cache, seed)), "format": "word2vec"}
+    for extra in cfg.concat:
+        log(f"vectors: concatenating {extra}")
+    sources["concat"] = list(cfg.concat)
+    return open_sources(sources, expected_dim=cfg.dim), sources
 
 
-def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+def build_optimizer(params, cfg: OptimizerConfig, lr: float | None = None) -> torch.optim.Optimizer:
+    lr = cfg.lr if lr is None else lr
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+class Schedule:
+    """One interface over torch's schedulers: ``after_batch`` and ``after_epoch(dev score)``."""
+
+    def __init__(self, cfg: SchedulerConfig, optimizer: torch.optim.Optimizer, total_steps: int):
+        self.name = cfg.name
+        sched = torch.optim.lr_scheduler
+        if cfg.name == "step":
+            self.scheduler = sched.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+        elif cfg.name == "plateau":
+            self.scheduler = sched.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.gamma,
+                                                     patience=cfg.patience)
+        elif cfg.name == "linear":
+            warmup = max(1, int(cfg.warmup * total_steps))
+
+            def ramp(step: int) -> float:  # up to 1 over the warmup, then down to 0 at the end
+                return min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
+
+            self.scheduler = sched.LambdaLR(optimizer, ramp)
+        else:
+            self.scheduler = None
+
+    def after_batch(self) -> None:
+        if self.name == "linear":
+            self.scheduler.step()
+
+    def after_epoch(self, dev_score: float) -> None:
+        if self.name == "step":
+            self.scheduler.step()
+        elif self.name == "plateau":
+            self.scheduler.step(dev_score)
+
+
+def build_loss(cfg: TrainConfig, labels: list[int]) -> nn.CrossEntropyLoss:
+    """Cross-entropy with optional class weights ("balanced": inverse frequency) and smoothing."""
+    weights = None
+    if cfg.class_weights == "balanced":
+        counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+        weights = len(labels) / (len(LABELS) * np.maximum(counts, 1))
+    elif isinstance(cfg.class_weights, list):
+        weights = np.asarray(cfg.class_weights, dtype=np.float64)
+    weight = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
 
 
 # --------------------------------------------------------------------------------------
@@ -143,26 +196,49 @@ class TrainResult:
     epochs: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    decision: tuple[float, float, float] = NO_BIAS
+    dev_probs: np.ndarray | None = None  # the best model's dev probabilities (for ensembles)
+    dev_gold: list[dict] = field(default_factory=list)
 
 
-def train_epoch(model: nn.Module, loader, optimizer, loss_fn, device, clip: float | None,
-                desc: str) -> float:
+def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: Schedule,
+                loss_fn, device, clip: float | None, desc: str) -> float:
     model.train()
     total, count = 0.0, 0
     bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
     for batch in bar:
         batch = batch.to(device)
         loss = loss_fn(model(batch.ids, batch.lengths), batch.labels)
-        optimizer.zero_grad(set_to_none=True)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        for opt in optimizers:
+            opt.step()
+        schedule.after_batch()
         model.apply_constraints()
         total += loss.item() * len(batch.labels)
         count += len(batch.labels)
         bar.set_postfix(loss=f"{total / count:.4f}")
     return total / max(count, 1)
+
+
+def build_model(config: Config, store: VectorStore, vocab: Vocab) -> SentimentClassifier:
+    """Only the vocabulary's rows are looked up: a 250K-word file costs 15K rows in memory."""
+    rows = store.lookup(vocab.words[vocab.n_learned:])
+    embedder = Embedder(torch.from_numpy(np.asarray(rows, dtype=np.float32)), vocab.n_learned,
+                        config.vectors.freeze, learn_oov=config.vectors.oov != "zero",
+                        multichannel=config.model.multichannel)
+    return SentimentClassifier(embedder, config.model)
+
+
+def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.Optimizer:
+    """Late unfreezing: the pretrained table trains from now on with its own optimizer and
+    learning rate (unscheduled), leaving the main optimizer and its schedule untouched."""
+    weight = model.embedder.pretrained.weight
+    weight.requires_grad_(True)
+    return build_optimizer([weight], config.train.optimizer, lr=config.vectors.unfreeze_lr)
 
 
 def train(config: Config) -> TrainResult:
@@ -175,54 +251,56 @@ def train(config: Config) -> TrainResult:
         torch.set_num_threads(t.num_threads)
     torch.manual_seed(t.seed)
 
+    log = RunLog()
     splits = load_splits(config)
     tokenizer = Tokenizer(config.tokenizer)
     train_tokens = [tokenizer(r.text) for r, _ in splits.train]
     dev_tokens = [tokenizer(r.text) for r in splits.dev]
-
-    log = RunLog()
     log(f"data: {len(splits.train)} training tweets, {len(splits.dev)} dev tweets "
-        f"({sum(len(r.labels) for r in splits.dev)} scored dev pairs)")
-    store = open_store(config.vectors, train_tokens, t.seed, log)
+        f"({sum(len(r.labels) for r in splits.dev)} scored dev pairs, {config.data.split} split)")
+
+    store, sources = open_store(config.vectors, train_tokens, t.seed, log)
     plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
                       config.vectors.oov, config.vectors.oov_min_count)
-    vocab = vocab_from_plan(plan, {"path": store.path, "format": store.format, "dim": store.dim})
+    vocab = vocab_from_plan(plan, {**sources, "dim": store.dim})
     token_cov, type_cov = coverage(plan.counts, store)
     log(f"vectors: dim {store.dim}; training coverage {token_cov:.1%} of tokens, "
         f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
         f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
         f"oov policy '{config.vectors.oov}')")
-
-    matrix = torch.from_numpy(np.asarray(store.lookup(vocab.words[vocab.n_learned:]), dtype=np.float32))
+    model = build_model(config, store, vocab).to(device)
     del store  # only the rows the model needs are kept
-    embedder = Embedder(matrix, vocab.n_learned, config.vectors.freeze,
-                        learn_oov=config.vectors.oov != "zero", multichannel=config.model.multichannel)
-    model = SentimentClassifier(embedder, config.model).to(device)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
 
     run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
     log.attach(run_dir / artifacts.LOG)
     log(f"run: {run_dir}")
-
     artifacts.write_config(config, run_dir / artifacts.CONFIG)
     vocab.save(run_dir / artifacts.VOCAB)
 
-    train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], [c for _, c in splits.train])
+    labels = [c for _, c in splits.train]
+    train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], labels)
     dev_set = EncodedDataset([vocab.encode(x) for x in dev_tokens])
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
-    optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)
-    loss_fn = nn.CrossEntropyLoss()
+    optimizers = [build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)]
+    schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
+    loss_fn = build_loss(t, labels).to(device)
     gold = [r.labels for r in splits.dev]
 
-    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf})
+    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf}, dev_gold=gold)
     try:
         for epoch in range(1, t.epochs + 1):
             tick = time.time()
-            loss = train_epoch(model, loader, optimizer, loss_fn, device, t.clip_grad_norm,
-                               desc=f"epoch {epoch}/{t.epochs}")
-            scores = sentirueval_scores(gold, predict_labels(predict_proba(model, dev_set, device)))
-            row = {"epoch": epoch, "loss": loss, **scores, "seconds": time.time() - tick}
+            if epoch == config.vectors.unfreeze_epoch:
+                optimizers.append(unfreeze_vectors(model, config))
+                log(f"epoch {epoch}: pretrained vectors unfrozen (lr {config.vectors.unfreeze_lr})")
+            loss = train_epoch(model, loader, optimizers, schedule, loss_fn, device,
+                               t.clip_grad_norm, desc=f"epoch {epoch}/{t.epochs}")
+            scores = sentirueval_scores(gold, decide(predict_proba(model, dev_set, device)))
+            schedule.after_epoch(scores["f_macro"])
+            row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
+                   "seconds": time.time() - tick}
             result.epochs.append(row)
             improved = scores["f_macro"] > result.best["f_macro"]
             if improved:
@@ -240,9 +318,16 @@ def train(config: Config) -> TrainResult:
         if not result.best_epoch:
             raise
 
-    result.seconds = time.time() - started
     best = artifacts.load_run(run_dir, device)
-    report = full_report(gold, predict_labels(predict_proba(best.model, dev_set, device)))
+    result.dev_probs = predict_proba(best.model, dev_set, device)
+    if t.tune_decision:
+        result.decision, tuned = tune_bias(result.dev_probs, gold)
+        artifacts.save_decision(run_dir, result.decision)
+        log(f"decision rule tuned on dev: bias negative {result.decision[0]:+.1f}, positive "
+            f"{result.decision[2]:+.1f} (dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; "
+            "optimistic: tuned on the same dev set)")
+    result.seconds = time.time() - started
+    report = full_report(gold, decide(result.dev_probs, result.decision))
     result.best = {k: v for k, v in report.items() if k != "report"}
     _write_metrics(run_dir, result)
     log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
@@ -255,9 +340,9 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
     data = {
         "best_epoch": result.best_epoch,
         "best": result.best,
+        "decision_bias": list(result.decision),
         "epochs": result.epochs,
         "seconds": result.seconds,
         "interrupted": result.interrupted,
     }
     atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))
-

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from sentinet.config import ModelConfig
+from sentinet.data.vocab import PAD_ID, UNK_ID
 from sentinet.models import build_encoder
 
 NUM_CLASSES = 3
@@ -80,8 +81,12 @@ class SentimentClassifier(nn.Module):
             nn.Linear(self.encoder.output_dim, NUM_CLASSES),
         )
         self.head_max_norm = config.head_max_norm
+        self.word_dropout = config.word_dropout
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        if self.training and self.word_dropout > 0:  # whole words → <unk>, padding untouched
+            drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != PAD_ID)
+            ids = ids.masked_fill(drop, UNK_ID)
         vectors = self.embedding_dropout(self.embedder(ids))
         return self.head(self.encoder(vectors, lengths))
 
