@@ -1,34 +1,90 @@
-"""Train every given config with several seeds and print dev scores as mean ± std.
+"""Train configs × seeds and tabulate dev scores (mean ± std) from the recorded runs.
 
-    python scripts/run_benchmark.py configs/banks_gru.yaml configs/tkk_gru.yaml --seeds 3
-    python scripts/run_benchmark.py configs/*.yaml --seeds 3 --markdown results.md
+    python scripts/run_benchmark.py configs/{banks,tkk}_{cnn,rnn,lstm,gru,sru}.yaml --seeds 3 \
+        --results docs/RESULTS.md
+    python scripts/run_benchmark.py configs/banks_gru.yaml --seeds 3 --label banks_gru+balanced \
+        --set train.class_weights=balanced --jobs 4
+    python scripts/run_benchmark.py --from-runs runs/benchmark --results docs/RESULTS.md
 
-Each run is an ordinary sentinet run directory (under --output-dir), so every number in the
-table can be traced back to its train.log and metrics.json. Scores are on the dev split
-carved from the training data; the official test sets are never touched.
+Every number comes from a run directory (metrics.json, config.yaml), so each row can be
+traced to its train.log. Rows group runs by run.name (the config's stem, or --label).
+Scores are on the dev split carved from the training data; the test sets are never used.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
-
-from sentinet.config import load_config
-from sentinet.errors import SentinetError
-from sentinet.training import resolve_device, train
+import yaml
 
 
-def machine() -> str:
-    device = resolve_device("auto")
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    return f"{platform.node()} ({name}, {torch.get_num_threads()} torch threads, torch {torch.__version__})"
+def train_one(config_path: str, seed: int, overrides: list[str], label: str | None,
+              output_dir: str) -> str:
+    """One training run in its own process (so --jobs can run several side by side)."""
+    from sentinet.config import load_config
+    from sentinet.training import train
+
+    config = load_config(config_path, [*overrides, f"train.seed={seed}"])
+    config.run.output_dir = output_dir
+    if label:
+        config.run.name = label
+    return str(train(config).run_dir)
+
+
+def collect(dirs: list[Path]) -> list[dict]:
+    """Every finished single run under ``dirs`` (ensemble directories are skipped)."""
+    rows = []
+    for metrics_path in sorted(p for d in dirs for p in d.rglob("metrics.json")):
+        run_dir = metrics_path.parent
+        if (run_dir / "ensemble.json").exists() or not (run_dir / "config.yaml").exists():
+            continue
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+        rows.append({
+            "name": config["run"]["name"],
+            "encoder": config["model"]["encoder"]["name"],
+            "seed": config["train"]["seed"],
+            "f_macro": metrics["best"]["f_macro"],
+            "f_micro": metrics["best"]["f_micro"],
+            "seconds": metrics["seconds"],
+            "best_epoch": metrics["best_epoch"],
+            "machine": metrics.get("machine", "unrecorded"),
+            "dev": run_dir / "dev_predictions.json",
+        })
+    return rows
+
+
+def ensemble_scores(group: list[dict]) -> tuple[str, str]:
+    """Dev F-macro of the members' averaged probabilities: with argmax, and with a decision
+    bias that is cross-fitted (tuned on one half of dev, scored on the other, both ways), so
+    the gain from tuning is not measured on the data it was tuned on."""
+    import numpy as np
+
+    from sentinet.decision import decide, tune_bias
+    from sentinet.metrics import sentirueval_scores
+
+    if len(group) < 2 or not all(r["dev"].is_file() for r in group):
+        return "—", "—"
+    devs = [json.loads(r["dev"].read_text(encoding="utf-8")) for r in group]
+    if any([d["id"] for d in dev] != [d["id"] for d in devs[0]] for dev in devs):
+        return "different dev sets", "—"
+    gold = [d["gold"] for d in devs[0]]
+    probs = np.mean([[d["probs"] for d in dev] for dev in devs], axis=0)
+    halves = np.random.default_rng(0).permutation(len(gold)) % 2
+    labels = np.zeros(len(gold), dtype=int)
+    for half in (0, 1):
+        tune, apply = np.flatnonzero(halves != half), np.flatnonzero(halves == half)
+        bias, _ = tune_bias(probs[tune], [gold[i] for i in tune])
+        labels[apply] = decide(probs[apply], bias)
+    plain = sentirueval_scores(gold, decide(probs))["f_macro"]
+    crossfit = sentirueval_scores(gold, labels.tolist())["f_macro"]
+    return f"{plain:.4f}", f"{crossfit:.4f}"
 
 
 def mean_std(values: list[float]) -> str:
@@ -36,67 +92,58 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {std:.4f}"
 
 
-def run(config_path: Path, seed: int, args: argparse.Namespace) -> dict:
-    config = load_config(config_path, [*args.set, f"train.seed={seed}"])
-    config.run.output_dir = str(args.output_dir)
-    if args.device:
-        config.train.device = args.device
-    result = train(config)
-    return {
-        "config": str(config_path),
-        "encoder": config.model.encoder.name,
-        "seed": seed,
-        "run_dir": str(result.run_dir),
-        "best_epoch": result.best_epoch,
-        "epochs_run": len(result.epochs),
-        "f_macro": result.best["f_macro"],
-        "f_micro": result.best["f_micro"],
-        "seconds": result.seconds,
-    }
-
-
 def table(rows: list[dict]) -> str:
     lines = [
-        "| config | encoder | seeds | dev F-macro | dev F-micro | train time (s) | best epochs |",
-        "|---|---|---|---|---|---|---|",
+        "| run name | encoder | seeds | dev F-macro | dev F-micro | ensemble F-macro "
+        "| ensemble + bias (cross-fitted) | train time (s) | best epochs | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for config in dict.fromkeys(r["config"] for r in rows):
-        group = [r for r in rows if r["config"] == config]
+    for name in dict.fromkeys(r["name"] for r in rows):
+        group = [r for r in rows if r["name"] == name]
+        machines = ", ".join(sorted({r["machine"] for r in group}))
+        ensemble, crossfit = ensemble_scores(group)
         lines.append(
-            f"| {Path(config).stem} | {group[0]['encoder']} | {len(group)} "
+            f"| {name} | {group[0]['encoder']} | {len(group)} "
             f"| {mean_std([r['f_macro'] for r in group])} | {mean_std([r['f_micro'] for r in group])} "
+            f"| {ensemble} | {crossfit} "
             f"| {statistics.mean(r['seconds'] for r in group):.0f} "
-            f"| {', '.join(str(r['best_epoch']) for r in group)} |"
+            f"| {', '.join(str(r['best_epoch']) for r in sorted(group, key=lambda r: r['seed']))} "
+            f"| {machines} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("configs", nargs="+", type=Path)
+    parser.add_argument("configs", nargs="*", type=Path)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N")
     parser.add_argument("--set", action="append", default=[], help="override for every run")
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--label", default=None, help="run name for these runs (rows group by it)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/benchmark"))
-    parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+    parser.add_argument("--from-runs", type=Path, nargs="*", default=None,
+                        help="only tabulate the runs under these directories")
+    parser.add_argument("--results", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
 
-    rows, started = [], time.time()
-    log = args.output_dir / f"benchmark-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        for config_path in args.configs:
-            for seed in range(1, args.seeds + 1):
-                rows.append(run(config_path, seed, args))
-                with open(log, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(rows[-1]) + "\n")
-    except SentinetError as exc:
-        sys.exit(f"error: {exc}")
-    text = (f"{table(rows)}\n\nMachine: {machine()}. Total {time.time() - started:.0f}s. "
-            f"Runs: {log}\n")
+    started = time.time()
+    if args.from_runs is None:
+        if not args.configs:
+            parser.error("give configs to train, or --from-runs DIR")
+        jobs = [(str(c), s, args.set, args.label, str(args.output_dir))
+                for c in args.configs for s in range(1, args.seeds + 1)]
+        try:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                for run_dir in pool.map(train_one, *zip(*jobs)):
+                    print(f"finished {run_dir}", file=sys.stderr)
+        except Exception as exc:  # SentinetError from a worker: one line, not a traceback
+            sys.exit(f"error: {exc}")
+    rows = collect(args.from_runs or [args.output_dir])
+    text = table(rows) + f"\n\n{len(rows)} runs; tabulated in {time.time() - started:.0f}s.\n"
     print(text)
-    if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``runs/<name>-<timestamp>/`` holds the resolved ``config.yaml``, ``vocab.json``, the best
 weights ``model.pt`` (a plain state_dict, loaded with ``weights_only=True``: never
-unpickled), ``metrics.json`` (every epoch and the best) and ``train.log``.
+unpickled), ``metrics.json`` (every epoch and the best), ``train.log``, ``dev_predictions.json`` (the best
+model's dev probabilities) and, when tuned, ``decision.json`` (per-class decision bias).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
-DECISION, ENSEMBLE = "decision.json", "ensemble.json"
+DECISION, ENSEMBLE, DEV = "decision.json", "ensemble.json", "dev_predictions.json"
 
 
 def new_run_dir(output_dir: str | Path, name: str) -> Path:
@@ -48,6 +49,13 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 def write_config(config: Config, path: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+
+
+def save_dev_predictions(run_dir: Path, ids: list[str], gold: list[dict], probs) -> None:
+    """The best model's dev probabilities, for ensembling and decision analysis after the fact."""
+    rows = [{"id": i, "gold": g, "probs": [round(float(p), 6) for p in ps]}
+            for i, g, ps in zip(ids, gold, probs)]
+    atomic_write_text(run_dir / DEV, json.dumps(rows, ensure_ascii=False))
 
 
 def save_decision(run_dir: Path, bias) -> None:

@@ -349,9 +349,10 @@ def _join(where: str, key: str) -> str:
 
 
 def resolve_path(path: str, env_var: str, default_root: str = "data") -> Path:
-    """Absolute path for a config path: relative ones live under ``$env_var`` (or data/)."""
+    """Absolute path for a config path: relative ones live under ``$env_var`` (or data/),
+    except those written ``./x`` or ``../x``, which are relative to the working directory."""
     p = Path(os.path.expandvars(os.path.expanduser(path)))
-    if not p.is_absolute():
+    if not p.is_absolute() and not path.startswith(("./", "../")):
         p = Path(os.environ.get(env_var) or default_root) / p
     return p.resolve()
 

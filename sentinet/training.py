@@ -199,6 +199,7 @@ class TrainResult:
     decision: tuple[float, float, float] = NO_BIAS
     dev_probs: np.ndarray | None = None  # the best model's dev probabilities (for ensembles)
     dev_gold: list[dict] = field(default_factory=list)
+    machine: str = ""
 
 
 def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: Schedule,
@@ -288,7 +289,8 @@ def train(config: Config) -> TrainResult:
     loss_fn = build_loss(t, labels).to(device)
     gold = [r.labels for r in splits.dev]
 
-    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf}, dev_gold=gold)
+    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
+                         dev_gold=gold, machine=machine(device))
     try:
         for epoch in range(1, t.epochs + 1):
             tick = time.time()
@@ -320,6 +322,7 @@ def train(config: Config) -> TrainResult:
 
     best = artifacts.load_run(run_dir, device)
     result.dev_probs = predict_proba(best.model, dev_set, device)
+    artifacts.save_dev_predictions(run_dir, [r.id for r in splits.dev], gold, result.dev_probs)
     if t.tune_decision:
         result.decision, tuned = tune_bias(result.dev_probs, gold)
         artifacts.save_decision(run_dir, result.decision)
@@ -336,6 +339,13 @@ def train(config: Config) -> TrainResult:
     return result
 
 
+def machine(device: torch.device) -> str:
+    """Where a run trained, recorded beside its scores (timings mean nothing without it)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
 def _write_metrics(run_dir: Path, result: TrainResult) -> None:
     data = {
         "best_epoch": result.best_epoch,
@@ -343,6 +353,7 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
         "decision_bias": list(result.decision),
         "epochs": result.epochs,
         "seconds": result.seconds,
+        "machine": result.machine,
         "interrupted": result.interrupted,
     }
     atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))

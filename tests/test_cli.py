@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from sentinet.cli import app, main
 from sentinet.config import from_dict
 from sentinet.data.readers import read_records
+from sentinet.embeddings import open_vectors
 from sentinet.inference import Predictor
 from sentinet.training import train
 
@@ -154,3 +155,12 @@ def test_every_encoder_trains_and_reloads(encoder, tiny_data):
     again = predictor.predict_proba(texts, progress=False)  # vocabulary already extended
     np.testing.assert_allclose(first, again, rtol=1e-6)
     assert first.shape == (3, 3)
+
+
+def test_embeddings_train_command(tiny_data):
+    out = tiny_data["dir"] / "w2v.bin"
+    res = run_cli("embeddings", "train", str(tiny_data["train"]), str(tiny_data["lines"]),
+                  "--out", str(out), "--set", "vectors.word2vec.dim=12", "--set", "vectors.word2vec.min_count=1")
+    assert res.returncode == 0, res.stderr
+    store = open_vectors(out)
+    assert store.dim == 12 and "сбербанк" in store and "спасибо" in store

@@ -77,3 +77,5 @@ def test_relative_paths_resolve_against_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTINET_DATA", str(tmp_path))
     assert resolve_path("a/b.xml", "SENTINET_DATA") == (tmp_path / "a/b.xml").resolve()
     assert resolve_path("/abs/x.xml", "SENTINET_DATA") == Path("/abs/x.xml")
+    monkeypatch.chdir(tmp_path / "..")
+    assert resolve_path("./here/v.bin", "SENTINET_DATA") == (tmp_path / ".." / "here/v.bin").resolve()

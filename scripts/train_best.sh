@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Train the chosen model for one domain as a 5-seed ensemble:
+#   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/train_best.sh banks|tkk
+# Step 1 (once, shared by both domains): word2vec on the training texts of both domains —
+# no labels, no test texts — written to data/vectors/sentirueval_w2v.bin, which the best
+# configs concatenate to navec. Step 2: sentinet train --seeds 5; the ensemble directory it
+# prints is what `sentinet eval` and `sentinet predict` take.
+set -euo pipefail
+domain=${1:?usage: train_best.sh banks|tkk}
+cd "$(dirname "$0")/.."
+data=${SENTINET_DATA:-data}
+sentinet=${SENTINET:-sentinet}
+w2v=data/vectors/sentirueval_w2v.bin
+if [[ ! -f $w2v ]]; then
+    $sentinet embeddings train "$data/sentirueval2016/bank_train_2016.xml" \
+        "$data/sentirueval2016/tkk_train_2016.xml" --out "$w2v" \
+        --set vectors.word2vec.dim=100 --set vectors.word2vec.epochs=20 --seed 13
+fi
+$sentinet train --config "configs/best_${domain}.yaml" --seeds 5 "${@:2}"

@@ -1,0 +1,145 @@
+"""Issue-4 tools: decision rule, grouped split, loss weights, schedules, word dropout,
+late unfreezing, vector concatenation, seed ensembles, `embeddings train`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from sentinet.config import SchedulerConfig, TrainConfig, from_dict
+from sentinet.data.labels import duplicate_key, split_dev
+from sentinet.data.readers import Record
+from sentinet.decision import _f_macro, decide, tune_bias
+from sentinet.embeddings import ConcatVectors, open_vectors
+from sentinet.ensemble import train_ensemble
+from sentinet.errors import SentinetError
+from sentinet.inference import Predictor
+from sentinet.metrics import sentirueval_scores
+from sentinet.training import Schedule, build_loss, train
+
+from .conftest import tiny_config_yaml, write_word2vec_text
+
+
+def test_decide_applies_log_bias():
+    probs = np.array([[0.5, 0.4, 0.1], [0.2, 0.5, 0.3]])
+    assert decide(probs) == [-1, 0]
+    assert decide(probs, (0.0, 0.0, np.log(2))) == [-1, 1]  # 0.3 * 2 > 0.5
+
+
+def test_tune_bias_finds_the_rare_class():
+    # positives are predicted with low confidence: argmax never says positive
+    probs = np.array([[0.1, 0.6, 0.3]] * 5 + [[0.1, 0.8, 0.1]] * 5 + [[0.8, 0.1, 0.1]] * 5)
+    gold = [{"a": 1}] * 5 + [{"a": 0}] * 5 + [{"a": -1}] * 5
+    assert sentirueval_scores(gold, decide(probs))["f_macro"] == pytest.approx(0.5)
+    bias, score = tune_bias(probs, gold)
+    assert score == pytest.approx(1.0) and bias[2] > 0
+    assert sentirueval_scores(gold, decide(probs, bias))["f_macro"] == pytest.approx(1.0)
+
+
+def test_fast_f_macro_matches_sklearn():
+    rng = np.random.default_rng(0)
+    truth, pred = rng.integers(-1, 2, 500), rng.integers(-1, 2, 500)
+    gold = [{"a": int(t)} for t in truth]
+    assert _f_macro(truth, pred) == pytest.approx(sentirueval_scores(gold, pred.tolist())["f_macro"])
+
+
+def test_duplicate_key_ignores_links_mentions_numbers():
+    a = duplicate_key("RT @bank: Сбербанк ОПЯТЬ завис!!! http://t.co/abc 123")
+    assert a == duplicate_key("сбербанк опять завис http://t.co/xyz") == "сбербанк опять завис"
+
+
+def test_grouped_split_keeps_duplicates_together():
+    records = [Record(str(i), f"текст номер {'абвгдежзик'[i % 10] * (i % 37 + 1)} http://t.co/{i}",
+                      {"a": (-1, 0, 1)[i % 3]}) for i in range(600)]
+    train_part, dev = split_dev(records, 0.1, seed=0, grouped=True)
+    keys = {duplicate_key(r.text) for r in dev}
+    assert keys.isdisjoint(duplicate_key(r.text) for r in train_part)
+    assert 0.05 < len(dev) / len(records) < 0.15
+
+
+def test_balanced_class_weights_and_smoothing():
+    loss = build_loss(TrainConfig(class_weights="balanced", label_smoothing=0.1), [0, 1, 1, 1, 1, 2])
+    torch.testing.assert_close(loss.weight, torch.tensor([2.0, 0.5, 2.0]))
+    assert loss.label_smoothing == 0.1
+    assert build_loss(TrainConfig(), [0, 1]).weight is None
+    with pytest.raises(SentinetError, match="class_weights"):
+        from_dict({"train": {"class_weights": "inverse"}})
+    with pytest.raises(SentinetError, match="3 positive numbers"):
+        from_dict({"train": {"class_weights": [1, 2]}})
+
+
+def test_linear_schedule_warms_up_then_decays():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = Schedule(SchedulerConfig(name="linear", warmup=0.2), opt, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.after_batch()
+    assert lrs[0] == pytest.approx(0.5) and lrs[1] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:])) and lrs[-1] < 0.2
+
+
+def test_plateau_schedule_decays_on_a_flat_dev_score():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = Schedule(SchedulerConfig(name="plateau", patience=0, gamma=0.5), opt, 10)
+    schedule.after_epoch(0.5)
+    schedule.after_epoch(0.5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.5)
+
+
+def test_concat_vectors_pads_missing_words_with_zeros(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("2 2\nбанк 1 2\nхорошо 3 4\n", encoding="utf-8")
+    b.write_text("1 3\nбанк 5 6 7\n", encoding="utf-8")
+    store = ConcatVectors([open_vectors(a), open_vectors(b)])
+    assert store.dim == 5 and "хорошо" in store and "нет" not in store
+    np.testing.assert_array_equal(store.lookup(["банк", "хорошо"]), [[1, 2, 5, 6, 7], [3, 4, 0, 0, 0]])
+
+
+def tiny_raw(tiny_data, **sections) -> dict:
+    raw = yaml.safe_load(tiny_config_yaml(tiny_data, epochs=3))
+    for key, value in sections.items():
+        section, field = key.split("__")
+        raw.setdefault(section, {})[field] = value
+    return raw
+
+
+def test_frozen_vectors_stay_frozen_and_unfreezing_moves_them(tiny_data):
+    frozen = train(from_dict(tiny_raw(tiny_data)))
+    thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05)))
+    source = open_vectors(tiny_data["vectors"])
+    for result, should_move in ((frozen, False), (thawed, True)):
+        state = torch.load(result.run_dir / "model.pt", weights_only=True)
+        vocab = json.loads((result.run_dir / "vocab.json").read_text(encoding="utf-8"))
+        words = vocab["words"][vocab["n_learned"]:]
+        original = torch.from_numpy(source.lookup(words))
+        moved = not torch.allclose(state["embedder.pretrained.weight"], original)
+        assert moved == should_move
+
+
+def test_concat_training_and_word_dropout(tiny_data):
+    extra = tiny_data["dir"] / "extra.txt"
+    write_word2vec_text(extra, ["сбербанк", "спасибо"], dim=4, seed=5)
+    raw = tiny_raw(tiny_data, vectors__concat=[str(extra)], model__word_dropout=0.2)
+    result = train(from_dict(raw))
+    predictor = Predictor.load(result.run_dir, torch.device("cpu"))
+    assert predictor.members[0].run.model.embedder.dim == 20
+    assert predictor.predict_proba(["кошмар втб"], progress=False).shape == (1, 3)
+
+
+def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
+    raw = tiny_raw(tiny_data, train__tune_decision=True)
+    ens = train_ensemble(from_dict(raw), seeds=2)
+    assert (ens.path / "ensemble.json").is_file() and (ens.path / "decision.json").is_file()
+    assert [m.run_dir.parent for m in ens.members] == [ens.path.parent] * 2
+    summary = json.loads((ens.path / "metrics.json").read_text())
+    assert summary["seeds"] == [3, 4] and 0 <= summary["ensemble"]["f_macro"] <= 1
+    ensemble = Predictor.load(ens.path, torch.device("cpu"))
+    texts = ["сбербанк спасибо", "втб ужасно плохо"]
+    singles = [Predictor.load(m.run_dir, torch.device("cpu")).predict_proba(texts, progress=False)
+               for m in ens.members]
+    np.testing.assert_allclose(ensemble.predict_proba(texts, progress=False), np.mean(singles, 0), rtol=1e-5)
+    assert ensemble.bias == tuple(summary["decision_bias"])
