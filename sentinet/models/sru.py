@@ -22,17 +22,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sentinet.config import EncoderOptions, choice
 from sentinet.models.pooling import masked_max, masked_mean
+from sentinet.models.recurrent import RecurrentOptions
 
 
 @dataclass
-class SRUOptions(EncoderOptions):
-    hidden_size: int = 128
+class SRUOptions(RecurrentOptions):
+    """The recurrent encoders' options; SRU layers are cheap, so two by default."""
+
     num_layers: int = 2
-    bidirectional: bool = True
-    dropout: float = 0.0  # between stacked layers
-    pooling: str = choice("max", "last", "mean")
 
 
 # --------------------------------------------------------------------------------------
