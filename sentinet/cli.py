@@ -1,4 +1,4 @@
-"""Command line: ``sentinet train | eval | predict``.
+"""Command line: ``sentinet train | eval | predict | embeddings train``.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
 exit code 2, no traceback.
