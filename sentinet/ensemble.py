@@ -38,6 +38,9 @@ def train_ensemble(config: Config, seeds: int) -> EnsembleResult:
         member = copy.deepcopy(config)
         member.train.seed = config.train.seed + i
         members.append(train(member))
+        if members[-1].interrupted:  # Ctrl-C: ensemble what has been trained so far
+            break
+    seeds = len(members)
 
     path = artifacts.new_run_dir(config.run.output_dir, f"{config.run.name}-ensemble{seeds}")
     log = RunLog()

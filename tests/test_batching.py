@@ -1,4 +1,3 @@
-import torch
 
 from sentinet.data.batching import BucketBatchSampler, EncodedDataset, collate, make_loader
 from sentinet.data.labels import split_dev, training_pairs, tweet_label

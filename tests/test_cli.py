@@ -1,7 +1,6 @@
 """End to end through the CLI: train on a tiny generated corpus → eval → predict."""
 
 import csv
-import io
 import json
 import subprocess
 import sys
