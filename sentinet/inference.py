@@ -43,12 +43,11 @@ class RunPredictor:
     pretrained vector: they are looked up in the run's vectors file and appended as frozen
     rows, so the model's view of every known word is unchanged."""
 
-    def __init__(self, run: artifacts.LoadedRun, device: torch.device):
+    def __init__(self, run: artifacts.LoadedRun, device: torch.device, stores: dict | None = None):
         self.run = run
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
-        self._store = None
-        self._warned = False
+        self._stores = {} if stores is None else stores  # shared by an ensemble's members
 
     def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         tokens = [self.tokenizer(t) for t in texts]
@@ -69,14 +68,16 @@ class RunPredictor:
             self.run.model.embedder.append_pretrained(vectors)
 
     def _vectors(self):
-        """The run's vectors, opened once; if they are gone, warn and map words to <unk>."""
-        if self._store is None and not self._warned:
+        """The run's vectors, opened once (per ensemble); if they are gone, warn once and map
+        unseen words to <unk>."""
+        key = json.dumps(self.run.vocab.vectors, sort_keys=True)
+        if key not in self._stores:
             try:
-                self._store = open_sources(self.run.vocab.vectors, expected_dim=self.run.model.embedder.dim)
+                self._stores[key] = open_sources(self.run.vocab.vectors, expected_dim=self.run.model.embedder.dim)
             except (SentinetError, KeyError, TypeError) as exc:
-                self._warned = True
+                self._stores[key] = None
                 print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})", file=sys.stderr)
-        return self._store
+        return self._stores[key]
 
 
 class Predictor:
@@ -96,9 +97,10 @@ class Predictor:
     def load(cls, path: str | Path, device: torch.device) -> Predictor:
         path = Path(path)
         if (path / artifacts.ENSEMBLE).is_file():
-            runs = ensemble_members(path)
-            return cls(path, [RunPredictor(artifacts.load_run(r, device), device) for r in runs],
-                       artifacts.load_decision(path))
+            stores: dict = {}
+            members = [RunPredictor(artifacts.load_run(r, device), device, stores)
+                       for r in ensemble_members(path)]
+            return cls(path, members, artifacts.load_decision(path))
         run = artifacts.load_run(path, device)
         return cls(run.run_dir, [RunPredictor(run, device)], artifacts.load_decision(run.run_dir))
 

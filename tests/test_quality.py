@@ -143,3 +143,14 @@ def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
                for m in ens.members]
     np.testing.assert_allclose(ensemble.predict_proba(texts, progress=False), np.mean(singles, 0), rtol=1e-5)
     assert ensemble.bias == tuple(summary["decision_bias"])
+
+
+def test_missing_vectors_file_warns_and_maps_unseen_words_to_unk(tiny_data, capsys):
+    result = train(from_dict(tiny_raw(tiny_data)))
+    texts = ["кошмар кошмар", "сбербанк спасибо"]  # "кошмар": only in the vectors file
+    with_vectors = Predictor.load(result.run_dir, torch.device("cpu")).predict_proba(texts, progress=False)
+    tiny_data["vectors"].rename(tiny_data["vectors"].with_suffix(".gone"))
+    without = Predictor.load(result.run_dir, torch.device("cpu")).predict_proba(texts, progress=False)
+    assert "warning: unseen words map to <unk>" in capsys.readouterr().err
+    np.testing.assert_allclose(without[1], with_vectors[1], rtol=1e-5)  # known words unchanged
+    assert not np.allclose(without[0], with_vectors[0])  # the unseen word lost its vector
