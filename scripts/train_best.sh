@@ -9,7 +9,9 @@ set -euo pipefail
 domain=${1:?usage: train_best.sh banks|tkk}
 cd "$(dirname "$0")/.."
 data=${SENTINET_DATA:-data}
-sentinet=${SENTINET:-sentinet}
+default=sentinet
+[[ -x .venv/bin/sentinet ]] && default=.venv/bin/sentinet  # what `make install` creates
+sentinet=${SENTINET:-$default}
 w2v=data/vectors/sentirueval_w2v.bin
 if [[ ! -f $w2v ]]; then
     $sentinet embeddings train "$data/sentirueval2016/bank_train_2016.xml" \
