@@ -88,3 +88,22 @@ def test_triton_recurrence_matches_reference(dtype):
 @pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
 def test_triton_recurrence_gradcheck():
     assert torch.autograd.gradcheck(sru_triton.recurrence, inputs(T=4, B=2, N=3, device="cuda"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+def test_sru_encoder_on_cuda_matches_reference():
+    """The whole encoder (strided projections, both directions, 2 layers) through Triton."""
+    torch.manual_seed(0)
+    enc = SRUEncoder(SRUOptions(name="sru", hidden_size=16, num_layers=2), 12).cuda().double()
+    x = torch.randn(5, 9, 12, dtype=torch.float64, device="cuda", requires_grad=True)
+    lengths = torch.tensor([9, 3, 1, 7, 5])
+    fast = enc(x, lengths)
+    fast_grads = torch.autograd.grad(fast.sum(), [x, *enc.parameters()])
+    for layer in enc.layers:
+        layer.recurrence = sru_recurrence_reference
+    ref = enc(x, lengths)
+    ref_grads = torch.autograd.grad(ref.sum(), [x, *enc.parameters()])
+    torch.testing.assert_close(fast, ref)
+    for a, b in zip(fast_grads, ref_grads):
+        torch.testing.assert_close(a, b)

@@ -114,20 +114,22 @@ class SRULayer(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """[B, T, D] → [B, T, dirs * H], both directions in the original time order."""
         B, T, _ = x.shape
-        H, dirs = self.hidden, self.dirs
-        u = self.weight(x).view(B, T, dirs, self.k, H)
-        if self.k == 3:  # the highway carries x itself
-            u = torch.cat([u, x.view(B, T, 1, 1, H).expand(B, T, dirs, 1, H)], 3)
-        if dirs == 2:  # the backward direction reads each tweet from its last real token
-            u = torch.stack([u[:, :, 0], reverse_within_lengths(u[:, :, 1], lengths)], 2)
-        u = u.permute(3, 1, 0, 2, 4).reshape(4, T, B, dirs * H)  # time-major
-        x_tilde, u_f, u_r, x_highway = u.unbind(0)
+        H, dirs, k = self.hidden, self.dirs, self.k
+        # Time-major, and the backward direction reads each tweet reversed within its length.
+        # Reversing the input (D wide) is cheaper than reversing the projections (k·H wide).
+        inputs = [x] if dirs == 1 else [x, reverse_within_lengths(x, lengths)]
+        inputs = [inp.transpose(0, 1) for inp in inputs]
+        weight = self.weight.weight.view(dirs, k * H, -1)
+        # u[t, b, j, d] is projection j of direction d: each u[:, :, j] is a [T, B, dirs·H] view
+        u = torch.stack([(inp @ weight[d].T).view(T, B, k, H) for d, inp in enumerate(inputs)], 3)
+        x_tilde, u_f, u_r, *rest = (part.reshape(T, B, dirs * H) for part in u.unbind(2))
+        x_highway = rest[0] if rest else torch.stack(inputs, 2).reshape(T, B, dirs * H)
         v_f, v_r = self.v.unbind(0)
         c0 = x.new_zeros(B, dirs * H)
-        c = self.recurrence(x_tilde.contiguous(), (u_f + self.b[0]).contiguous(), v_f, c0)
+        c = self.recurrence(x_tilde, u_f + self.b[0], v_f, c0)
         c_prev = torch.cat([c0.unsqueeze(0), c[:-1]])
-        r = torch.sigmoid(u_r + v_r * c_prev + self.b[1])
-        h = (r * c + (1 - r) * x_highway).view(T, B, dirs, H).transpose(0, 1)
+        r = torch.sigmoid(torch.addcmul(u_r + self.b[1], v_r, c_prev))
+        h = torch.lerp(x_highway, c, r).view(T, B, dirs, H).transpose(0, 1)  # r c + (1 - r) x
         if dirs == 2:
             h = torch.stack([h[:, :, 0], reverse_within_lengths(h[:, :, 1], lengths)], 2)
         return h.reshape(B, T, dirs * H)
