@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from sentinet.config import Config, from_dict
+from sentinet.config import Config, dump_yaml, from_dict
 from sentinet.data.vocab import Vocab
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
@@ -48,7 +48,7 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
 
 
 def write_config(config: Config, path: Path) -> None:
-    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))
+    atomic_write_text(path, dump_yaml(config))
 
 
 def save_dev_predictions(run_dir: Path, ids: list[str], gold: list[dict], probs) -> None:

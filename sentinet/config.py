@@ -371,4 +371,5 @@ def resolve_paths(config: Config) -> Config:
 
 
 def dump_yaml(config: Config) -> str:
+    """The config as YAML, every default spelled out (what a run directory keeps)."""
     return yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)

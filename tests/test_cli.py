@@ -163,3 +163,15 @@ def test_embeddings_train_command(tiny_data):
     assert res.returncode == 0, res.stderr
     store = open_vectors(out)
     assert store.dim == 12 and "сбербанк" in store and "спасибо" in store
+
+
+def test_train_seeds_writes_an_ensemble_that_eval_accepts(tiny_data):
+    config = tiny_data["dir"] / "tiny.yaml"
+    config.write_text(tiny_config_yaml(tiny_data, epochs=2), encoding="utf-8")
+    res = invoke("train", "--config", str(config), "--seeds", "2")
+    assert res.exit_code == 0, res.output
+    ensemble = next((tiny_data["dir"] / "runs").glob("tiny-ensemble2-*"))
+    assert "over 2 seeds" in res.output and str(ensemble) in res.output
+    ev = invoke("eval", str(ensemble), str(tiny_data["test"]), "--json")
+    assert ev.exit_code == 0, ev.output
+    assert json.loads(ev.output.strip().splitlines()[-1])["pairs"] == 32
