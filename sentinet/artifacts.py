@@ -18,6 +18,7 @@ import yaml
 
 from sentinet.config import Config, dump_yaml, from_dict
 from sentinet.data.vocab import Vocab
+from sentinet.decision import NO_BIAS
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.models.classifier import Embedder, SentimentClassifier
@@ -66,7 +67,7 @@ def load_decision(run_dir: Path) -> tuple[float, float, float]:
     """The run's tuned decision bias, or no bias when it has none."""
     path = run_dir / DECISION
     if not path.is_file():
-        return (0.0, 0.0, 0.0)
+        return NO_BIAS
     try:
         bias = json.loads(path.read_text(encoding="utf-8"))["bias"]
         return tuple(float(b) for b in bias)  # type: ignore[return-value]
