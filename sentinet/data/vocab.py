@@ -87,16 +87,17 @@ def plan_vocab(
     seen ``oov_min_count`` times; the rest map to <unk>.
     """
     counts = Counter(t for tokens in train_tokens for t in tokens)
-    pretrained = [w for w, _ in counts.most_common() if has_vector(w)]
+    by_count = counts.most_common()
+    pretrained = [w for w, _ in by_count if has_vector(w)]
     seen = set(pretrained)
+    learned = []
+    if oov == "learn":
+        learned = [w for w, c in by_count if c >= oov_min_count and w not in seen]
     for tokens in extra_tokens:
         for t in tokens:
             if t not in seen and t not in counts and has_vector(t):
                 seen.add(t)
                 pretrained.append(t)
-    learned = []
-    if oov == "learn":
-        learned = [w for w, c in counts.most_common() if c >= oov_min_count and not has_vector(w)]
     return VocabPlan(learned=learned, pretrained=pretrained, counts=counts)
 
 
