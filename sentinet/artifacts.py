@@ -95,6 +95,19 @@ def find_run_dir(path: str | Path) -> Path:
     return run_dir
 
 
+def load_weights(path: Path) -> dict:
+    """A state_dict through torch's ``weights_only`` loader, which rebuilds tensors and plain
+    containers and refuses everything else, so a planted object in model.pt never runs."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError...: all say "not weights"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SentinetError(f"{path}: not a sentinet weights file ({first[:160]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SentinetError(f"{path}: not a sentinet weights file (expected a state_dict of tensors)")
+    return state
+
+
 def load_run(path: str | Path, device: torch.device) -> LoadedRun:
     run_dir = find_run_dir(path)
     try:
@@ -103,8 +116,8 @@ def load_run(path: str | Path, device: torch.device) -> LoadedRun:
         raise SentinetError(f"{run_dir / CONFIG}: unreadable ({exc})") from None
     config = from_dict(raw)
     vocab = Vocab.load(run_dir / VOCAB)
+    state = load_weights(run_dir / WEIGHTS)
     try:
-        state = torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True)
         pretrained = state["embedder.pretrained.weight"]
         embedder = Embedder(
             torch.zeros_like(pretrained), vocab.n_learned,

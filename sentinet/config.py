@@ -168,6 +168,22 @@ class RunConfig:
     name: str = ""  # run directory prefix; defaults to the config file's stem
     output_dir: str = "runs"
 
+    def __post_init__(self) -> None:
+        if self.name:
+            check_run_name(self.name)
+
+
+def check_run_name(name: str) -> str:
+    """A run name becomes one directory under ``run.output_dir``: a name, never a path, so
+    no config or ``--set`` can make sentinet write anywhere else."""
+    bad = [c for c in ("/", "\\", "\0") if c in name]
+    if bad or name in (".", "..") or name != name.strip() or Path(name).is_absolute():
+        raise SentinetError(
+            f"run.name: {name!r} must be a plain name (no '/', '\\', '..' or surrounding "
+            "spaces); choose the parent directory with run.output_dir or --output-dir"
+        )
+    return name
+
 
 @dataclass
 class Config:
@@ -194,7 +210,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         apply_override(raw, item)
     config = from_dict(raw)
     if not config.run.name:
-        config.run.name = path.stem
+        config.run.name = check_run_name(path.stem)
     return config
 
 

@@ -23,7 +23,7 @@ from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.fasttext import load_facebook_vectors
 
 from sentinet.config import Word2VecConfig
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, UnsafeFileError
 
 FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
@@ -141,6 +141,19 @@ def open_sources(sources: dict, expected_dim: int | None = None) -> VectorStore:
     return store
 
 
+def refuse_pickles(sources: dict) -> None:
+    """Stop before anything is opened if a run's recorded vectors are in a pickle format:
+    a run directory from elsewhere must not be able to make sentinet run code."""
+    entries = [(sources.get("path"), sources.get("format", "auto"))]
+    entries += [(p, "auto") for p in sources.get("concat", [])]
+    for path, format in entries:
+        if format == "kv" or (format == "auto" and str(path).lower().endswith(".kv")):
+            raise UnsafeFileError(
+                f"names {path} as its vectors, a gensim .kv file: a Python pickle, which can run "
+                "code when opened, so sentinet refuses it"
+            )
+
+
 def detect_format(path: Path) -> str:
     """Guess the format from the extension; .bin needs a peek because two formats use it."""
     name = Path(path).name.lower()
@@ -201,12 +214,29 @@ def _load(path: Path, format: str) -> VectorStore:
             raise SentinetError(f"{path}: gensim cannot read a gzipped fastText .bin; gunzip it")
         kv = load_facebook_vectors(str(path))
     elif format == "kv":
-        kv = KeyedVectors.load(str(path))
-        if not isinstance(kv, KeyedVectors):
-            raise SentinetError(f"{path}: not a gensim KeyedVectors file")
+        raise UnsafeFileError(
+            f"{path}: gensim .kv files are Python pickles, which can run code when opened, so "
+            f"sentinet never loads them; convert one you trust once with `sentinet embeddings "
+            f"convert {path} OUT.bin --trust-pickle` and use OUT.bin"
+        )
     else:
         kv = KeyedVectors.load_word2vec_format(str(path), binary=format == "word2vec")
     return GensimVectors(str(path), format, kv)
+
+
+def convert_pickled_kv(path: Path, target: Path) -> int:
+    """The one place sentinet unpickles: a gensim ``.kv`` the user vouched for
+    (``embeddings convert --trust-pickle``) rewritten as word2vec binary, which is plain data."""
+    if not Path(path).is_file():
+        raise SentinetError(f"{path}: vectors file not found")
+    try:
+        kv = KeyedVectors.load(str(path))
+    except Exception as exc:  # pickle reports corruption in many different ways
+        raise SentinetError(f"{path}: not a readable gensim .kv file ({_one_line(exc)})") from None
+    if not isinstance(kv, KeyedVectors):
+        raise SentinetError(f"{path}: holds a {type(kv).__name__}, not gensim KeyedVectors")
+    save_vectors(kv, Path(target))
+    return len(kv)
 
 
 def _load_navec(path: Path) -> NavecVectors:

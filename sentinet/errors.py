@@ -7,3 +7,11 @@ class SentinetError(Exception):
     Raise it with a message that names the file, key or value at fault; the CLI prints
     ``error: <message>`` on stderr and exits with code 2, without a traceback.
     """
+
+
+class UnsafeFileError(SentinetError):
+    """A file whose format can run code when opened (a pickle): refused, never loaded.
+
+    Kept apart from other input errors so that paths which tolerate a missing file (unseen
+    words at predict time) still stop on it instead of warning and carrying on.
+    """

@@ -18,8 +18,8 @@ from sentinet.data.labels import LABELS
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
 from sentinet.decision import decide
-from sentinet.embeddings import open_sources
-from sentinet.errors import SentinetError
+from sentinet.embeddings import open_sources, refuse_pickles
+from sentinet.errors import SentinetError, UnsafeFileError
 from sentinet.metrics import full_report
 from sentinet.models.classifier import SentimentClassifier
 
@@ -44,6 +44,10 @@ class RunPredictor:
     rows, so the model's view of every known word is unchanged."""
 
     def __init__(self, run: artifacts.LoadedRun, device: torch.device, stores: dict | None = None):
+        try:
+            refuse_pickles(run.vocab.vectors)
+        except (UnsafeFileError, AttributeError) as exc:
+            raise SentinetError(f"{run.run_dir / artifacts.VOCAB}: {exc}") from None
         self.run = run
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
@@ -69,11 +73,14 @@ class RunPredictor:
 
     def _vectors(self):
         """The run's vectors, opened once (per ensemble); if they are gone, warn once and map
-        unseen words to <unk>."""
+        unseen words to <unk>. A run naming a pickle-format file is refused outright: a run
+        directory is data, and opening it must never run code."""
         key = json.dumps(self.run.vocab.vectors, sort_keys=True)
         if key not in self._stores:
             try:
                 self._stores[key] = open_sources(self.run.vocab.vectors, expected_dim=self.run.model.embedder.dim)
+            except UnsafeFileError as exc:
+                raise SentinetError(f"{self.run.run_dir / artifacts.VOCAB}: {exc}") from None
             except (SentinetError, KeyError, TypeError) as exc:
                 self._stores[key] = None
                 print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})", file=sys.stderr)

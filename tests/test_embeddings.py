@@ -15,13 +15,14 @@ from gensim.models.fasttext import save_facebook_model
 from sentinet import embeddings
 from sentinet.config import Word2VecConfig
 from sentinet.embeddings import (
+    convert_pickled_kv,
     coverage,
     default_cache_dir,
     detect_format,
     open_vectors,
     train_word2vec,
 )
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, UnsafeFileError
 
 WORDS = ["банк", "сбербанк", "хорошо", "плохо", "bank", "ok"]
 VECTORS = np.arange(len(WORDS) * 4, dtype=np.float32).reshape(len(WORDS), 4) / 8 - 1
@@ -57,7 +58,6 @@ def save(kv: KeyedVectors, path: Path) -> Path:
         ("w.txt", "word2vec-text"),
         ("w.vec", "word2vec-text"),
         ("w.txt.gz", "word2vec-text"),
-        ("w.kv", "kv"),
     ],
 )
 def test_gensim_formats_round_trip(tmp_path: Path, kv: KeyedVectors, name: str, fmt: str) -> None:
@@ -195,11 +195,20 @@ def test_truncated_text(tmp_path: Path, kv: KeyedVectors) -> None:
         open_vectors(path)
 
 
-def test_corrupt_kv_and_tar(tmp_path: Path) -> None:
-    for name in ("bad.kv", "bad.tar"):
-        (tmp_path / name).write_bytes(b"not what you think")
-        with pytest.raises(SentinetError, match=rf"{name}: not a readable"):
-            open_vectors(tmp_path / name)
+def test_corrupt_tar(tmp_path: Path) -> None:
+    (tmp_path / "bad.tar").write_bytes(b"not what you think")
+    with pytest.raises(SentinetError, match=r"bad\.tar: not a readable"):
+        open_vectors(tmp_path / "bad.tar")
+
+
+def test_kv_is_refused_and_converts_on_request(tmp_path: Path, kv: KeyedVectors) -> None:
+    """.kv is a pickle: open_vectors never loads it; the explicit conversion gives equal vectors."""
+    path = save(kv, tmp_path / "w.kv")
+    with pytest.raises(UnsafeFileError, match=r"w\.kv: gensim \.kv files are Python pickles.*--trust-pickle"):
+        open_vectors(path)
+    assert convert_pickled_kv(path, tmp_path / "w.bin") == len(WORDS)
+    store = open_vectors(tmp_path / "w.bin")
+    np.testing.assert_allclose(store.lookup(WORDS), VECTORS, rtol=1e-6)
 
 
 def test_navec_missing_member_and_mismatch(tmp_path: Path) -> None:
@@ -214,7 +223,7 @@ def test_navec_missing_member_and_mismatch(tmp_path: Path) -> None:
         open_vectors(bad)
 
 
-@pytest.mark.parametrize("name", ["w.txt", "w.bin", "w.kv"])
+@pytest.mark.parametrize("name", ["w.txt", "w.bin"])
 def test_wrong_dim(tmp_path: Path, kv: KeyedVectors, name: str) -> None:
     path = save(kv, tmp_path / name)
     message = rf"{name}: vectors have dimension 4, expected 300 \(vectors\.dim\)"

@@ -1,0 +1,179 @@
+"""Hostile and broken input through the CLI, the way a user (or an attacker) meets it.
+
+Every case runs ``sentinet`` in a subprocess and checks the same contract: exit code 2, one
+``error:`` line on stderr, no traceback, nothing planted ever runs, and nothing is written
+outside the chosen directory. Add a case to a table below to extend the battery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml, write_word2vec_text
+from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+class Planted:
+    """A pickle payload: unpickling it runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its content) and folder under ``root``: compared before and after."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, Path]:
+    """One tiny trained run shared by the battery (training it once keeps the suite fast)."""
+    root = tmp_path_factory.mktemp("hostile")
+    data = {"dir": root, "train": root / "train.xml", "vectors": root / "vectors.txt"}
+    data["train"].write_text(sentirueval_xml(make_corpus(90, seed=1)), encoding="utf-8")
+    words = sorted({*POSITIVE, *NEGATIVE, *NEUTRAL, *FILLER, *NAMES.values(), *UNSEEN})
+    write_word2vec_text(data["vectors"], words, dim=8)
+    config = root / "tiny.yaml"
+    config.write_text(tiny_config_yaml(data, epochs=1), encoding="utf-8")
+    result = run_cli("train", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    (run,) = (root / "runs").iterdir()
+    lines = root / "lines.txt"
+    lines.write_text("сбербанк спасибо\nкошмар великолепно\n", encoding="utf-8")  # unseen words
+    return {**data, "config": config, "run": run, "lines": lines}
+
+
+@pytest.fixture
+def run_copy(workspace, tmp_path) -> Path:
+    """A private copy of the trained run that a test may tamper with."""
+    return Path(shutil.copytree(workspace["run"], tmp_path / "run"))
+
+
+# --------------------------------------------------------------------------------------
+# Nothing planted in a run directory or a vectors file ever runs
+
+
+def test_run_pointing_at_a_planted_kv_runs_nothing(workspace, run_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    planted = tmp_path / "vectors.kv"
+    planted.write_bytes(pickle.dumps(Planted(marker)))
+    vocab = json.loads((run_copy / "vocab.json").read_text(encoding="utf-8"))
+    vocab["vectors"] = {"path": str(planted), "format": "auto", "concat": []}
+    (run_copy / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+
+    for command in (["predict", str(run_copy), str(workspace["lines"])],
+                    ["eval", str(run_copy), str(workspace["train"])]):
+        result = run_cli(*command)
+        assert_one_line_error(result, "vocab.json", "vectors.kv", "pickle")
+        assert not marker.exists(), "the planted pickle ran"
+
+
+def test_vocab_naming_kv_format_explicitly_runs_nothing(workspace, run_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    planted = tmp_path / "innocent.bin"  # the extension says nothing; the format key does
+    planted.write_bytes(pickle.dumps(Planted(marker)))
+    vocab = json.loads((run_copy / "vocab.json").read_text(encoding="utf-8"))
+    vocab["vectors"] = {"path": str(planted), "format": "kv", "concat": []}
+    (run_copy / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    result = run_cli("predict", str(run_copy), str(workspace["lines"]))
+    assert_one_line_error(result, "pickle")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("how", ["torch.save", "raw pickle"])
+def test_planted_model_pt_runs_nothing(workspace, run_copy, tmp_path, how):
+    marker = tmp_path / "pwned"
+    weights = run_copy / "model.pt"
+    if how == "torch.save":
+        state = torch.load(weights, weights_only=True)
+        state["payload"] = Planted(marker)
+        torch.save(state, weights)
+    else:
+        weights.write_bytes(pickle.dumps({"x": Planted(marker)}))
+    result = run_cli("predict", str(run_copy), str(workspace["lines"]))
+    assert_one_line_error(result, "model.pt", "not a sentinet weights file")
+    assert not marker.exists(), "the planted pickle ran"
+
+
+def test_training_on_kv_vectors_is_refused(workspace, tmp_path):
+    marker = tmp_path / "pwned"
+    planted = tmp_path / "vectors.kv"
+    planted.write_bytes(pickle.dumps(Planted(marker)))
+    out = tmp_path / "runs"
+    result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(out),
+                     "--set", f"vectors.path={planted}")
+    assert_one_line_error(result, "vectors.kv", "embeddings convert", "--trust-pickle")
+    assert not marker.exists()
+    assert not out.exists() or not any(out.iterdir()), "a refused run left a directory"
+
+
+def test_embeddings_convert_needs_explicit_trust(tmp_path):
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=3)
+    kv.add_vectors(["банк", "хорошо"], [[1, 2, 3], [4, 5, 6]])
+    source = tmp_path / "w.kv"
+    kv.save(str(source))
+    target = tmp_path / "w.bin"
+    assert_one_line_error(run_cli("embeddings", "convert", str(source), str(target)), "--trust-pickle")
+    assert not target.exists()
+    assert_one_line_error(run_cli("embeddings", "convert", str(source), str(source), "--trust-pickle"),
+                          "overwrite the input")
+    result = run_cli("embeddings", "convert", str(source), str(target), "--trust-pickle")
+    assert result.returncode == 0, result.stderr
+    loaded = KeyedVectors.load_word2vec_format(str(target), binary=True)
+    assert loaded["хорошо"].tolist() == [4, 5, 6]
+
+
+# --------------------------------------------------------------------------------------
+# Nothing is written outside the chosen output directory
+
+
+@pytest.mark.parametrize("name", ["../escaped", "../../escaped", "a/../../escaped", "/tmp/escaped-abs",
+                                  "..", ".", "sub/dir", "back\\slash"])
+def test_run_name_cannot_leave_the_output_dir(workspace, tmp_path, name):
+    out = tmp_path / "deep" / "runs"
+    out.mkdir(parents=True)
+    before = snapshot(tmp_path)
+    result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(out),
+                     "--set", f"run.name={name}")
+    assert_one_line_error(result, "run.name", "plain name")
+    assert snapshot(tmp_path) == before
+    assert not list(Path("/tmp").glob("escaped-abs*"))
+
+
+def test_run_name_in_yaml_is_checked_too(workspace, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(workspace["config"].read_text(encoding="utf-8") + "  name: ../../x\n",
+                      encoding="utf-8")  # appended under the run: section
+    result = run_cli("train", "--config", str(config), "--output-dir", str(tmp_path / "runs"))
+    assert_one_line_error(result, "run.name", "'../../x'")
+    assert not (tmp_path / "runs").exists()
