@@ -13,6 +13,7 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +31,66 @@ def choice(default: str, *choices: str) -> Any:
 class DataConfig:
     """Where the labelled tweets are and how tweet-level training labels are made."""
 
-    train: str = ""  # relative paths resolve against $SENTINET_DATA (default: data/)
+    # One file or a list. Relative paths resolve against $SENTINET_DATA (default: data/).
+    # With several files the first is the target domain: the dev split and the folds are
+    # carved from it, the others only add training tweets (e.g. the other domain's file).
+    train: str | list[str] = ""
+    train_weights: list[float] = field(default_factory=list)  # per train file loss weight (default 1 each)
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
     format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")
     text_column: str = "text"  # tsv/csv/jsonl column names
     label_column: str = "label"
     id_column: str = "id"
+    date_column: str = "date"  # tsv/csv/jsonl: unix time or ISO date (SentiRuEval XML: its date)
     val_fraction: float = 0.1
     split_seed: int = 13  # fixed apart from train.seed, so seeds are compared on one dev set
     # random: tweets are split one by one. grouped: tweets whose text is the same once URLs,
     # mentions and numbers are ignored (retweets, news reposts) stay on one side, so dev
-    # measures generalisation rather than recall of duplicates.
-    split: str = choice("random", "grouped")
+    # measures generalisation rather than recall of duplicates. temporal: dev is the latest
+    # val_fraction of tweets by date (or every tweet from dev_from on), the way next year's
+    # data differs from this year's; extra train files lose their tweets from the dev period.
+    split: str = choice("random", "grouped", "temporal")
+    dev_from: str | None = None  # temporal: an ISO date; tweets from then on are dev
+    # k-fold cross-validation (`sentinet train --folds K` sets both): fold i of K is dev.
+    # random/grouped: stratified (grouped) folds; temporal: K consecutive periods.
+    folds: int = 0
+    fold: int = 0
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")
+
+    def __post_init__(self) -> None:
+        n = len(self.train) if isinstance(self.train, list) else 1
+        if self.train_weights and (len(self.train_weights) != n or min(self.train_weights) <= 0):
+            raise SentinetError(f"data.train_weights: {self.train_weights} must be {n} positive "
+                                "number(s), one per data.train file")
+        if self.folds == 1 or self.folds < 0:
+            raise SentinetError(f"data.folds: {self.folds} must be 0 (no folds) or at least 2")
+        if self.folds and not 0 <= self.fold < self.folds:
+            raise SentinetError(f"data.fold: {self.fold} must be in 0..{self.folds - 1}")
+        if self.dev_from is not None:
+            if self.split != "temporal":
+                raise SentinetError("data.dev_from needs data.split: temporal")
+            parse_date(self.dev_from, "data.dev_from")
+
+
+def parse_date(value: object, where: str) -> float:
+    """Unix seconds from unix time (a number, or digits) or an ISO date/datetime (UTC if no zone)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SentinetError(f"{where}: {text!r} is neither unix time nor an ISO date "
+                            "(e.g. 2014-07-01 or 2014-07-01T12:00:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 @dataclass
@@ -154,8 +200,18 @@ class TrainConfig:
     # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
     # saved with the run (decision.json); eval and predict apply them.
     tune_decision: bool = False
+    # Weight averaging (torch.optim.swa_utils): the averaged weights are what dev scores and
+    # the checkpoint see. ema: exponential moving average after every step (ema_decay);
+    # swa: equal average of the weights at the end of each epoch from swa_start on.
+    averaging: str = choice("none", "ema", "swa")
+    ema_decay: float = 0.998
+    swa_start: int = 2
 
     def __post_init__(self) -> None:
+        if not 0 < self.ema_decay < 1:
+            raise SentinetError(f"train.ema_decay: {self.ema_decay} must be between 0 and 1")
+        if self.swa_start < 1:
+            raise SentinetError(f"train.swa_start: {self.swa_start} must be an epoch number (1 or more)")
         w = self.class_weights
         if isinstance(w, str) and w not in ("none", "balanced"):
             raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of 3 numbers")
@@ -338,6 +394,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     elif hint is str:
         if isinstance(value, str):
             return value
+        if isinstance(value, (date, datetime)):  # YAML reads 2014-07-01 as a date
+            return value.isoformat()
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
     else:
@@ -375,15 +433,22 @@ def resolve_path(path: str, env_var: str, default_root: str = "data") -> Path:
 
 def resolve_paths(config: Config) -> Config:
     """Make data and vector paths absolute so a run's saved config works from anywhere."""
-    if not config.data.train:
+    files = train_files(config.data)
+    if not files or not all(files):
         raise SentinetError("data.train: no training file given")
-    config.data.train = str(resolve_path(config.data.train, "SENTINET_DATA"))
+    resolved = [str(resolve_path(f, "SENTINET_DATA")) for f in files]
+    config.data.train = resolved if isinstance(config.data.train, list) else resolved[0]
     if config.data.dev:
         config.data.dev = str(resolve_path(config.data.dev, "SENTINET_DATA"))
     if config.vectors.path:
         config.vectors.path = str(resolve_path(config.vectors.path, "SENTINET_VECTORS"))
     config.vectors.concat = [str(resolve_path(p, "SENTINET_VECTORS")) for p in config.vectors.concat]
     return config
+
+
+def train_files(data: DataConfig) -> list[str]:
+    """``data.train`` as a list, whether the YAML gave one file or several."""
+    return list(data.train) if isinstance(data.train, list) else [data.train] if data.train else []
 
 
 def dump_yaml(config: Config) -> str:

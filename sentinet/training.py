@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +21,13 @@ from tqdm import tqdm
 
 from sentinet import artifacts
 from sentinet.config import (
-    Config, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig, resolve_paths,
+    Config, DataConfig, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig,
+    resolve_paths, train_files,
 )
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import LABELS, require_labels, split_dev, training_pairs
+from sentinet.data.labels import LABELS, require_labels, training_pairs
 from sentinet.data.readers import Record, read_records
+from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.decision import NO_BIAS, decide, tune_bias
@@ -91,24 +94,47 @@ class RunLog:
 class Splits:
     train: list[tuple[Record, int]]  # (record, class id) kept by the label rule
     dev: list[Record]  # every labelled dev record: all its (tweet, company) pairs are scored
+    weights: list[float]  # per training tweet: its file's data.train_weights entry
+    description: str  # how dev was chosen (and, for temporal splits, which periods)
+    sources: list[dict]  # what the run trained on: file, tweets, weight
+
+
+def read_labelled(path: str, d: DataConfig) -> list[Record]:
+    records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
+                           id_column=d.id_column, date_column=d.date_column)
+    require_labels(records, path)
+    return [r for r in records if r.labels]
 
 
 def load_splits(config: Config) -> Splits:
+    """Training tweets and dev records. Dev comes from data.dev or is carved from the first
+    train file; further train files only add training tweets, minus (under a temporal split)
+    those written in the dev period, which a model of the past could not have seen."""
     d = config.data
-    columns = dict(text_column=d.text_column, label_column=d.label_column, id_column=d.id_column)
-    records = read_records(d.train, d.format, **columns)
-    require_labels(records, d.train)
-    records = [r for r in records if r.labels]
+    files = train_files(d)
+    file_weights = d.train_weights or [1.0] * len(files)
+    records = read_labelled(files[0], d)
     if d.dev:
-        dev = [r for r in read_records(d.dev, d.format, **columns) if r.labels]
-        require_labels(dev, d.dev)
-        train = records
+        train, dev, description, dev_period = records, read_labelled(d.dev, d), f"dev file {d.dev}", None
     else:
-        train, dev = split_dev(records, d.val_fraction, d.split_seed, grouped=d.split == "grouped")
-    pairs = training_pairs(train, d.conflict_policy)
+        split = carve(records, d)
+        train, dev, description, dev_period = split.train, split.dev, split.description, split.dev_period
+    parts = [train] + [read_labelled(f, d) for f in files[1:]]
+    pairs, weights, sources = [], [], []
+    for i, (path, part, weight) in enumerate(zip(files, parts, file_weights)):
+        dropped = 0
+        if i and dev_period:
+            lo, hi = dev_period[0], dev_period[1] if d.folds else math.inf
+            kept = [r for r in part if not lo <= record_time(r) <= hi]
+            dropped, part = len(part) - len(kept), kept
+        kept_pairs = training_pairs(part, d.conflict_policy)
+        pairs += kept_pairs
+        weights += [weight] * len(kept_pairs)
+        sources.append({"path": path, "tweets": len(kept_pairs), "weight": weight,
+                        "dropped_in_dev_period": dropped})
     if not pairs:
-        raise SentinetError(f"{d.train}: no tweet left for training after the label rule")
-    return Splits(pairs, dev)
+        raise SentinetError(f"{files[0]}: no tweet left for training after the label rule")
+    return Splits(pairs, dev, weights, description, sources)
 
 
 def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
@@ -172,7 +198,25 @@ class Schedule:
             self.scheduler.step(dev_score)
 
 
-def build_loss(cfg: TrainConfig, labels: list[int]) -> nn.CrossEntropyLoss:
+class WeightedLoss(nn.Module):
+    """Cross-entropy with class weights and label smoothing, averaged with per-tweet weights
+    (data.train_weights): sum(w_i * loss_i) / sum(w_i * class_weight[y_i]). With every tweet
+    weight 1 this is exactly torch's own mean reduction."""
+
+    def __init__(self, class_weight: torch.Tensor | None, label_smoothing: float):
+        super().__init__()
+        self.ce = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=label_smoothing,
+                                      reduction="none")
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
+        losses = self.ce(logits, labels)
+        w = torch.ones_like(losses) if weights is None else weights
+        norm = w if self.ce.weight is None else w * self.ce.weight[labels]
+        return (losses * w).sum() / norm.sum()
+
+
+def build_loss(cfg: TrainConfig, labels: list[int]) -> WeightedLoss:
     """Cross-entropy with optional class weights ("balanced": inverse frequency) and smoothing."""
     weights = None
     if cfg.class_weights == "balanced":
@@ -181,7 +225,37 @@ def build_loss(cfg: TrainConfig, labels: list[int]) -> nn.CrossEntropyLoss:
     elif isinstance(cfg.class_weights, list):
         weights = np.asarray(cfg.class_weights, dtype=np.float64)
     weight = None if weights is None else torch.tensor(weights, dtype=torch.float32)
-    return nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    return WeightedLoss(weight, cfg.label_smoothing)
+
+
+class Averager:
+    """Weight averaging from torch.optim.swa_utils: EMA after every optimizer step, or SWA's
+    equal average of end-of-epoch weights from ``swa_start``. ``model`` is what dev scoring
+    and the checkpoint use: the average once it exists, else the live weights."""
+
+    def __init__(self, cfg: TrainConfig, model: nn.Module):
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        self.kind, self.swa_start, self.live = cfg.averaging, cfg.swa_start, model
+        self.average = None
+        if self.kind == "ema":
+            self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+        elif self.kind == "swa":
+            self.average = AveragedModel(model)
+
+    def after_step(self) -> None:
+        if self.kind == "ema":
+            self.average.update_parameters(self.live)
+
+    def after_epoch(self, epoch: int) -> None:
+        if self.kind == "swa" and epoch >= self.swa_start:
+            self.average.update_parameters(self.live)
+
+    @property
+    def model(self) -> nn.Module:
+        if self.average is not None and int(self.average.n_averaged) > 0:
+            return self.average.module
+        return self.live
 
 
 # --------------------------------------------------------------------------------------
@@ -200,16 +274,17 @@ class TrainResult:
     dev_probs: np.ndarray | None = None  # the best model's dev probabilities (for ensembles)
     dev_gold: list[dict] = field(default_factory=list)
     machine: str = ""
+    data: dict = field(default_factory=dict)  # how dev was chosen and what was trained on
 
 
 def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: Schedule,
-                loss_fn, device, clip: float | None, desc: str) -> float:
+                loss_fn, device, clip: float | None, desc: str, averager: Averager) -> float:
     model.train()
     total, count = 0.0, 0
     bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
     for batch in bar:
         batch = batch.to(device)
-        loss = loss_fn(model(batch.ids, batch.lengths), batch.labels)
+        loss = loss_fn(model(batch.ids, batch.lengths), batch.labels, batch.weights)
         for opt in optimizers:
             opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -219,6 +294,7 @@ def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: 
             opt.step()
         schedule.after_batch()
         model.apply_constraints()
+        averager.after_step()
         total += loss.item() * len(batch.labels)
         count += len(batch.labels)
         bar.set_postfix(loss=f"{total / count:.4f}")
@@ -242,8 +318,11 @@ def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.
     return build_optimizer([weight], config.train.optimizer, lr=config.vectors.unfreeze_lr)
 
 
-def train(config: Config) -> TrainResult:
-    """Train one model as configured; returns where it went and its best dev scores."""
+def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train one model as configured; returns where it went and its best dev scores.
+
+    ``on_epoch(epoch, row)`` is called after each epoch's dev scoring and metrics write
+    (``sentinet tune`` prunes trials from it by raising)."""
     started = time.time()
     config = resolve_paths(config)
     t = config.train
@@ -258,7 +337,11 @@ def train(config: Config) -> TrainResult:
     train_tokens = [tokenizer(r.text) for r, _ in splits.train]
     dev_tokens = [tokenizer(r.text) for r in splits.dev]
     log(f"data: {len(splits.train)} training tweets, {len(splits.dev)} dev tweets "
-        f"({sum(len(r.labels) for r in splits.dev)} scored dev pairs, {config.data.split} split)")
+        f"({sum(len(r.labels) for r in splits.dev)} scored dev pairs); {splits.description}")
+    for source in splits.sources if len(splits.sources) > 1 else []:
+        dropped = source["dropped_in_dev_period"]
+        log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
+            + (f"; {dropped} from the dev period left out" if dropped else ""))
 
     store, sources = open_store(config.vectors, train_tokens, t.seed, log)
     plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
@@ -281,7 +364,8 @@ def train(config: Config) -> TrainResult:
     vocab.save(run_dir / artifacts.VOCAB)
 
     labels = [c for _, c in splits.train]
-    train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], labels)
+    weights = None if set(splits.weights) == {1.0} else splits.weights
+    train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], labels, weights)
     dev_set = EncodedDataset([vocab.encode(x) for x in dev_tokens])
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
     optimizers = [build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)]
@@ -289,8 +373,10 @@ def train(config: Config) -> TrainResult:
     loss_fn = build_loss(t, labels).to(device)
     gold = [r.labels for r in splits.dev]
 
+    averager = Averager(t, model)
     result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
-                         dev_gold=gold, machine=machine(device))
+                         dev_gold=gold, machine=machine(device),
+                         data={"split": splits.description, "train": splits.sources})
     try:
         for epoch in range(1, t.epochs + 1):
             tick = time.time()
@@ -298,8 +384,9 @@ def train(config: Config) -> TrainResult:
                 optimizers.append(unfreeze_vectors(model, config))
                 log(f"epoch {epoch}: pretrained vectors unfrozen (lr {config.vectors.unfreeze_lr})")
             loss = train_epoch(model, loader, optimizers, schedule, loss_fn, device,
-                               t.clip_grad_norm, desc=f"epoch {epoch}/{t.epochs}")
-            scores = sentirueval_scores(gold, decide(predict_proba(model, dev_set, device)))
+                               t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", averager)
+            averager.after_epoch(epoch)
+            scores = sentirueval_scores(gold, decide(predict_proba(averager.model, dev_set, device)))
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
                    "seconds": time.time() - tick}
@@ -307,10 +394,12 @@ def train(config: Config) -> TrainResult:
             improved = scores["f_macro"] > result.best["f_macro"]
             if improved:
                 result.best_epoch, result.best = epoch, scores
-                artifacts.save_weights(model, run_dir / artifacts.WEIGHTS)
+                artifacts.save_weights(averager.model, run_dir / artifacts.WEIGHTS)
             log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
                 f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
             _write_metrics(run_dir, result)
+            if on_epoch is not None:
+                on_epoch(epoch, row)
             if epoch - result.best_epoch >= t.patience:
                 log(f"early stop: no better dev F-macro for {t.patience} epochs")
                 break
@@ -355,5 +444,6 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
         "seconds": result.seconds,
         "machine": result.machine,
         "interrupted": result.interrupted,
+        "data": result.data,
     }
     atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))

@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from sentinet.config import SchedulerConfig, TrainConfig, from_dict
-from sentinet.data.labels import duplicate_key, split_dev
+from sentinet.data.splits import duplicate_key, split_dev
 from sentinet.data.readers import Record
 from sentinet.decision import _f_macro, decide, tune_bias
 from sentinet.embeddings import ConcatVectors, open_vectors
@@ -61,13 +61,28 @@ def test_grouped_split_keeps_duplicates_together():
 
 def test_balanced_class_weights_and_smoothing():
     loss = build_loss(TrainConfig(class_weights="balanced", label_smoothing=0.1), [0, 1, 1, 1, 1, 2])
-    torch.testing.assert_close(loss.weight, torch.tensor([2.0, 0.5, 2.0]))
-    assert loss.label_smoothing == 0.1
-    assert build_loss(TrainConfig(), [0, 1]).weight is None
+    torch.testing.assert_close(loss.ce.weight, torch.tensor([2.0, 0.5, 2.0]))
+    assert loss.ce.label_smoothing == 0.1
+    assert build_loss(TrainConfig(), [0, 1]).ce.weight is None
     with pytest.raises(SentinetError, match="class_weights"):
         from_dict({"train": {"class_weights": "inverse"}})
     with pytest.raises(SentinetError, match="3 positive numbers"):
         from_dict({"train": {"class_weights": [1, 2]}})
+
+
+@pytest.mark.parametrize("class_weights", ["none", "balanced"])
+def test_tweet_weights_match_torch_mean_and_act_as_copies(class_weights):
+    """Weight 1 everywhere is torch's mean reduction; weight 2 on a tweet is that tweet twice."""
+    torch.manual_seed(0)
+    logits, labels = torch.randn(5, 3), torch.tensor([0, 1, 2, 1, 0])
+    cfg = TrainConfig(class_weights=class_weights, label_smoothing=0.1)
+    loss = build_loss(cfg, labels.tolist())
+    reference = torch.nn.CrossEntropyLoss(weight=loss.ce.weight, label_smoothing=0.1)
+    torch.testing.assert_close(loss(logits, labels), reference(logits, labels))
+    torch.testing.assert_close(loss(logits, labels, torch.ones(5)), reference(logits, labels))
+    weighted = loss(logits, labels, torch.tensor([2.0, 1, 1, 1, 1]))
+    copies = torch.cat([logits[:1], logits]), torch.cat([labels[:1], labels])
+    torch.testing.assert_close(weighted, reference(*copies))
 
 
 def test_linear_schedule_warms_up_then_decays():

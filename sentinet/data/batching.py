@@ -19,34 +19,40 @@ class Batch:
     lengths: Tensor  # [B] real lengths (CPU, as pack_padded_sequence wants)
     labels: Tensor | None  # [B] class ids, None when unlabelled
     index: Tensor  # [B] positions in the dataset, to put predictions back in order
+    weights: Tensor | None = None  # [B] per-tweet loss weights (data.train_weights)
 
     def to(self, device: torch.device) -> Batch:
         labels = None if self.labels is None else self.labels.to(device)
-        return Batch(self.ids.to(device), self.lengths, labels, self.index)
+        weights = None if self.weights is None else self.weights.to(device)
+        return Batch(self.ids.to(device), self.lengths, labels, self.index, weights)
 
 
 class EncodedDataset(torch.utils.data.Dataset):
-    def __init__(self, ids: Sequence[list[int]], labels: Sequence[int] | None = None):
+    def __init__(self, ids: Sequence[list[int]], labels: Sequence[int] | None = None,
+                 weights: Sequence[float] | None = None):
         self.ids = [torch.tensor(x, dtype=torch.long) for x in ids]
         self.labels = labels
+        self.weights = weights
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i: int) -> tuple[int, Tensor, int | None]:
-        return i, self.ids[i], None if self.labels is None else self.labels[i]
+    def __getitem__(self, i: int) -> tuple[int, Tensor, int | None, float | None]:
+        label = None if self.labels is None else self.labels[i]
+        return i, self.ids[i], label, None if self.weights is None else self.weights[i]
 
     def lengths(self) -> list[int]:
         return [len(x) for x in self.ids]
 
 
-def collate(items: list[tuple[int, Tensor, int | None]]) -> Batch:
-    index, ids, labels = zip(*items)
+def collate(items: list[tuple[int, Tensor, int | None, float | None]]) -> Batch:
+    index, ids, labels, weights = zip(*items)
     return Batch(
         ids=pad_sequence(list(ids), batch_first=True, padding_value=PAD_ID),
         lengths=torch.tensor([len(x) for x in ids], dtype=torch.long),
         labels=None if labels[0] is None else torch.tensor(labels, dtype=torch.long),
         index=torch.tensor(index, dtype=torch.long),
+        weights=None if weights[0] is None else torch.tensor(weights, dtype=torch.float32),
     )
 
 

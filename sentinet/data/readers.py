@@ -51,6 +51,10 @@ class Record:
     id: str
     text: str
     labels: dict[str, int] = field(default_factory=dict)
+    # Metadata, not content (records compare equal without it): the date as written in the
+    # file (unix time or ISO; parsed only when a temporal split needs it) and the file's path.
+    date: str | None = field(default=None, compare=False)
+    source: str = field(default="", compare=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -96,6 +100,7 @@ def read_records(
     text_column: str = "text",
     label_column: str = "label",
     id_column: str = "id",
+    date_column: str = "date",
 ) -> list[Record]:
     """All records of a data file; raises SentinetError for anything a user must fix."""
     path = Path(path)
@@ -110,14 +115,16 @@ def read_records(
         elif format == "txt":
             records = _read_txt(path)
         elif format == "jsonl":
-            records = _read_jsonl(path, text_column, label_column, id_column)
+            records = _read_jsonl(path, text_column, label_column, id_column, date_column)
         else:
             delimiter = "\t" if format == "tsv" else ","
-            records = _read_table(path, delimiter, text_column, label_column, id_column)
+            records = _read_table(path, delimiter, text_column, label_column, id_column, date_column)
     except OSError as exc:
         raise SentinetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not records:
         raise SentinetError(f"{path}: no records")
+    for r in records:
+        r.source = str(path)
     return records
 
 
@@ -156,7 +163,8 @@ def _read_txt(path: Path) -> list[Record]:
     return [Record(str(n), line) for n, line in _lines(_read_text(path))]
 
 
-def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str) -> list[Record]:
+def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
+                date_column: str) -> list[Record]:
     records = []
     for n, line in _lines(_read_text(path)):
         try:
@@ -178,12 +186,15 @@ def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str)
                 "set data.text_column)"
             )
         rid = str(obj[id_column]) if obj.get(id_column) is not None else str(n)
-        records.append(_single_label_record(path, rid, text, obj.get(label_column), label_column))
+        record = _single_label_record(path, rid, text, obj.get(label_column), label_column)
+        record.date = None if obj.get(date_column) is None else str(obj[date_column])
+        records.append(record)
     return records
 
 
 def _read_table(
-    path: Path, delimiter: str, text_column: str, label_column: str, id_column: str
+    path: Path, delimiter: str, text_column: str, label_column: str, id_column: str,
+    date_column: str,
 ) -> list[Record]:
     """TSV/CSV with a header row; strict quoting, so a stray quote is an error, not a
     silently merged field."""
@@ -209,7 +220,9 @@ def _read_table(
             cells = dict(zip(header, row))
             rid = cells.get(id_column, str(len(records) + 1))
             label = cells.get(label_column)
-            records.append(_single_label_record(path, rid, cells[text_column], label, label_column))
+            record = _single_label_record(path, rid, cells[text_column], label, label_column)
+            record.date = cells.get(date_column) or None
+            records.append(record)
     except csv.Error as exc:
         raise SentinetError(f"{path}: line {reader.line_num}: malformed {kind} ({exc})") from None
     return records
@@ -263,7 +276,7 @@ def _table_record(path: Path, table: ET.Element, n: int) -> Record:
         label = parse_label(value, f"{path}: id {rid!r}, column {company!r}")
         if label is not None:
             labels[company] = label
-    return Record(rid, cells["text"], labels)
+    return Record(rid, cells["text"], labels, date=cells.get("date") or None)
 
 
 def _xml_error(path: Path, exc: ET.ParseError) -> SentinetError:
