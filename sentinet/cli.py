@@ -33,17 +33,31 @@ def train(
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
     seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
+    folds: int = typer.Option(0, min=0, help="k-fold cross-validation (data.split: random, grouped "
+                              "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
     from sentinet.config import load_config
-    from sentinet.ensemble import train_ensemble
+    from sentinet.ensemble import cross_validate, train_ensemble
     from sentinet.training import train as run_training
 
+    if folds and seeds > 1:
+        raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
+    if folds == 1:
+        raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
     cfg = load_config(config, overrides)
     if device:
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    if folds:
+        if cfg.data.dev:
+            raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
+        cv = cross_validate(cfg, folds)
+        fm, oof = cv.summary["f_macro"], cv.summary["ensemble"]
+        typer.echo(f"{cv.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {folds} folds\t"
+                   f"out-of-fold F-macro {oof['f_macro']:.4f}\tF-micro {oof['f_micro']:.4f}")
+        return
     if seeds > 1:
         ens = train_ensemble(cfg, seeds)
         fm, e = ens.summary["f_macro"], ens.summary["ensemble"]

@@ -1,5 +1,6 @@
-"""Several seeds of one config: mean ± std of the members, and an ensemble that averages
-their probabilities — a directory that ``eval`` and ``predict`` accept like a single run."""
+"""Several models of one config — seeds on one dev split, or the k models of k-fold
+cross-validation: mean ± std of the members, and an ensemble that averages their
+probabilities, a directory that ``eval`` and ``predict`` accept like a single run."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import copy
 import json
 import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,27 +35,63 @@ def mean_std(values: list[float]) -> dict:
 
 def train_ensemble(config: Config, seeds: int) -> EnsembleResult:
     """Train ``seeds`` models (train.seed, train.seed + 1, ...) on one dev split and combine them."""
-    members = []
-    for i in range(seeds):
-        member = copy.deepcopy(config)
-        member.train.seed = config.train.seed + i
-        members.append(train(member))
-        if members[-1].interrupted:  # Ctrl-C: ensemble what has been trained so far
-            break
-    seeds = len(members)
-
-    path = artifacts.new_run_dir(config.run.output_dir, f"{config.run.name}-ensemble{seeds}")
-    log = RunLog()
-    log.attach(path / artifacts.LOG)
+    members = _train_members([_with(config, train_seed=config.train.seed + i) for i in range(seeds)])
     gold = members[0].dev_gold
     probs = np.mean([m.dev_probs for m in members], axis=0)
+    summary = {"seeds": list(range(config.train.seed, config.train.seed + len(members)))}
+    return _combine(config, f"ensemble{len(members)}", members, gold, probs, summary,
+                    "ensemble (averaged probabilities)")
+
+
+def cross_validate(config: Config, folds: int,
+                   on_fold: Callable[[int, TrainResult], None] | None = None) -> EnsembleResult:
+    """k-fold cross-validation: fold i of ``folds`` is dev for member i (``data.split`` says
+    how folds are cut). Reports mean ± std over folds and the out-of-fold score (each tweet
+    predicted by the one model that did not train on it); the fold models form an ensemble.
+    ``on_fold(i, result)`` runs after each fold (``sentinet tune`` prunes from it)."""
+    members = _train_members([_with(config, fold=i, folds=folds) for i in range(folds)], on_fold)
+    gold = [g for m in members for g in m.dev_gold]
+    probs = np.concatenate([m.dev_probs for m in members])
+    summary = {"folds": folds, "split": config.data.split}
+    return _combine(config, f"folds{folds}", members, gold, probs, summary,
+                    f"out-of-fold ({len(members)} of {folds} folds)")
+
+
+def _with(config: Config, train_seed: int | None = None, fold: int | None = None,
+          folds: int | None = None) -> Config:
+    member = copy.deepcopy(config)
+    if train_seed is not None:
+        member.train.seed = train_seed
+    if folds is not None:
+        member.data.folds, member.data.fold = folds, fold
+    return member
+
+
+def _train_members(configs: list[Config],
+                   on_member: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
+    members = []
+    for i, member in enumerate(configs):
+        members.append(train(member))
+        if members[-1].interrupted:  # Ctrl-C: combine what has been trained so far
+            break
+        if on_member is not None:
+            on_member(i, members[-1])
+    return members
+
+
+def _combine(config: Config, kind: str, members: list[TrainResult], gold: list[dict],
+             probs: np.ndarray, summary: dict, what: str) -> EnsembleResult:
+    """Write the ensemble directory: manifest, summary metrics and log."""
+    path = artifacts.new_run_dir(config.run.output_dir, f"{config.run.name}-{kind}")
+    log = RunLog()
+    log.attach(path / artifacts.LOG)
     bias = NO_BIAS
     if config.train.tune_decision:
         bias, _ = tune_bias(probs, gold)
         artifacts.save_decision(path, bias)
     report = full_report(gold, decide(probs, bias))
     summary = {
-        "seeds": [config.train.seed + i for i in range(seeds)],
+        **summary,
         "members": [str(m.run_dir) for m in members],
         "f_macro": mean_std([m.best["f_macro"] for m in members]),
         "f_micro": mean_std([m.best["f_micro"] for m in members]),
@@ -67,7 +105,8 @@ def train_ensemble(config: Config, seeds: int) -> EnsembleResult:
     for m in members:
         log(f"member {m.run_dir}: dev F-macro {m.best['f_macro']:.4f}  F-micro {m.best['f_micro']:.4f}")
     fm, fu = summary["f_macro"], summary["f_micro"]
-    log(f"{seeds} seeds: dev F-macro {fm['mean']:.4f} ± {fm['std']:.4f}  F-micro {fu['mean']:.4f} ± {fu['std']:.4f}")
-    log(f"ensemble (averaged probabilities{', tuned bias' if config.train.tune_decision else ''}): "
+    log(f"{len(members)} members: dev F-macro {fm['mean']:.4f} ± {fm['std']:.4f}  "
+        f"F-micro {fu['mean']:.4f} ± {fu['std']:.4f}")
+    log(f"{what}{', tuned bias' if config.train.tune_decision else ''}: "
         f"dev F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}\n{report['report']}")
     return EnsembleResult(path, members, summary)
