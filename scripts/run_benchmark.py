@@ -1,145 +1,140 @@
-"""Train configs × seeds and tabulate dev scores (mean ± std) from the recorded runs.
+"""Score fixed candidate configs under several dev protocols, seeds side by side.
 
-    python scripts/run_benchmark.py configs/{banks,tkk}_{cnn,rnn,lstm,gru,sru}.yaml --seeds 3 \
-        --results docs/RESULTS.md
-    python scripts/run_benchmark.py configs/banks_gru.yaml --seeds 3 --label banks_gru+balanced \
-        --set train.class_weights=balanced --jobs 4
-    python scripts/run_benchmark.py --from-runs runs/benchmark --results docs/RESULTS.md
+`sentinet tune` searches; this answers the question a search cannot: how much does each dev
+protocol's number move with the choice, and how much with the seed? Every candidate is
+trained with seeds 1..N under each protocol:
 
-Every number comes from a run directory (metrics.json, config.yaml), so each row can be
-traced to its train.log. Rows group runs by run.name (the config's stem, or --label).
-Scores are on the dev split carved from the training data; the test sets are never used.
+  random    a stratified random 10% of the training file (tweets from the same weeks)
+  temporal  train on the tweets before --dev-from, score on the tweets after it
+  folds     --folds consecutive periods, each dev once (k-fold over time); fold mean and the
+            out-of-fold score
+
+    python scripts/run_benchmark.py configs/best_banks.yaml --label banks_best --seeds 5 --jobs 2
+    python scripts/run_benchmark.py configs/best_banks.yaml --label banks_ema \
+        --set train.averaging=ema --seeds 5 --jobs 2
+    python scripts/run_benchmark.py --from-runs runs/benchmark --results table.md
+
+Every number comes from a run directory (metrics.json), grouped by --label (default: the
+config's stem) and protocol: runs land in OUTPUT_DIR/<label>/<protocol>/. Dev data only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import yaml
+PROTOCOLS = ("random", "temporal", "folds")
 
 
-def train_one(config_path: str, seed: int, overrides: list[str], label: str | None,
-              output_dir: str) -> str:
-    """One training run in its own process (so --jobs can run several side by side)."""
+def protocol_overrides(protocol: str, dev_from: str) -> list[str]:
+    if protocol == "random":
+        return ["data.split=random", "data.dev_from=null", "data.val_fraction=0.1"]
+    if protocol == "temporal":
+        return ["data.split=temporal", f"data.dev_from={dev_from}"]
+    return ["data.split=temporal", "data.dev_from=null"]
+
+
+def train_one(config_path: str, label: str, protocol: str, seed: int, overrides: list[str],
+              dev_from: str, folds: int, output_dir: str, threads: int) -> str:
+    """One candidate × protocol × seed, in its own process (so --jobs can run several)."""
     from sentinet.config import load_config
+    from sentinet.ensemble import cross_validate
     from sentinet.training import train
 
-    config = load_config(config_path, [*overrides, f"train.seed={seed}"])
-    config.run.output_dir = output_dir
-    if label:
-        config.run.name = label
+    extra = [*protocol_overrides(protocol, dev_from), f"train.seed={seed}", f"train.num_threads={threads}"]
+    config = load_config(config_path, [*overrides, *extra])
+    config.run.output_dir = str(Path(output_dir) / label / protocol)
+    config.run.name = f"{label}-s{seed}"
+    if protocol == "folds":
+        return str(cross_validate(config, folds).path)
     return str(train(config).run_dir)
 
 
-def collect(dirs: list[Path]) -> list[dict]:
-    """Every finished single run under ``dirs`` (ensemble directories are skipped)."""
-    rows = []
+def collect(dirs: list[Path]) -> dict[tuple[str, str], list[dict]]:
+    """(label, protocol) → one row per seed: dev F-macro, and for folds the out-of-fold score."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for metrics_path in sorted(p for d in dirs for p in d.rglob("metrics.json")):
         run_dir = metrics_path.parent
-        if (run_dir / "ensemble.json").exists() or not (run_dir / "config.yaml").exists():
+        protocol, label = run_dir.parent.name, run_dir.parent.parent.name
+        if protocol not in PROTOCOLS:
             continue
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-        rows.append({
-            "name": config["run"]["name"],
-            "encoder": config["model"]["encoder"]["name"],
-            "seed": config["train"]["seed"],
-            "f_macro": metrics["best"]["f_macro"],
-            "f_micro": metrics["best"]["f_micro"],
-            "seconds": metrics["seconds"],
-            "best_epoch": metrics["best_epoch"],
-            "machine": metrics.get("machine", "unrecorded"),
-            "dev": run_dir / "dev_predictions.json",
-        })
-    return rows
-
-
-def ensemble_scores(group: list[dict]) -> tuple[str, str]:
-    """Dev F-macro of the members' averaged probabilities: with argmax, and with a decision
-    bias that is cross-fitted (tuned on one half of dev, scored on the other, both ways), so
-    the gain from tuning is not measured on the data it was tuned on."""
-    import numpy as np
-
-    from sentinet.decision import decide, tune_bias
-    from sentinet.metrics import sentirueval_scores
-
-    if len(group) < 2 or not all(r["dev"].is_file() for r in group):
-        return "—", "—"
-    devs = [json.loads(r["dev"].read_text(encoding="utf-8")) for r in group]
-    if any([d["id"] for d in dev] != [d["id"] for d in devs[0]] for dev in devs):
-        return "different dev sets", "—"
-    gold = [d["gold"] for d in devs[0]]
-    probs = np.mean([[d["probs"] for d in dev] for dev in devs], axis=0)
-    halves = np.random.default_rng(0).permutation(len(gold)) % 2
-    labels = np.zeros(len(gold), dtype=int)
-    for half in (0, 1):
-        tune, apply = np.flatnonzero(halves != half), np.flatnonzero(halves == half)
-        bias, _ = tune_bias(probs[tune], [gold[i] for i in tune])
-        labels[apply] = decide(probs[apply], bias)
-    plain = sentirueval_scores(gold, decide(probs))["f_macro"]
-    crossfit = sentirueval_scores(gold, labels.tolist())["f_macro"]
-    return f"{plain:.4f}", f"{crossfit:.4f}"
+        is_ensemble = (run_dir / "ensemble.json").exists()
+        if protocol == "folds" and is_ensemble:
+            row = {"f_macro": metrics["f_macro"]["mean"], "oof": metrics["ensemble"]["f_macro"],
+                   "seconds": metrics["seconds"]}
+        elif protocol != "folds" and not is_ensemble and metrics.get("best_epoch"):
+            row = {"f_macro": metrics["best"]["f_macro"], "seconds": metrics["seconds"],
+                   "machine": metrics.get("machine", "")}
+        else:
+            continue  # fold members are counted through their fold ensemble
+        groups.setdefault((label, protocol), []).append(row)
+    return groups
 
 
 def mean_std(values: list[float]) -> str:
+    if not values:
+        return "—"
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.4f} ± {std:.4f}"
+    return f"{statistics.mean(values):.3f} ± {std:.3f} (n={len(values)})"
 
 
-def table(rows: list[dict]) -> str:
-    lines = [
-        "| run name | encoder | seeds | dev F-macro | dev F-micro | ensemble F-macro "
-        "| ensemble + bias (cross-fitted) | train time (s) | best epochs | machine |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name in dict.fromkeys(r["name"] for r in rows):
-        group = [r for r in rows if r["name"] == name]
-        machines = ", ".join(sorted({r["machine"] for r in group}))
-        ensemble, crossfit = ensemble_scores(group)
-        lines.append(
-            f"| {name} | {group[0]['encoder']} | {len(group)} "
-            f"| {mean_std([r['f_macro'] for r in group])} | {mean_std([r['f_micro'] for r in group])} "
-            f"| {ensemble} | {crossfit} "
-            f"| {statistics.mean(r['seconds'] for r in group):.0f} "
-            f"| {', '.join(str(r['best_epoch']) for r in sorted(group, key=lambda r: r['seed']))} "
-            f"| {machines} |"
-        )
+def table(groups: dict[tuple[str, str], list[dict]]) -> str:
+    lines = ["| candidate | random dev | temporal dev | temporal folds: mean | folds: out-of-fold "
+             "| train s (random / temporal / folds) |", "|---|---|---|---|---|---|"]
+    for label in dict.fromkeys(label for label, _ in groups):
+        g = {p: groups.get((label, p), []) for p in PROTOCOLS}
+        seconds = " / ".join(f"{statistics.mean(r['seconds'] for r in g[p]):.0f}" if g[p] else "—"
+                             for p in PROTOCOLS)
+        lines.append(f"| {label} | {mean_std([r['f_macro'] for r in g['random']])} "
+                     f"| {mean_std([r['f_macro'] for r in g['temporal']])} "
+                     f"| {mean_std([r['f_macro'] for r in g['folds']])} "
+                     f"| {mean_std([r['oof'] for r in g['folds']])} | {seconds} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="*", type=Path)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N")
+    parser.add_argument("--label", default=None, help="row name (default: the config's stem); one config only")
     parser.add_argument("--set", action="append", default=[], help="override for every run")
-    parser.add_argument("--label", default=None, help="run name for these runs (rows group by it)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N")
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
+    parser.add_argument("--dev-from", default="2014-07-01", help="temporal: dev starts here")
+    parser.add_argument("--folds", type=int, default=2, help="folds: consecutive periods")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/benchmark"))
     parser.add_argument("--from-runs", type=Path, nargs="*", default=None,
                         help="only tabulate the runs under these directories")
     parser.add_argument("--results", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
+    if args.label and len(args.configs) > 1:
+        parser.error("--label names one config's rows")
 
     started = time.time()
     if args.from_runs is None:
         if not args.configs:
             parser.error("give configs to train, or --from-runs DIR")
-        jobs = [(str(c), s, args.set, args.label, str(args.output_dir))
-                for c in args.configs for s in range(1, args.seeds + 1)]
+        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        protocols = args.protocols.split(",")
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        jobs = [(str(c), args.label or c.stem, p, s, args.set, args.dev_from, args.folds,
+                 str(args.output_dir), threads) for s in seeds for c in args.configs for p in protocols]
         try:
             with ProcessPoolExecutor(max_workers=args.jobs) as pool:
                 for run_dir in pool.map(train_one, *zip(*jobs)):
                     print(f"finished {run_dir}", file=sys.stderr)
         except Exception as exc:  # SentinetError from a worker: one line, not a traceback
             sys.exit(f"error: {exc}")
-    rows = collect(args.from_runs or [args.output_dir])
-    text = table(rows) + f"\n\n{len(rows)} runs; tabulated in {time.time() - started:.0f}s.\n"
+    groups = collect(args.from_runs or [args.output_dir])
+    text = table(groups) + f"\n\ntabulated in {time.time() - started:.0f}s.\n"
     print(text)
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -30,13 +30,15 @@ def tweet_text(rng: random.Random, label: int, company: str) -> str:
     return " ".join(parts)
 
 
-def sentirueval_xml(rows: list[tuple[str, dict[str, int | None]]]) -> str:
+def sentirueval_xml(rows: list[tuple[str, dict[str, int | None]]],
+                    dates: list[int] | None = None) -> str:
     """A phpMyAdmin-style export: one <table> per tweet, NULL for unmentioned companies."""
     out = ['<?xml version="1.0" encoding="utf-8"?>', "<pma_xml_export>", '<database name="x">']
     for i, (text, labels) in enumerate(rows, 1):
+        date = dates[i - 1] if dates else 1400000000
         out.append('<table name="bank_train_2016">')
         out.append(f'<column name="id">{i}</column><column name="twitid">{1000 + i}</column>')
-        out.append(f'<column name="date">1400000000</column><column name="text">{escape(text)}</column>')
+        out.append(f'<column name="date">{date}</column><column name="text">{escape(text)}</column>')
         for c in COMPANIES:
             value = labels.get(c)
             out.append(f'<column name="{c}">{"NULL" if value is None else value}</column>')
