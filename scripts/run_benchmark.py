@@ -65,6 +65,8 @@ def collect(dirs: list[Path]) -> dict[tuple[str, str], list[dict]]:
         if protocol not in PROTOCOLS:
             continue
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        if not metrics.get("seconds"):
+            continue  # still training (or interrupted before its summary)
         is_ensemble = (run_dir / "ensemble.json").exists()
         if protocol == "folds" and is_ensemble:
             row = {"f_macro": metrics["f_macro"]["mean"], "oof": metrics["ensemble"]["f_macro"],
