@@ -1,4 +1,4 @@
-"""Command line: ``sentinet train | eval | predict | embeddings train``.
+"""Command line: ``sentinet train | tune | eval | predict | embeddings train``.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
 exit code 2, no traceback.
@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -67,6 +68,42 @@ def train(
     result = run_training(cfg)
     typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+
+
+@app.command()
+def tune(
+    config: Path = typer.Option(..., "--config", "-c", help="Base YAML config."),
+    space: Path = typer.Option(..., "--space", help="Search space YAML: config key → "
+                               "{type: int|float, low, high, log, step} or {choice: [...]}."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a base key: --set train.epochs=5"),
+    trials: int = typer.Option(20, min=0, help="New trials to run now (0: until --timeout or Ctrl-C)."),
+    timeout: float | None = typer.Option(None, min=0, help="Start no new trial after this many seconds (0: no limit)."),
+    jobs: int = typer.Option(1, min=1, help="Worker processes sharing the study."),
+    storage: str | None = typer.Option(None, help="Study database, any SQLAlchemy URL "
+                                       "(default: sqlite:///OUTPUT_DIR/STUDY/study.db)."),
+    study: str | None = typer.Option(None, help="Study name (default: the config file's stem)."),
+    folds: int = typer.Option(0, min=0, help="Score each trial by k-fold cross-validation (fold mean)."),
+    output_dir: Path | None = typer.Option(None, help="OUTPUT_DIR: the study goes to OUTPUT_DIR/STUDY (default: run.output_dir)."),
+    seed: int = typer.Option(13, help="Seed of the TPE sampler."),
+) -> None:
+    """Search hyperparameters with Optuna; resumable; writes best.yaml and a table of trials."""
+    from sentinet import tuning  # imports optuna: only this command needs it
+
+    started = time.time()
+    job = tuning.make_job(config, space, overrides, study, output_dir, storage, folds)
+    interrupted = tuning.run(job, trials, timeout or None, jobs, seed)
+    summary = tuning.summarize(job)
+    lines = summary.table.splitlines()
+    typer.echo("\n".join(lines[:12]) + (f"\n... {len(lines) - 12} more" if len(lines) > 12 else ""))
+    typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)")
+    if summary.best is not None:
+        score = f"mean dev F-macro over {folds} folds" if folds else "dev F-macro"
+        typer.echo(f"best: trial {summary.best.number}, {score} {summary.best.value:.4f} → {summary.best_path}")
+    typer.echo(f"wall time {time.time() - started:.1f}s; {summary.trials} trials in study {job.name}")
+    if interrupted:
+        raise typer.Exit(130)
+    if summary.best is None:
+        raise SentinetError(f"study {job.name}: no trial completed; see {job.directory / 'trials.md'}")
 
 
 @app.command("eval")

@@ -1,0 +1,578 @@
+"""Hyperparameter search (``sentinet tune``): Optuna's TPE sampler and median pruner over a
+space of config keys, each trial one ``train`` (or one k-fold ``cross_validate``).
+
+A study lives in a database — a SQLite file by default, any SQLAlchemy URL otherwise — so it
+can be resumed, shared by worker processes (``--jobs``) and by several machines. Its summary
+(``best.yaml``, ``trials.md``, ``trials.csv``) is rebuilt from the database after every run,
+so it covers every trial, wherever it ran.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import difflib
+import importlib.util
+import io
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+import yaml
+from optuna.trial import FrozenTrial, Trial, TrialState
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from tqdm import tqdm
+
+from sentinet.config import Config, apply_override, dump_yaml, from_dict, read_yaml
+from sentinet.ensemble import cross_validate
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_write_text
+from sentinet.training import TrainResult, train
+
+RANGE_KEYS = ("type", "low", "high", "log", "step")
+ENCODER_NAME = "model.encoder.name"
+DOTTED_KEY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# Median stopping rule: only once 5 trials have finished, and never on the first epoch,
+# whose dev score says more about the learning rate than about the model.
+PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP = 5, 2
+
+
+# --------------------------------------------------------------------------------------
+# The search space
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched config key: an int or float range, or a list of choices."""
+
+    key: str
+    kind: str  # int | float | choice
+    low: float = 0.0  # an int for kind int, as are high and step
+    high: float = 0.0
+    log: bool = False
+    step: float | None = None
+    choices: tuple = ()
+
+    def suggest(self, trial: Trial) -> Any:
+        if self.kind == "choice":
+            return trial.suggest_categorical(self.key, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(self.key, int(self.low), int(self.high),
+                                     step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
+
+    def examples(self) -> list:
+        """Values the space check builds configs with: every choice, or both ends."""
+        return list(self.choices) if self.kind == "choice" else [self.low, self.high]
+
+
+def read_space(path: Path, base: dict) -> tuple[Param, ...]:
+    """The search space file, checked before any trial runs: spec syntax, ranges, and that
+    every key is a config key that takes the values searched."""
+    if not path.is_file():
+        raise SentinetError(f"{path}: search space file not found")
+    raw = read_yaml(path)
+    if not raw:
+        raise SentinetError(f"{path}: empty search space; map config keys to specs, e.g. "
+                            "train.optimizer.lr: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}")
+    space = tuple(parse_param(str(key), spec, f"{path}: {key}") for key, spec in raw.items())
+    check_keys(space, base, str(path))
+    return space
+
+
+def parse_param(key: str, spec: Any, where: str) -> Param:
+    """``{type: int|float, low, high, log?, step?}`` or ``{choice: [...]}`` → Param."""
+    if not DOTTED_KEY.fullmatch(key):
+        raise SentinetError(f"{where}: not a dotted config key (like train.optimizer.lr)")
+    if not isinstance(spec, dict):
+        raise SentinetError(f"{where}: expected {{type: int|float, low: ..., high: ...}} "
+                            f"or {{choice: [...]}}, got {spec!r}")
+    if "choice" in spec:
+        return _parse_choice(key, spec, where)
+    unknown = [str(k) for k in spec if k not in RANGE_KEYS]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], [*RANGE_KEYS, "choice"], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(RANGE_KEYS)}, choice)"
+        raise SentinetError(f"{where}: unknown spec key '{unknown[0]}'{hint}")
+    kind = spec.get("type")
+    if kind not in ("int", "float"):
+        raise SentinetError(f"{where}: type {kind!r} is not int or float "
+                            "(for a list of values write choice: [...])")
+    low, high = _number(spec, "low", kind, where), _number(spec, "high", kind, where)
+    log, step = spec.get("log", False), spec.get("step")
+    if not isinstance(log, bool):
+        raise SentinetError(f"{where}: log must be true or false, got {log!r}")
+    if step is not None:
+        step = _number(spec, "step", kind, where)
+        if step <= 0:
+            raise SentinetError(f"{where}: step {step} must be positive")
+    if low >= high:
+        raise SentinetError(f"{where}: low {low} must be below high {high}")
+    if log and low <= 0:
+        raise SentinetError(f"{where}: log scale needs low > 0, got {low}")
+    if log and step is not None:
+        raise SentinetError(f"{where}: log and step cannot be combined")
+    return Param(key, kind, low, high, log, step)
+
+
+def _parse_choice(key: str, spec: dict, where: str) -> Param:
+    if len(spec) > 1:
+        other = next(str(k) for k in spec if k != "choice")
+        raise SentinetError(f"{where}: '{other}' does not go with choice (a list needs nothing else)")
+    choices = spec["choice"]
+    if not isinstance(choices, list) or not choices:
+        raise SentinetError(f"{where}: choice must be a non-empty list, got {choices!r}")
+    for value in choices:  # what Optuna can store: plain values, no lists
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise SentinetError(f"{where}: choice {value!r} is not a number, string, true/false or null")
+    return Param(key, "choice", choices=tuple(choices))
+
+
+def _number(spec: dict, name: str, kind: str, where: str) -> float:
+    if name not in spec:
+        raise SentinetError(f"{where}: {name} is missing")
+    value = spec[name]
+    if kind == "float" and isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    number = (int,) if kind == "int" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number):
+        raise SentinetError(f"{where}: {name} must be {'an integer' if kind == 'int' else 'a number'}, "
+                            f"got {value!r}")
+    return value if kind == "int" else float(value)
+
+
+def check_keys(space: tuple[Param, ...], base: dict, where: str) -> None:
+    """Each example value must build a config, alone or beside one value of another choice
+    (``model.encoder.widths`` only exists once the sampled encoder is cnn)."""
+    choices = [p for p in space if p.kind == "choice"]
+    for p in space:
+        contexts = [{c.key: v} for c in choices if c is not p for v in c.choices]
+        for value in p.examples():
+            error = _build_error(base, {p.key: value})
+            if error and all(_build_error(base, {**context, p.key: value}) for context in contexts):
+                raise SentinetError(f"{where}: {error}")
+
+
+def _build_error(base: dict, values: dict[str, Any]) -> SentinetError | None:
+    try:
+        build_config(base, values)
+    except SentinetError as exc:
+        return exc
+    return None
+
+
+def build_config(base: dict, values: dict[str, Any]) -> Config:
+    """The base config (raw YAML, --set applied) with ``values`` set at their dotted keys.
+
+    A sampled encoder keeps only those of the base's encoder options it has: a gru base
+    config searched over cnn loses hidden_size, but a sampled key it lacks is an error."""
+    raw = copy.deepcopy(base)
+    if ENCODER_NAME in values:
+        _keep_encoder_options(raw, values[ENCODER_NAME])
+    for key, value in values.items():
+        apply_override(raw, f"{key}={yaml.safe_dump(value)}")  # YAML text: round-trips any value
+    return from_dict(raw)
+
+
+def _keep_encoder_options(raw: dict, name: Any) -> None:
+    from sentinet.models import ENCODERS
+
+    model = raw.get("model")
+    encoder = model.get("encoder") if isinstance(model, dict) else None
+    if isinstance(encoder, dict) and name in ENCODERS:
+        fields = {f.name for f in dataclasses.fields(ENCODERS[name].options)}
+        model["encoder"] = {k: v for k, v in encoder.items() if k in fields}
+
+
+# --------------------------------------------------------------------------------------
+# A study and its trials
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker process needs to run trials of one study (picklable)."""
+
+    name: str
+    storage: str  # SQLAlchemy URL
+    directory: Path  # OUTPUT_DIR/<study>: trials/, best.yaml, trials.md, trials.csv
+    base: dict  # the base config as raw YAML, --set applied
+    space: tuple[Param, ...]
+    folds: int = 0  # > 0: each trial is k-fold cross-validation, scored by the fold mean
+
+
+def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
+             output_dir: Path | None, storage: str | None, folds: int) -> Job:
+    """Everything checked up front, nothing written: a bad input leaves no study behind."""
+    base = read_yaml(config)
+    for item in overrides:
+        apply_override(base, item)
+    cfg = from_dict(base)
+    if folds == 1:
+        raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
+    if folds and cfg.data.dev:
+        raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
+    name = study or config.stem
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise SentinetError(f"--study {name!r}: must be a plain name (it names a directory)")
+    directory = Path(output_dir or cfg.run.output_dir).resolve() / name
+    return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base,
+               read_space(space, base), folds)
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's database storage. SQLite waits up to a minute for a lock held by another
+    worker; a first connection racing another one to create the tables is retried."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SentinetError(f"--storage {url!r}: not a database URL "
+                            "(e.g. sqlite:///study.db or postgresql://user:password@host/db)") from None
+    shown = shown_url(url)
+    parsed = _with_postgres_driver(parsed, shown)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
+    for attempt in range(4):
+        try:
+            return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False),
+                                              engine_kwargs=kwargs)
+        except ImportError:
+            raise SentinetError(f"--storage {shown}: the {parsed.get_driver_name()} database "
+                                "driver is not installed") from None
+        except SQLAlchemyError as exc:
+            error = exc
+            if attempt < 3:
+                time.sleep(0.3 * (attempt + 1))
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    raise SentinetError(f"--storage {shown}: cannot open the study database ({reason})")
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _with_postgres_driver(url: URL, shown: str) -> URL:
+    """A bare postgresql:// URL gets whichever driver is installed — psycopg2 (the postgres
+    extra) or psycopg 3 — as SQLAlchemy's default differs between versions."""
+    if url.drivername != "postgresql":
+        return url
+    for module in ("psycopg2", "psycopg"):
+        if importlib.util.find_spec(module):
+            return url.set(drivername=f"postgresql+{module}")
+    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: pip install 'sentinet[postgres]'")
+
+
+def create_study(job: Job) -> optuna.Study:
+    """The job's study, created on first use, loaded when it exists (resuming)."""
+    quiet_optuna()
+    study = optuna.create_study(study_name=job.name, storage=open_storage(job.storage),
+                                direction="maximize", load_if_exists=True)
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise SentinetError(f"study {job.name!r} in {job.storage} minimises; sentinet maximises "
+                            "dev F-macro: choose another --study name")
+    return study
+
+
+def objective(trial: Trial, job: Job) -> float:
+    """Train the trial's config; its score is dev F-macro (the fold mean with --folds)."""
+    started = time.time()
+    try:
+        config = trial_config(trial, job)
+        if job.folds:
+            cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
+            value, run_dir, members = cv.summary["f_macro"]["mean"], cv.path, cv.members
+        else:
+            result = train(config, on_epoch=_epoch_pruner(trial))
+            value, run_dir, members = result.best["f_macro"], result.run_dir, [result]
+        trial.set_user_attr("run_dir", str(run_dir))
+        if any(m.interrupted for m in members):  # Ctrl-C: training kept its best epoch and returned
+            raise KeyboardInterrupt
+    except SentinetError as exc:
+        trial.set_user_attr("error", str(exc))
+        raise
+    except KeyboardInterrupt:
+        trial.set_user_attr("error", "interrupted")
+        raise
+    finally:
+        trial.set_user_attr("seconds", round(time.time() - started, 2))
+    return value
+
+
+def trial_config(trial: Trial, job: Job) -> Config:
+    """The base config with this trial's sampled values, training under OUTPUT_DIR/<study>/trials.
+
+    An invalid combination of sampled values is a pruned trial with the reason in its
+    user attrs, so the sampler learns to avoid it and the study goes on."""
+    values = _suggest(trial, job.space)
+    try:
+        config = build_config(job.base, values)
+    except SentinetError as exc:
+        trial.set_user_attr("error", f"invalid combination: {exc}")
+        raise optuna.TrialPruned(str(exc)) from None
+    config.run.output_dir, config.run.name = str(job.directory / "trials"), f"trial{trial.number}"
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine, which process
+    return config
+
+
+def _suggest(trial: Trial, space: tuple[Param, ...]) -> dict[str, Any]:
+    try:
+        return {p.key: p.suggest(trial) for p in space}
+    except ValueError as exc:  # Optuna refuses a parameter whose kind or choices changed
+        raise SentinetError(f"study {trial.study.study_name!r} searched a parameter differently "
+                            f"before ({exc}); use another --study name for a new space") from None
+
+
+def _epoch_pruner(trial: Trial):
+    def on_epoch(epoch: int, row: dict) -> None:
+        _report(trial, row["f_macro"], epoch, f"epoch {epoch}")
+
+    return on_epoch
+
+
+def _fold_pruner(trial: Trial):
+    scores: list[float] = []
+
+    def on_fold(i: int, result: TrainResult) -> None:
+        scores.append(result.best["f_macro"])
+        _report(trial, sum(scores) / len(scores), i + 1, f"fold {i + 1}")
+
+    return on_fold
+
+
+def _report(trial: Trial, score: float, step: int, where: str) -> None:
+    trial.report(score, step)
+    if trial.should_prune():
+        trial.set_user_attr("pruned", f"{where}: dev F-macro {score:.4f}, below the median")
+        raise optuna.TrialPruned(where)
+
+
+# --------------------------------------------------------------------------------------
+# Workers
+
+
+def optimize(job: Job, trials: int, timeout: float | None, seed: int, threads: int) -> None:
+    """One worker: run up to ``trials`` trials (0: no limit) of the shared study."""
+    torch.set_num_threads(threads)
+    quiet_optuna()
+    study = optuna.load_study(
+        study_name=job.name, storage=open_storage(job.storage),
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP))
+    study.optimize(partial(objective, job=job), n_trials=trials or None, timeout=timeout,
+                   callbacks=[_print_trial])
+
+
+def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> bool:
+    """Run ``trials`` new trials (0: until the timeout or Ctrl-C) on ``jobs`` worker processes.
+    Returns True when stopped by Ctrl-C; finished trials are in the storage either way."""
+    before = len(create_study(job).trials)
+    jobs = min(jobs, trials) if trials else jobs
+    budget = f"{trials} more" if trials else "more until --timeout or Ctrl-C"
+    tqdm.write(f"study {job.name} ({shown_url(job.storage)}): {before} trials so far; {budget} "
+               f"on {jobs} worker process{'es' if jobs > 1 else ''}"
+               + (f", starting none after {timeout:g}s" if timeout else ""))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
+    seeds = [worker_seed(seed, before, i) for i in range(jobs)]
+    if jobs == 1:
+        try:
+            optimize(job, trials, timeout, seeds[0], threads)
+        except KeyboardInterrupt:
+            return True
+        return False
+    return _run_workers(job, shares, timeout, seeds, threads)
+
+
+def worker_seed(seed: int, trials_before: int, worker: int) -> int:
+    """Distinct sampler seeds per worker and per resumed run: the same seed would replay
+    the same random start-up trials."""
+    return int(np.random.SeedSequence([seed, trials_before, worker]).generate_state(1)[0])
+
+
+def _run_workers(job: Job, shares: list[int], timeout: float | None, seeds: list[int],
+                 threads: int) -> bool:
+    """Worker processes (spawned: torch training in threads neither scales nor isolates).
+    Ctrl-C reaches them from the terminal, and once more from here for a lone kill -INT."""
+    context = multiprocessing.get_context("spawn")
+    errors = context.SimpleQueue()
+    workers = [context.Process(target=_worker, args=(job, n, timeout, s, threads, errors))
+               for n, s in zip(shares, seeds)]
+    for w in workers:
+        w.start()
+    interrupted = False
+    try:
+        for w in workers:
+            w.join()
+    except KeyboardInterrupt:
+        interrupted = True
+        for w in workers:
+            if w.is_alive():
+                os.kill(w.pid, signal.SIGINT)
+        for w in workers:
+            w.join()
+    if not errors.empty():
+        raise SentinetError(errors.get())
+    codes = [w.exitcode for w in workers if w.exitcode not in (0, 130)]
+    if codes:
+        raise SentinetError(f"{len(codes)} of {len(workers)} worker processes failed "
+                            f"(exit code {codes[0]}); see the messages above")
+    return interrupted or any(w.exitcode == 130 for w in workers)
+
+
+def _worker(job: Job, trials: int, timeout: float | None, seed: int, threads: int,
+            errors) -> None:
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        optimize(job, trials, timeout, seed, threads)
+    except SentinetError as exc:
+        errors.put(str(exc))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """A worker stops at the first SIGINT and ignores the second (terminal + main process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+    """One line per finished trial, from whichever worker ran it."""
+    value = f"  F-macro {trial.value:.4f}" if trial.state == TrialState.COMPLETE else ""
+    params = "  ".join(f"{k}={_cell(v)}" for k, v in trial.params.items())
+    note = _note(trial)
+    tqdm.write(f"trial {trial.number} {trial.state.name.lower()}{value}  {params}  "
+               f"({_seconds(trial):.1f}s){f'  [{note}]' if note else ''}")
+
+
+class _UserErrorFilter(logging.Filter):
+    """Optuna logs a failed trial twice: with its traceback, then "failed with value None".
+    For user errors and Ctrl-C the CLI's one-line error (or exit code 130) says it all, and
+    the second line never adds anything."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, (SentinetError, KeyboardInterrupt)):
+            return False
+        return not record.getMessage().endswith("failed with value None.")
+
+
+def quiet_optuna() -> None:
+    """Optuna at WARNING: the per-trial lines come from ``_print_trial``."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _UserErrorFilter) for f in handler.filters):
+            handler.addFilter(_UserErrorFilter())
+
+
+# --------------------------------------------------------------------------------------
+# Summary
+
+
+@dataclass
+class Summary:
+    table: str  # markdown, best first
+    trials: int  # in the study, from every run and machine
+    best: FrozenTrial | None  # None while no trial has completed
+    best_path: Path | None
+
+
+def summarize(job: Job) -> Summary:
+    """Rebuild best.yaml, trials.md and trials.csv from every trial in the storage."""
+    study = optuna.load_study(study_name=job.name, storage=open_storage(job.storage))
+    trials = study.get_trials(deepcopy=False)
+    rows = trial_rows(trials, [p.key for p in job.space])
+    table = markdown_table(rows)
+    atomic_write_text(job.directory / "trials.md", f"# Study {job.name}\n\n{table}\n")
+    atomic_write_text(job.directory / "trials.csv", csv_table(rows))
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        return Summary(table, len(trials), None, None)
+    best = study.best_trial
+    return Summary(table, len(trials), best, write_best(job, best, len(trials)))
+
+
+def write_best(job: Job, best: FrozenTrial, n_trials: int) -> Path:
+    """The base config with the best trial's values: ready for ``sentinet train --config``."""
+    try:
+        config = build_config(job.base, best.params)
+    except SentinetError as exc:
+        raise SentinetError(f"best trial {best.number} no longer fits the base config: {exc}") from None
+    config.run.name = config.run.name or job.name
+    path = job.directory / "best.yaml"
+    score = f"mean dev F-macro over {job.folds} folds" if job.folds else "dev F-macro"
+    folds = f" --folds {job.folds}" if job.folds else ""
+    header = (f"# Best trial of study '{job.name}' in {shown_url(job.storage)} ({n_trials} trials "
+              f"so far): trial {best.number}, {score} {best.value:.4f}\n"
+              f"# Searched: {', '.join(best.params)}\n"
+              f"# Train it: sentinet train --config {path}{folds}\n")
+    atomic_write_text(path, header + dump_yaml(config))
+    return path
+
+
+def trial_rows(trials: list[FrozenTrial], keys: list[str]) -> list[dict]:
+    """One row per trial, the complete ones best first; a column per parameter (this space's,
+    then any other). A pruned trial's f_macro is its last reported score."""
+    keys = keys + sorted({k for t in trials for k in t.params} - set(keys))
+    ranked = sorted(trials, key=lambda t: (t.state != TrialState.COMPLETE,
+                                           -t.value if t.state == TrialState.COMPLETE else 0.0, t.number))
+    return [{"trial": t.number, "state": t.state.name.lower(), "f_macro": t.value,
+             "seconds": round(_seconds(t), 1), **{k: t.params.get(k) for k in keys},
+             "note": _note(t), "run_dir": t.user_attrs.get("run_dir", "")} for t in ranked]
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no trials yet)"
+    columns = [c for c in rows[0] if c != "run_dir"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[c]).replace("|", "\\|") for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def csv_table(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _note(trial: FrozenTrial) -> str:
+    attrs = trial.user_attrs
+    return attrs.get("error") or attrs.get("pruned") or ""
+
+
+def _seconds(trial: FrozenTrial) -> float:
+    if "seconds" in trial.user_attrs:
+        return float(trial.user_attrs["seconds"])
+    return trial.duration.total_seconds() if trial.duration else 0.0
