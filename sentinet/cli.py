@@ -26,6 +26,22 @@ app = typer.Typer(
 FORMATS = ("csv", "jsonl", "sentirueval")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sentinet.provenance import versions
+
+        typer.echo(" ".join(f"{k} {v}" for k, v in versions().items() if v))
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the sentinet, torch and Python versions and exit."),
+) -> None:
+    """Sentiment classification of short texts over frozen word vectors."""
+
+
 @app.command()
 def train(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
@@ -35,6 +51,8 @@ def train(
     seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
     folds: int = typer.Option(0, min=0, help="k-fold cross-validation (data.split: random, grouped "
                               "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check config, data and vectors, build the "
+                                 "model, and stop before training (nothing is written)."),
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
     from sentinet.config import load_config
@@ -50,6 +68,10 @@ def train(
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    if dry_run:
+        run_training(cfg, dry_run=True)
+        typer.echo("dry run: config, data and vectors are fine; nothing was written")
+        return
     if folds:
         if cfg.data.dev:
             raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
@@ -79,8 +101,10 @@ def evaluate(
 ) -> None:
     """Score a trained model: official SentiRuEval F-macro / F-micro and a 3-class report."""
     from sentinet.data.labels import require_labels
+    from sentinet.data.readers import check_readable
     from sentinet.inference import Predictor, evaluate as run_eval
 
+    check_readable(data_file)  # before the model: a typo should not cost a model load
     predictor = Predictor.load(run, _device(device))
     records = _read(data_file, predictor)
     require_labels(records, str(data_file))
@@ -110,7 +134,7 @@ def predict(
 ) -> None:
     """Label every record: id, label (-1/0/1) and class probabilities."""
     from sentinet.data.labels import CLASS_NAMES
-    from sentinet.data.readers import detect_format, write_sentirueval
+    from sentinet.data.readers import check_readable, detect_format, write_sentirueval
     from sentinet.fileio import atomic_write_text
     from sentinet.inference import Predictor
 
@@ -118,6 +142,7 @@ def predict(
         raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
     if output_format == "sentirueval" and detect_format(input_file) != "sentirueval":
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input, got {input_file}")
+    check_readable(input_file)
     predictor = Predictor.load(run, _device(device))
     records = _read(input_file, predictor)
     probs = predictor.predict_proba([r.text for r in records], batch_size)
@@ -145,6 +170,36 @@ def predict(
     else:
         atomic_write_text(output, buffer.getvalue())
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Configs: the resolved config, the key reference.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+) -> None:
+    """Print the config as training will see it: every default spelled out, overrides applied,
+    data and vector paths resolved where the files are found."""
+    from sentinet.config import dump_yaml, load_config, resolve_paths
+
+    cfg = load_config(config, overrides)
+    try:
+        cfg = resolve_paths(cfg)
+    except SentinetError as exc:
+        typer.echo(f"# note: {exc}", err=True)
+    typer.echo(dump_yaml(cfg), nl=False)
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print every config key with its type, default and meaning (Markdown), generated from
+    the config dataclasses (docs/CONFIG.md is this output)."""
+    from sentinet.config_reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
 
 
 embeddings_app = typer.Typer(no_args_is_help=True,

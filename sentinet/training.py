@@ -39,6 +39,7 @@ from sentinet.fileio import atomic_write_text
 from sentinet.inference import predict_proba
 from sentinet.metrics import full_report, sentirueval_scores
 from sentinet.models.classifier import Embedder, SentimentClassifier
+from sentinet.provenance import versions
 
 
 def resolve_device(spec: str) -> torch.device:
@@ -275,6 +276,7 @@ class TrainResult:
     dev_gold: list[dict] = field(default_factory=list)
     machine: str = ""
     data: dict = field(default_factory=dict)  # how dev was chosen and what was trained on
+    versions: dict = field(default_factory=dict)  # sentinet, torch, python, git commit
 
 
 def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: Schedule,
@@ -318,11 +320,13 @@ def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.
     return build_optimizer([weight], config.train.optimizer, lr=config.vectors.unfreeze_lr)
 
 
-def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
+          dry_run: bool = False) -> TrainResult:
     """Train one model as configured; returns where it went and its best dev scores.
 
     ``on_epoch(epoch, row)`` is called after each epoch's dev scoring and metrics write
-    (``sentinet tune`` prunes trials from it by raising)."""
+    (``sentinet tune`` prunes trials from it by raising). ``dry_run`` stops once data,
+    vectors and model are built, before anything is written."""
     started = time.time()
     config = resolve_paths(config)
     t = config.train
@@ -356,6 +360,8 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
     del store  # only the rows the model needs are kept
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
+    if dry_run:
+        return TrainResult(run_dir=Path(), best_epoch=0, best={})
 
     run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
     log.attach(run_dir / artifacts.LOG)
@@ -376,7 +382,8 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
     averager = Averager(t, model)
     result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
                          dev_gold=gold, machine=machine(device),
-                         data={"split": splits.description, "train": splits.sources})
+                         data={"split": splits.description, "train": splits.sources},
+                         versions=versions())
     try:
         for epoch in range(1, t.epochs + 1):
             tick = time.time()
@@ -445,5 +452,6 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
         "machine": result.machine,
         "interrupted": result.interrupted,
         "data": result.data,
+        "versions": result.versions,
     }
     atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))

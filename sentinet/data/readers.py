@@ -104,7 +104,7 @@ def read_records(
 ) -> list[Record]:
     """All records of a data file; raises SentinetError for anything a user must fix."""
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     if format == "auto":
         format = detect_format(path)
     if format not in FORMATS:
@@ -128,7 +128,7 @@ def read_records(
     return records
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     if path.is_dir():
         raise SentinetError(f"{path}: is a directory, expected a data file")
     if not path.exists():
@@ -340,7 +340,7 @@ def _label_text(label: int) -> str:
 def _parse_xml(path: Path) -> ET.ElementTree:
     """The whole document, comments and namespace prefixes included, so a rewrite differs
     from the input only where we change it."""
-    _check_readable(path)
+    check_readable(path)
     namespaces = {}
     try:
         with path.open("rb") as f:
