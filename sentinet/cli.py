@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.errors import SentinetError
+from sentinet.errors import Interrupted, SentinetError
 
 app = typer.Typer(
     add_completion=False,
@@ -44,8 +44,10 @@ def root(
 
 @app.command()
 def train(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run directory "
+                                       "from its last.pt (with its own config.yaml)."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
     seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
@@ -63,6 +65,16 @@ def train(
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
     if folds == 1:
         raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
+    if resume is not None:
+        if config or overrides or seeds > 1 or folds or output_dir or dry_run:
+            raise SentinetError("--resume continues a run as it was configured: give only the run "
+                                "directory (and --device)")
+        result = run_training(_resumable_config(resume, device), resume=resume)
+        typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
+                   f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+        return
+    if config is None:
+        raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
     cfg = load_config(config, overrides)
     if device:
         cfg.train.device = device
@@ -261,6 +273,22 @@ def embeddings_convert(
     typer.echo(f"wrote {n} words to {out}", err=True)
 
 
+def _resumable_config(run_dir: Path, device: str | None):
+    """The config a run directory was trained with, checked before anything else happens."""
+    from sentinet.artifacts import CONFIG
+    from sentinet.checkpoint import LAST
+    from sentinet.config import load_config
+
+    if not (run_dir / CONFIG).is_file():
+        raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
+    if not (run_dir / LAST).is_file():
+        raise SentinetError(f"{run_dir}: no {LAST} to resume from")
+    cfg = load_config(run_dir / CONFIG)
+    if device:
+        cfg.train.device = device
+    return cfg
+
+
 def _device(spec: str):
     from sentinet.training import resolve_device
 
@@ -278,7 +306,10 @@ def _read(path: Path, predictor):
 
 def main() -> None:
     try:
-        app()
+        app()  # typer turns a Ctrl-C outside training into exit code 130 itself
+    except Interrupted as stop:  # Ctrl-C during training, after the run was made usable
+        typer.echo(f"interrupted: {stop}", err=True)
+        raise SystemExit(130) from None
     except SentinetError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
