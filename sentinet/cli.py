@@ -184,6 +184,18 @@ def predict(
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
 
 
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),
+    markdown: bool = typer.Option(False, "--md", help="A Markdown table."),
+) -> None:
+    """Runs side by side: the config keys that differ, best dev scores, training time."""
+    from sentinet.report import compare, render
+
+    header, rows = compare(runs)
+    typer.echo(render(header, rows, markdown), nl=False)
+
+
 config_app = typer.Typer(no_args_is_help=True, help="Configs: the resolved config, the key reference.")
 app.add_typer(config_app, name="config")
 
@@ -245,7 +257,7 @@ def embeddings_train(
         cfg = from_dict(raw) if raw else Config()
     tokenizer = Tokenizer(cfg.tokenizer)
     texts = [r.text for path in corpus for r in read_records(path)]
-    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False)]
+    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
     w2v = cfg.vectors.word2vec
     typer.echo(f"word2vec: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
                f"min_count {w2v.min_count}, {w2v.epochs} epochs, {'skip-gram' if w2v.sg else 'CBOW'}", err=True)

@@ -231,6 +231,7 @@ class RunConfig:
 
     name: str = ""  # run directory prefix; defaults to the config file's stem
     output_dir: str = "runs"  # where run directories are created
+    tensorboard: bool = False  # also log per-epoch scalars to <run>/tensorboard (the tensorboard extra)
 
     def __post_init__(self) -> None:
         if self.name:

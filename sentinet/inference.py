@@ -31,7 +31,7 @@ def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: t
     model.eval()
     probs = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
     loader = make_loader(dataset, batch_size, shuffle=False)
-    for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="predict", disable=None if progress else True, leave=False):
         batch = batch.to(device)
         logits = model(batch.ids, batch.lengths)
         probs[batch.index.numpy()] = torch.softmax(logits, dim=-1).float().cpu().numpy()

@@ -21,13 +21,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sentinet import artifacts, checkpoint
+from sentinet import artifacts, checkpoint, plots
 from sentinet.config import (
     Config, DataConfig, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig,
     resolve_paths, train_files,
 )
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import LABELS, require_labels, training_pairs
+from sentinet.data.labels import CLASS_NAMES, LABELS, require_labels, training_pairs
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer
@@ -39,7 +39,7 @@ from sentinet.embeddings import (
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text
 from sentinet.inference import predict_proba
-from sentinet.metrics import full_report, sentirueval_scores
+from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.provenance import versions
 
@@ -299,7 +299,7 @@ def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: 
                 loss_fn, device, clip: float | None, desc: str, averager: Averager) -> float:
     model.train()
     total, count = 0.0, 0
-    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=None)  # bars on a terminal only
     for batch in bar:
         batch = batch.to(device)
         loss = loss_fn(model(batch.ids, batch.lengths), batch.labels, batch.weights)
@@ -376,6 +376,8 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
+    if config.run.tensorboard:
+        plots.require_tensorboard()
     if dry_run:
         return TrainResult(run_dir=Path(), best_epoch=0, best={})
 
@@ -420,6 +422,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         started -= saved["seconds"]  # the run's time counts the part before the interruption
 
     stop_after = int(os.environ.get("SENTINET_TEST_INTERRUPT_AFTER_EPOCH") or 0)  # tests' Ctrl-C
+    board = plots.TensorBoard(run_dir) if config.run.tensorboard else None
     try:
         for epoch in range(first_epoch, t.epochs + 1):
             if result.best_epoch and epoch - 1 - result.best_epoch >= t.patience:
@@ -431,7 +434,8 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             loss = train_epoch(model, loader, optimizers, schedule, loss_fn, device,
                                t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", averager)
             averager.after_epoch(epoch)
-            scores = sentirueval_scores(gold, decide(predict_proba(averager.model, dev_set, device)))
+            probs = predict_proba(averager.model, dev_set, device)
+            scores = epoch_scores(gold, probs, decide(probs))
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
                    "seconds": time.time() - tick}
@@ -443,6 +447,9 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
                 f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
             _write_metrics(run_dir, result)
+            plots.write_csv(run_dir, result.epochs)
+            if board is not None:
+                board.epoch(row)
             checkpoint.save(run_dir, {
                 "epoch": epoch, "model": model.state_dict(), "averaged": averager.state_dict(),
                 "optimizers": [o.state_dict() for o in optimizers], "scheduler": schedule.state_dict(),
@@ -466,6 +473,9 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             raise Interrupted(f"before another epoch ended; {run_dir} is as it was") from None
         log(f"interrupted after epoch {result.epochs[-1]['epoch']}: model.pt holds the best epoch "
             f"so far ({result.best_epoch}); continue with: sentinet train --resume {run_dir}")
+    finally:
+        if board is not None:
+            board.close()
 
     finish(result, run_dir, dev_set, splits, gold, device, log, started, t.tune_decision)
     if result.interrupted:
@@ -507,6 +517,7 @@ def finish(result: TrainResult, run_dir: Path, dev_set: EncodedDataset, splits: 
     report = full_report(gold, decide(result.dev_probs, result.decision))
     result.best = {k: v for k, v in report.items() if k != "report"}
     _write_metrics(run_dir, result)
+    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report["confusion"], CLASS_NAMES, log)
     log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
         f"F-micro {report['f_micro']:.4f}  3-class macro-F1 {report['macro_f1_3class']:.4f}  "
         f"({result.seconds:.0f}s)\n{report['report']}")
