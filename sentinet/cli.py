@@ -6,8 +6,8 @@ exit code 2, no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -138,50 +138,124 @@ def evaluate(
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
-    input_file: Path = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
+    input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
+                                     "JSONL, or - for standard input."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
     output_format: str = typer.Option("csv", "--format", help="csv, jsonl or sentirueval."),
+    input_format: str = typer.Option("auto", "--input-format",
+                                     help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
+    echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
+    chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
 ) -> None:
-    """Label every record: id, label (-1/0/1) and class probabilities."""
-    from sentinet.data.labels import CLASS_NAMES
-    from sentinet.data.readers import check_readable, detect_format, write_sentirueval
-    from sentinet.fileio import atomic_write_text
-    from sentinet.inference import Predictor
+    """Label every record: id, label (-1/0/1) and class probabilities. Line formats are
+    streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
+    from sentinet.data.readers import FORMATS as INPUT_FORMATS, check_readable, detect_format
 
     if output_format not in FORMATS:
         raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
-    if output_format == "sentirueval" and detect_format(input_file) != "sentirueval":
-        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input, got {input_file}")
-    check_readable(input_file)
-    predictor = Predictor.load(run, _device(device))
-    records = _read(input_file, predictor)
-    probs = predictor.predict_proba([r.text for r in records], batch_size)
-    labels = predictor.labels(probs)
+    if input_format not in ("auto", *INPUT_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(INPUT_FORMATS)}")
+    stdin = input_file == "-"
+    if not stdin:
+        check_readable(Path(input_file))
+        _refuse_overwriting_input(Path(input_file), output)
+    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_format(Path(input_file))
+    if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
+        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
+    if output_format == "sentirueval" and output is None:
+        raise SentinetError("--format sentirueval writes XML: give --output FILE")
+    from sentinet.inference import Predictor
 
+    predictor = Predictor.load(run, _device(device))
+    d = predictor.config.data
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column}
+    if fmt == "sentirueval":
+        _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
+        return
+    with _input_stream(input_file) as stream, _output_stream(output) as out:
+        from sentinet.data.readers import stream_records
+
+        records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+        count = _write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}", err=True)
+
+
+def _refuse_overwriting_input(input_path: Path, output: Path | None) -> None:
+    if output is not None and output.exists() and output.resolve() == input_path.resolve():
+        raise SentinetError(f"{output}: the output would overwrite the input; choose another file")
+
+
+@contextlib.contextmanager
+def _input_stream(name: str):
+    if name == "-":
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+        yield sys.stdin
+        return
+    with open(name, encoding="utf-8", newline="") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _output_stream(output: Path | None):
+    """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
+    if output is None:
+        yield sys.stdout
+        return
+    from sentinet.fileio import atomic_open
+
+    with atomic_open(output, "w") as f:
+        yield f
+
+
+def _columns(echo: bool) -> list[str]:
+    from sentinet.data.labels import CLASS_NAMES
+
+    return ["id", "label", *(f"p_{name}" for name in CLASS_NAMES), *(["text"] if echo else [])]
+
+
+def _write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
+                       chunk_size: int) -> int:
+    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
+    import itertools
+
+    columns = _columns(echo)
+    writer = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
+    if writer:
+        writer.writerow(columns)
+    count = 0
+    while chunk := list(itertools.islice(records, chunk_size)):
+        probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
+        for r, y, p in zip(chunk, predictor.labels(probs), probs):
+            values = [r.id, y, *(round(float(x), 6) for x in p), *([r.text] if echo else [])]
+            if writer:
+                writer.writerow(values)
+            else:
+                out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+        out.flush()
+        count += len(chunk)
+    return count
+
+
+def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
+                 batch_size: int) -> None:
+    """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
+    from sentinet.data.readers import write_sentirueval
+
+    records = _read(input_file, predictor)
     if output_format == "sentirueval":
-        if output is None:
-            raise SentinetError("--format sentirueval writes XML: give --output FILE")
-        write_sentirueval(input_file, {r.id: y for r, y in zip(records, labels)}, output)
+        probs = predictor.predict_proba([r.text for r in records], batch_size)
+        write_sentirueval(input_file, {r.id: y for r, y in zip(records, predictor.labels(probs))}, output)
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
         return
-    buffer = io.StringIO()
-    columns = ["id", "label", *(f"p_{name}" for name in CLASS_NAMES)]
-    if output_format == "csv":
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-    for r, y, p in zip(records, labels, probs):
-        values = [r.id, y, *(round(float(x), 6) for x in p)]
-        if output_format == "csv":
-            writer.writerow(values)
-        else:
-            buffer.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
-    if output is None:
-        sys.stdout.write(buffer.getvalue())
-    else:
-        atomic_write_text(output, buffer.getvalue())
-        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+    with _output_stream(output) as out:
+        count = _write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}", err=True)
 
 
 @app.command()
@@ -302,7 +376,7 @@ def _resumable_config(run_dir: Path, device: str | None):
 
 
 def _device(spec: str):
-    from sentinet.training import resolve_device
+    from sentinet.device import resolve_device
 
     return resolve_device(spec)
 

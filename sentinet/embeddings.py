@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from gensim.models import KeyedVectors, Word2Vec
-from gensim.models.fasttext import load_facebook_vectors
 
 from sentinet.config import Word2VecConfig
 from sentinet.errors import SentinetError, UnsafeFileError
+
+if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
+    from gensim.models import KeyedVectors
 
 FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
@@ -49,7 +52,7 @@ class GensimVectors:
 
     path: str
     format: str
-    kv: KeyedVectors = field(repr=False)
+    kv: "KeyedVectors" = field(repr=False)
 
     @property
     def dim(self) -> int:
@@ -209,6 +212,9 @@ def open_vectors(
 def _load(path: Path, format: str) -> VectorStore:
     if format == "navec":
         return _load_navec(path)
+    from gensim.models import KeyedVectors
+    from gensim.models.fasttext import load_facebook_vectors
+
     if format == "fasttext":
         if path.name.lower().endswith(".gz"):  # gensim's fastText reader needs a plain file
             raise SentinetError(f"{path}: gensim cannot read a gzipped fastText .bin; gunzip it")
@@ -227,6 +233,8 @@ def _load(path: Path, format: str) -> VectorStore:
 def convert_pickled_kv(path: Path, target: Path) -> int:
     """The one place sentinet unpickles: a gensim ``.kv`` the user vouched for
     (``embeddings convert --trust-pickle``) rewritten as word2vec binary, which is plain data."""
+    from gensim.models import KeyedVectors
+
     if not Path(path).is_file():
         raise SentinetError(f"{path}: vectors file not found")
     try:
@@ -301,6 +309,8 @@ def train_word2vec(
 
 def fit_word2vec(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> KeyedVectors:
     """gensim word2vec on tokenised sentences; an empty vocabulary is a user error."""
+    from gensim.models import Word2Vec
+
     model = Word2Vec(
         vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
         epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,

@@ -20,7 +20,6 @@ from sentinet.data.tokenize import Tokenizer
 from sentinet.decision import decide
 from sentinet.embeddings import open_sources, refuse_pickles
 from sentinet.errors import SentinetError, UnsafeFileError
-from sentinet.metrics import full_report
 from sentinet.models.classifier import SentimentClassifier
 
 
@@ -132,5 +131,7 @@ def ensemble_members(path: Path) -> list[Path]:
 
 def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256) -> dict:
     """Official scores and the 3-class report of a loaded run on labelled records."""
+    from sentinet.metrics import full_report  # sklearn: only when scoring
+
     probs = predictor.predict_proba([r.text for r in records], batch_size)
     return full_report([r.labels for r in records], predictor.labels(probs))

@@ -33,6 +33,7 @@ from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.decision import NO_BIAS, decide, tune_bias
+from sentinet.device import resolve_device
 from sentinet.embeddings import (
     VectorStore, coverage, default_cache_dir, open_sources, train_word2vec,
 )
@@ -42,24 +43,6 @@ from sentinet.inference import predict_proba
 from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.provenance import versions
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; an explicit CUDA device must exist."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise SentinetError(f"train.device: {spec!r} is not a device (auto, cpu, cuda, cuda:N)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SentinetError(f"train.device: {spec!r} requested but CUDA is not available")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise SentinetError(f"train.device: {spec!r}: only {torch.cuda.device_count()} GPU(s)")
-    elif device.type != "cpu":
-        raise SentinetError(f"train.device: {spec!r} is not supported (auto, cpu, cuda, cuda:N)")
-    return device
 
 
 class RunLog:
