@@ -259,6 +259,25 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
 
 
 @app.command()
+def serve(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=1, max=65535),
+    max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),
+    max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """An HTTP API over a run: GET /health, POST /predict {"texts": [...]} (the serve extra)."""
+    from sentinet.inference import Predictor
+    from sentinet.serve import require_extra, run_server
+
+    require_extra()
+    predictor = Predictor.load(run, _device(device))
+    typer.echo(f"serving {predictor.path} on http://{host}:{port} (POST /predict, GET /health)", err=True)
+    run_server(predictor, host, port, max_texts, max_bytes)
+
+
+@app.command()
 def report(
     runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),
     markdown: bool = typer.Option(False, "--md", help="A Markdown table."),
