@@ -1,6 +1,7 @@
 """``last.pt``: everything an interrupted run needs to go on exactly where it stopped.
 
-Written atomically after every epoch: the live weights, the optimizers, the learning-rate
+Written atomically after every epoch: the live weights (minus the frozen vectors, which
+model.pt holds), the optimizers, the learning-rate
 schedule, the weight average, early-stopping state, the per-epoch metrics, and the random
 number generators (torch's, and the batch sampler's own), so that a run resumed after epoch k
 ends with the same numbers as one that never stopped. Loaded with ``weights_only=True``: like
@@ -17,6 +18,23 @@ from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open
 
 LAST = "last.pt"
+FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
+
+
+def without_frozen(state: dict, frozen: bool) -> dict:
+    """A state_dict minus the frozen pretrained table (often most of the model's bytes: they
+    never change, and model.pt already holds them), so the per-epoch save stays small."""
+    if not frozen:
+        return state
+    return {k: v for k, v in state.items() if not k.endswith(FROZEN)}
+
+
+def with_frozen(state: dict, table: torch.Tensor) -> dict:
+    """Put the frozen table back under every key that held it (model and its average)."""
+    prefix = "module." if any(k.startswith("module.") for k in state) else ""  # an AveragedModel's
+    if not state or prefix + FROZEN in state:
+        return state
+    return {**state, prefix + FROZEN: table}
 
 
 def save(run_dir: Path, state: dict) -> None:

@@ -354,6 +354,9 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     else:
         saved = checkpoint.load(resume)
         vocab = Vocab.load(resume / artifacts.VOCAB)
+        table = artifacts.load_weights(resume / artifacts.WEIGHTS)[checkpoint.FROZEN]
+        for key in ("model", "averaged"):
+            saved[key] = checkpoint.with_frozen(saved[key], table)
         model = artifacts.model_from_state(config, vocab, saved["model"], resume / checkpoint.LAST,
                                            freeze=config.vectors.freeze)
     model = model.to(device)
@@ -433,8 +436,10 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             plots.write_csv(run_dir, result.epochs)
             if board is not None:
                 board.epoch(row)
+            frozen = not model.embedder.pretrained.weight.requires_grad
             checkpoint.save(run_dir, {
-                "epoch": epoch, "model": model.state_dict(), "averaged": averager.state_dict(),
+                "epoch": epoch, "model": checkpoint.without_frozen(model.state_dict(), frozen),
+                "averaged": checkpoint.without_frozen(averager.state_dict(), frozen),
                 "optimizers": [o.state_dict() for o in optimizers], "scheduler": schedule.state_dict(),
                 "sampler": loader.batch_sampler.generator.get_state(),
                 "best_epoch": result.best_epoch, "best": result.best, "epochs": result.epochs,
