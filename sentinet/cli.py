@@ -277,6 +277,23 @@ def serve(
     run_server(predictor, host, port, max_texts, max_bytes)
 
 
+@app.command("export")
+def export_run(
+    run: Path = typer.Argument(..., help="Run or ensemble directory."),
+    out: Path = typer.Argument(..., help="The archive to write (.tar.gz)."),
+    vocab_size: int = typer.Option(50_000, min=0, help="Bundle the vectors of this many of the "
+                                   "vectors file's first words, for words unseen in training."),
+) -> None:
+    """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
+    eval and predict take on another machine, without the original vectors file."""
+    from sentinet.export import export
+
+    if out.exists() and out.is_dir():
+        raise SentinetError(f"{out}: is a directory; give the archive's file name")
+    count = export(run, out, vocab_size)
+    typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)", err=True)
+
+
 @app.command()
 def report(
     runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),

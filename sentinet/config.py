@@ -125,7 +125,7 @@ class VectorsConfig:
     """Pretrained word vectors: frozen by default, only the rows the model needs."""
 
     path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
-    format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle)
+    format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle); bundle: an exported run's vectors.npz
     dim: int | None = None  # when set, a file of another dimension is an error
     freeze: bool = True  # keep pretrained rows fixed (see unfreeze_epoch)
     # Training words without a pretrained vector: "learn" gives each one seen oov_min_count

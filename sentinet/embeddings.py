@@ -28,7 +28,7 @@ from sentinet.errors import SentinetError, UnsafeFileError
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
     from gensim.models import KeyedVectors
 
-FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec")
+FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
 TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
 NAVEC_SPECIAL = ("<unk>", "<pad>")  # navec's own padding/unknown rows, not words
@@ -98,6 +98,49 @@ class NavecVectors:
 
 
 @dataclass
+class BundleVectors:
+    """Rows shipped inside an exported run (``sentinet export``): a ``.npz`` holding ``words``
+    (a unicode array) and ``vectors`` [N, dim], read without pickle."""
+
+    path: str
+    words: dict[str, int] = field(repr=False)
+    matrix: np.ndarray = field(repr=False)
+    format: str = "bundle"
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1]
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        return self.matrix[[self.words[w] for w in words]].astype(np.float32, copy=False)
+
+
+def write_bundle(path: Path, words: Sequence[str], matrix: np.ndarray) -> None:
+    from sentinet.fileio import atomic_open
+
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, words=np.asarray(list(words), dtype=str),
+                            vectors=np.asarray(matrix, dtype=np.float32).reshape(len(words), -1))
+
+
+def first_words(store: VectorStore, limit: int) -> list[str]:
+    """The first ``limit`` words of a vectors file in its own order (word2vec and fastText
+    files list the most frequent first)."""
+    store = store.parts[0] if isinstance(store, ConcatVectors) else store
+    if isinstance(store, GensimVectors):
+        words = store.kv.index_to_key
+    else:
+        words = list(store.words)
+    return list(words[:limit])
+
+
+@dataclass
 class ConcatVectors:
     """Stores side by side: a word's vector is its vector in each store, concatenated, with
     zeros where a store lacks the word — e.g. navec + word2vec trained in-domain."""
@@ -164,6 +207,8 @@ def detect_format(path: Path) -> str:
         return "navec"
     if name.endswith(".kv"):
         return "kv"
+    if name.endswith(".npz"):
+        return "bundle"
     if name.endswith(TEXT_SUFFIXES):
         return "word2vec-text"
     if name.endswith((".bin", ".bin.gz")):
@@ -212,6 +257,10 @@ def open_vectors(
 def _load(path: Path, format: str) -> VectorStore:
     if format == "navec":
         return _load_navec(path)
+    if format == "bundle":
+        with np.load(path, allow_pickle=False) as data:
+            words, matrix = [str(w) for w in data["words"]], data["vectors"]
+        return BundleVectors(str(path), {w: i for i, w in enumerate(words)}, matrix)
     from gensim.models import KeyedVectors
     from gensim.models.fasttext import load_facebook_vectors
 
