@@ -116,17 +116,24 @@ def load_run(path: str | Path, device: torch.device) -> LoadedRun:
         raise SentinetError(f"{run_dir / CONFIG}: unreadable ({exc})") from None
     config = from_dict(raw)
     vocab = Vocab.load(run_dir / VOCAB)
-    state = load_weights(run_dir / WEIGHTS)
+    model = model_from_state(config, vocab, load_weights(run_dir / WEIGHTS), run_dir / WEIGHTS)
+    return LoadedRun(run_dir, config, vocab, model.to(device).eval())
+
+
+def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
+                     freeze: bool = True) -> SentimentClassifier:
+    """A classifier shaped by the config and vocabulary, holding the saved weights; the
+    pretrained table's size comes from the state itself (no vectors file needed)."""
     try:
         pretrained = state["embedder.pretrained.weight"]
         embedder = Embedder(
             torch.zeros_like(pretrained), vocab.n_learned,
-            freeze=True, learn_oov=config.vectors.oov != "zero",
+            freeze=freeze, learn_oov=config.vectors.oov != "zero",
             multichannel=config.model.multichannel,
         )
         model = SentimentClassifier(embedder, config.model)
         model.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SentinetError(f"{run_dir / WEIGHTS}: cannot load weights ({first})") from None
-    return LoadedRun(run_dir, config, vocab, model.to(device).eval())
+        raise SentinetError(f"{path}: cannot load weights ({first})") from None
+    return model

@@ -6,8 +6,8 @@ exit code 2, no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import json
 import sys
 import time
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.errors import SentinetError
+from sentinet.errors import Interrupted, SentinetError
 
 app = typer.Typer(
     add_completion=False,
@@ -27,15 +27,35 @@ app = typer.Typer(
 FORMATS = ("csv", "jsonl", "sentirueval")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sentinet.provenance import versions
+
+        typer.echo(" ".join(f"{k} {v}" for k, v in versions().items() if v))
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the sentinet, torch and Python versions and exit."),
+) -> None:
+    """Sentiment classification of short texts over frozen word vectors."""
+
+
 @app.command()
 def train(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run directory "
+                                       "from its last.pt (with its own config.yaml)."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
     seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
     folds: int = typer.Option(0, min=0, help="k-fold cross-validation (data.split: random, grouped "
                               "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check config, data and vectors, build the "
+                                 "model, and stop before training (nothing is written)."),
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
     from sentinet.config import load_config
@@ -46,11 +66,25 @@ def train(
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
     if folds == 1:
         raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
+    if resume is not None:
+        if config or overrides or seeds > 1 or folds or output_dir or dry_run:
+            raise SentinetError("--resume continues a run as it was configured: give only the run "
+                                "directory (and --device)")
+        result = run_training(_resumable_config(resume, device), resume=resume)
+        typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
+                   f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+        return
+    if config is None:
+        raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
     cfg = load_config(config, overrides)
     if device:
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    if dry_run:
+        run_training(cfg, dry_run=True)
+        typer.echo("dry run: config, data and vectors are fine; nothing was written")
+        return
     if folds:
         if cfg.data.dev:
             raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
@@ -116,8 +150,10 @@ def evaluate(
 ) -> None:
     """Score a trained model: official SentiRuEval F-macro / F-micro and a 3-class report."""
     from sentinet.data.labels import require_labels
+    from sentinet.data.readers import check_readable
     from sentinet.inference import Predictor, evaluate as run_eval
 
+    check_readable(data_file)  # before the model: a typo should not cost a model load
     predictor = Predictor.load(run, _device(device))
     records = _read(data_file, predictor)
     require_labels(records, str(data_file))
@@ -139,49 +175,202 @@ def evaluate(
 @app.command()
 def predict(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
-    input_file: Path = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
+    input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
+                                     "JSONL, or - for standard input."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
     output_format: str = typer.Option("csv", "--format", help="csv, jsonl or sentirueval."),
+    input_format: str = typer.Option("auto", "--input-format",
+                                     help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
+    echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
+    chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
 ) -> None:
-    """Label every record: id, label (-1/0/1) and class probabilities."""
-    from sentinet.data.labels import CLASS_NAMES
-    from sentinet.data.readers import detect_format, write_sentirueval
-    from sentinet.fileio import atomic_write_text
-    from sentinet.inference import Predictor
+    """Label every record: id, label (-1/0/1) and class probabilities. Line formats are
+    streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
+    from sentinet.data.readers import FORMATS as INPUT_FORMATS, check_readable, detect_format
 
     if output_format not in FORMATS:
         raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
-    if output_format == "sentirueval" and detect_format(input_file) != "sentirueval":
-        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input, got {input_file}")
-    predictor = Predictor.load(run, _device(device))
-    records = _read(input_file, predictor)
-    probs = predictor.predict_proba([r.text for r in records], batch_size)
-    labels = predictor.labels(probs)
+    if input_format not in ("auto", *INPUT_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(INPUT_FORMATS)}")
+    stdin = input_file == "-"
+    if not stdin:
+        check_readable(Path(input_file))
+        _refuse_overwriting_input(Path(input_file), output)
+    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_format(Path(input_file))
+    if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
+        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
+    if output_format == "sentirueval" and output is None:
+        raise SentinetError("--format sentirueval writes XML: give --output FILE")
+    from sentinet.inference import Predictor
 
+    predictor = Predictor.load(run, _device(device))
+    d = predictor.config.data
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column}
+    if fmt == "sentirueval":
+        _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
+        return
+    with _input_stream(input_file) as stream, _output_stream(output) as out:
+        from sentinet.data.readers import stream_records
+
+        records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+        count = _write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}", err=True)
+
+
+def _refuse_overwriting_input(input_path: Path, output: Path | None) -> None:
+    if output is not None and output.exists() and output.resolve() == input_path.resolve():
+        raise SentinetError(f"{output}: the output would overwrite the input; choose another file")
+
+
+@contextlib.contextmanager
+def _input_stream(name: str):
+    if name == "-":
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+        yield sys.stdin
+        return
+    with open(name, encoding="utf-8", newline="") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _output_stream(output: Path | None):
+    """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
+    if output is None:
+        yield sys.stdout
+        return
+    from sentinet.fileio import atomic_open
+
+    with atomic_open(output, "w") as f:
+        yield f
+
+
+def _columns(echo: bool) -> list[str]:
+    from sentinet.data.labels import CLASS_NAMES
+
+    return ["id", "label", *(f"p_{name}" for name in CLASS_NAMES), *(["text"] if echo else [])]
+
+
+def _write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
+                       chunk_size: int) -> int:
+    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
+    import itertools
+
+    columns = _columns(echo)
+    writer = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
+    if writer:
+        writer.writerow(columns)
+    count = 0
+    while chunk := list(itertools.islice(records, chunk_size)):
+        probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
+        for r, y, p in zip(chunk, predictor.labels(probs), probs):
+            values = [r.id, y, *(round(float(x), 6) for x in p), *([r.text] if echo else [])]
+            if writer:
+                writer.writerow(values)
+            else:
+                out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+        out.flush()
+        count += len(chunk)
+    return count
+
+
+def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
+                 batch_size: int) -> None:
+    """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
+    from sentinet.data.readers import write_sentirueval
+
+    records = _read(input_file, predictor)
     if output_format == "sentirueval":
-        if output is None:
-            raise SentinetError("--format sentirueval writes XML: give --output FILE")
-        write_sentirueval(input_file, {r.id: y for r, y in zip(records, labels)}, output)
+        probs = predictor.predict_proba([r.text for r in records], batch_size)
+        write_sentirueval(input_file, {r.id: y for r, y in zip(records, predictor.labels(probs))}, output)
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
         return
-    buffer = io.StringIO()
-    columns = ["id", "label", *(f"p_{name}" for name in CLASS_NAMES)]
-    if output_format == "csv":
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-    for r, y, p in zip(records, labels, probs):
-        values = [r.id, y, *(round(float(x), 6) for x in p)]
-        if output_format == "csv":
-            writer.writerow(values)
-        else:
-            buffer.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
-    if output is None:
-        sys.stdout.write(buffer.getvalue())
-    else:
-        atomic_write_text(output, buffer.getvalue())
-        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+    with _output_stream(output) as out:
+        count = _write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}", err=True)
+
+
+@app.command()
+def serve(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=1, max=65535),
+    max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),
+    max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """An HTTP API over a run: GET /health, POST /predict {"texts": [...]} (the serve extra)."""
+    from sentinet.inference import Predictor
+    from sentinet.serve import require_extra, run_server
+
+    require_extra()
+    predictor = Predictor.load(run, _device(device))
+    typer.echo(f"serving {predictor.path} on http://{host}:{port} (POST /predict, GET /health)", err=True)
+    run_server(predictor, host, port, max_texts, max_bytes)
+
+
+@app.command("export")
+def export_run(
+    run: Path = typer.Argument(..., help="Run or ensemble directory."),
+    out: Path = typer.Argument(..., help="The archive to write (.tar.gz)."),
+    vocab_size: int = typer.Option(50_000, min=0, help="Bundle the vectors of this many of the "
+                                   "vectors file's first words, for words unseen in training."),
+) -> None:
+    """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
+    eval and predict take on another machine, without the original vectors file."""
+    from sentinet.export import export
+
+    if out.exists() and out.is_dir():
+        raise SentinetError(f"{out}: is a directory; give the archive's file name")
+    count = export(run, out, vocab_size)
+    typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)", err=True)
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),
+    markdown: bool = typer.Option(False, "--md", help="A Markdown table."),
+) -> None:
+    """Runs side by side: the config keys that differ, best dev scores, training time."""
+    from sentinet.report import compare, render
+
+    header, rows = compare(runs)
+    typer.echo(render(header, rows, markdown), nl=False)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Configs: the resolved config, the key reference.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+) -> None:
+    """Print the config as training will see it: every default spelled out, overrides applied,
+    data and vector paths resolved where the files are found."""
+    from sentinet.config import dump_yaml, load_config, resolve_paths
+
+    cfg = load_config(config, overrides)
+    try:
+        cfg = resolve_paths(cfg)
+    except SentinetError as exc:
+        typer.echo(f"# note: {exc}", err=True)
+    typer.echo(dump_yaml(cfg), nl=False)
+
+
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print every config key with its type, default and meaning (Markdown), generated from
+    the config dataclasses (docs/CONFIG.md is this output)."""
+    from sentinet.config_reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
 
 
 embeddings_app = typer.Typer(no_args_is_help=True,
@@ -215,7 +404,7 @@ def embeddings_train(
         cfg = from_dict(raw) if raw else Config()
     tokenizer = Tokenizer(cfg.tokenizer)
     texts = [r.text for path in corpus for r in read_records(path)]
-    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False)]
+    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
     w2v = cfg.vectors.word2vec
     typer.echo(f"word2vec: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
                f"min_count {w2v.min_count}, {w2v.epochs} epochs, {'skip-gram' if w2v.sg else 'CBOW'}", err=True)
@@ -243,8 +432,24 @@ def embeddings_convert(
     typer.echo(f"wrote {n} words to {out}", err=True)
 
 
+def _resumable_config(run_dir: Path, device: str | None):
+    """The config a run directory was trained with, checked before anything else happens."""
+    from sentinet.artifacts import CONFIG
+    from sentinet.checkpoint import LAST
+    from sentinet.config import load_config
+
+    if not (run_dir / CONFIG).is_file():
+        raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
+    if not (run_dir / LAST).is_file():
+        raise SentinetError(f"{run_dir}: no {LAST} to resume from")
+    cfg = load_config(run_dir / CONFIG)
+    if device:
+        cfg.train.device = device
+    return cfg
+
+
 def _device(spec: str):
-    from sentinet.training import resolve_device
+    from sentinet.device import resolve_device
 
     return resolve_device(spec)
 
@@ -260,7 +465,10 @@ def _read(path: Path, predictor):
 
 def main() -> None:
     try:
-        app()
+        app()  # typer turns a Ctrl-C outside training into exit code 130 itself
+    except Interrupted as stop:  # Ctrl-C during training, after the run was made usable
+        typer.echo(f"interrupted: {stop}", err=True)
+        raise SystemExit(130) from None
     except SentinetError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

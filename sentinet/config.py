@@ -37,12 +37,12 @@ class DataConfig:
     train: str | list[str] = ""
     train_weights: list[float] = field(default_factory=list)  # per train file loss weight (default 1 each)
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
-    format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")
+    format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")  # auto: from the file extension
     text_column: str = "text"  # tsv/csv/jsonl column names
-    label_column: str = "label"
-    id_column: str = "id"
+    label_column: str = "label"  # -1/0/1 or negative/neutral/positive
+    id_column: str = "id"  # optional; the line number when absent
     date_column: str = "date"  # tsv/csv/jsonl: unix time or ISO date (SentiRuEval XML: its date)
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1  # share of data.train held out as dev (random, grouped, temporal)
     split_seed: int = 13  # fixed apart from train.seed, so seeds are compared on one dev set
     # random: tweets are split one by one. grouped: tweets whose text is the same once URLs,
     # mentions and numbers are ignored (retweets, news reposts) stay on one side, so dev
@@ -54,7 +54,7 @@ class DataConfig:
     # k-fold cross-validation (`sentinet train --folds K` sets both): fold i of K is dev.
     # random/grouped: stratified (grouped) folds; temporal: K consecutive periods.
     folds: int = 0
-    fold: int = 0
+    fold: int = 0  # which fold is dev (0-based); set by --folds
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")
@@ -97,7 +97,7 @@ def parse_date(value: object, where: str) -> float:
 class TokenizerConfig:
     """Tweet normalisation; every step can be switched off."""
 
-    lowercase: bool = True
+    lowercase: bool = True  # lowercase every token
     yo_to_e: bool = True  # ё → е
     urls: str = choice("placeholder", "keep", "drop")  # placeholder: <url>
     users: str = choice("placeholder", "keep", "drop")  # @name; placeholder: <user>
@@ -113,10 +113,10 @@ class TokenizerConfig:
 class Word2VecConfig:
     """gensim word2vec trained on the training texts when no vectors file is given."""
 
-    dim: int = 100
-    window: int = 5
-    min_count: int = 2
-    epochs: int = 10
+    dim: int = 100  # vector size
+    window: int = 5  # context words on each side
+    min_count: int = 2  # rarer words get no vector
+    epochs: int = 10  # passes over the texts
     sg: bool = True  # skip-gram (True) or CBOW (False)
 
 
@@ -125,22 +125,22 @@ class VectorsConfig:
     """Pretrained word vectors: frozen by default, only the rows the model needs."""
 
     path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
-    format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec")
+    format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle); bundle: an exported run's vectors.npz
     dim: int | None = None  # when set, a file of another dimension is an error
-    freeze: bool = True
+    freeze: bool = True  # keep pretrained rows fixed (see unfreeze_epoch)
     # Training words without a pretrained vector: "learn" gives each one seen oov_min_count
     # times a trainable vector (the rest share <unk>); "unk" maps them all to a trainable
     # <unk>; "zero" maps them all to a fixed zero vector.
     oov: str = choice("learn", "unk", "zero")
-    oov_min_count: int = 2
+    oov_min_count: int = 2  # oov: learn gives a trainable row to words seen this often
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     cache_dir: str | None = None  # trained word2vec cache; default $SENTINET_CACHE or ~/.cache/sentinet
     # More vector files appended to each word's vector (e.g. navec + in-domain word2vec);
     # a word missing from one file gets zeros in that file's part. Same path rules as path.
     concat: list[str] = field(default_factory=list)
     # Late unfreezing: from this epoch on the pretrained vectors train too, at their own lr.
-    unfreeze_epoch: int | None = None
-    unfreeze_lr: float = 1e-4
+    unfreeze_epoch: int | None = None  # null: never
+    unfreeze_lr: float = 1e-4  # learning rate of the unfrozen vectors
 
 
 @dataclass
@@ -152,21 +152,25 @@ class EncoderOptions:
 
 @dataclass
 class ModelConfig:
+    """The classifier around the encoder: dropouts and Kim's options."""
+
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     embedding_dropout: float = 0.0  # dropout on the word vectors
     head_dropout: float = 0.5  # dropout before the linear head
     # Kim (2014): a frozen and a trainable copy of the vectors side by side (the encoder sees
     # 2 x dim inputs), and rows of the head's weights rescaled to at most this L2 norm.
-    multichannel: bool = False
-    head_max_norm: float | None = None
+    multichannel: bool = False  # Kim's frozen + trainable copy
+    head_max_norm: float | None = None  # null: no limit
     word_dropout: float = 0.0  # training only: this share of word ids is replaced by <unk>
 
 
 @dataclass
 class OptimizerConfig:
-    name: str = choice("adam", "adamw", "sgd", "rmsprop")
-    lr: float = 1e-3
-    weight_decay: float = 0.0
+    """The torch optimizer for the trainable parameters."""
+
+    name: str = choice("adam", "adamw", "sgd", "rmsprop")  # the torch.optim optimizer
+    lr: float = 1e-3  # learning rate
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
     momentum: float = 0.9  # sgd and rmsprop
     nesterov: bool = False  # sgd
 
@@ -175,7 +179,7 @@ class OptimizerConfig:
 class SchedulerConfig:
     """Learning-rate schedule: step decay, reduce-on-plateau (dev F-macro) or warmup + linear decay."""
 
-    name: str = choice("none", "step", "plateau", "linear")
+    name: str = choice("none", "step", "plateau", "linear")  # none: constant learning rate
     step_size: int = 5  # step: epochs between decays
     gamma: float = 0.5  # step and plateau: the lr is multiplied by this
     patience: int = 1  # plateau: epochs without a better dev F-macro before decaying
@@ -184,19 +188,21 @@ class SchedulerConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 64
+    """The training loop: epochs, batches, loss, early stopping, averaging."""
+
+    epochs: int = 20  # at most; early stopping may end sooner
+    batch_size: int = 64  # tweets per optimizer step
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    clip_grad_norm: float | None = 5.0
+    clip_grad_norm: float | None = 5.0  # max gradient L2 norm; null: no clipping
     patience: int = 5  # epochs without a better dev F-macro before stopping
-    seed: int = 13
+    seed: int = 13  # weights, dropout and batch order (the dev split has data.split_seed)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bucket_pool: int = 50  # batches per pool of similar-length tweets (1 = no bucketing)
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Loss: "balanced" weighs classes by inverse training frequency; or [neg, neu, pos].
     class_weights: str | list[float] = "none"
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # share of each target spread over the other classes
     # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
     # saved with the run (decision.json); eval and predict apply them.
     tune_decision: bool = False
@@ -204,8 +210,8 @@ class TrainConfig:
     # the checkpoint see. ema: exponential moving average after every step (ema_decay);
     # swa: equal average of the weights at the end of each epoch from swa_start on.
     averaging: str = choice("none", "ema", "swa")
-    ema_decay: float = 0.998
-    swa_start: int = 2
+    ema_decay: float = 0.998  # ema: weight of the running average at each step
+    swa_start: int = 2  # swa: first epoch whose weights enter the average
 
     def __post_init__(self) -> None:
         if not 0 < self.ema_decay < 1:
@@ -221,8 +227,11 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
+    """Where the run directory goes and what it is called."""
+
     name: str = ""  # run directory prefix; defaults to the config file's stem
-    output_dir: str = "runs"
+    output_dir: str = "runs"  # where run directories are created
+    tensorboard: bool = False  # also log per-epoch scalars to <run>/tensorboard (the tensorboard extra)
 
     def __post_init__(self) -> None:
         if self.name:
@@ -422,13 +431,44 @@ def _join(where: str, key: str) -> str:
 # Paths
 
 
-def resolve_path(path: str, env_var: str, default_root: str = "data") -> Path:
-    """Absolute path for a config path: relative ones live under ``$env_var`` (or data/),
-    except those written ``./x`` or ``../x``, which are relative to the working directory."""
+# Where relative data and vector paths are looked for when $SENTINET_DATA / $SENTINET_VECTORS
+# are unset: data/ (see data/README.md), then ../shared beside the checkout (the project's
+# own machines keep the files there).
+SEARCH_ROOTS = {
+    "SENTINET_DATA": ("data", "../shared/data"),
+    "SENTINET_VECTORS": ("data", "../shared/embeddings"),
+}
+
+
+def search_roots(env_var: str) -> tuple[str, ...]:
+    value = os.environ.get(env_var)
+    return (value,) if value else SEARCH_ROOTS[env_var]
+
+
+def resolve_path(path: str, env_var: str) -> Path:
+    """Absolute path for a config path: relative ones live under ``$env_var`` (or the first of
+    data/, ../shared/... that holds them), except those written ``./x`` or ``../x``, which
+    are relative to the working directory."""
     p = Path(os.path.expandvars(os.path.expanduser(path)))
-    if not p.is_absolute() and not path.startswith(("./", "../")):
-        p = Path(os.environ.get(env_var) or default_root) / p
-    return p.resolve()
+    if p.is_absolute() or path.startswith(("./", "../")):
+        return p.resolve()
+    candidates = [Path(root) / p for root in search_roots(env_var)]
+    return next((c for c in candidates if c.exists()), candidates[0]).resolve()
+
+
+def _resolve_existing(path: str, env_var: str, key: str) -> str:
+    """resolve_path, or a one-line error saying where it looked and what to set."""
+    resolved = resolve_path(path, env_var)
+    if resolved.exists():
+        return str(resolved)
+    p = Path(os.path.expandvars(os.path.expanduser(path)))
+    if p.is_absolute() or path.startswith(("./", "../")):
+        raise SentinetError(f"{key}: {resolved}: file not found")
+    roots = search_roots(env_var)
+    where = (f"${env_var}={roots[0]}" if os.environ.get(env_var)
+             else " and ".join(f"{r}/" for r in roots) + f" ({env_var} is not set)")
+    raise SentinetError(f"{key}: {path} not found in {where}; put it there or set {env_var} "
+                        "to the folder that holds it (see data/README.md)")
 
 
 def resolve_paths(config: Config) -> Config:
@@ -436,13 +476,14 @@ def resolve_paths(config: Config) -> Config:
     files = train_files(config.data)
     if not files or not all(files):
         raise SentinetError("data.train: no training file given")
-    resolved = [str(resolve_path(f, "SENTINET_DATA")) for f in files]
+    resolved = [_resolve_existing(f, "SENTINET_DATA", "data.train") for f in files]
     config.data.train = resolved if isinstance(config.data.train, list) else resolved[0]
     if config.data.dev:
-        config.data.dev = str(resolve_path(config.data.dev, "SENTINET_DATA"))
+        config.data.dev = _resolve_existing(config.data.dev, "SENTINET_DATA", "data.dev")
     if config.vectors.path:
-        config.vectors.path = str(resolve_path(config.vectors.path, "SENTINET_VECTORS"))
-    config.vectors.concat = [str(resolve_path(p, "SENTINET_VECTORS")) for p in config.vectors.concat]
+        config.vectors.path = _resolve_existing(config.vectors.path, "SENTINET_VECTORS", "vectors.path")
+    config.vectors.concat = [_resolve_existing(p, "SENTINET_VECTORS", "vectors.concat")
+                             for p in config.vectors.concat]
     return config
 
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from sentinet.data.labels import LABELS
-from sentinet.metrics import sentirueval_scores
 
 NO_BIAS = (0.0, 0.0, 0.0)
 
@@ -33,6 +32,8 @@ def tune_bias(probs: np.ndarray, gold: Sequence[Mapping[str, int]],
     company) pairs instead of calling sklearn each time; the result is re-checked with
     the official metric.
     """
+    from sentinet.metrics import sentirueval_scores  # sklearn: only when tuning
+
     grid = np.round(np.arange(-2.0, 2.0001, 0.1), 2) if grid is None else grid
     tweet = np.array([i for i, labels in enumerate(gold) for _ in labels], dtype=np.int64)
     truth = np.array([v for labels in gold for v in labels.values()], dtype=np.int64)

@@ -18,14 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from gensim.models import KeyedVectors, Word2Vec
-from gensim.models.fasttext import load_facebook_vectors
 
 from sentinet.config import Word2VecConfig
 from sentinet.errors import SentinetError, UnsafeFileError
 
-FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec")
+if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
+    from gensim.models import KeyedVectors
+
+FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
 TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
 NAVEC_SPECIAL = ("<unk>", "<pad>")  # navec's own padding/unknown rows, not words
@@ -49,7 +52,7 @@ class GensimVectors:
 
     path: str
     format: str
-    kv: KeyedVectors = field(repr=False)
+    kv: "KeyedVectors" = field(repr=False)
 
     @property
     def dim(self) -> int:
@@ -92,6 +95,49 @@ class NavecVectors:
         qdim = self.codes.shape[0]
         parts = self.codes[np.arange(qdim), rows]  # (k, qdim, dim // qdim)
         return parts.reshape(len(words), self.dim).astype(np.float32, copy=False)
+
+
+@dataclass
+class BundleVectors:
+    """Rows shipped inside an exported run (``sentinet export``): a ``.npz`` holding ``words``
+    (a unicode array) and ``vectors`` [N, dim], read without pickle."""
+
+    path: str
+    words: dict[str, int] = field(repr=False)
+    matrix: np.ndarray = field(repr=False)
+    format: str = "bundle"
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1]
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def lookup(self, words: Sequence[str]) -> np.ndarray:
+        return self.matrix[[self.words[w] for w in words]].astype(np.float32, copy=False)
+
+
+def write_bundle(path: Path, words: Sequence[str], matrix: np.ndarray) -> None:
+    from sentinet.fileio import atomic_open
+
+    with atomic_open(path, "wb") as f:
+        np.savez_compressed(f, words=np.asarray(list(words), dtype=str),
+                            vectors=np.asarray(matrix, dtype=np.float32).reshape(len(words), -1))
+
+
+def first_words(store: VectorStore, limit: int) -> list[str]:
+    """The first ``limit`` words of a vectors file in its own order (word2vec and fastText
+    files list the most frequent first)."""
+    store = store.parts[0] if isinstance(store, ConcatVectors) else store
+    if isinstance(store, GensimVectors):
+        words = store.kv.index_to_key
+    else:
+        words = list(store.words)
+    return list(words[:limit])
 
 
 @dataclass
@@ -161,6 +207,8 @@ def detect_format(path: Path) -> str:
         return "navec"
     if name.endswith(".kv"):
         return "kv"
+    if name.endswith(".npz"):
+        return "bundle"
     if name.endswith(TEXT_SUFFIXES):
         return "word2vec-text"
     if name.endswith((".bin", ".bin.gz")):
@@ -209,6 +257,13 @@ def open_vectors(
 def _load(path: Path, format: str) -> VectorStore:
     if format == "navec":
         return _load_navec(path)
+    if format == "bundle":
+        with np.load(path, allow_pickle=False) as data:
+            words, matrix = [str(w) for w in data["words"]], data["vectors"]
+        return BundleVectors(str(path), {w: i for i, w in enumerate(words)}, matrix)
+    from gensim.models import KeyedVectors
+    from gensim.models.fasttext import load_facebook_vectors
+
     if format == "fasttext":
         if path.name.lower().endswith(".gz"):  # gensim's fastText reader needs a plain file
             raise SentinetError(f"{path}: gensim cannot read a gzipped fastText .bin; gunzip it")
@@ -227,6 +282,8 @@ def _load(path: Path, format: str) -> VectorStore:
 def convert_pickled_kv(path: Path, target: Path) -> int:
     """The one place sentinet unpickles: a gensim ``.kv`` the user vouched for
     (``embeddings convert --trust-pickle``) rewritten as word2vec binary, which is plain data."""
+    from gensim.models import KeyedVectors
+
     if not Path(path).is_file():
         raise SentinetError(f"{path}: vectors file not found")
     try:
@@ -301,6 +358,8 @@ def train_word2vec(
 
 def fit_word2vec(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> KeyedVectors:
     """gensim word2vec on tokenised sentences; an empty vocabulary is a user error."""
+    from gensim.models import Word2Vec
+
     model = Word2Vec(
         vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
         epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,

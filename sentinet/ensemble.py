@@ -19,6 +19,7 @@ from sentinet.config import Config
 from sentinet.decision import NO_BIAS, decide, tune_bias
 from sentinet.fileio import atomic_write_text
 from sentinet.metrics import full_report
+from sentinet.errors import Interrupted
 from sentinet.training import RunLog, TrainResult, train
 
 
@@ -35,12 +36,17 @@ def mean_std(values: list[float]) -> dict:
 
 def train_ensemble(config: Config, seeds: int) -> EnsembleResult:
     """Train ``seeds`` models (train.seed, train.seed + 1, ...) on one dev split and combine them."""
-    members = _train_members([_with(config, train_seed=config.train.seed + i) for i in range(seeds)])
+    members, stop = _train_members([_with(config, train_seed=config.train.seed + i) for i in range(seeds)])
+    if not members:
+        raise stop
     gold = members[0].dev_gold
     probs = np.mean([m.dev_probs for m in members], axis=0)
     summary = {"seeds": list(range(config.train.seed, config.train.seed + len(members)))}
-    return _combine(config, f"ensemble{len(members)}", members, gold, probs, summary,
-                    "ensemble (averaged probabilities)")
+    result = _combine(config, f"ensemble{len(members)}", members, gold, probs, summary,
+                      "ensemble (averaged probabilities)")
+    if stop is not None:
+        raise Interrupted(f"{result.path} ensembles the {len(members)} of {seeds} seeds trained so far")
+    return result
 
 
 def cross_validate(config: Config, folds: int,
@@ -49,12 +55,17 @@ def cross_validate(config: Config, folds: int,
     how folds are cut). Reports mean ± std over folds and the out-of-fold score (each tweet
     predicted by the one model that did not train on it); the fold models form an ensemble.
     ``on_fold(i, result)`` runs after each fold (``sentinet tune`` prunes from it)."""
-    members = _train_members([_with(config, fold=i, folds=folds) for i in range(folds)], on_fold)
+    members, stop = _train_members([_with(config, fold=i, folds=folds) for i in range(folds)], on_fold)
+    if not members:
+        raise stop
     gold = [g for m in members for g in m.dev_gold]
     probs = np.concatenate([m.dev_probs for m in members])
     summary = {"folds": folds, "split": config.data.split}
-    return _combine(config, f"folds{folds}", members, gold, probs, summary,
-                    f"out-of-fold ({len(members)} of {folds} folds)")
+    result = _combine(config, f"folds{folds}", members, gold, probs, summary,
+                      f"out-of-fold ({len(members)} of {folds} folds)")
+    if stop is not None:
+        raise Interrupted(f"{result.path} holds the {len(members)} of {folds} folds trained so far")
+    return result
 
 
 def _with(config: Config, train_seed: int | None = None, fold: int | None = None,
@@ -68,15 +79,21 @@ def _with(config: Config, train_seed: int | None = None, fold: int | None = None
 
 
 def _train_members(configs: list[Config],
-                   on_member: Callable[[int, TrainResult], None] | None = None) -> list[TrainResult]:
-    members = []
+                   on_member: Callable[[int, TrainResult], None] | None = None,
+                   ) -> tuple[list[TrainResult], Interrupted | None]:
+    """Train each config in turn; on Ctrl-C, stop and return what finished (a member cut
+    short counts when it had a best epoch) with the interruption, to re-raise once combined."""
+    members: list[TrainResult] = []
     for i, member in enumerate(configs):
-        members.append(train(member))
-        if members[-1].interrupted:  # Ctrl-C: combine what has been trained so far
-            break
+        try:
+            members.append(train(member))
+        except Interrupted as stop:
+            if stop.result is not None:
+                members.append(stop.result)
+            return members, stop
         if on_member is not None:
             on_member(i, members[-1])
-    return members
+    return members, None
 
 
 def _combine(config: Config, kind: str, members: list[TrainResult], gold: list[dict],

@@ -15,3 +15,12 @@ class UnsafeFileError(SentinetError):
     Kept apart from other input errors so that paths which tolerate a missing file (unseen
     words at predict time) still stop on it instead of warning and carrying on.
     """
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training, after whatever could be kept was kept: the CLI prints the
+    message and exits 130. ``result`` is the usable best-so-far run, if any."""
+
+    def __init__(self, message: str, result: object = None):
+        super().__init__(message)
+        self.result = result

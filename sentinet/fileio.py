@@ -20,6 +20,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide run files from others
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "") as f:
             yield f
@@ -35,3 +36,10 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def current_umask() -> int:
+    """The process umask (os has no getter before Python 3.13: set it and put it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

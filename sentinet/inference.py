@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from sentinet.data.tokenize import Tokenizer
 from sentinet.decision import decide
 from sentinet.embeddings import open_sources, refuse_pickles
 from sentinet.errors import SentinetError, UnsafeFileError
-from sentinet.metrics import full_report
 from sentinet.models.classifier import SentimentClassifier
 
 
@@ -31,7 +31,7 @@ def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: t
     model.eval()
     probs = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
     loader = make_loader(dataset, batch_size, shuffle=False)
-    for batch in tqdm(loader, desc="predict", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="predict", disable=None if progress else True, leave=False):
         batch = batch.to(device)
         logits = model(batch.ids, batch.lengths)
         probs[batch.index.numpy()] = torch.softmax(logits, dim=-1).float().cpu().numpy()
@@ -75,10 +75,13 @@ class RunPredictor:
         """The run's vectors, opened once (per ensemble); if they are gone, warn once and map
         unseen words to <unk>. A run naming a pickle-format file is refused outright: a run
         directory is data, and opening it must never run code."""
-        key = json.dumps(self.run.vocab.vectors, sort_keys=True)
+        sources = dict(self.run.vocab.vectors)
+        if sources.get("path") and not Path(sources["path"]).is_absolute():  # an export's own vectors.npz
+            sources["path"] = str(self.run.run_dir / sources["path"])
+        key = json.dumps(sources, sort_keys=True)
         if key not in self._stores:
             try:
-                self._stores[key] = open_sources(self.run.vocab.vectors, expected_dim=self.run.model.embedder.dim)
+                self._stores[key] = open_sources(sources, expected_dim=self.run.model.embedder.dim)
             except UnsafeFileError as exc:
                 raise SentinetError(f"{self.run.run_dir / artifacts.VOCAB}: {exc}") from None
             except (SentinetError, KeyError, TypeError) as exc:
@@ -102,7 +105,16 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device) -> Predictor:
+        """A run directory, its model.pt, an ensemble directory, or a ``sentinet export``
+        archive (unpacked into a temporary folder that lives as long as the predictor)."""
+        from sentinet import export
+
         path = Path(path)
+        if export.is_archive(path):
+            unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")
+            predictor = cls.load(export.unpack(path, Path(unpacked.name)), device)
+            predictor.path, predictor._unpacked = path, unpacked
+            return predictor
         if (path / artifacts.ENSEMBLE).is_file():
             stores: dict = {}
             members = [RunPredictor(artifacts.load_run(r, device), device, stores)
@@ -132,5 +144,7 @@ def ensemble_members(path: Path) -> list[Path]:
 
 def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256) -> dict:
     """Official scores and the 3-class report of a loaded run on labelled records."""
+    from sentinet.metrics import full_report  # sklearn: only when scoring
+
     probs = predictor.predict_proba([r.text for r in records], batch_size)
     return full_report([r.labels for r in records], predictor.labels(probs))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 from sentinet.data.labels import CLASS_NAMES, LABELS
@@ -55,3 +56,24 @@ def full_report(gold: Sequence[Mapping[str, int]], pred: Sequence[int]) -> dict:
         digits=4, zero_division=0,
     )
     return scores
+
+
+def epoch_scores(gold: Sequence[Mapping[str, int]], probs: np.ndarray, pred: Sequence[int]) -> dict:
+    """What a training curve shows per epoch: the official scores, F1 of every class over
+    (tweet, company) pairs, and the dev loss (cross-entropy of the tweet-level label, for
+    tweets whose companies agree)."""
+    y_true, y_pred = pairs(gold, pred)
+    per_class = f1_score(y_true, y_pred, labels=list(LABELS), average=None, zero_division=0)
+    scores = sentirueval_scores(gold, pred)
+    scores.update({f"f1_{name}": float(f) for name, f in zip(CLASS_NAMES, per_class)})
+    scores["dev_loss"] = dev_loss(gold, probs)
+    return scores
+
+
+def dev_loss(gold: Sequence[Mapping[str, int]], probs: np.ndarray) -> float:
+    rows = [(i, LABELS.index(set(g.values()).pop())) for i, g in enumerate(gold) if len(set(g.values())) == 1]
+    if not rows:
+        return float("nan")
+    index, target = zip(*rows)
+    picked = np.asarray(probs)[list(index), list(target)]
+    return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,44 +21,28 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sentinet import artifacts
+from sentinet import artifacts, checkpoint, plots
 from sentinet.config import (
     Config, DataConfig, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig,
     resolve_paths, train_files,
 )
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import LABELS, require_labels, training_pairs
+from sentinet.data.labels import CLASS_NAMES, LABELS, require_labels, training_pairs
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.decision import NO_BIAS, decide, tune_bias
+from sentinet.device import resolve_device
 from sentinet.embeddings import (
     VectorStore, coverage, default_cache_dir, open_sources, train_word2vec,
 )
-from sentinet.errors import SentinetError
+from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text
 from sentinet.inference import predict_proba
-from sentinet.metrics import full_report, sentirueval_scores
+from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import Embedder, SentimentClassifier
-
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; an explicit CUDA device must exist."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise SentinetError(f"train.device: {spec!r} is not a device (auto, cpu, cuda, cuda:N)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SentinetError(f"train.device: {spec!r} requested but CUDA is not available")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise SentinetError(f"train.device: {spec!r}: only {torch.cuda.device_count()} GPU(s)")
-    elif device.type != "cpu":
-        raise SentinetError(f"train.device: {spec!r} is not supported (auto, cpu, cuda, cuda:N)")
-    return device
+from sentinet.provenance import versions
 
 
 class RunLog:
@@ -197,6 +183,13 @@ class Schedule:
         elif self.name == "plateau":
             self.scheduler.step(dev_score)
 
+    def state_dict(self) -> dict:
+        return {} if self.scheduler is None else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state)
+
 
 class WeightedLoss(nn.Module):
     """Cross-entropy with class weights and label smoothing, averaged with per-tweet weights
@@ -251,6 +244,13 @@ class Averager:
         if self.kind == "swa" and epoch >= self.swa_start:
             self.average.update_parameters(self.live)
 
+    def state_dict(self) -> dict:
+        return {} if self.average is None else self.average.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.average is not None:
+            self.average.load_state_dict(state)
+
     @property
     def model(self) -> nn.Module:
         if self.average is not None and int(self.average.n_averaged) > 0:
@@ -275,13 +275,14 @@ class TrainResult:
     dev_gold: list[dict] = field(default_factory=list)
     machine: str = ""
     data: dict = field(default_factory=dict)  # how dev was chosen and what was trained on
+    versions: dict = field(default_factory=dict)  # sentinet, torch, python, git commit
 
 
 def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: Schedule,
                 loss_fn, device, clip: float | None, desc: str, averager: Averager) -> float:
     model.train()
     total, count = 0.0, 0
-    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True)
+    bar = tqdm(loader, desc=desc, leave=False, dynamic_ncols=True, disable=None)  # bars on a terminal only
     for batch in bar:
         batch = batch.to(device)
         loss = loss_fn(model(batch.ids, batch.lengths), batch.labels, batch.weights)
@@ -318,11 +319,15 @@ def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.
     return build_optimizer([weight], config.train.optimizer, lr=config.vectors.unfreeze_lr)
 
 
-def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -> TrainResult:
+def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
+          dry_run: bool = False, resume: Path | None = None) -> TrainResult:
     """Train one model as configured; returns where it went and its best dev scores.
 
     ``on_epoch(epoch, row)`` is called after each epoch's dev scoring and metrics write
-    (``sentinet tune`` prunes trials from it by raising)."""
+    (``sentinet tune`` prunes trials from it by raising). ``dry_run`` stops once data,
+    vectors and model are built, before anything is written. ``resume`` continues the run
+    directory it names from its ``last.pt`` (its config.yaml is what ``config`` must hold).
+    A Ctrl-C finishes the run with the best epoch so far and raises ``Interrupted``."""
     started = time.time()
     config = resolve_paths(config)
     t = config.train
@@ -343,25 +348,35 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
         log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
 
-    store, sources = open_store(config.vectors, train_tokens, t.seed, log)
-    plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
-                      config.vectors.oov, config.vectors.oov_min_count)
-    vocab = vocab_from_plan(plan, {**sources, "dim": store.dim})
-    token_cov, type_cov = coverage(plan.counts, store)
-    log(f"vectors: dim {store.dim}; training coverage {token_cov:.1%} of tokens, "
-        f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
-        f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
-        f"oov policy '{config.vectors.oov}')")
-    model = build_model(config, store, vocab).to(device)
-    del store  # only the rows the model needs are kept
+    saved = None
+    if resume is None:
+        vocab, model = new_model(config, train_tokens, dev_tokens, log)
+    else:
+        saved = checkpoint.load(resume)
+        vocab = Vocab.load(resume / artifacts.VOCAB)
+        table = artifacts.load_weights(resume / artifacts.WEIGHTS)[checkpoint.FROZEN]
+        for key in ("model", "averaged"):
+            saved[key] = checkpoint.with_frozen(saved[key], table)
+        model = artifacts.model_from_state(config, vocab, saved["model"], resume / checkpoint.LAST,
+                                           freeze=config.vectors.freeze)
+    model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
+    if config.run.tensorboard:
+        plots.require_tensorboard()
+    if dry_run:
+        return TrainResult(run_dir=Path(), best_epoch=0, best={})
 
-    run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
-    log.attach(run_dir / artifacts.LOG)
-    log(f"run: {run_dir}")
-    artifacts.write_config(config, run_dir / artifacts.CONFIG)
-    vocab.save(run_dir / artifacts.VOCAB)
+    if resume is None:
+        run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
+        log.attach(run_dir / artifacts.LOG)
+        log(f"run: {run_dir}")
+        artifacts.write_config(config, run_dir / artifacts.CONFIG)
+        vocab.save(run_dir / artifacts.VOCAB)
+    else:
+        run_dir = resume
+        log.attach(run_dir / artifacts.LOG)
+        log(f"run: {run_dir}: resuming after epoch {saved['epoch']}")
 
     labels = [c for _, c in splits.train]
     weights = None if set(splits.weights) == {1.0} else splits.weights
@@ -376,9 +391,28 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
     averager = Averager(t, model)
     result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
                          dev_gold=gold, machine=machine(device),
-                         data={"split": splits.description, "train": splits.sources})
+                         data={"split": splits.description, "train": splits.sources},
+                         versions=versions())
+    first_epoch = 1
+    if saved is not None:
+        first_epoch = saved["epoch"] + 1
+        if config.vectors.unfreeze_epoch and config.vectors.unfreeze_epoch < first_epoch:
+            optimizers.append(unfreeze_vectors(model, config))
+        for optimizer, state in zip(optimizers, saved["optimizers"]):
+            optimizer.load_state_dict(state)
+        schedule.load_state_dict(saved["scheduler"])
+        averager.load_state_dict(saved["averaged"])
+        loader.batch_sampler.generator.set_state(saved["sampler"])
+        checkpoint.restore_rng(saved)
+        result.best_epoch, result.best, result.epochs = saved["best_epoch"], saved["best"], saved["epochs"]
+        started -= saved["seconds"]  # the run's time counts the part before the interruption
+
+    stop_after = int(os.environ.get("SENTINET_TEST_INTERRUPT_AFTER_EPOCH") or 0)  # tests' Ctrl-C
+    board = plots.TensorBoard(run_dir) if config.run.tensorboard else None
     try:
-        for epoch in range(1, t.epochs + 1):
+        for epoch in range(first_epoch, t.epochs + 1):
+            if result.best_epoch and epoch - 1 - result.best_epoch >= t.patience:
+                break  # resumed after the early stop was already due
             tick = time.time()
             if epoch == config.vectors.unfreeze_epoch:
                 optimizers.append(unfreeze_vectors(model, config))
@@ -386,7 +420,8 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
             loss = train_epoch(model, loader, optimizers, schedule, loss_fn, device,
                                t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", averager)
             averager.after_epoch(epoch)
-            scores = sentirueval_scores(gold, decide(predict_proba(averager.model, dev_set, device)))
+            probs = predict_proba(averager.model, dev_set, device)
+            scores = epoch_scores(gold, probs, decide(probs))
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
                    "seconds": time.time() - tick}
@@ -398,6 +433,20 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
             log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
                 f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
             _write_metrics(run_dir, result)
+            plots.write_csv(run_dir, result.epochs)
+            if board is not None:
+                board.epoch(row)
+            frozen = not model.embedder.pretrained.weight.requires_grad
+            checkpoint.save(run_dir, {
+                "epoch": epoch, "model": checkpoint.without_frozen(model.state_dict(), frozen),
+                "averaged": checkpoint.without_frozen(averager.state_dict(), frozen),
+                "optimizers": [o.state_dict() for o in optimizers], "scheduler": schedule.state_dict(),
+                "sampler": loader.batch_sampler.generator.get_state(),
+                "best_epoch": result.best_epoch, "best": result.best, "epochs": result.epochs,
+                "seconds": time.time() - started,
+            })
+            if epoch == stop_after:
+                raise KeyboardInterrupt
             if on_epoch is not None:
                 on_epoch(epoch, row)
             if epoch - result.best_epoch >= t.patience:
@@ -405,14 +454,48 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
                 break
     except KeyboardInterrupt:
         result.interrupted = True
-        log("interrupted: keeping the best checkpoint so far")
-        if not result.best_epoch:
-            raise
+        if not result.epochs:
+            if resume is None:
+                shutil.rmtree(run_dir, ignore_errors=True)  # nothing in it worth keeping
+                raise Interrupted("before the first epoch ended; no run directory was kept") from None
+            raise Interrupted(f"before another epoch ended; {run_dir} is as it was") from None
+        log(f"interrupted after epoch {result.epochs[-1]['epoch']}: model.pt holds the best epoch "
+            f"so far ({result.best_epoch}); continue with: sentinet train --resume {run_dir}")
+    finally:
+        if board is not None:
+            board.close()
 
+    finish(result, run_dir, dev_set, splits, gold, device, log, started, t.tune_decision)
+    if result.interrupted:
+        raise Interrupted(f"{run_dir} holds the best epoch so far ({result.best_epoch}); "
+                          f"continue with: sentinet train --resume {run_dir}", result)
+    return result
+
+
+def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[list[str]],
+              log: RunLog) -> tuple[Vocab, SentimentClassifier]:
+    """Vocabulary from the training (and dev) words, and a model over their vectors."""
+    store, sources = open_store(config.vectors, train_tokens, config.train.seed, log)
+    plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
+                      config.vectors.oov, config.vectors.oov_min_count)
+    vocab = vocab_from_plan(plan, {**sources, "dim": store.dim})
+    token_cov, type_cov = coverage(plan.counts, store)
+    log(f"vectors: dim {store.dim}; training coverage {token_cov:.1%} of tokens, "
+        f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
+        f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
+        f"oov policy '{config.vectors.oov}')")
+    return vocab, build_model(config, store, vocab)  # only the rows the model needs are kept
+
+
+def finish(result: TrainResult, run_dir: Path, dev_set: EncodedDataset, splits: Splits,
+           gold: list[dict], device: torch.device, log: RunLog, started: float,
+           tune_decision: bool) -> None:
+    """Re-score dev with the saved best model, tune the decision rule if asked, write the
+    final metrics: after this the run directory is complete."""
     best = artifacts.load_run(run_dir, device)
     result.dev_probs = predict_proba(best.model, dev_set, device)
     artifacts.save_dev_predictions(run_dir, [r.id for r in splits.dev], gold, result.dev_probs)
-    if t.tune_decision:
+    if tune_decision:
         result.decision, tuned = tune_bias(result.dev_probs, gold)
         artifacts.save_decision(run_dir, result.decision)
         log(f"decision rule tuned on dev: bias negative {result.decision[0]:+.1f}, positive "
@@ -422,10 +505,10 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None) -
     report = full_report(gold, decide(result.dev_probs, result.decision))
     result.best = {k: v for k, v in report.items() if k != "report"}
     _write_metrics(run_dir, result)
+    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report["confusion"], CLASS_NAMES, log)
     log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
         f"F-micro {report['f_micro']:.4f}  3-class macro-F1 {report['macro_f1_3class']:.4f}  "
         f"({result.seconds:.0f}s)\n{report['report']}")
-    return result
 
 
 def machine(device: torch.device) -> str:
@@ -445,5 +528,6 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
         "machine": result.machine,
         "interrupted": result.interrupted,
         "data": result.data,
+        "versions": result.versions,
     }
     atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))

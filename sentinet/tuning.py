@@ -278,7 +278,7 @@ def _with_postgres_driver(url: URL, shown: str) -> URL:
     for module in ("psycopg2", "psycopg"):
         if importlib.util.find_spec(module):
             return url.set(drivername=f"postgresql+{module}")
-    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: pip install 'sentinet[postgres]'")
+    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: pip install 'sentinet-nlp[postgres]'")
 
 
 def create_study(job: Job) -> optuna.Study:

@@ -270,7 +270,7 @@ def test_train_word2vec_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         raise AssertionError("retrained a cached model")
 
     mtime = path.stat().st_mtime_ns
-    monkeypatch.setattr(embeddings, "Word2Vec", no_training)
+    monkeypatch.setattr(embeddings, "fit_word2vec", no_training)
     assert train_word2vec(SENTENCES, W2V, tmp_path / "cache", seed=1) == path
     assert path.stat().st_mtime_ns == mtime
 

@@ -15,9 +15,10 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from xml.parsers import expat
 
 from sentinet.errors import SentinetError
@@ -104,7 +105,7 @@ def read_records(
 ) -> list[Record]:
     """All records of a data file; raises SentinetError for anything a user must fix."""
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     if format == "auto":
         format = detect_format(path)
     if format not in FORMATS:
@@ -128,7 +129,7 @@ def read_records(
     return records
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
     if path.is_dir():
         raise SentinetError(f"{path}: is a directory, expected a data file")
     if not path.exists():
@@ -167,29 +168,42 @@ def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
                 date_column: str) -> list[Record]:
     records = []
     for n, line in _lines(_read_text(path)):
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SentinetError(
-                f"{path}: line {n}: invalid JSON ({exc.msg}, column {exc.colno}); "
-                "expected one JSON object per line"
-            ) from None
-        if not isinstance(obj, dict):
-            got = type(obj).__name__
-            raise SentinetError(f"{path}: line {n}: expected a JSON object, got {got}")
-        text = obj.get(text_column)
-        if not isinstance(text, str):
-            fields = ", ".join(map(str, obj)) or "none"
-            problem = "no" if text_column not in obj else "a non-string"
-            raise SentinetError(
-                f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
-                "set data.text_column)"
-            )
-        rid = str(obj[id_column]) if obj.get(id_column) is not None else str(n)
+        obj = _json_object(path, n, line)
+        text = _jsonl_text(path, n, obj, text_column)
+        rid = _jsonl_id(obj, id_column, n)
         record = _single_label_record(path, rid, text, obj.get(label_column), label_column)
         record.date = None if obj.get(date_column) is None else str(obj[date_column])
         records.append(record)
     return records
+
+
+def _json_object(path: Path, n: int, line: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SentinetError(
+            f"{path}: line {n}: invalid JSON ({exc.msg}, column {exc.colno}); "
+            "expected one JSON object per line"
+        ) from None
+    if not isinstance(obj, dict):
+        raise SentinetError(f"{path}: line {n}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _jsonl_text(path: Path, n: int, obj: dict, text_column: str) -> str:
+    text = obj.get(text_column)
+    if not isinstance(text, str):
+        fields = ", ".join(map(str, obj)) or "none"
+        problem = "no" if text_column not in obj else "a non-string"
+        raise SentinetError(
+            f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
+            "set data.text_column)"
+        )
+    return text
+
+
+def _jsonl_id(obj: dict, id_column: str, n: int) -> str:
+    return str(obj[id_column]) if obj.get(id_column) is not None else str(n)
 
 
 def _read_table(
@@ -231,6 +245,54 @@ def _read_table(
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
     label = parse_label(value, f"{path}: id {rid!r}, column {column!r}")
     return Record(rid, text, {} if label is None else {SINGLE_LABEL: label})
+
+
+# --------------------------------------------------------------------------------------
+# Streaming (predict on stdin or on files too big to hold)
+
+
+def stream_records(stream: TextIO, format: str, name: str, text_column: str = "text",
+                   id_column: str = "id") -> Iterator[Record]:
+    """Records one line at a time from a text stream (txt, jsonl, tsv, csv), so a pipe or a
+    million-line file is labelled in bounded memory. Labels are not read: this feeds predict."""
+    path = Path(name)
+    lines = _numbered_lines(stream, path)
+    if format == "txt":
+        yield from (Record(str(n), line) for n, line in lines if line.strip())
+        return
+    if format == "jsonl":
+        for n, line in lines:
+            if line.strip():
+                obj = _json_object(path, n, line)
+                yield Record(_jsonl_id(obj, id_column, n), _jsonl_text(path, n, obj, text_column))
+        return
+    if format not in ("tsv", "csv"):
+        raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")
+    reader = csv.reader((line for _, line in lines), delimiter="\t" if format == "tsv" else ",", strict=True)
+    kind = format.upper()
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        if text_column not in header:
+            raise SentinetError(f"{name}: no {text_column!r} column in the header (columns: "
+                                f"{', '.join(header) or 'none'}; use --text-column)")
+        for count, row in enumerate(filter(None, reader), 1):
+            if len(row) != len(header):
+                raise SentinetError(f"{name}: line {reader.line_num}: {len(row)} fields, but the header "
+                                    f"has {len(header)}")
+            cells = dict(zip(header, row))
+            yield Record(cells.get(id_column, str(count)), cells[text_column])
+    except csv.Error as exc:
+        raise SentinetError(f"{name}: line {reader.line_num}: malformed {kind} ({exc})") from None
+
+
+def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
+    n = 0
+    try:
+        for n, line in enumerate(stream, 1):
+            line = line.removesuffix("\n").removesuffix("\r")
+            yield n, line.removeprefix("\ufeff") if n == 1 else line
+    except UnicodeDecodeError:
+        raise SentinetError(f"{path}: not valid UTF-8 (line {n + 1})") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -340,7 +402,7 @@ def _label_text(label: int) -> str:
 def _parse_xml(path: Path) -> ET.ElementTree:
     """The whole document, comments and namespace prefixes included, so a rewrite differs
     from the input only where we change it."""
-    _check_readable(path)
+    check_readable(path)
     namespaces = {}
     try:
         with path.open("rb") as f:

@@ -19,7 +19,7 @@ from sentinet.models.pooling import masked_max
 
 @dataclass
 class CNNOptions(EncoderOptions):
-    widths: list[int] = field(default_factory=lambda: [3, 4, 5])
+    widths: list[int] = field(default_factory=lambda: [3, 4, 5])  # filter widths in words
     filters: int = 100  # per width
 
 

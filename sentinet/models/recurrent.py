@@ -19,9 +19,9 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 
 @dataclass
 class RecurrentOptions(EncoderOptions):
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
+    hidden_size: int = 128  # per direction
+    num_layers: int = 1  # stacked layers
+    bidirectional: bool = True  # a backward pass too; outputs are concatenated
     dropout: float = 0.0  # between stacked layers
     pooling: str = choice("max", "last", "mean")  # last: final state of each direction
 

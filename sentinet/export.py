@@ -1,0 +1,118 @@
+"""``sentinet export RUN out.tar.gz``: one self-contained archive that ``eval`` and ``predict``
+take on another machine, without the original vectors file.
+
+The archive holds the run (or every member of an ensemble) with its weights, vocabulary,
+decision rule and config (data paths reduced to file names), plus ``vectors.npz``: the
+pretrained vectors of the first ``vocab_size`` words of the run's vectors file, so words the
+training data never showed still get their vector at predict time. Archives are opened with
+tarfile's ``data`` filter: no member can land outside the folder it is unpacked into.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from sentinet import artifacts
+from sentinet.errors import SentinetError
+
+BUNDLE = "vectors.npz"
+SUFFIXES = (".tar.gz", ".tgz")
+
+
+def is_archive(path: Path) -> bool:
+    return Path(path).is_file() and Path(path).name.endswith(SUFFIXES)
+
+
+def export(source: Path, target: Path, vocab_size: int) -> int:
+    """Write ``target`` (atomically); returns how many run directories it holds."""
+    from sentinet.inference import ensemble_members
+
+    source = Path(source)
+    if not target.name.endswith(SUFFIXES):
+        raise SentinetError(f"{target}: an export is a .tar.gz archive")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "sentinet-export"
+        root.mkdir()
+        if (source / artifacts.ENSEMBLE).is_file():
+            members = ensemble_members(source)
+            for i, member in enumerate(members):
+                _export_run(artifacts.find_run_dir(member), root / f"member{i}", vocab_size)
+            manifest = {"members": [f"member{i}" for i in range(len(members))]}
+            (root / artifacts.ENSEMBLE).write_text(json.dumps(manifest), encoding="utf-8")
+            _copy_if_present(source / artifacts.DECISION, root)
+            count = len(members)
+        else:
+            _export_run(artifacts.find_run_dir(source), root, vocab_size)
+            count = 1
+        fd, partial = tempfile.mkstemp(dir=target.parent if target.parent.exists() else None,
+                                       prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            with tarfile.open(partial, "w:gz") as tar:
+                tar.add(root, arcname="sentinet-export")
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+    return count
+
+
+def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
+    from sentinet.data.vocab import Vocab
+    from sentinet.embeddings import first_words, open_sources, write_bundle
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (artifacts.WEIGHTS, artifacts.METRICS):
+        shutil.copy2(run_dir / name, out / name)
+    _copy_if_present(run_dir / artifacts.DECISION, out)
+    vocab = Vocab.load(run_dir / artifacts.VOCAB)
+    words: list[str] = []
+    if vocab_size > 0:
+        try:
+            store = open_sources(vocab.vectors)
+        except SentinetError as exc:
+            raise SentinetError(f"cannot bundle vectors for unseen words ({exc}); "
+                                "use --vocab-size 0 to export without them") from None
+        words = [w for w in first_words(store, vocab_size + len(vocab)) if w not in vocab][:vocab_size]
+        matrix = store.lookup(words) if words else np.zeros((0, vocab.vectors.get("dim", 0)), np.float32)
+    else:
+        matrix = np.zeros((0, int(vocab.vectors.get("dim") or 0)), np.float32)
+    write_bundle(out / BUNDLE, words, matrix)
+    vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
+    vocab.save(out / artifacts.VOCAB)
+
+    config = yaml.safe_load((run_dir / artifacts.CONFIG).read_text(encoding="utf-8"))
+    data = config.get("data", {})
+    train = data.get("train")
+    data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name
+    data["dev"] = Path(data["dev"]).name if data.get("dev") else None
+    config["vectors"].update({"path": BUNDLE, "format": "bundle", "concat": [], "cache_dir": None})
+    config.setdefault("run", {})["output_dir"] = "runs"
+    (out / artifacts.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                                        encoding="utf-8")
+
+
+def _copy_if_present(path: Path, folder: Path) -> None:
+    if path.is_file():
+        shutil.copy2(path, folder / path.name)
+
+
+def unpack(archive: Path, into: Path) -> Path:
+    """Extract an export safely; returns the run (or ensemble) directory inside."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(into, filter="data")  # refuses absolute paths, '..', links out, devices
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise SentinetError(f"{archive}: not a readable sentinet export ({exc})") from None
+    root = into / "sentinet-export"
+    if not root.is_dir():
+        raise SentinetError(f"{archive}: not a sentinet export (no sentinet-export/ folder)")
+    return root

@@ -1,0 +1,114 @@
+"""What people look at after a run: metrics.csv, curves.png, confusion.png, TensorBoard.
+
+matplotlib and TensorBoard are optional extras: without them a run still trains and writes
+metrics.csv, and says once which extra would add the pictures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_open, atomic_write_text
+
+CURVES, CONFUSION, CSV = "curves.png", "confusion.png", "metrics.csv"
+CSV_COLUMNS = ("epoch", "loss", "dev_loss", "f_macro", "f_micro", "f1_negative", "f1_neutral",
+               "f1_positive", "lr", "seconds")
+
+
+def write_csv(run_dir: Path, epochs: Sequence[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(epochs)
+    atomic_write_text(run_dir / CSV, buffer.getvalue())
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only backend, or None when the extra is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confusion: list[list[int]],
+                   class_names: Sequence[str], log: Callable[[str], None]) -> None:
+    """curves.png (train/dev loss, dev F-macro with the best epoch marked, learning rate) and
+    confusion.png (the best epoch's dev confusion matrix)."""
+    plt = _pyplot()
+    if plt is None:
+        log("no curves.png / confusion.png: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        return
+    x = [row["epoch"] for row in epochs]
+    fig, (ax_loss, ax_f1, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.8))
+    ax_loss.plot(x, [r["loss"] for r in epochs], "o-", label="train")
+    ax_loss.plot(x, [r.get("dev_loss") for r in epochs], "o-", label="dev")
+    ax_loss.set(title="loss (cross-entropy)", xlabel="epoch")
+    ax_loss.legend()
+    ax_f1.plot(x, [r["f_macro"] for r in epochs], "o-", label="F-macro (official)")
+    ax_f1.plot(x, [r.get("f_micro") for r in epochs], "s--", alpha=0.6, label="F-micro")
+    ax_f1.axvline(best_epoch, color="gray", linestyle=":", label=f"best epoch {best_epoch}")
+    ax_f1.set(title="dev scores", xlabel="epoch")
+    ax_f1.legend()
+    ax_lr.plot(x, [r["lr"] for r in epochs], "o-")
+    ax_lr.set(title="learning rate (end of epoch)", xlabel="epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_f1, ax_lr):
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    fig.tight_layout()
+    _save(fig, run_dir / CURVES, plt)
+
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)),
+           xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="gold",
+           title=f"dev confusion, best epoch {best_epoch}")
+    top = max(max(row) for row in confusion) or 1
+    for i, row in enumerate(confusion):
+        for j, n in enumerate(row):
+            ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")
+    fig.tight_layout()
+    _save(fig, run_dir / CONFUSION, plt)
+
+
+def _save(fig, path: Path, plt) -> None:
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    plt.close(fig)
+
+
+def require_tensorboard() -> None:
+    """Fail before a run directory exists, not after, when the extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise SentinetError("run.tensorboard: TensorBoard is not installed "
+                            "(pip install 'sentinet-nlp[tensorboard]')")
+
+
+class TensorBoard:
+    """Per-epoch scalars to ``run_dir/tensorboard`` when ``run.tensorboard`` is on."""
+
+    def __init__(self, run_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def epoch(self, row: dict) -> None:
+        for key in ("loss", "dev_loss", "f_macro", "f_micro", "f1_negative", "f1_neutral", "f1_positive", "lr"):
+            if row.get(key) is not None:
+                self.writer.add_scalar(key, row[key], row["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,30 @@
+"""What produced a run: package versions and the git commit, recorded beside its scores."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+from sentinet import __version__
+
+
+def git_commit() -> str | None:
+    """The commit of the sentinet checkout (with "+dirty" for uncommitted changes), or None
+    when sentinet was installed from a wheel or git is missing."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
+def versions() -> dict[str, str | None]:
+    import torch
+
+    return {"sentinet": __version__, "torch": torch.__version__,
+            "python": platform.python_version(), "git": git_commit()}

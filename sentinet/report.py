@@ -1,0 +1,78 @@
+"""``sentinet report RUN...``: runs side by side — what their configs changed, how they scored,
+how long they took — read from the run directories alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from sentinet.errors import SentinetError
+
+IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def describe(run_dir: Path) -> dict:
+    """Config (flattened) and headline scores of a run or an ensemble directory."""
+    metrics_path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SentinetError(f"{run_dir}: not a finished sentinet run (metrics.json: {exc})") from None
+    if (run_dir / "ensemble.json").is_file():
+        first = json.loads((run_dir / "ensemble.json").read_text(encoding="utf-8"))["members"][0]
+        config_dir = (run_dir / first).resolve()
+        fm = metrics["f_macro"]
+        scores = {"dev F-macro": f"{fm['mean']:.4f} ± {fm['std']:.4f}",
+                  "dev F-micro": f"{metrics['f_micro']['mean']:.4f}",
+                  "ensemble F-macro": f"{metrics['ensemble']['f_macro']:.4f}",
+                  "members": str(len(metrics["members"]))}
+    else:
+        config_dir = run_dir
+        best = metrics.get("best", {})
+        scores = {"dev F-macro": f"{best.get('f_macro', float('nan')):.4f}",
+                  "dev F-micro": f"{best.get('f_micro', float('nan')):.4f}",
+                  "best epoch": f"{metrics.get('best_epoch')} of {len(metrics.get('epochs', []))}"}
+    scores["time (s)"] = f"{metrics.get('seconds', 0):.0f}"
+    if metrics.get("interrupted"):
+        scores["time (s)"] += " (interrupted)"
+    try:
+        config = yaml.safe_load((config_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SentinetError(f"{config_dir}: unreadable config.yaml ({exc})") from None
+    return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}
+
+
+def compare(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per differing config key, then one per score."""
+    runs = [describe(Path(d)) for d in run_dirs]
+    keys = sorted({k for r in runs for k in r["config"]} - set(IGNORED))
+    differing = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True) for r in runs}) > 1]
+    rows = [[k, *(_cell(r["config"].get(k, "—")) for r in runs)] for k in differing]
+    score_keys = list(dict.fromkeys(k for r in runs for k in r["scores"]))
+    rows += [[k, *(r["scores"].get(k, "—") for r in runs)] for k in score_keys]
+    return ["", *(r["name"] for r in runs)], rows
+
+
+def _cell(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def render(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), *(fmt(r) for r in rows)]) + "\n"

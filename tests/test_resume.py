@@ -1,0 +1,92 @@
+"""Ctrl-C and --resume as a user meets them: exit 130, a usable run, and a resumed run that
+ends with the same numbers as one that never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import tiny_config_yaml
+from .test_hostile import assert_one_line_error
+
+# Dropout, word dropout, a per-step schedule and an EMA: every piece of state resume must carry.
+STATEFUL = ["--set", "train.epochs=5", "--set", "train.patience=5", "--set", "model.word_dropout=0.1",
+            "--set", "model.embedding_dropout=0.2", "--set", "train.scheduler.name=linear",
+            "--set", "train.averaging=ema", "--set", "train.ema_decay=0.9"]
+
+
+def run_cli(*args: str, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if interrupt_after is not None:
+        env["SENTINET_TEST_INTERRUPT_AFTER_EPOCH"] = str(interrupt_after)  # a Ctrl-C after that epoch
+    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def without_times(metrics: dict) -> dict:
+    """metrics.json minus what legitimately differs between two runs: timings and paths."""
+    epochs = [{k: v for k, v in row.items() if k != "seconds"} for row in metrics["epochs"]]
+    return {"epochs": epochs, "best": metrics["best"], "best_epoch": metrics["best_epoch"]}
+
+
+@pytest.fixture
+def config(tiny_data) -> Path:
+    path = tiny_data["dir"] / "tiny.yaml"
+    path.write_text(tiny_config_yaml(tiny_data), encoding="utf-8")
+    return path
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(config, tiny_data):
+    whole = run_cli("train", "--config", str(config), "--output-dir", str(tiny_data["dir"] / "a"), *STATEFUL)
+    assert whole.returncode == 0, whole.stderr
+    (reference,) = (tiny_data["dir"] / "a").iterdir()
+
+    cut = run_cli("train", "--config", str(config), "--output-dir", str(tiny_data["dir"] / "b"), *STATEFUL,
+                  interrupt_after=2)
+    assert cut.returncode == 130, cut.stderr
+    (run,) = (tiny_data["dir"] / "b").iterdir()
+    assert f"continue with: sentinet train --resume {run}" in cut.stderr
+    cut_metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert cut_metrics["interrupted"] and len(cut_metrics["epochs"]) == 2
+    assert (run / "model.pt").is_file() and (run / "last.pt").is_file()
+    usable = run_cli("eval", str(run), str(tiny_data["test"]), "--json")  # the cut run is usable as it is
+    assert usable.returncode == 0, usable.stderr
+
+    resumed = run_cli("train", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    expected = json.loads((reference / "metrics.json").read_text(encoding="utf-8"))
+    assert len(final["epochs"]) == 5 and not final["interrupted"]
+    assert without_times(final) == without_times(expected)
+    assert "resuming after epoch 2" in (run / "train.log").read_text(encoding="utf-8")
+
+
+def test_ctrl_c_in_a_seed_ensemble_keeps_the_finished_members(config, tiny_data):
+    out = tiny_data["dir"] / "runs"
+    result = run_cli("train", "--config", str(config), "--seeds", "3", "--output-dir", str(out),
+                     interrupt_after=1)
+    assert result.returncode == 130, result.stderr
+    assert "ensembles the 1 of 3 seeds trained so far" in result.stderr
+    (ensemble,) = [p for p in out.iterdir() if "ensemble1" in p.name]
+    members = json.loads((ensemble / "ensemble.json").read_text(encoding="utf-8"))["members"]
+    assert len(members) == 1
+    ev = run_cli("eval", str(ensemble), str(tiny_data["test"]), "--json")
+    assert ev.returncode == 0, ev.stderr
+
+
+def test_resume_refuses_what_it_cannot_continue(config, tiny_data):
+    assert_one_line_error(run_cli("train", "--resume", str(tiny_data["dir"])), "not a sentinet run directory")
+    done = run_cli("train", "--config", str(config), "--output-dir", str(tiny_data["dir"] / "r"))
+    assert done.returncode == 0, done.stderr
+    (run,) = (tiny_data["dir"] / "r").iterdir()
+    assert_one_line_error(run_cli("train", "--resume", str(run), "--set", "train.epochs=9"),
+                          "--resume continues a run as it was configured")
+    (run / "last.pt").write_bytes(b"truncated")
+    assert_one_line_error(run_cli("train", "--resume", str(run)), "last.pt: not a sentinet checkpoint")
+    (run / "last.pt").unlink()
+    assert_one_line_error(run_cli("train", "--resume", str(run)), "no last.pt to resume from")
