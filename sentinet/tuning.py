@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from sentinet.config import Config, apply_override, dump_yaml, from_dict, read_yaml
 from sentinet.ensemble import cross_validate
-from sentinet.errors import SentinetError
+from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text
 from sentinet.training import TrainResult, train
 
@@ -299,13 +299,14 @@ def objective(trial: Trial, job: Job) -> float:
         config = trial_config(trial, job)
         if job.folds:
             cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
-            value, run_dir, members = cv.summary["f_macro"]["mean"], cv.path, cv.members
+            value, run_dir = cv.summary["f_macro"]["mean"], cv.path
         else:
             result = train(config, on_epoch=_epoch_pruner(trial))
-            value, run_dir, members = result.best["f_macro"], result.run_dir, [result]
+            value, run_dir = result.best["f_macro"], result.run_dir
         trial.set_user_attr("run_dir", str(run_dir))
-        if any(m.interrupted for m in members):  # Ctrl-C: training kept its best epoch and returned
-            raise KeyboardInterrupt
+    except Interrupted as stop:  # Ctrl-C: training kept what it could, then stopped the study
+        trial.set_user_attr("error", f"interrupted: {stop}")
+        raise KeyboardInterrupt from None
     except SentinetError as exc:
         trial.set_user_attr("error", str(exc))
         raise
