@@ -99,6 +99,8 @@ def test_eval_on_unlabelled_file_fails_cleanly(trained_run, tiny_data):
 )
 def test_bad_paths_are_one_line_errors(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.xml").write_text("<x/>", encoding="utf-8")  # the input exists: the run is at fault
+    (tmp_path / "x.txt").write_text("x\n", encoding="utf-8")
     res = run_cli(*args, cwd=tmp_path)
     assert res.returncode == 2
     assert message in res.stderr and len(res.stderr.strip().splitlines()) == 1
