@@ -304,8 +304,8 @@ def objective(trial: Trial, job: Job) -> float:
             result = train(config, on_epoch=_epoch_pruner(trial))
             value, run_dir = result.best["f_macro"], result.run_dir
         trial.set_user_attr("run_dir", str(run_dir))
-    except Interrupted as stop:  # Ctrl-C: training kept what it could, then stopped the study
-        trial.set_user_attr("error", f"interrupted: {stop}")
+    except Interrupted:  # Ctrl-C: training kept what it could, then stopped the study
+        trial.set_user_attr("error", "interrupted")
         raise KeyboardInterrupt from None
     except SentinetError as exc:
         trial.set_user_attr("error", str(exc))

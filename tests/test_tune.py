@@ -241,7 +241,7 @@ def test_a_training_error_stops_the_study_with_one_line(study):
     assert "file not found" in trials[0].user_attrs["error"]
 
 
-@pytest.mark.parametrize("space", ["gru", "encoders"])
+@pytest.mark.parametrize("space", ["gru", "encoders", "shift"])
 @pytest.mark.parametrize("base", ["banks_gru", "tkk_gru", "best_banks"])
 def test_example_spaces_fit_the_shipped_configs(space, base):
     repo = Path(__file__).resolve().parents[1]
@@ -252,7 +252,7 @@ def test_example_spaces_fit_the_shipped_configs(space, base):
 
 def test_missing_postgres_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # import psycopg2 fails as if not installed
-    with pytest.raises(SentinetError, match=r"pip install 'sentinet\[postgres\]'") as exc:
+    with pytest.raises(SentinetError, match=r"pip install 'sentinet-nlp\[postgres\]'") as exc:
         tuning.open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
     assert "secret" not in str(exc.value)
 
