@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train the chosen model for one domain as a 5-seed ensemble:
+# Train the chosen model for one domain (chosen by the temporal-folds dev mean, docs/RESULTS.md
+# section 1) as a 5-seed ensemble:
 #   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/train_best.sh banks|tkk
 # Step 1 (once, shared by both domains): word2vec on the training texts of both domains —
 # no labels, no test texts — written to data/vectors/sentirueval_w2v.bin, which the best
