@@ -112,6 +112,9 @@ def main() -> None:
     parser.add_argument("--dev-from", default="2014-07-01", help="temporal: dev starts here")
     parser.add_argument("--folds", type=int, default=2, help="folds: consecutive periods")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per run (default: CPU cores / jobs; lower it when "
+                             "other work shares the machine, or runs thrash)")
     parser.add_argument("--output-dir", type=Path, default=Path("runs/benchmark"))
     parser.add_argument("--from-runs", type=Path, nargs="*", default=None,
                         help="only tabulate the runs under these directories")
@@ -124,7 +127,7 @@ def main() -> None:
     if args.from_runs is None:
         if not args.configs:
             parser.error("give configs to train, or --from-runs DIR")
-        threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
         protocols = args.protocols.split(",")
         seeds = range(args.first_seed, args.first_seed + args.seeds)
         jobs = [(str(c), args.label or c.stem, p, s, args.set, args.dev_from, args.folds,
