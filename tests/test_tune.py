@@ -8,18 +8,19 @@ import dataclasses
 import glob
 import os
 import pwd
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import optuna
 import pytest
-import sqlalchemy.exc
 import torch
 import yaml
 from optuna.trial import TrialState
@@ -260,14 +261,21 @@ def test_missing_postgres_driver_names_the_extra(monkeypatch):
 def test_ctrl_c_keeps_finished_trials_and_writes_the_summary(study):
     proc = subprocess.Popen(tune_args(study, "--trials", "50"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
+    # Wait for the CLI's own "trial N complete" line, not for the database: polling SQLite
+    # while trials write to it can read "locked" until the whole study has finished.
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen, deadline = [], time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        done = [t for t in _trials_if_any(study) if t.state == TrialState.COMPLETE]
-        if done:
+        try:
+            seen.append(lines.get(timeout=0.3))
+        except queue.Empty:
+            continue
+        if " complete " in seen[-1]:
             break
-        time.sleep(0.3)
+    assert proc.poll() is None, "the study ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     trials = trials_in(study["storage"], "base")
     assert trials[0].state == TrialState.COMPLETE and len(trials) < 50
@@ -275,15 +283,6 @@ def test_ctrl_c_keeps_finished_trials_and_writes_the_summary(study):
                                                   t.user_attrs["error"] == "interrupted") for t in trials)
     assert (study["dir"] / "best.yaml").is_file() and (study["dir"] / "trials.csv").is_file()
     assert "Traceback" not in err and "[W " not in err
-
-
-def _trials_if_any(study: dict) -> list:
-    if not (study["dir"] / "study.db").exists():
-        return []
-    try:
-        return trials_in(study["storage"], "base")
-    except (KeyError, sqlalchemy.exc.OperationalError):  # not created yet, or locked
-        return []
 
 
 # --------------------------------------------------------------------------------------
