@@ -259,8 +259,11 @@ def test_missing_postgres_driver_names_the_extra(monkeypatch):
 
 
 def test_ctrl_c_keeps_finished_trials_and_writes_the_summary(study):
+    # A shell that starts the suite in the background hands its children SIGINT ignored, and
+    # Python keeps an ignored SIGINT ignored: give the CLI the default disposition, as a terminal does.
     proc = subprocess.Popen(tune_args(study, "--trials", "50"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Wait for the CLI's own "trial N complete" line, not for the database: polling SQLite
     # while trials write to it can read "locked" until the whole study has finished.
     lines: queue.Queue = queue.Queue()
