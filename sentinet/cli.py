@@ -374,7 +374,7 @@ def config_reference() -> None:
 
 
 embeddings_app = typer.Typer(no_args_is_help=True,
-                             help="Word vectors: train word2vec on your own texts, convert gensim .kv files.")
+                             help="Word vectors: train word2vec on your own texts.")
 app.add_typer(embeddings_app, name="embeddings")
 
 
@@ -411,25 +411,6 @@ def embeddings_train(
     kv = fit_word2vec(sentences, w2v, seed, workers)
     save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
     typer.echo(f"wrote {len(kv)} words x {kv.vector_size} to {out}", err=True)
-
-
-@embeddings_app.command("convert")
-def embeddings_convert(
-    source: Path = typer.Argument(..., help="A gensim .kv file (a Python pickle)."),
-    out: Path = typer.Argument(..., help="word2vec binary file to write (.bin)."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle",
-                                      help="Confirm SOURCE comes from someone you trust: opening it can run code."),
-) -> None:
-    """Rewrite a gensim .kv (pickle) as word2vec binary, the plain-data format sentinet reads."""
-    from sentinet.embeddings import convert_pickled_kv
-
-    if not trust_pickle:
-        raise SentinetError(f"{source}: .kv files are pickles and opening one can run code; "
-                            "add --trust-pickle if you trust where it came from")
-    if out.resolve() == source.resolve():
-        raise SentinetError(f"{out}: the output would overwrite the input; choose another file")
-    n = convert_pickled_kv(source, out)
-    typer.echo(f"wrote {n} words to {out}", err=True)
 
 
 def _resumable_config(run_dir: Path, device: str | None):

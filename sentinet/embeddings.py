@@ -271,29 +271,12 @@ def _load(path: Path, format: str) -> VectorStore:
     elif format == "kv":
         raise UnsafeFileError(
             f"{path}: gensim .kv files are Python pickles, which can run code when opened, so "
-            f"sentinet never loads them; convert one you trust once with `sentinet embeddings "
-            f"convert {path} OUT.bin --trust-pickle` and use OUT.bin"
+            "sentinet never loads them; if you trust the file, convert it with gensim yourself "
+            "(KeyedVectors.load(...).save_word2vec_format('X.bin', binary=True)) and use the .bin"
         )
     else:
         kv = KeyedVectors.load_word2vec_format(str(path), binary=format == "word2vec")
     return GensimVectors(str(path), format, kv)
-
-
-def convert_pickled_kv(path: Path, target: Path) -> int:
-    """The one place sentinet unpickles: a gensim ``.kv`` the user vouched for
-    (``embeddings convert --trust-pickle``) rewritten as word2vec binary, which is plain data."""
-    from gensim.models import KeyedVectors
-
-    if not Path(path).is_file():
-        raise SentinetError(f"{path}: vectors file not found")
-    try:
-        kv = KeyedVectors.load(str(path))
-    except Exception as exc:  # pickle reports corruption in many different ways
-        raise SentinetError(f"{path}: not a readable gensim .kv file ({_one_line(exc)})") from None
-    if not isinstance(kv, KeyedVectors):
-        raise SentinetError(f"{path}: holds a {type(kv).__name__}, not gensim KeyedVectors")
-    save_vectors(kv, Path(target))
-    return len(kv)
 
 
 def _load_navec(path: Path) -> NavecVectors:

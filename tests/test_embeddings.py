@@ -15,7 +15,6 @@ from gensim.models.fasttext import save_facebook_model
 from sentinet import embeddings
 from sentinet.config import Word2VecConfig
 from sentinet.embeddings import (
-    convert_pickled_kv,
     coverage,
     default_cache_dir,
     detect_format,
@@ -201,14 +200,11 @@ def test_corrupt_tar(tmp_path: Path) -> None:
         open_vectors(tmp_path / "bad.tar")
 
 
-def test_kv_is_refused_and_converts_on_request(tmp_path: Path, kv: KeyedVectors) -> None:
-    """.kv is a pickle: open_vectors never loads it; the explicit conversion gives equal vectors."""
+def test_kv_is_refused(tmp_path: Path, kv: KeyedVectors) -> None:
+    """.kv is a pickle: open_vectors never loads it, and says how to convert a trusted one."""
     path = save(kv, tmp_path / "w.kv")
-    with pytest.raises(UnsafeFileError, match=r"w\.kv: gensim \.kv files are Python pickles.*--trust-pickle"):
+    with pytest.raises(UnsafeFileError, match=r"w\.kv: gensim \.kv files are Python pickles.*save_word2vec_format"):
         open_vectors(path)
-    assert convert_pickled_kv(path, tmp_path / "w.bin") == len(WORDS)
-    store = open_vectors(tmp_path / "w.bin")
-    np.testing.assert_allclose(store.lookup(WORDS), VECTORS, rtol=1e-6)
 
 
 def test_navec_missing_member_and_mismatch(tmp_path: Path) -> None:

@@ -130,27 +130,9 @@ def test_training_on_kv_vectors_is_refused(workspace, tmp_path):
     out = tmp_path / "runs"
     result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(out),
                      "--set", f"vectors.path={planted}")
-    assert_one_line_error(result, "vectors.kv", "embeddings convert", "--trust-pickle")
+    assert_one_line_error(result, "vectors.kv", "never loads them", "save_word2vec_format")
     assert not marker.exists()
     assert not out.exists() or not any(out.iterdir()), "a refused run left a directory"
-
-
-def test_embeddings_convert_needs_explicit_trust(tmp_path):
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors(vector_size=3)
-    kv.add_vectors(["банк", "хорошо"], [[1, 2, 3], [4, 5, 6]])
-    source = tmp_path / "w.kv"
-    kv.save(str(source))
-    target = tmp_path / "w.bin"
-    assert_one_line_error(run_cli("embeddings", "convert", str(source), str(target)), "--trust-pickle")
-    assert not target.exists()
-    assert_one_line_error(run_cli("embeddings", "convert", str(source), str(source), "--trust-pickle"),
-                          "overwrite the input")
-    result = run_cli("embeddings", "convert", str(source), str(target), "--trust-pickle")
-    assert result.returncode == 0, result.stderr
-    loaded = KeyedVectors.load_word2vec_format(str(target), binary=True)
-    assert loaded["хорошо"].tolist() == [4, 5, 6]
 
 
 # --------------------------------------------------------------------------------------
