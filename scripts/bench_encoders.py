@@ -32,7 +32,7 @@ def build(name: str, hidden: int, layers: int, vocab: int, dim: int) -> Sentimen
     else:
         options = dataclasses.replace(options, hidden_size=hidden, num_layers=layers, bidirectional=True)
     embedder = Embedder(torch.randn(vocab, dim), n_learned=2, freeze=True, learn_oov=True)
-    model = SentimentClassifier(embedder, ModelConfig(encoder=options))
+    model = SentimentClassifier(embedder, ModelConfig(encoder=options), num_classes=3)
     if name == "sru-reference":
         for layer in model.encoder.layers:
             layer.recurrence = sru_recurrence_reference

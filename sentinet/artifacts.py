@@ -18,7 +18,7 @@ import yaml
 
 from sentinet.config import Config, dump_yaml, from_dict
 from sentinet.data.vocab import Vocab
-from sentinet.decision import NO_BIAS
+from sentinet.data.labels import LabelSet
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.models.classifier import Embedder, SentimentClassifier
@@ -63,16 +63,18 @@ def save_decision(run_dir: Path, bias) -> None:
     atomic_write_text(run_dir / DECISION, json.dumps({"bias": list(bias)}))
 
 
-def load_decision(run_dir: Path) -> tuple[float, float, float]:
-    """The run's tuned decision bias, or no bias when it has none."""
+def load_decision(run_dir: Path, labels: LabelSet) -> tuple[float, ...] | None:
+    """The run's tuned decision bias (one per class), or None when it has none."""
     path = run_dir / DECISION
     if not path.is_file():
-        return NO_BIAS
+        return None
     try:
-        bias = json.loads(path.read_text(encoding="utf-8"))["bias"]
-        return tuple(float(b) for b in bias)  # type: ignore[return-value]
+        bias = tuple(float(b) for b in json.loads(path.read_text(encoding="utf-8"))["bias"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SentinetError(f"{path}: unreadable decision rule ({exc})") from None
+    if len(bias) != len(labels):
+        raise SentinetError(f"{path}: {len(bias)} biases for the run's {len(labels)} classes")
+    return bias
 
 
 @dataclass
@@ -81,6 +83,10 @@ class LoadedRun:
     config: Config
     vocab: Vocab
     model: SentimentClassifier
+
+    @property
+    def labels(self) -> LabelSet:
+        return LabelSet.of(self.config.data.labels)
 
 
 def find_run_dir(path: str | Path) -> Path:
@@ -131,7 +137,7 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
             freeze=freeze, learn_oov=config.vectors.oov != "zero",
             multichannel=config.model.multichannel,
         )
-        model = SentimentClassifier(embedder, config.model)
+        model = SentimentClassifier(embedder, config.model, len(LabelSet.of(config.data.labels)))
         model.load_state_dict(state)
     except (OSError, RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

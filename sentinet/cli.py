@@ -11,6 +11,7 @@ import csv
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -148,7 +149,8 @@ def evaluate(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
 ) -> None:
-    """Score a trained model: official SentiRuEval F-macro / F-micro and a 3-class report."""
+    """Score a trained model: the official SentiRuEval F-macro / F-micro for SentiRuEval
+    labels (macro-F1 for any other label set), and a per-class report."""
     from sentinet.data.labels import require_labels
     from sentinet.data.readers import check_readable
     from sentinet.inference import Predictor, evaluate as run_eval
@@ -157,17 +159,20 @@ def evaluate(
     predictor = Predictor.load(run, _device(device))
     records = _read(data_file, predictor)
     require_labels(records, str(data_file))
-    report = run_eval(predictor, [r for r in records if r.labels], batch_size)
+    report = run_eval(predictor, [r for r in records if r.labels], batch_size, str(data_file))
     if json_output:
         typer.echo(json.dumps({"run": str(predictor.path), "data": str(data_file), **report},
                               ensure_ascii=False))
         return
     typer.echo(f"{data_file}: {report['pairs']} scored (tweet, company) pairs")
-    typer.echo(f"F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}  "
-               f"F1+ {report['f_pos']:.4f}  F1- {report['f_neg']:.4f}  "
-               f"3-class macro-F1 {report['macro_f1_3class']:.4f}")
+    if "f_pos" in report:  # the official metric: SentiRuEval labels
+        typer.echo(f"F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}  "
+                   f"F1+ {report['f_pos']:.4f}  F1- {report['f_neg']:.4f}  "
+                   f"macro-F1 (all classes) {report['macro_f1']:.4f}")
+    else:
+        typer.echo(f"macro-F1 {report['macro_f1']:.4f}  accuracy {report['accuracy']:.4f}")
     typer.echo(report["report"])
-    typer.echo("confusion (rows gold, columns predicted: negative, neutral, positive)")
+    typer.echo(f"confusion (rows gold, columns predicted: {', '.join(report['classes'])})")
     for row in report["confusion"]:
         typer.echo("  " + " ".join(f"{n:6d}" for n in row))
 
@@ -188,7 +193,7 @@ def predict(
     batch_size: int = typer.Option(256, min=1),
     chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
 ) -> None:
-    """Label every record: id, label (-1/0/1) and class probabilities. Line formats are
+    """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
     from sentinet.data.readers import FORMATS as INPUT_FORMATS, check_readable, detect_format
 
@@ -249,10 +254,8 @@ def _output_stream(output: Path | None):
         yield f
 
 
-def _columns(echo: bool) -> list[str]:
-    from sentinet.data.labels import CLASS_NAMES
-
-    return ["id", "label", *(f"p_{name}" for name in CLASS_NAMES), *(["text"] if echo else [])]
+def _columns(names: Sequence[str], echo: bool) -> list[str]:
+    return ["id", "label", *(f"p_{name}" for name in names), *(["text"] if echo else [])]
 
 
 def _write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
@@ -260,7 +263,7 @@ def _write_predictions(predictor, records, out, output_format: str, echo: bool, 
     """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
     import itertools
 
-    columns = _columns(echo)
+    columns = _columns(predictor.classes.names, echo)
     writer = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
     if writer:
         writer.writerow(columns)
@@ -285,8 +288,14 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
 
     records = _read(input_file, predictor)
     if output_format == "sentirueval":
+        roles = predictor.classes.sentiment
+        if roles is None:
+            raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
+                                f"{list(predictor.classes.values)}")
+        as_sentiment = {predictor.classes.values[i]: role for role, i in roles.items()}
         probs = predictor.predict_proba([r.text for r in records], batch_size)
-        write_sentirueval(input_file, {r.id: y for r, y in zip(records, predictor.labels(probs))}, output)
+        labels = predictor.labels(probs)
+        write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
         typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
         return
     with _output_stream(output) as out:

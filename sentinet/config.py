@@ -39,7 +39,11 @@ class DataConfig:
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
     format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")  # auto: from the file extension
     text_column: str = "text"  # tsv/csv/jsonl column names
-    label_column: str = "label"  # -1/0/1 or negative/neutral/positive
+    label_column: str = "label"  # tsv/csv/jsonl: any labels (numbers, or text like positive)
+    # The classes in class-id order, e.g. [-1, 0, 1] or [positive, negative, neutral, speech,
+    # skip]. Empty: the labels found in the training data (numbers ascending, other text
+    # alphabetically). A run stores the resolved list; a data label outside it is an error.
+    labels: list[int | str] = field(default_factory=list)
     id_column: str = "id"  # optional; the line number when absent
     date_column: str = "date"  # tsv/csv/jsonl: unix time or ISO date (SentiRuEval XML: its date)
     val_fraction: float = 0.1  # share of data.train held out as dev (random, grouped, temporal)
@@ -60,6 +64,10 @@ class DataConfig:
     conflict_policy: str = choice("drop", "majority", "neutral")
 
     def __post_init__(self) -> None:
+        if self.labels:
+            from sentinet.data.labels import LabelSet
+
+            self.labels = list(LabelSet.of(self.labels).values)
         n = len(self.train) if isinstance(self.train, list) else 1
         if self.train_weights and (len(self.train_weights) != n or min(self.train_weights) <= 0):
             raise SentinetError(f"data.train_weights: {self.train_weights} must be {n} positive "
@@ -200,7 +208,8 @@ class TrainConfig:
     bucket_pool: int = 50  # batches per pool of similar-length tweets (1 = no bucketing)
     num_threads: int | None = None  # torch CPU threads; None keeps torch's default
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    # Loss: "balanced" weighs classes by inverse training frequency; or [neg, neu, pos].
+    # Loss: "balanced" weighs classes by inverse training frequency; or one weight per class
+    # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1.
     class_weights: str | list[float] = "none"
     label_smoothing: float = 0.0  # share of each target spread over the other classes
     # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
@@ -220,9 +229,9 @@ class TrainConfig:
             raise SentinetError(f"train.swa_start: {self.swa_start} must be an epoch number (1 or more)")
         w = self.class_weights
         if isinstance(w, str) and w not in ("none", "balanced"):
-            raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of 3 numbers")
-        if isinstance(w, list) and (len(w) != 3 or min(w) <= 0):
-            raise SentinetError(f"train.class_weights: {w} must be 3 positive numbers (negative, neutral, positive)")
+            raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of numbers")
+        if isinstance(w, list) and (not w or min(w) <= 0):
+            raise SentinetError(f"train.class_weights: {w} must be positive numbers, one per class")
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 
 from sentinet import artifacts
 from sentinet.config import Config
-from sentinet.decision import NO_BIAS, decide, tune_bias
+from sentinet.decision import decide, tune_bias
 from sentinet.fileio import atomic_write_text
 from sentinet.metrics import full_report
 from sentinet.errors import Interrupted
@@ -102,11 +102,12 @@ def _combine(config: Config, kind: str, members: list[TrainResult], gold: list[d
     path = artifacts.new_run_dir(config.run.output_dir, f"{config.run.name}-{kind}")
     log = RunLog()
     log.attach(path / artifacts.LOG)
-    bias = NO_BIAS
-    if config.train.tune_decision:
-        bias, _ = tune_bias(probs, gold)
+    classes = members[0].labels
+    bias = None
+    if config.train.tune_decision and classes.sentiment is not None:
+        bias, _ = tune_bias(probs, gold, classes)
         artifacts.save_decision(path, bias)
-    report = full_report(gold, decide(probs, bias))
+    report = full_report(gold, decide(probs, classes, bias), classes)
     summary = {
         **summary,
         "members": [str(m.run_dir) for m in members],
@@ -114,7 +115,8 @@ def _combine(config: Config, kind: str, members: list[TrainResult], gold: list[d
         "f_micro": mean_std([m.best["f_micro"] for m in members]),
         "seconds": sum(m.seconds for m in members),
         "ensemble": {k: v for k, v in report.items() if k != "report"},
-        "decision_bias": list(bias),
+        "labels": list(classes.values),
+        "decision_bias": None if bias is None else list(bias),
     }
     manifest = {"members": [os.path.relpath(m.run_dir, path) for m in members]}
     atomic_write_text(path / artifacts.ENSEMBLE, json.dumps(manifest, indent=2))

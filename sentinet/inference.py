@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from sentinet import artifacts
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import LABELS
+from sentinet.data.labels import LabelSet
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
 from sentinet.decision import decide
@@ -27,9 +27,9 @@ from sentinet.models.classifier import SentimentClassifier
 @torch.no_grad()
 def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: torch.device,
                   batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """Class probabilities [N, 3] in dataset order (batches are length-sorted for speed)."""
+    """Class probabilities [N, classes] in dataset order (batches are length-sorted for speed)."""
     model.eval()
-    probs = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    probs = np.zeros((len(dataset), model.head[-1].out_features), dtype=np.float32)
     loader = make_loader(dataset, batch_size, shuffle=False)
     for batch in tqdm(loader, desc="predict", disable=None if progress else True, leave=False):
         batch = batch.to(device)
@@ -94,10 +94,15 @@ class Predictor:
     """A run directory, or an ensemble directory whose members' probabilities are averaged;
     either way with the decision rule (per-class bias) saved beside it."""
 
-    def __init__(self, path: Path, members: list[RunPredictor], bias: tuple[float, float, float]):
+    def __init__(self, path: Path, members: list[RunPredictor]):
         self.path = path
         self.members = members
-        self.bias = bias
+        self.classes: LabelSet = members[0].run.labels
+        for m in members[1:]:
+            if m.run.labels != self.classes:
+                raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.run.labels.values)}, "
+                                    f"not {list(self.classes.values)}: members must share one label set")
+        self.bias = artifacts.load_decision(path, self.classes)
 
     @property
     def config(self):
@@ -119,15 +124,15 @@ class Predictor:
             stores: dict = {}
             members = [RunPredictor(artifacts.load_run(r, device), device, stores)
                        for r in ensemble_members(path)]
-            return cls(path, members, artifacts.load_decision(path))
+            return cls(path, members)
         run = artifacts.load_run(path, device)
-        return cls(run.run_dir, [RunPredictor(run, device)], artifacts.load_decision(run.run_dir))
+        return cls(run.run_dir, [RunPredictor(run, device)])
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
         return np.mean([m.predict_proba(texts, batch_size, progress) for m in self.members], axis=0)
 
-    def labels(self, probs: np.ndarray) -> list[int]:
-        return decide(probs, self.bias)
+    def labels(self, probs: np.ndarray) -> list[int | str]:
+        return decide(probs, self.classes, self.bias)
 
 
 def ensemble_members(path: Path) -> list[Path]:
@@ -142,9 +147,13 @@ def ensemble_members(path: Path) -> list[Path]:
     return [(path / m).resolve() for m in members]
 
 
-def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256) -> dict:
-    """Official scores and the 3-class report of a loaded run on labelled records."""
+def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256,
+             source: str = "the data") -> dict:
+    """Scores and the per-class report of a loaded run on labelled records, whose labels
+    must be among the run's classes."""
+    from sentinet.data.labels import check_known
     from sentinet.metrics import full_report  # sklearn: only when scoring
 
+    check_known(records, predictor.classes, source)
     probs = predictor.predict_proba([r.text for r in records], batch_size)
-    return full_report([r.labels for r in records], predictor.labels(probs))
+    return full_report([r.labels for r in records], predictor.labels(probs), predictor.classes)

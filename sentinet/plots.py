@@ -15,13 +15,19 @@ from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
 
 CURVES, CONFUSION, CSV = "curves.png", "confusion.png", "metrics.csv"
-CSV_COLUMNS = ("epoch", "loss", "dev_loss", "f_macro", "f_micro", "f1_negative", "f1_neutral",
-               "f1_positive", "lr", "seconds")
+SCALARS = ("loss", "dev_loss", "f_macro", "f_micro")  # then f1_<class> per class, lr
+
+
+def scalar_keys(epochs: Sequence[dict]) -> list[str]:
+    """The per-epoch numbers worth a column or a curve: losses, scores, every class's F1, lr."""
+    per_class = [k for k in (epochs[0] if epochs else {}) if k.startswith("f1_")]
+    return [*SCALARS, *per_class, "lr"]
 
 
 def write_csv(run_dir: Path, epochs: Sequence[dict]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    columns = ["epoch", *scalar_keys(epochs), "seconds"]
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(epochs)
     atomic_write_text(run_dir / CSV, buffer.getvalue())
@@ -53,8 +59,10 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     ax_loss.plot(x, [r.get("dev_loss") for r in epochs], "o-", label="dev")
     ax_loss.set(title="loss (cross-entropy)", xlabel="epoch")
     ax_loss.legend()
-    ax_f1.plot(x, [r["f_macro"] for r in epochs], "o-", label="F-macro (official)")
-    ax_f1.plot(x, [r.get("f_micro") for r in epochs], "s--", alpha=0.6, label="F-micro")
+    official = epochs[-1].get("metric", "sentirueval_f_macro") == "sentirueval_f_macro"
+    ax_f1.plot(x, [r["f_macro"] for r in epochs], "o-", label="F-macro (official)" if official else "macro-F1")
+    ax_f1.plot(x, [r.get("f_micro") for r in epochs], "s--", alpha=0.6,
+               label="F-micro" if official else "micro-F1 (accuracy)")
     ax_f1.axvline(best_epoch, color="gray", linestyle=":", label=f"best epoch {best_epoch}")
     ax_f1.set(title="dev scores", xlabel="epoch")
     ax_f1.legend()
@@ -105,7 +113,7 @@ class TensorBoard:
         self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def epoch(self, row: dict) -> None:
-        for key in ("loss", "dev_loss", "f_macro", "f_micro", "f1_negative", "f1_neutral", "f1_positive", "lr"):
+        for key in scalar_keys([row]):
             if row.get(key) is not None:
                 self.writer.add_scalar(key, row[key], row["epoch"])
         self.writer.flush()

@@ -1,6 +1,6 @@
 """``sentinet serve RUN``: a small HTTP API over a trained run (the ``serve`` extra).
 
-    GET  /health   → {"status": "ok", "run": ..., "labels": [...]}
+    GET  /health   → {"status": "ok", "run": ..., "labels": [the run's labels], "classes": [their names]}
     POST /predict  {"texts": ["...", ...]} → {"predictions": [{"label": 1, "probabilities": {...}}]}
 
 The model is loaded once, before the server starts. Requests are checked by hand rather than
@@ -28,8 +28,7 @@ def build_app(predictor, max_texts: int, max_bytes: int):
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
-    from sentinet.data.labels import CLASS_NAMES
-
+    classes = predictor.classes
     app = FastAPI(title="sentinet", docs_url=None, redoc_url=None)
     lock = threading.Lock()  # predict grows the run's vocabulary with unseen words
 
@@ -38,7 +37,8 @@ def build_app(predictor, max_texts: int, max_bytes: int):
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "run": str(predictor.path), "labels": list(CLASS_NAMES)}
+        return {"status": "ok", "run": str(predictor.path), "labels": list(classes.values),
+                "classes": list(classes.names)}
 
     @app.post("/predict")
     async def predict(request: Request):
@@ -63,7 +63,7 @@ def build_app(predictor, max_texts: int, max_bytes: int):
             probs = predictor.predict_proba(texts, progress=False)
             labels = predictor.labels(probs)
         return {"predictions": [
-            {"label": int(y), "probabilities": {n: round(float(x), 6) for n, x in zip(CLASS_NAMES, p)}}
+            {"label": y, "probabilities": {n: round(float(x), 6) for n, x in zip(classes.names, p)}}
             for y, p in zip(labels, probs)
         ]}
 

@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,12 @@ from sentinet.config import (
     resolve_paths, train_files,
 )
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import CLASS_NAMES, LABELS, require_labels, training_pairs
+from sentinet.data.labels import LabelSet, check_known, require_labels, training_pairs
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
-from sentinet.decision import NO_BIAS, decide, tune_bias
+from sentinet.decision import Bias, decide, describe, tune_bias
 from sentinet.device import resolve_device
 from sentinet.embeddings import (
     VectorStore, coverage, default_cache_dir, open_sources, train_word2vec,
@@ -83,6 +84,7 @@ class Splits:
     weights: list[float]  # per training tweet: its file's data.train_weights entry
     description: str  # how dev was chosen (and, for temporal splits, which periods)
     sources: list[dict]  # what the run trained on: file, tweets, weight
+    labels: LabelSet  # the classes: data.labels, or those found in the data
 
 
 def read_labelled(path: str, d: DataConfig) -> list[Record]:
@@ -106,6 +108,8 @@ def load_splits(config: Config) -> Splits:
         split = carve(records, d)
         train, dev, description, dev_period = split.train, split.dev, split.description, split.dev_period
     parts = [train] + [read_labelled(f, d) for f in files[1:]]
+    labels = resolve_labels(d, [(files[0], records), *zip(files[1:], parts[1:])]
+                            + ([(d.dev, dev)] if d.dev else []))
     pairs, weights, sources = [], [], []
     for i, (path, part, weight) in enumerate(zip(files, parts, file_weights)):
         dropped = 0
@@ -113,14 +117,25 @@ def load_splits(config: Config) -> Splits:
             lo, hi = dev_period[0], dev_period[1] if d.folds else math.inf
             kept = [r for r in part if not lo <= record_time(r) <= hi]
             dropped, part = len(part) - len(kept), kept
-        kept_pairs = training_pairs(part, d.conflict_policy)
+        kept_pairs = training_pairs(part, d.conflict_policy, labels)
         pairs += kept_pairs
         weights += [weight] * len(kept_pairs)
         sources.append({"path": path, "tweets": len(kept_pairs), "weight": weight,
                         "dropped_in_dev_period": dropped})
     if not pairs:
         raise SentinetError(f"{files[0]}: no tweet left for training after the label rule")
-    return Splits(pairs, dev, weights, description, sources)
+    return Splits(pairs, dev, weights, description, sources, labels)
+
+
+def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
+    """data.labels when given (every label in the data must be one of them), else the
+    labels the training and dev files hold."""
+    if not d.labels:
+        return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
+    labels = LabelSet.of(d.labels)
+    for path, records in files:
+        check_known(records, labels, path)
+    return labels
 
 
 def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
@@ -209,13 +224,17 @@ class WeightedLoss(nn.Module):
         return (losses * w).sum() / norm.sum()
 
 
-def build_loss(cfg: TrainConfig, labels: list[int]) -> WeightedLoss:
+def build_loss(cfg: TrainConfig, labels: list[int], classes: LabelSet) -> WeightedLoss:
     """Cross-entropy with optional class weights ("balanced": inverse frequency) and smoothing."""
     weights = None
+    n = len(classes)
     if cfg.class_weights == "balanced":
-        counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
-        weights = len(labels) / (len(LABELS) * np.maximum(counts, 1))
+        counts = np.bincount(labels, minlength=n).astype(np.float64)
+        weights = len(labels) / (n * np.maximum(counts, 1))
     elif isinstance(cfg.class_weights, list):
+        if len(cfg.class_weights) != n:
+            raise SentinetError(f"train.class_weights: {len(cfg.class_weights)} weights for the "
+                                f"{n} classes {list(classes.values)} (one per class, in that order)")
         weights = np.asarray(cfg.class_weights, dtype=np.float64)
     weight = None if weights is None else torch.tensor(weights, dtype=torch.float32)
     return WeightedLoss(weight, cfg.label_smoothing)
@@ -280,7 +299,8 @@ class TrainResult:
     epochs: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
-    decision: tuple[float, float, float] = NO_BIAS
+    labels: LabelSet = field(default_factory=lambda: LabelSet.of(None))
+    decision: Bias | None = None  # per-class bias on the log-probabilities, when tuned
     dev_probs: np.ndarray | None = None  # the best model's dev probabilities (for ensembles)
     dev_gold: list[dict] = field(default_factory=list)
     machine: str = ""
@@ -312,13 +332,13 @@ def train_epoch(model: SentimentClassifier, loader, optimizers: list, schedule: 
     return total / max(count, 1)
 
 
-def build_model(config: Config, store: VectorStore, vocab: Vocab) -> SentimentClassifier:
+def build_model(config: Config, store: VectorStore, vocab: Vocab, num_classes: int) -> SentimentClassifier:
     """Only the vocabulary's rows are looked up: a 250K-word file costs 15K rows in memory."""
     rows = store.lookup(vocab.words[vocab.n_learned:])
     embedder = Embedder(torch.from_numpy(np.asarray(rows, dtype=np.float32)), vocab.n_learned,
                         config.vectors.freeze, learn_oov=config.vectors.oov != "zero",
                         multichannel=config.model.multichannel)
-    return SentimentClassifier(embedder, config.model)
+    return SentimentClassifier(embedder, config.model, num_classes)
 
 
 def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.Optimizer:
@@ -357,10 +377,17 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         dropped = source["dropped_in_dev_period"]
         log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
+    classes = splits.labels
+    config.data.labels = list(classes.values)  # saved with the run: predict uses these classes
+    counts = Counter(classes.values[c] for _, c in splits.train)
+    metric = "official SentiRuEval F-macro" if classes.sentiment else "macro-F1 over all classes"
+    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training tweets; "
+        f"model selection by {metric}")
+    loss_fn = build_loss(t, [c for _, c in splits.train], classes).to(device)  # checks class_weights
 
     saved = None
     if resume is None:
-        vocab, model = new_model(config, train_tokens, dev_tokens, log)
+        vocab, model = new_model(config, train_tokens, dev_tokens, log, len(splits.labels))
     else:
         saved = checkpoint.load(resume)
         vocab = Vocab.load(resume / artifacts.VOCAB)
@@ -395,12 +422,11 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
     optimizers = [build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)]
     schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
-    loss_fn = build_loss(t, labels).to(device)
     gold = [r.labels for r in splits.dev]
 
     averager = Averager(t, model)
     result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
-                         dev_gold=gold, machine=machine(device),
+                         dev_gold=gold, labels=classes, machine=machine(device),
                          data={"split": splits.description, "train": splits.sources},
                          versions=versions())
     first_epoch = 1
@@ -431,7 +457,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
                                t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", averager)
             averager.after_epoch(epoch)
             probs = predict_proba(averager.model, dev_set, device)
-            scores = epoch_scores(gold, probs, decide(probs))
+            scores = epoch_scores(gold, probs, decide(probs, classes), classes)
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
                    "seconds": time.time() - tick}
@@ -483,7 +509,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
 
 
 def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[list[str]],
-              log: RunLog) -> tuple[Vocab, SentimentClassifier]:
+              log: RunLog, num_classes: int) -> tuple[Vocab, SentimentClassifier]:
     """Vocabulary from the training (and dev) words, and a model over their vectors."""
     store, sources = open_store(config.vectors, train_tokens, config.train.seed, log)
     plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
@@ -494,7 +520,7 @@ def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[li
         f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
         f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
         f"oov policy '{config.vectors.oov}')")
-    return vocab, build_model(config, store, vocab)  # only the rows the model needs are kept
+    return vocab, build_model(config, store, vocab, num_classes)  # only the rows the model needs are kept
 
 
 def finish(result: TrainResult, run_dir: Path, dev_set: EncodedDataset, splits: Splits,
@@ -505,19 +531,22 @@ def finish(result: TrainResult, run_dir: Path, dev_set: EncodedDataset, splits: 
     best = artifacts.load_run(run_dir, device)
     result.dev_probs = predict_proba(best.model, dev_set, device)
     artifacts.save_dev_predictions(run_dir, [r.id for r in splits.dev], gold, result.dev_probs)
-    if tune_decision:
-        result.decision, tuned = tune_bias(result.dev_probs, gold)
+    classes = result.labels
+    if tune_decision and classes.sentiment is None:
+        log("decision rule: not tuned (train.tune_decision favours the official F-macro's "
+            "negative and positive classes; these labels are not SentiRuEval's)")
+    elif tune_decision:
+        result.decision, tuned = tune_bias(result.dev_probs, gold, classes)
         artifacts.save_decision(run_dir, result.decision)
-        log(f"decision rule tuned on dev: bias negative {result.decision[0]:+.1f}, positive "
-            f"{result.decision[2]:+.1f} (dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; "
-            "optimistic: tuned on the same dev set)")
+        log(f"decision rule tuned on dev: bias {describe(result.decision, classes)} "
+            f"(dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; optimistic: tuned on the same dev set)")
     result.seconds = time.time() - started
-    report = full_report(gold, decide(result.dev_probs, result.decision))
+    report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes)
     result.best = {k: v for k, v in report.items() if k != "report"}
     _write_metrics(run_dir, result)
-    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report["confusion"], CLASS_NAMES, log)
+    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report["confusion"], classes.names, log)
     log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
-        f"F-micro {report['f_micro']:.4f}  3-class macro-F1 {report['macro_f1_3class']:.4f}  "
+        f"F-micro {report['f_micro']:.4f}  macro-F1 (all classes) {report['macro_f1']:.4f}  "
         f"({result.seconds:.0f}s)\n{report['report']}")
 
 
@@ -532,7 +561,8 @@ def _write_metrics(run_dir: Path, result: TrainResult) -> None:
     data = {
         "best_epoch": result.best_epoch,
         "best": result.best,
-        "decision_bias": list(result.decision),
+        "labels": list(result.labels.values),
+        "decision_bias": None if result.decision is None else list(result.decision),
         "epochs": result.epochs,
         "seconds": result.seconds,
         "machine": result.machine,

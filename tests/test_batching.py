@@ -1,6 +1,6 @@
 
 from sentinet.data.batching import BucketBatchSampler, EncodedDataset, collate, make_loader
-from sentinet.data.labels import training_pairs, tweet_label
+from sentinet.data.labels import LabelSet, training_pairs, tweet_label
 from sentinet.data.splits import split_dev
 from sentinet.data.readers import Record
 from sentinet.data.vocab import PAD_ID, UNK_ID, plan_vocab, vocab_from_plan
@@ -42,7 +42,10 @@ def test_tweet_label_policies():
     assert tweet_label(conflict, "neutral") == 0
     assert tweet_label({}, "neutral") is None
     recs = [Record("1", "x", agree), Record("2", "y", conflict)]
-    assert [(r.id, c) for r, c in training_pairs(recs, "drop")] == [("1", 2)]
+    assert [(r.id, c) for r, c in training_pairs(recs, "drop", LabelSet((-1, 0, 1)))] == [("1", 2)]
+    words = [Record("1", "x", {"a": "pos", "b": "neg"}), Record("2", "y", {"label": "neg"})]
+    classes = LabelSet(("neg", "neu", "pos"))
+    assert [c for _, c in training_pairs(words, "neutral", classes)] == [1, 0]  # conflict → "neu"
 
 
 def test_split_dev_is_stratified_and_seeded():

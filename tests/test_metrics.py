@@ -1,5 +1,7 @@
 import pytest
 
+from sentinet.data.labels import LabelSet
+from sentinet.errors import SentinetError
 from sentinet.metrics import full_report, pairs, sentirueval_scores
 
 GOLD = [{"a": -1}, {"a": -1, "b": 0}, {"a": 1}, {"a": 0}]
@@ -39,10 +41,84 @@ def test_full_report_confusion_and_3class():
     r = full_report(GOLD, [-1, -1, -1, -1])
     assert r["confusion"] == [[2, 0, 0], [2, 0, 0], [1, 0, 0]]
     assert r["accuracy"] == pytest.approx(2 / 5)
-    assert r["macro_f1_3class"] == pytest.approx((4 / 7) / 3)
+    assert r["macro_f1"] == pytest.approx((4 / 7) / 3)
     assert "negative" in r["report"]
 
 
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError):
         pairs(GOLD, [1])
+
+
+# --------------------------------------------------------------------------------------
+# Any label set
+
+
+def test_label_set_order_and_sentiment_roles():
+    assert LabelSet.from_data([1, -1, 0, 1]).values == (-1, 0, 1)
+    assert LabelSet.from_data(["positive", "Negative", "neutral"]).values == ("Negative", "neutral", "positive")
+    assert LabelSet.from_data(["skip", "speech", "positive", "negative", "neutral"]).values == (
+        "negative", "neutral", "positive", "skip", "speech")
+    assert LabelSet.from_data([0, "spam", 1]).values == (0, 1, "spam")  # numbers first
+    assert LabelSet((-1, 0, 1)).sentiment == {-1: 0, 0: 1, 1: 2}
+    assert LabelSet(("pos", "neg", "neu")).sentiment == {1: 0, -1: 1, 0: 2}
+    assert LabelSet(("negative", "neutral", "positive", "skip")).sentiment is None
+    assert LabelSet((0, 1)).sentiment is None and LabelSet((-1, 1)).sentiment is None
+    assert LabelSet((-1, 0, 1)).names == ("negative", "neutral", "positive")
+    assert LabelSet((0, 1)).names == ("0", "1")
+    assert LabelSet.of([]).values == (-1, 0, 1)  # a run from before label sets
+    assert LabelSet.of(["1", " a ", 2.0]).values == (1, "a", 2)
+
+
+@pytest.mark.parametrize("found, message", [
+    ([1, 1, 1], "holds 1 distinct label"),
+    ([], "holds 0 distinct label"),
+])
+def test_label_set_needs_two_classes(found, message):
+    with pytest.raises(SentinetError, match=message):
+        LabelSet.from_data(found)
+    with pytest.raises(SentinetError, match="lists a label twice"):
+        LabelSet.of(["a", "b", "a"])
+
+
+def test_five_string_classes_hand_computed():
+    gold = [{"label": g} for g in ["speech", "skip", "positive", "negative", "neutral", "speech"]]
+    pred = ["speech", "speech", "positive", "neutral", "neutral", "skip"]
+    labels = LabelSet.from_data(g["label"] for g in gold)
+    r = full_report(gold, pred, labels)
+    # per class (negative, neutral, positive, skip, speech):
+    # negative 0 (FN 1); neutral TP1 FP1 → 2/3; positive 1; skip TP0 FP1 FN1 → 0; speech TP1 FP1 FN1 → 1/2
+    assert r["metric"] == "macro_f1" and "f_pos" not in r
+    assert r["f_macro"] == pytest.approx((0 + 2 / 3 + 1 + 0 + 0.5) / 5) == pytest.approx(r["macro_f1"])
+    assert r["f_micro"] == pytest.approx(3 / 6) == pytest.approx(r["accuracy"])
+    assert r["f1_neutral"] == pytest.approx(2 / 3) and r["f1_speech"] == pytest.approx(0.5)
+    assert r["classes"] == ["negative", "neutral", "positive", "skip", "speech"]
+    assert r["confusion"][4] == [0, 0, 0, 1, 1]  # gold speech: once skip, once speech
+
+
+def test_binary_and_mixed_numbers_and_text():
+    gold, pred = [{"label": 1}, {"label": 0}, {"label": 0}, {"label": "spam"}], [1, 1, 0, "spam"]
+    labels = LabelSet.from_data([0, 1, "spam"])
+    r = full_report(gold, pred, labels)
+    # 0: TP1 FN1 → 2/3; 1: TP1 FP1 → 2/3; spam: 1
+    assert r["f_macro"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    binary = full_report(gold[:3], pred[:3], LabelSet((0, 1)))
+    assert binary["f_macro"] == pytest.approx(2 / 3) and binary["confusion"] == [[1, 1], [0, 1]]
+
+
+def test_string_sentiment_labels_get_the_official_metric():
+    words = {-1: "negative", 0: "neutral", 1: "positive"}
+    official = full_report(GOLD, [-1, -1, -1, -1])
+    spelled = full_report([{k: words[v] for k, v in g.items()} for g in GOLD], ["negative"] * 4,
+                          LabelSet(("negative", "neutral", "positive")))
+    assert spelled["metric"] == official["metric"] == "sentirueval_f_macro"
+    assert spelled["f_macro"] == pytest.approx(official["f_macro"]) == pytest.approx(2 / 7)
+
+
+def test_mixed_sentiment_spellings_are_one_class_each():
+    labels = LabelSet.from_data([1, "negative", "neu", 0, -1, "positive"])
+    assert labels.values == (-1, 0, 1)
+    assert labels.to_class("negative") == labels.to_class(-1) == 0 and "POS" in labels
+    assert "speech" not in labels
+    gold = [{"a": "negative"}, {"a": 1}, {"a": "neutral"}]
+    assert full_report(gold, [-1, 1, 0], labels)["f_macro"] == 1.0

@@ -31,7 +31,7 @@ def make_model(name: str, seed: int = 0, multichannel: bool = False, **options) 
     embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True,
                         multichannel=multichannel)
     return SentimentClassifier(embedder, ModelConfig(encoder=opts, embedding_dropout=0.1,
-                                                     multichannel=multichannel))
+                                                     multichannel=multichannel), num_classes=3)
 
 
 def batch_of(seqs):
@@ -110,7 +110,7 @@ def test_max_norm_constraint_caps_head_rows():
     torch.manual_seed(0)
     embedder = Embedder(torch.randn(12, 6), n_learned=4, freeze=True, learn_oov=True)
     model = SentimentClassifier(embedder, ModelConfig(encoder=ENCODERS["cnn"].options(name="cnn"),
-                                                      head_max_norm=0.05))
+                                                      head_max_norm=0.05), num_classes=3)
     with torch.no_grad():
         model.head[-1].weight.mul_(100)
     model.apply_constraints()

@@ -11,6 +11,7 @@ import yaml
 from sentinet.config import SchedulerConfig, TrainConfig, from_dict
 from sentinet.data.splits import duplicate_key, split_dev
 from sentinet.data.readers import Record
+from sentinet.data.labels import LabelSet
 from sentinet.decision import _f_macro, decide, tune_bias
 from sentinet.embeddings import ConcatVectors, open_vectors
 from sentinet.ensemble import train_ensemble
@@ -22,20 +23,42 @@ from sentinet.training import Schedule, build_loss, train
 from .conftest import tiny_config_yaml, write_word2vec_text
 
 
+SENTIMENT = LabelSet((-1, 0, 1))
+
+
 def test_decide_applies_log_bias():
     probs = np.array([[0.5, 0.4, 0.1], [0.2, 0.5, 0.3]])
-    assert decide(probs) == [-1, 0]
-    assert decide(probs, (0.0, 0.0, np.log(2))) == [-1, 1]  # 0.3 * 2 > 0.5
+    assert decide(probs, SENTIMENT) == [-1, 0]
+    assert decide(probs, SENTIMENT, (0.0, 0.0, np.log(2))) == [-1, 1]  # 0.3 * 2 > 0.5
+    assert decide(probs, LabelSet(("b", "a", "c")), (0.0, 0.0, np.log(2))) == ["b", "c"]
 
 
 def test_tune_bias_finds_the_rare_class():
     # positives are predicted with low confidence: argmax never says positive
     probs = np.array([[0.1, 0.6, 0.3]] * 5 + [[0.1, 0.8, 0.1]] * 5 + [[0.8, 0.1, 0.1]] * 5)
     gold = [{"a": 1}] * 5 + [{"a": 0}] * 5 + [{"a": -1}] * 5
-    assert sentirueval_scores(gold, decide(probs))["f_macro"] == pytest.approx(0.5)
-    bias, score = tune_bias(probs, gold)
+    assert sentirueval_scores(gold, decide(probs, SENTIMENT))["f_macro"] == pytest.approx(0.5)
+    bias, score = tune_bias(probs, gold, SENTIMENT)
     assert score == pytest.approx(1.0) and bias[2] > 0
-    assert sentirueval_scores(gold, decide(probs, bias))["f_macro"] == pytest.approx(1.0)
+    assert sentirueval_scores(gold, decide(probs, SENTIMENT, bias))["f_macro"] == pytest.approx(1.0)
+
+
+def test_tune_bias_follows_the_sentiment_classes_wherever_they_are():
+    """The same search on string labels in another class order finds the same rule."""
+    probs = np.array([[0.1, 0.6, 0.3]] * 5 + [[0.1, 0.8, 0.1]] * 5 + [[0.8, 0.1, 0.1]] * 5)
+    gold = [{"a": 1}] * 5 + [{"a": 0}] * 5 + [{"a": -1}] * 5
+    words = {-1: "Negative", 0: "neutral", 1: "positive"}
+    order = [2, 0, 1]  # classes: positive, negative, neutral
+    labels = LabelSet(tuple(words[(-1, 0, 1)[i]] for i in order))
+    bias, score = tune_bias(probs[:, order], [{"a": words[g["a"]]} for g in gold], labels)
+    assert score == pytest.approx(1.0)
+    assert bias == tuple(tune_bias(probs, gold, SENTIMENT)[0][i] for i in order)
+
+
+def test_tune_bias_leaves_other_label_sets_alone():
+    probs = np.array([[0.6, 0.4], [0.3, 0.7]])
+    bias, score = tune_bias(probs, [{"label": "yes"}, {"label": "no"}], LabelSet(("yes", "no")))
+    assert bias == (0.0, 0.0) and score == pytest.approx(1.0)
 
 
 def test_fast_f_macro_matches_sklearn():
@@ -60,14 +83,16 @@ def test_grouped_split_keeps_duplicates_together():
 
 
 def test_balanced_class_weights_and_smoothing():
-    loss = build_loss(TrainConfig(class_weights="balanced", label_smoothing=0.1), [0, 1, 1, 1, 1, 2])
+    loss = build_loss(TrainConfig(class_weights="balanced", label_smoothing=0.1), [0, 1, 1, 1, 1, 2], SENTIMENT)
     torch.testing.assert_close(loss.ce.weight, torch.tensor([2.0, 0.5, 2.0]))
     assert loss.ce.label_smoothing == 0.1
-    assert build_loss(TrainConfig(), [0, 1]).ce.weight is None
+    assert build_loss(TrainConfig(), [0, 1], SENTIMENT).ce.weight is None
     with pytest.raises(SentinetError, match="class_weights"):
         from_dict({"train": {"class_weights": "inverse"}})
-    with pytest.raises(SentinetError, match="3 positive numbers"):
-        from_dict({"train": {"class_weights": [1, 2]}})
+    with pytest.raises(SentinetError, match="positive numbers, one per class"):
+        from_dict({"train": {"class_weights": [1, -2]}})
+    with pytest.raises(SentinetError, match="2 weights for the 3 classes"):
+        build_loss(TrainConfig(class_weights=[1.0, 2.0]), [0, 1], SENTIMENT)
 
 
 @pytest.mark.parametrize("class_weights", ["none", "balanced"])
@@ -76,7 +101,7 @@ def test_tweet_weights_match_torch_mean_and_act_as_copies(class_weights):
     torch.manual_seed(0)
     logits, labels = torch.randn(5, 3), torch.tensor([0, 1, 2, 1, 0])
     cfg = TrainConfig(class_weights=class_weights, label_smoothing=0.1)
-    loss = build_loss(cfg, labels.tolist())
+    loss = build_loss(cfg, labels.tolist(), SENTIMENT)
     reference = torch.nn.CrossEntropyLoss(weight=loss.ce.weight, label_smoothing=0.1)
     torch.testing.assert_close(loss(logits, labels), reference(logits, labels))
     torch.testing.assert_close(loss(logits, labels, torch.ones(5)), reference(logits, labels))

@@ -1,28 +1,153 @@
-"""Labels: -1/0/1 ↔ class ids and the tweet-level training label rule.
+"""Labels: the run's label set (class id ↔ label value) and the tweet-level training rule.
+
+Any label set works: -1/0/1, binary 0/1, ``positive/negative/neutral/speech/skip``. Labels
+come from ``data.labels`` (which also fixes the class order) or from the training data.
+Numbers stay numbers (``"1"`` in a TSV is the label 1); everything else is a string. The
+label set is saved in the run's config, so eval and predict use the run's own classes.
+
+The official SentiRuEval F-macro needs to know which classes are negative and positive:
+``LabelSet.sentiment`` finds them when the set is exactly -1/0/1 or
+negative/neutral/positive (any case; neg/neu/pos too). Every other set is scored by
+macro-F1 over all its classes.
 
 SentiRuEval labels (tweet, company) pairs; the model sees one label per tweet. When all
 companies a tweet mentions agree, that is its label; otherwise ``data.conflict_policy``:
 ``drop`` leaves the tweet out of training, ``majority`` takes the most frequent label
-(ties are dropped), ``neutral`` labels it 0. Evaluation always scores every pair.
+(ties are dropped), ``neutral`` labels it neutral. Evaluation always scores every pair.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sentinet.data.readers import Record
 from sentinet.errors import SentinetError
 
-LABELS = (-1, 0, 1)  # class id i ↔ label LABELS[i]
-CLASS_NAMES = ("negative", "neutral", "positive")
+Label = int | str
+
+SENTIMENT: tuple[Label, ...] = (-1, 0, 1)  # runs from before label sets were stored
+SENTIMENT_NAMES = ("negative", "neutral", "positive")
+_SENTIMENT_WORDS = {"negative": -1, "neg": -1, "neutral": 0, "neu": 0, "positive": 1, "pos": 1}
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
-def to_class(label: int) -> int:
-    return LABELS.index(label)
+def normalise(value: object, where: str) -> Label | None:
+    """A label value as the run stores it: integers (also spelled ``"1"``, ``"+1"``, ``1.0``)
+    become ints, other text is stripped; None for a missing label (empty, NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise SentinetError(f"{where}: label {value!r} is a boolean (YAML reads yes/no/true/false "
+                            "as booleans): quote it")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "null"):
+            return None
+        return int(text) if _INTEGER.fullmatch(text) else text
+    raise SentinetError(f"{where}: label {value!r} is neither a number nor text")
 
 
-def tweet_label(labels: dict[str, int], policy: str) -> int | None:
+@dataclass(frozen=True)
+class LabelSet:
+    """The classes of a run, in class-id order."""
+
+    values: tuple[Label, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.values) < 2:
+            raise SentinetError(f"data.labels: {list(self.values)} must list at least 2 labels")
+        if len(set(self.values)) != len(self.values):
+            raise SentinetError(f"data.labels: {list(self.values)} lists a label twice")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __contains__(self, value: object) -> bool:
+        return self._lookup(value) is not None
+
+    @property
+    def _index(self) -> dict[Label, int]:
+        return {v: i for i, v in enumerate(self.values)}
+
+    def _lookup(self, value: Label) -> int | None:
+        """The class of ``value``; a sentiment set also knows its other spellings (a file
+        saying ``negative`` scored against a run trained on -1/0/1)."""
+        index = self._index.get(value)
+        if index is None and self.sentiment is not None:
+            index = self.sentiment.get(_role(value))
+        return index
+
+    def to_class(self, value: Label) -> int:
+        index = self._lookup(value)
+        if index is None:
+            raise KeyError(value)
+        return index
+
+    @property
+    def sentiment(self) -> dict[int, int] | None:
+        """{-1: class id, 0: class id, 1: class id} when these are the SentiRuEval classes."""
+        roles = {_role(v): i for i, v in enumerate(self.values)}
+        return roles if len(roles) == 3 and set(roles) == {-1, 0, 1} and len(self.values) == 3 else None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column-friendly class names: negative/neutral/positive for -1/0/1, else the values."""
+        if self.values == SENTIMENT:
+            return SENTIMENT_NAMES
+        return tuple(str(v) for v in self.values)
+
+    @property
+    def neutral(self) -> Label | None:
+        roles = self.sentiment
+        return None if roles is None else self.values[roles[0]]
+
+    @classmethod
+    def of(cls, labels: Sequence[object] | None) -> LabelSet:
+        """A run's stored ``data.labels`` (empty: a run from before label sets: -1/0/1)."""
+        if not labels:
+            return cls(SENTIMENT)
+        return cls(tuple(normalise(v, "data.labels") for v in labels))
+
+    @classmethod
+    def from_data(cls, found: Iterable[Label]) -> LabelSet:
+        """The labels seen in the data, ordered: numbers ascending, text alphabetically after
+        them. Sentiment spellings only (-1/0/1, negative/neutral/positive, neg/neu/pos):
+        ordered negative, neutral, positive, and mixed spellings become -1/0/1."""
+        values = set(found)
+        if len(values) < 2:
+            raise SentinetError(f"the training data holds {len(values)} distinct label(s) "
+                                f"({', '.join(map(repr, values)) or 'none'}); a classifier needs at least 2")
+        roles = {_role(v) for v in values}
+        if None not in roles:
+            if all(isinstance(v, str) for v in values) and len(roles) == len(values):
+                return cls(tuple(sorted(values, key=_role)))
+            return cls(tuple(sorted(roles)))
+        return cls(tuple(sorted(values, key=lambda v: (isinstance(v, str), str(v)))))
+
+
+def _role(value: Label) -> int | None:
+    """-1/0/1 for a sentiment spelling, else None."""
+    if isinstance(value, int):
+        return value if value in (-1, 0, 1) else None
+    return _SENTIMENT_WORDS.get(value.lower())
+
+
+def check_known(records: Sequence, labels: LabelSet, path: str) -> None:
+    """Every label in ``records`` belongs to ``labels``: else a one-line error naming it."""
+    for r in records:
+        for value in r.labels.values():
+            if value not in labels:
+                raise SentinetError(f"{path}: id {r.id!r} has label {value!r}, which is not in the "
+                                    f"run's labels {list(labels.values)} (see data.labels)")
+
+
+def tweet_label(labels: dict[str, Label], policy: str, neutral: Label | None = 0) -> Label | None:
     """One training label for a tweet, or None when it should not be trained on."""
     values = list(labels.values())
     if not values:
@@ -30,23 +155,23 @@ def tweet_label(labels: dict[str, int], policy: str) -> int | None:
     if len(set(values)) == 1:
         return values[0]
     if policy == "neutral":
-        return 0
+        return neutral
     if policy == "majority":
         (top, n), *rest = Counter(values).most_common()
         return None if rest and rest[0][1] == n else top
     return None
 
 
-def training_pairs(records: Sequence[Record], policy: str) -> list[tuple[Record, int]]:
+def training_pairs(records: Sequence, policy: str, labels: LabelSet) -> list[tuple[object, int]]:
     """(record, class id) for every record the label rule keeps."""
     pairs = []
     for r in records:
-        label = tweet_label(r.labels, policy)
+        label = tweet_label(r.labels, policy, labels.neutral)
         if label is not None:
-            pairs.append((r, to_class(label)))
+            pairs.append((r, labels.to_class(label)))
     return pairs
 
 
-def require_labels(records: Sequence[Record], path: str) -> None:
+def require_labels(records: Sequence, path: str) -> None:
     if not any(r.labels for r in records):
         raise SentinetError(f"{path}: no record carries a label")

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TextIO
 from xml.parsers import expat
 
+from sentinet.data.labels import normalise
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open
 
-LABEL_NAMES = {-1: "negative", 0: "neutral", 1: "positive"}
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
 META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
 FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
@@ -38,20 +38,13 @@ EXTENSIONS = {
     ".json": "jsonl",
     ".txt": "txt",
 }
-_LABEL_SPELLINGS = {
-    "-1": -1, "negative": -1, "neg": -1,
-    "0": 0, "neutral": 0, "neu": 0,
-    "1": 1, "+1": 1, "positive": 1, "pos": 1,
-}  # fmt: skip
-
-
 @dataclass
 class Record:
-    """One tweet. ``labels`` maps company (or "label") → -1/0/1; empty means unlabelled."""
+    """One tweet. ``labels`` maps company (or "label") → its label; empty means unlabelled."""
 
     id: str
     text: str
-    labels: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int | str] = field(default_factory=dict)
     # Metadata, not content (records compare equal without it): the date as written in the
     # file (unix time or ISO; parsed only when a temporal split needs it) and the file's path.
     date: str | None = field(default=None, compare=False)
@@ -74,21 +67,9 @@ def detect_format(path: Path) -> str:
     )
 
 
-def parse_label(value: object, where: str) -> int | None:
-    """-1/0/1 from the many ways datasets spell it; None (unlabelled) for NULL or empty."""
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value in LABEL_NAMES:
-        return value
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in ("", "null"):
-            return None
-        if key in _LABEL_SPELLINGS:
-            return _LABEL_SPELLINGS[key]
-    raise SentinetError(
-        f"{where}: unknown label value {value!r} (expected -1, 0, 1 or negative/neutral/positive)"
-    )
+def parse_label(value: object, where: str) -> int | str | None:
+    """A label as the run stores it (see labels.normalise); None (unlabelled) for NULL or empty."""
+    return normalise(value, where)
 
 
 # --------------------------------------------------------------------------------------
@@ -336,6 +317,9 @@ def _table_record(path: Path, table: ET.Element, n: int) -> Record:
         if company in META_COLUMNS:
             continue
         label = parse_label(value, f"{path}: id {rid!r}, column {company!r}")
+        if label not in (None, -1, 0, 1):  # the format's own labels
+            raise SentinetError(f"{path}: id {rid!r}, column {company!r}: unknown label value "
+                                f"{value!r} (SentiRuEval labels are -1, 0, 1 or NULL)")
         if label is not None:
             labels[company] = label
     return Record(rid, cells["text"], labels, date=cells.get("date") or None)
@@ -394,7 +378,7 @@ def write_sentirueval(
 
 
 def _label_text(label: int) -> str:
-    if int(label) not in LABEL_NAMES:
+    if label not in (-1, 0, 1):
         raise ValueError(f"prediction {label!r} is not -1, 0 or 1")
     return str(int(label))
 

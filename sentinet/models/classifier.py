@@ -1,4 +1,4 @@
-"""Word ids → vectors → encoder → dropout + linear head → 3 logits (negative, neutral, positive)."""
+"""Word ids → vectors → encoder → dropout + linear head → one logit per class."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from torch import Tensor, nn
 from sentinet.config import ModelConfig
 from sentinet.data.vocab import PAD_ID, UNK_ID
 from sentinet.models import build_encoder
-
-NUM_CLASSES = 3
 
 
 class Embedder(nn.Module):
@@ -71,14 +69,16 @@ def _grown(table: nn.Embedding, rows: Tensor) -> nn.Embedding:
 
 
 class SentimentClassifier(nn.Module):
-    def __init__(self, embedder: Embedder, config: ModelConfig):
+    """Embedder → encoder → dropout + linear head: one logit per class of the run's label set."""
+
+    def __init__(self, embedder: Embedder, config: ModelConfig, num_classes: int):
         super().__init__()
         self.embedder = embedder
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = build_encoder(config.encoder, embedder.output_dim)
         self.head = nn.Sequential(
             nn.Dropout(config.head_dropout),
-            nn.Linear(self.encoder.output_dim, NUM_CLASSES),
+            nn.Linear(self.encoder.output_dim, num_classes),
         )
         self.head_max_norm = config.head_max_norm
         self.word_dropout = config.word_dropout
