@@ -87,7 +87,7 @@ class Splits:
 
 def read_labelled(path: str, d: DataConfig) -> list[Record]:
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
-                           id_column=d.id_column, date_column=d.date_column)
+                           id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
     require_labels(records, path)
     return [r for r in records if r.labels]
 
@@ -357,6 +357,9 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         dropped = source["dropped_in_dev_period"]
         log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
+    cap = config.tokenizer.max_tokens
+    if cut := sum(len(tokens) >= cap for tokens in (*train_tokens, *dev_tokens)):
+        log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
 
     saved = None
     if resume is None:
