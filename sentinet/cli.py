@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +26,8 @@ app = typer.Typer(
     help="Sentiment classification of short texts over frozen word vectors.",
 )
 
-FORMATS = ("csv", "jsonl", "sentirueval")
+FORMATS = ("csv", "tsv", "jsonl", "sentirueval")
+TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
 
 
 def _print_version(value: bool) -> None:
@@ -182,12 +184,17 @@ def predict(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
     input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
                                      "JSONL, or - for standard input."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout)."),
-    output_format: str = typer.Option("csv", "--format", help="csv, jsonl or sentirueval."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout), "
+                                       "written whole at the end; an existing file is replaced (and "
+                                       "stderr says so); one of the inputs is refused."),
+    output_format: str = typer.Option("csv", "--format", help="csv, tsv (tabs and newlines inside a "
+                                      "text become spaces), jsonl or sentirueval."),
     input_format: str = typer.Option("auto", "--input-format",
                                      help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
     text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
     id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
+    quoting: str | None = typer.Option(None, help="TSV/CSV input quoting: auto (TSV none, CSV quoted), "
+                                       "none or quoted (default: the run's data.quoting)."),
     echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
@@ -195,16 +202,22 @@ def predict(
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
-    from sentinet.data.readers import FORMATS as INPUT_FORMATS, check_readable, detect_format
+    from sentinet.data.readers import FORMATS as INPUT_FORMATS, QUOTINGS, check_readable, detect_format
+    from sentinet.fileio import check_output, replaced_note
 
     if output_format not in FORMATS:
         raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
     if input_format not in ("auto", *INPUT_FORMATS):
         raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(INPUT_FORMATS)}")
+    if quoting is not None and quoting not in QUOTINGS:
+        raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
     stdin = input_file == "-"
+    source = 0 if stdin else Path(input_file)
+    replaced = output is not None and check_output(output, [source, *_run_files(run)])
+    if output is None and not stdin:
+        _refuse_stdout_on(Path(input_file))
     if not stdin:
         check_readable(Path(input_file))
-        _refuse_overwriting_input(Path(input_file), output)
     fmt = input_format if input_format != "auto" else "txt" if stdin else detect_format(Path(input_file))
     if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
@@ -214,22 +227,36 @@ def predict(
 
     predictor = Predictor.load(run, _device(device))
     d = predictor.config.data
-    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column}
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
+               "quoting": quoting or d.quoting}
     if fmt == "sentirueval":
-        _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
-        return
-    with _input_stream(input_file) as stream, _output_stream(output) as out:
-        from sentinet.data.readers import stream_records
+        count = _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
+    else:
+        with _input_stream(input_file) as stream, _output_stream(output) as out:
+            from sentinet.data.readers import stream_records
 
-        records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
-        count = _write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
+            records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+            count = _write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
     if output is not None:
-        typer.echo(f"wrote {count} predictions to {output}", err=True)
+        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
 
 
-def _refuse_overwriting_input(input_path: Path, output: Path | None) -> None:
-    if output is not None and output.exists() and output.resolve() == input_path.resolve():
-        raise SentinetError(f"{output}: the output would overwrite the input; choose another file")
+def _run_files(run: Path) -> list[Path]:
+    """What predict and export read from a run: the path given and its run directory's files
+    (a run's model.pt stands for its directory, as it does for loading)."""
+    from sentinet import artifacts as a
+
+    folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
+    names = (a.CONFIG, a.VOCAB, a.WEIGHTS, a.METRICS, a.DECISION, a.ENSEMBLE) if folder else ()
+    return [run, *(folder / name for name in names)]
+
+
+def _refuse_stdout_on(input_path: Path) -> None:
+    """``predict RUN in.txt >> in.txt`` would read its own output forever (GNU cat refuses too)."""
+    from sentinet.fileio import same_file
+
+    if same_file(1, input_path):
+        raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
 
 
 @contextlib.contextmanager
@@ -263,30 +290,35 @@ def _write_predictions(predictor, records, out, output_format: str, echo: bool, 
     """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
     import itertools
 
-    columns = _columns(predictor.classes.names, echo)
-    writer = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
-    if writer:
-        writer.writerow(columns)
+    write_row = _row_writer(out, output_format, _columns(predictor.classes.names, echo))
     count = 0
     while chunk := list(itertools.islice(records, chunk_size)):
         probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
         for r, y, p in zip(chunk, predictor.labels(probs), probs):
-            values = [r.id, y, *(round(float(x), 6) for x in p), *([r.text] if echo else [])]
-            if writer:
-                writer.writerow(values)
-            else:
-                out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+            write_row([r.id, y, *(round(float(x), 6) for x in p), *([r.text] if echo else [])])
         out.flush()
         count += len(chunk)
     return count
 
 
+def _row_writer(out, output_format: str, columns: list[str]):
+    """Write the header (csv, tsv) and return a function writing one row of values."""
+    if output_format == "jsonl":
+        return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+    if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
+        out.write("\t".join(columns) + "\n")
+        return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    return writer.writerow
+
+
 def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
-                 batch_size: int) -> None:
+                 batch_size: int) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
     from sentinet.data.readers import write_sentirueval
 
-    records = _read(input_file, predictor)
+    records = _read(input_file, predictor, "sentirueval")
     if output_format == "sentirueval":
         roles = predictor.classes.sentiment
         if roles is None:
@@ -296,12 +328,9 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
         probs = predictor.predict_proba([r.text for r in records], batch_size)
         labels = predictor.labels(probs)
         write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
-        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
-        return
+        return len(records)
     with _output_stream(output) as out:
-        count = _write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
-    if output is not None:
-        typer.echo(f"wrote {count} predictions to {output}", err=True)
+        return _write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
 
 
 @app.command()
@@ -333,11 +362,12 @@ def export_run(
     """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
     eval and predict take on another machine, without the original vectors file."""
     from sentinet.export import export
+    from sentinet.fileio import check_output, replaced_note
 
-    if out.exists() and out.is_dir():
-        raise SentinetError(f"{out}: is a directory; give the archive's file name")
+    replaced = check_output(out, _run_files(run))
     count = export(run, out, vocab_size)
-    typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)", err=True)
+    typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
+               f"{replaced_note(replaced)}", err=True)
 
 
 @app.command()
@@ -390,7 +420,8 @@ app.add_typer(embeddings_app, name="embeddings")
 @embeddings_app.command("train")
 def embeddings_train(
     corpus: list[Path] = typer.Argument(..., help="Texts: plain text (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
-    out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec)."),
+    out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec); "
+                             "an existing file is replaced (and stderr says so); an input is refused."),
     config: Path | None = typer.Option(None, help="Take tokenizer and vectors.word2vec settings from this config."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set vectors.word2vec.dim=200"),
     seed: int = typer.Option(13),
@@ -403,7 +434,9 @@ def embeddings_train(
     from sentinet.data.readers import read_records
     from sentinet.data.tokenize import Tokenizer
     from sentinet.embeddings import fit_word2vec, save_vectors
+    from sentinet.fileio import check_output, replaced_note
 
+    replaced = check_output(out, [*corpus, *([config] if config else [])])
     if config:
         cfg = load_config(config, overrides)
     else:
@@ -412,14 +445,16 @@ def embeddings_train(
             apply_override(raw, item)
         cfg = from_dict(raw) if raw else Config()
     tokenizer = Tokenizer(cfg.tokenizer)
-    texts = [r.text for path in corpus for r in read_records(path)]
+    d = cfg.data
+    texts = [r.text for path in corpus
+             for r in read_records(path, text_column=d.text_column, quoting=d.quoting)]
     sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
     w2v = cfg.vectors.word2vec
     typer.echo(f"word2vec: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
                f"min_count {w2v.min_count}, {w2v.epochs} epochs, {'skip-gram' if w2v.sg else 'CBOW'}", err=True)
     kv = fit_word2vec(sentences, w2v, seed, workers)
     save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
-    typer.echo(f"wrote {len(kv)} words x {kv.vector_size} to {out}", err=True)
+    typer.echo(f"wrote {len(kv)} words x {kv.vector_size} to {out}{replaced_note(replaced)}", err=True)
 
 
 def _resumable_config(run_dir: Path, device: str | None):
@@ -444,13 +479,13 @@ def _device(spec: str):
     return resolve_device(spec)
 
 
-def _read(path: Path, predictor):
-    """Records of any supported format, with the column names the run was trained with."""
+def _read(path: Path, predictor, format: str = "auto"):
+    """Records of any supported format, with the column names and quoting the run was trained with."""
     from sentinet.data.readers import read_records
 
     d = predictor.config.data
-    return read_records(path, "auto", text_column=d.text_column,
-                        label_column=d.label_column, id_column=d.id_column)
+    return read_records(path, format, text_column=d.text_column, label_column=d.label_column,
+                        id_column=d.id_column, quoting=d.quoting)
 
 
 def main() -> None:

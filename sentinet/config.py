@@ -38,6 +38,10 @@ class DataConfig:
     train_weights: list[float] = field(default_factory=list)  # per train file loss weight (default 1 each)
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
     format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")  # auto: from the file extension
+    # TSV/CSV quoting. auto: TSV has none (a tab separates, a newline ends a record, a '"' is
+    # just a character, as in raw tweet exports) and CSV is quoted ("a, b" and "" inside, RFC
+    # 4180). none / quoted force one reading for both.
+    quoting: str = choice("auto", "none", "quoted")
     text_column: str = "text"  # tsv/csv/jsonl column names
     label_column: str = "label"  # tsv/csv/jsonl: any labels (numbers, or text like positive)
     # The classes in class-id order, e.g. [-1, 0, 1] or [positive, negative, neutral, speech,
@@ -115,6 +119,13 @@ class TokenizerConfig:
     emoji: bool = True  # each emoji its own token (False drops them)
     squash_elongations: bool = True  # letters repeated 3+ times → 2 (оооочень → оочень)
     retweets: str = choice("drop", "keep")  # the leading "RT" marker
+    # Tokens kept per text; the rest are dropped at train, eval, predict and serve alike. A
+    # stray megabyte-long "tweet" would otherwise stall training; tweets have < 60 tokens.
+    max_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise SentinetError(f"tokenizer.max_tokens: {self.max_tokens} must be 1 or more")
 
 
 @dataclass

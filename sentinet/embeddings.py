@@ -6,13 +6,11 @@ a matrix: navec's product-quantized rows are decoded on demand and never unpacke
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
 import os
 import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -369,17 +367,11 @@ def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> st
 
 
 def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
-    """Write word2vec format beside ``target`` then rename, so a crash leaves no half file."""
-    tmp = None
+    """Write word2vec format atomically, so a crash leaves no half file."""
+    from sentinet.fileio import atomic_path
+
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        kv.save_word2vec_format(tmp, binary=binary)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            kv.save_word2vec_format(str(tmp), binary=binary)
     except OSError as exc:
         raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)  # already renamed on success

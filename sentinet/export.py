@@ -11,7 +11,6 @@ tarfile's ``data`` filter: no member can land outside the folder it is unpacked 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -22,6 +21,7 @@ import yaml
 
 from sentinet import artifacts
 from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_path
 
 BUNDLE = "vectors.npz"
 SUFFIXES = (".tar.gz", ".tgz")
@@ -52,16 +52,8 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
         else:
             _export_run(artifacts.find_run_dir(source), root, vocab_size)
             count = 1
-        fd, partial = tempfile.mkstemp(dir=target.parent if target.parent.exists() else None,
-                                       prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            with tarfile.open(partial, "w:gz") as tar:
-                tar.add(root, arcname="sentinet-export")
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as partial, tarfile.open(partial, "w:gz") as tar:
+            tar.add(root, arcname="sentinet-export")
     return count
 
 

@@ -1,36 +1,54 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written file behind."""
+"""Safe file writes: a crash or Ctrl-C never leaves a half-written file behind, and no output
+ever lands on one of the command's own input files."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+from sentinet.errors import SentinetError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temp file name beside ``path`` for writers that want a name (gensim, tarfile); on
+    success it replaces ``path`` in one rename.
+
+    On any exception the temp file, and any folder made for it, is removed and whatever
+    ``path`` held before is kept.
+    """
+    path = Path(path)
+    made = _make_folders(path.parent)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide run files from others
+        os.close(fd)
+        yield Path(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
-    """Open a temp file beside ``path``; on success it replaces ``path`` in one rename.
-
-    On any exception the temp file is removed and whatever ``path`` held before is kept.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide run files from others
+    """``open`` on a temp file beside ``path`` that replaces ``path`` when the block ends
+    without an exception (see ``atomic_path``)."""
+    with atomic_path(path) as tmp:
         encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "") as f:
+        with open(tmp, mode, encoding=encoding, newline=None if "b" in mode else "") as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -38,8 +56,54 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         f.write(text)
 
 
+def check_output(output: Path, inputs: Iterable[Path | int]) -> bool:
+    """Refuse an output that is a folder or one of the command's inputs under any name
+    (another spelling, a symlink, a hard link; an int is an open file descriptor, e.g. 0 for
+    stdin). Returns whether an existing file will be replaced, for the command to say so."""
+    if output.is_dir():
+        raise SentinetError(f"{output}: is a directory; give the output file's name")
+    for source in inputs:
+        if same_file(output, source):
+            what = ("standard input" if source == 0 else "the input" if Path(source) == output
+                    else f"the input {source} (the same file)")
+            raise SentinetError(f"{output}: the output would overwrite {what}; choose another file")
+    return output.exists()
+
+
+def same_file(a: Path | int, b: Path | int) -> bool:
+    """Whether two paths (or open file descriptors) are one file: the same path once ``..``
+    is resolved (``new/../x`` is x even before new/ exists), or the same device and inode,
+    as ``os.path.samefile`` compares them."""
+    if not isinstance(a, int) and not isinstance(b, int) and os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samestat(*(os.fstat(x) if isinstance(x, int) else os.stat(x) for x in (a, b)))
+    except (OSError, ValueError):
+        return False
+
+
+def replaced_note(replaced: bool) -> str:
+    """The suffix of a command's "wrote ..." line when it replaced an existing file."""
+    return " (replaced the existing file)" if replaced else ""
+
+
 def current_umask() -> int:
     """The process umask (os has no getter before Python 3.13: set it and put it back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; returns those created, outermost first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -89,7 +89,7 @@ class Splits:
 
 def read_labelled(path: str, d: DataConfig) -> list[Record]:
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
-                           id_column=d.id_column, date_column=d.date_column)
+                           id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
     require_labels(records, path)
     return [r for r in records if r.labels]
 
@@ -384,6 +384,9 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training tweets; "
         f"model selection by {metric}")
     loss_fn = build_loss(t, [c for _, c in splits.train], classes).to(device)  # checks class_weights
+    cap = config.tokenizer.max_tokens
+    if cut := sum(len(tokens) >= cap for tokens in (*train_tokens, *dev_tokens)):
+        log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
 
     saved = None
     if resume is None:

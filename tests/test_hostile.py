@@ -159,3 +159,111 @@ def test_run_name_in_yaml_is_checked_too(workspace, tmp_path):
     result = run_cli("train", "--config", str(config), "--output-dir", str(tmp_path / "runs"))
     assert_one_line_error(result, "run.name", "'../../x'")
     assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------------------------
+# No output lands on an input, whatever its spelling; a failed write leaves nothing behind
+
+
+@pytest.fixture
+def files(workspace, run_copy, tmp_path) -> dict[str, Path]:
+    """Inputs a careless output could destroy, with other names for the same files."""
+    d = {"dir": tmp_path, "run": run_copy, "in": tmp_path / "in.txt", "gold": tmp_path / "gold.xml",
+         "corpus": tmp_path / "c.txt", "config": tmp_path / "c.yaml", "sub": tmp_path / "sub"}
+    d["in"].write_text("сбербанк спасибо\nвтб ужасно\n", encoding="utf-8")
+    shutil.copy(workspace["train"], d["gold"])
+    d["corpus"].write_text("сбербанк спасибо\nвтб ужасно\n" * 5, encoding="utf-8")
+    d["config"].write_text("vectors: {word2vec: {min_count: 1, epochs: 1}}\n", encoding="utf-8")
+    d["sub"].mkdir()
+    (tmp_path / "link.txt").symlink_to("in.txt")
+    os.link(d["in"], tmp_path / "hard.txt")
+    os.link(d["gold"], tmp_path / "gold-hard.xml")
+    os.link(d["corpus"], tmp_path / "c-hard.txt")
+    return d
+
+
+# (arguments, a fragment of the error); {dir} is the folder of `files`, {run} a copy of a run
+OUTPUT_IS_INPUT = {
+    "predict -o input": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/in.txt"], "would overwrite the input"),
+    "predict -o ./input": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/./in.txt"], "would overwrite the input"),
+    "predict -o sub/../input": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/sub/../in.txt"], "in.txt (the same file)"),
+    "predict -o new/../input": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/new/../in.txt"], "in.txt (the same file)"),
+    "predict -o symlink": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/link.txt"], "in.txt (the same file)"),
+    "predict symlink -o target": (["predict", "{run}", "{dir}/link.txt", "-o", "{dir}/in.txt"], "link.txt (the same file)"),
+    "predict -o hard link": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/hard.txt"], "in.txt (the same file)"),
+    "predict xml -o gold": (["predict", "{run}", "{dir}/gold.xml", "--format", "sentirueval", "-o", "{dir}/gold.xml"], "would overwrite the input"),
+    "predict xml -o gold hard link": (["predict", "{run}", "{dir}/gold.xml", "--format", "sentirueval", "-o", "{dir}/gold-hard.xml"], "gold.xml (the same file)"),
+    "predict -o run weights": (["predict", "{run}", "{dir}/in.txt", "-o", "{run}/model.pt"], "would overwrite the input"),
+    "predict model.pt -o run config": (["predict", "{run}/model.pt", "{dir}/in.txt", "-o", "{run}/config.yaml"], "config.yaml"),
+    "predict -o folder": (["predict", "{run}", "{dir}/in.txt", "-o", "{dir}/sub"], "is a directory"),
+    "embeddings -o corpus": (["embeddings", "train", "{dir}/c.txt", "-o", "{dir}/c.txt"], "would overwrite the input"),
+    "embeddings -o corpus hard link": (["embeddings", "train", "{dir}/in.txt", "{dir}/c.txt", "-o", "{dir}/c-hard.txt"], "c.txt (the same file)"),
+    "embeddings -o its config": (["embeddings", "train", "{dir}/c.txt", "--config", "{dir}/c.yaml", "-o", "{dir}/c.yaml"], "would overwrite the input"),
+    "embeddings -o folder": (["embeddings", "train", "{dir}/c.txt", "-o", "{dir}/sub"], "is a directory"),
+    "export into a run file": (["export", "{run}", "{run}/metrics.json"], "would overwrite the input"),
+    "export -o folder": (["export", "{run}", "{dir}/sub"], "is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUTPUT_IS_INPUT))
+def test_an_output_that_is_an_input_is_refused(files, case):
+    args, fragment = OUTPUT_IS_INPUT[case]
+    before = snapshot(files["dir"])
+    result = run_cli(*(a.format(dir=files["dir"], run=files["run"]) for a in args))
+    assert_one_line_error(result, fragment)
+    assert snapshot(files["dir"]) == before
+
+
+@pytest.mark.parametrize("stream", ["stdin", "stdout"])
+def test_a_redirected_stream_that_is_the_input_or_output_is_refused(files, stream):
+    """``predict RUN - -o in.txt < in.txt`` and ``predict RUN in.txt >> in.txt``."""
+    before = snapshot(files["dir"])
+    args = ["predict", str(files["run"]), "-", "-o", str(files["in"])] if stream == "stdin" else \
+        ["predict", str(files["run"]), str(files["in"])]
+    mode = "r" if stream == "stdin" else "a"
+    with open(files["in"], mode, encoding="utf-8") as f, open(files["dir"] / "err", "w+") as err:
+        code = subprocess.run([sys.executable, "-m", "sentinet", *args], timeout=300, stderr=err,
+                              **{stream: f}).returncode
+        err.seek(0)
+        result = subprocess.CompletedProcess(args, code, "", err.read())
+    (files["dir"] / "err").unlink()
+    assert_one_line_error(result, "standard input" if stream == "stdin" else "standard output is the input")
+    assert snapshot(files["dir"]) == before
+
+
+# A failure after the output was opened (a bad row deep in a streamed TSV) keeps the old file,
+# removes the temp file and removes any folder made for the output.
+BAD_TSV = "id\ttext\n" + "".join(f"{i}\tсбербанк спасибо\n" for i in range(20)) + "x\ttoo\tmany\n"
+
+
+@pytest.mark.parametrize("output", ["existing.csv", "new/deeper/out.csv"])
+def test_a_failed_predict_leaves_the_output_as_it_was(files, output):
+    (files["dir"] / "bad.tsv").write_text(BAD_TSV, encoding="utf-8")
+    (files["dir"] / "existing.csv").write_text("earlier predictions\n", encoding="utf-8")
+    before = snapshot(files["dir"])
+    result = run_cli("predict", str(files["run"]), str(files["dir"] / "bad.tsv"), "--chunk-size", "2",
+                     "-o", str(files["dir"] / output))
+    assert_one_line_error(result, "bad.tsv: line 22: 3 fields, but the header has 2")
+    assert snapshot(files["dir"]) == before
+
+
+# Quoting and the token cap: bad values are one line, before anything is read or written
+QUOTING_AND_CAP = {
+    "quoted TSV with a stray quote": (["predict", "{run}", "{dir}/raw.tsv", "--quoting", "quoted", "-o", "{dir}/o.csv"],
+                                      "raw.tsv: line 2: malformed TSV"),
+    "--quoting unknown": (["predict", "{run}", "{dir}/raw.tsv", "--quoting", "csv"], "--quoting 'csv'"),
+    "data.quoting unknown": (["train", "--config", "{config}", "--set", "data.quoting=csv", "--output-dir", "{dir}/runs"],
+                             "data.quoting: 'csv' is not one of auto, none, quoted"),
+    "tokenizer.max_tokens 0": (["train", "--config", "{config}", "--set", "tokenizer.max_tokens=0", "--output-dir", "{dir}/runs"],
+                               "tokenizer.max_tokens: 0 must be 1 or more"),
+}
+
+
+@pytest.mark.parametrize("case", list(QUOTING_AND_CAP))
+def test_bad_quoting_and_token_cap(workspace, files, case):
+    args, fragment = QUOTING_AND_CAP[case]
+    (files["dir"] / "raw.tsv").write_text('id\ttext\n1\t"Сбер" завис\n', encoding="utf-8")
+    before = snapshot(files["dir"])
+    result = run_cli(*(a.format(dir=files["dir"], run=files["run"], config=workspace["config"]) for a in args))
+    assert_one_line_error(result, fragment)
+    assert snapshot(files["dir"]) == before

@@ -14,6 +14,7 @@ from sentinet.data.readers import (
     detect_format,
     parse_label,
     read_records,
+    stream_records,
     write_sentirueval,
 )
 from sentinet.errors import SentinetError
@@ -86,6 +87,46 @@ def test_tsv(tmp_path):
 def test_tsv_tab_extension_and_quotes_inside_field(tmp_path):
     path = write(tmp_path, "d.tab", 'text\tlabel\nон сказал "да"\t0\n')
     assert read_records(path) == [Record("1", 'он сказал "да"', {"label": 0})]
+
+
+RAW_TWEETS_TSV = ('id\ttext\tlabel\n'
+                  '1\t"Сбербанк" опять завис\t-1\n'  # a quote first: csv's reader breaks here
+                  '2\tкупил "айфон, а он\t1\n'  # an unbalanced quote
+                  '3\t""\t0\n')
+
+
+def test_tsv_has_no_quoting_by_default(tmp_path):
+    path = write(tmp_path, "raw.tsv", RAW_TWEETS_TSV)
+    assert read_records(path) == [
+        Record("1", '"Сбербанк" опять завис', {"label": -1}),
+        Record("2", 'купил "айфон, а он', {"label": 1}),
+        Record("3", '""', {"label": 0}),
+    ]
+    assert read_records(path, quoting="none") == read_records(path)
+
+
+def test_tsv_streamed_has_no_quoting_by_default(tmp_path):
+    path = write(tmp_path, "raw.tsv", RAW_TWEETS_TSV)
+    with path.open(encoding="utf-8", newline="") as f:
+        streamed = list(stream_records(f, "tsv", str(path)))
+    assert [(r.id, r.text) for r in streamed] == [(r.id, r.text) for r in read_records(path)]
+
+
+def test_quoted_tsv_on_request(tmp_path):
+    path = write(tmp_path, "q.tsv", 'text\tlabel\n"две\nстроки, ""цитата"""\t1\n')
+    assert read_records(path, quoting="quoted") == [Record("1", 'две\nстроки, "цитата"', {"label": 1})]
+    with pytest.raises(SentinetError, match=r"raw.tsv: line 2: malformed TSV .*data.quoting: none"):
+        read_records(write(tmp_path, "raw.tsv", RAW_TWEETS_TSV), quoting="quoted")
+
+
+def test_csv_without_quoting_on_request(tmp_path):
+    path = write(tmp_path, "raw.csv", 'text,label\n"он" сказал,1\n')
+    assert read_records(path, quoting="none") == [Record("1", '"он" сказал', {"label": 1})]
+
+
+def test_unknown_quoting(tmp_path):
+    with pytest.raises(SentinetError, match=r"quoting 'csv': choose one of auto, none, quoted"):
+        read_records(write(tmp_path, "raw.tsv", RAW_TWEETS_TSV), quoting="csv")
 
 
 def test_csv_quoted_fields_custom_columns_and_row_ids(tmp_path):

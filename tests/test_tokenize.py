@@ -389,3 +389,32 @@ def test_invalid_choice_is_an_error():
 def test_tokenizer_is_reusable_and_deterministic():
     tokenizer = Tokenizer(TokenizerConfig())
     assert tokenizer(TWEET) == tokenizer(TWEET) == tok(TWEET)
+
+
+# --------------------------------------------------------------------------------------
+# Token cap (tokenizer.max_tokens)
+
+
+def test_max_tokens_keeps_the_first_tokens():
+    text = "RT @a сбербанк " + " ".join(f"слово{i}" for i in range(100))
+    assert tok(text, max_tokens=3) == ["<user>", "сбербанк", "слово0"]  # a dropped RT does not count
+    assert tok(text, max_tokens=3) == tok(text)[:3]
+    assert len(tok(text)) == 102  # the default cap (256) leaves a long tweet whole
+
+
+def test_dropped_pieces_do_not_count_towards_the_cap():
+    assert tok("http://t.co/x http://t.co/y а б в", urls="drop", max_tokens=2) == ["а", "б"]
+
+
+def test_huge_text_is_cut_quickly():
+    import time
+
+    started = time.perf_counter()
+    tokens = tok("ужасно " * 200_000 + "&" + "amp;" * 20_000)  # 1.5 MB; nested escapes too
+    assert tokens == ["ужасно"] * 256
+    assert time.perf_counter() - started < 10  # seconds; uncapped unescaping alone takes a minute
+
+
+def test_max_tokens_must_be_positive():
+    with pytest.raises(SentinetError, match=r"tokenizer.max_tokens: 0 must be 1 or more"):
+        TokenizerConfig(max_tokens=0)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -28,6 +27,7 @@ from sentinet.fileio import atomic_open
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
 META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
 FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
+QUOTINGS = ("auto", "none", "quoted")  # auto: TSV none, CSV quoted
 EXTENSIONS = {
     ".xml": "sentirueval",
     ".tsv": "tsv",
@@ -83,6 +83,7 @@ def read_records(
     label_column: str = "label",
     id_column: str = "id",
     date_column: str = "date",
+    quoting: str = "auto",
 ) -> list[Record]:
     """All records of a data file; raises SentinetError for anything a user must fix."""
     path = Path(path)
@@ -99,8 +100,8 @@ def read_records(
         elif format == "jsonl":
             records = _read_jsonl(path, text_column, label_column, id_column, date_column)
         else:
-            delimiter = "\t" if format == "tsv" else ","
-            records = _read_table(path, delimiter, text_column, label_column, id_column, date_column)
+            quoted = is_quoted(format, quoting)
+            records = _read_table(path, format, quoted, text_column, label_column, id_column, date_column)
     except OSError as exc:
         raise SentinetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not records:
@@ -187,40 +188,61 @@ def _jsonl_id(obj: dict, id_column: str, n: int) -> str:
     return str(obj[id_column]) if obj.get(id_column) is not None else str(n)
 
 
+def is_quoted(format: str, quoting: str) -> bool:
+    """Whether a TSV/CSV file uses quotes. Tab-separated files have none by convention (a
+    tab separates, a newline ends a record, a '"' is a character, as in raw tweet exports);
+    CSV has RFC 4180 quotes ("a, b", "" inside)."""
+    if quoting not in QUOTINGS:
+        raise SentinetError(f"quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
+    return quoting == "quoted" or (quoting == "auto" and format == "csv")
+
+
 def _read_table(
-    path: Path, delimiter: str, text_column: str, label_column: str, id_column: str,
+    path: Path, format: str, quoted: bool, text_column: str, label_column: str, id_column: str,
     date_column: str,
 ) -> list[Record]:
-    """TSV/CSV with a header row; strict quoting, so a stray quote is an error, not a
-    silently merged field."""
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    kind = "TSV" if delimiter == "\t" else "CSV"
+    lines = (line.removesuffix("\r") for line in _read_text(path).split("\n"))
+    rows = _table_rows(enumerate(lines, 1), format, quoted, str(path))
     records: list[Record] = []
-    try:
-        header = [name.strip() for name in next(reader, [])]
-        if text_column not in header:
-            raise SentinetError(
-                f"{path}: no {text_column!r} column in the header (columns: "
-                f"{', '.join(header) or 'none'}; set data.text_column)"
-            )
-        for row in reader:
-            if not row:
-                continue  # blank line
-            if len(row) != len(header):
-                raise SentinetError(
-                    f"{path}: line {reader.line_num}: {len(row)} fields, but the header has "
-                    f"{len(header)} (quote fields that contain the delimiter)"
-                )
-            cells = dict(zip(header, row))
-            rid = cells.get(id_column, str(len(records) + 1))
-            label = cells.get(label_column)
-            record = _single_label_record(path, rid, cells[text_column], label, label_column)
-            record.date = cells.get(date_column) or None
-            records.append(record)
-    except csv.Error as exc:
-        raise SentinetError(f"{path}: line {reader.line_num}: malformed {kind} ({exc})") from None
+    for cells in _table_cells(rows, str(path), text_column, "set data.text_column"):
+        rid = cells.get(id_column, str(len(records) + 1))
+        label = cells.get(label_column)
+        record = _single_label_record(path, rid, cells[text_column], label, label_column)
+        record.date = cells.get(date_column) or None
+        records.append(record)
     return records
+
+
+def _table_rows(lines: Iterable[tuple[int, str]], format: str, quoted: bool,
+                name: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each non-blank row, from every line of the file in order.
+    Quoted files are read strictly, so a stray quote is an error, not silently merged fields."""
+    delimiter = "\t" if format == "tsv" else ","
+    if not quoted:
+        yield from ((n, line.split(delimiter)) for n, line in lines if line.strip())
+        return
+    reader = csv.reader((line + "\n" for _, line in lines), delimiter=delimiter, strict=True)
+    try:
+        yield from ((reader.line_num, row) for row in reader if row)
+    except csv.Error as exc:
+        hint = "; for a TSV without quoting set data.quoting: none" if format == "tsv" else ""
+        raise SentinetError(f"{name}: line {reader.line_num}: malformed {format.upper()} "
+                            f"({exc}{hint})") from None
+
+
+def _table_cells(rows: Iterator[tuple[int, list[str]]], name: str, text_column: str,
+                 how_to_choose: str) -> Iterator[dict[str, str]]:
+    """Each row as {column: value}, checked against the header (the first row)."""
+    _, header = next(rows, (0, []))
+    header = [h.strip() for h in header]
+    if text_column not in header:
+        raise SentinetError(f"{name}: no {text_column!r} column in the header (columns: "
+                            f"{', '.join(header) or 'none'}; {how_to_choose})")
+    for n, row in rows:
+        if len(row) != len(header):
+            raise SentinetError(f"{name}: line {n}: {len(row)} fields, but the header has "
+                                f"{len(header)}")
+        yield dict(zip(header, row))
 
 
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
@@ -233,7 +255,7 @@ def _single_label_record(path: Path, rid: str, text: str, value: object, column:
 
 
 def stream_records(stream: TextIO, format: str, name: str, text_column: str = "text",
-                   id_column: str = "id") -> Iterator[Record]:
+                   id_column: str = "id", quoting: str = "auto") -> Iterator[Record]:
     """Records one line at a time from a text stream (txt, jsonl, tsv, csv), so a pipe or a
     million-line file is labelled in bounded memory. Labels are not read: this feeds predict."""
     path = Path(name)
@@ -249,21 +271,9 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
         return
     if format not in ("tsv", "csv"):
         raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")
-    reader = csv.reader((line for _, line in lines), delimiter="\t" if format == "tsv" else ",", strict=True)
-    kind = format.upper()
-    try:
-        header = [h.strip() for h in next(reader, [])]
-        if text_column not in header:
-            raise SentinetError(f"{name}: no {text_column!r} column in the header (columns: "
-                                f"{', '.join(header) or 'none'}; use --text-column)")
-        for count, row in enumerate(filter(None, reader), 1):
-            if len(row) != len(header):
-                raise SentinetError(f"{name}: line {reader.line_num}: {len(row)} fields, but the header "
-                                    f"has {len(header)}")
-            cells = dict(zip(header, row))
-            yield Record(cells.get(id_column, str(count)), cells[text_column])
-    except csv.Error as exc:
-        raise SentinetError(f"{name}: line {reader.line_num}: malformed {kind} ({exc})") from None
+    rows = _table_rows(lines, format, is_quoted(format, quoting), name)
+    for count, cells in enumerate(_table_cells(rows, name, text_column, "use --text-column"), 1):
+        yield Record(cells.get(id_column, str(count)), cells[text_column])
 
 
 def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:

@@ -107,6 +107,7 @@ _EMOJI_VARIANT = re.compile(r"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)  # Оооо is one run
 _SYMBOL_RUN = re.compile(r"(.)\1{2,}")
 _LOOKALIKES = str.maketrans("хХДдРрОо", "xXDdPpOo")  # Cyrillic typed into emoticons
+_UNESCAPE_ROUNDS = 4  # exports escape at most twice or three times (&amp;amp;quot;)
 
 
 # --------------------------------------------------------------------------------------
@@ -132,6 +133,8 @@ class Tokenizer:
         }
 
     def __call__(self, text: str) -> list[str]:
+        """The first ``max_tokens`` tokens; the scan stops there, so a huge text costs no more
+        than a short one beyond cleaning it."""
         tokens = []
         for i, match in enumerate(self.regex.finditer(_clean(text))):
             kind, piece = match.lastgroup, match.group()
@@ -140,6 +143,8 @@ class Tokenizer:
             token = self.normalisers[kind](piece)
             if token:
                 tokens.append(token)
+                if len(tokens) == self.config.max_tokens:
+                    break
         return tokens
 
     def _is_dropped_retweet_marker(self, kind: str, piece: str) -> bool:
@@ -188,7 +193,10 @@ class Tokenizer:
 def _clean(text: str) -> str:
     """Undo exporters' HTML escaping, which is often doubled (``&amp;quot;``); compose
     letters (й, ё) so \\w sees whole words; ZWSP is a space, other invisibles go."""
-    while (unescaped := html.unescape(text)) != text:
+    for _ in range(_UNESCAPE_ROUNDS):  # bounded: "&amp;amp;amp;..." would be quadratic
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
         text = unescaped
     text = unicodedata.normalize("NFC", text)
     return _INVISIBLE.sub("", text.replace("\u200b", " "))
