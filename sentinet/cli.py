@@ -355,19 +355,36 @@ def serve(
 @app.command("export")
 def export_run(
     run: Path = typer.Argument(..., help="Run or ensemble directory."),
-    out: Path = typer.Argument(..., help="The archive to write (.tar.gz)."),
+    out: Path | None = typer.Argument(None, help="The archive to write (.tar.gz); optional with --onnx."),
+    onnx: Path | None = typer.Option(None, "--onnx", help="Also write the run as an ONNX graph "
+                                     "(ids, lengths → probabilities) and PATH.json beside it (the onnx extra)."),
     vocab_size: int = typer.Option(50_000, min=0, help="Bundle the vectors of this many of the "
                                    "vectors file's first words, for words unseen in training."),
 ) -> None:
     """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
-    eval and predict take on another machine, without the original vectors file."""
+    eval and predict take on another machine, without the original vectors file; and/or, with
+    --onnx, an ONNX graph for serving stacks."""
     from sentinet.export import export
     from sentinet.fileio import check_output, replaced_note
 
-    replaced = check_output(out, _run_files(run))
-    count = export(run, out, vocab_size)
-    typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
-               f"{replaced_note(replaced)}", err=True)
+    if out is None and onnx is None:
+        raise SentinetError("nothing to write: give the archive (OUT.tar.gz), --onnx PATH.onnx, or both")
+    replaced = check_output(out, _run_files(run)) if out is not None else False
+    if onnx is not None:
+        from sentinet.onnx_export import check_target
+
+        check_target(run, onnx)  # before the archive, so a bad --onnx leaves nothing written
+        check_output(onnx, _run_files(run))
+    if out is not None:
+        count = export(run, out, vocab_size)
+        typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
+                   f"{replaced_note(replaced)}", err=True)
+    if onnx is not None:
+        from sentinet.onnx_export import export_onnx, metadata_path
+
+        meta = export_onnx(run, onnx, vocab_size)
+        typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 1e6:.1f} MB) and {metadata_path(onnx).name} "
+                   f"({len(meta['vocab'])} words, classes {', '.join(meta['classes'])})", err=True)
 
 
 @app.command()

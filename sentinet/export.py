@@ -57,26 +57,33 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
     return count
 
 
+def unseen_vectors(vocab, vocab_size: int) -> tuple[list[str], np.ndarray]:
+    """The first ``vocab_size`` words of the run's vectors file that its vocabulary lacks, with
+    their vectors: what an export carries so words unseen in training keep their vector."""
+    from sentinet.embeddings import first_words, open_sources
+
+    if vocab_size <= 0:
+        return [], np.zeros((0, int(vocab.vectors.get("dim") or 0)), np.float32)
+    try:
+        store = open_sources(vocab.vectors)
+    except SentinetError as exc:
+        raise SentinetError(f"cannot bundle vectors for unseen words ({exc}); "
+                            "use --vocab-size 0 to export without them") from None
+    words = [w for w in first_words(store, vocab_size + len(vocab)) if w not in vocab][:vocab_size]
+    matrix = store.lookup(words) if words else np.zeros((0, vocab.vectors.get("dim", 0)), np.float32)
+    return words, np.asarray(matrix, dtype=np.float32)
+
+
 def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
     from sentinet.data.vocab import Vocab
-    from sentinet.embeddings import first_words, open_sources, write_bundle
+    from sentinet.embeddings import write_bundle
 
     out.mkdir(parents=True, exist_ok=True)
     for name in (artifacts.WEIGHTS, artifacts.METRICS):
         shutil.copy2(run_dir / name, out / name)
     _copy_if_present(run_dir / artifacts.DECISION, out)
     vocab = Vocab.load(run_dir / artifacts.VOCAB)
-    words: list[str] = []
-    if vocab_size > 0:
-        try:
-            store = open_sources(vocab.vectors)
-        except SentinetError as exc:
-            raise SentinetError(f"cannot bundle vectors for unseen words ({exc}); "
-                                "use --vocab-size 0 to export without them") from None
-        words = [w for w in first_words(store, vocab_size + len(vocab)) if w not in vocab][:vocab_size]
-        matrix = store.lookup(words) if words else np.zeros((0, vocab.vectors.get("dim", 0)), np.float32)
-    else:
-        matrix = np.zeros((0, int(vocab.vectors.get("dim") or 0)), np.float32)
+    words, matrix = unseen_vectors(vocab, vocab_size)
     write_bundle(out / BUNDLE, words, matrix)
     vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
     vocab.save(out / artifacts.VOCAB)

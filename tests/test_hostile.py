@@ -267,3 +267,38 @@ def test_bad_quoting_and_token_cap(workspace, files, case):
     result = run_cli(*(a.format(dir=files["dir"], run=files["run"], config=workspace["config"]) for a in args))
     assert_one_line_error(result, fragment)
     assert snapshot(files["dir"]) == before
+
+
+# --------------------------------------------------------------------------------------
+# sentinet export: a bad destination is refused before anything is written
+
+
+def _fake_ensemble(tmp: Path) -> Path:
+    folder = tmp / "ensemble"
+    folder.mkdir()
+    (folder / "ensemble.json").write_text('{"members": ["a", "b"]}', encoding="utf-8")
+    return folder
+
+
+def _directory(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+EXPORT_CASES = {  # id: (arguments after `export`, built from the run and a scratch folder; error fragments)
+    "nothing to write": (lambda run, tmp: [run], ["nothing to write"]),
+    "onnx without .onnx": (lambda run, tmp: [run, "--onnx", tmp / "model.bin"], ["model.bin", "must end in .onnx"]),
+    "onnx is a directory": (lambda run, tmp: [run, "--onnx", _directory(tmp / "m.onnx")], ["m.onnx", "is a directory"]),
+    "onnx folder missing": (lambda run, tmp: [run, "--onnx", tmp / "nowhere" / "m.onnx"], ["nowhere", "does not exist"]),
+    "onnx of an ensemble": (lambda run, tmp: [_fake_ensemble(tmp), tmp / "e.tar.gz", "--onnx", tmp / "e.onnx"],
+                            ["an ensemble", "exports one run"]),
+}
+
+
+@pytest.mark.parametrize("case", EXPORT_CASES)
+def test_bad_export_destination_is_refused(workspace, tmp_path, case):
+    arguments, fragments = EXPORT_CASES[case]
+    args = [str(a) for a in arguments(workspace["run"], tmp_path)]
+    before, run_before = snapshot(tmp_path), snapshot(workspace["run"])
+    assert_one_line_error(run_cli("export", *args), *fragments)
+    assert snapshot(tmp_path) == before and snapshot(workspace["run"]) == run_before

@@ -32,7 +32,9 @@ class CNNEncoder(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         x = x.transpose(1, 2)  # [B, D, T]: Conv1d wants channels first
-        shortfall = max(self.widths) - x.size(2)
+        # A traced graph (ONNX export) must serve every length, so it always pads for the
+        # widest filter; windows past a tweet's end are masked below either way.
+        shortfall = max(self.widths) - (1 if torch.jit.is_tracing() else x.size(2))
         if shortfall > 0:
             x = F.pad(x, (0, shortfall))
         lengths = lengths.to(x.device)

@@ -17,6 +17,7 @@ and padding always comes after the real steps: it can never reach a real state.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -76,8 +77,17 @@ class _CPURecurrence(torch.autograd.Function):
         return g * (1 - f), da, (da * c_prev).sum((0, 1)), g[0] * k[0]
 
 
+@functools.cache
+def _scripted_reference():
+    return torch.jit.script(sru_recurrence_reference)
+
+
 def sru_recurrence(xt: Tensor, uf: Tensor, vf: Tensor, c0: Tensor) -> Tensor:
-    """The fastest available implementation: Triton on CUDA when installed, else the CPU one."""
+    """The fastest available implementation: Triton on CUDA when installed, else the CPU one.
+    Under tracing (ONNX export) the scripted reference, whose time loop becomes an ONNX Loop
+    instead of this batch's T steps unrolled."""
+    if torch.jit.is_tracing():
+        return _scripted_reference()(xt, uf, vf, c0)
     if xt.is_cuda:
         from sentinet.models import sru_triton
 
