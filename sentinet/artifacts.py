@@ -20,7 +20,7 @@ from sentinet.config import Config, dump_yaml, from_dict
 from sentinet.data.vocab import Vocab
 from sentinet.data.labels import LabelSet
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_open, atomic_write_text
+from sentinet.fileio import atomic_torch_save, atomic_write_text, load_torch
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
@@ -44,8 +44,7 @@ def new_run_dir(output_dir: str | Path, name: str) -> Path:
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    with atomic_open(path, "wb") as f:
-        torch.save(model.state_dict(), f)
+    atomic_torch_save(model.state_dict(), path)
 
 
 def write_config(config: Config, path: Path) -> None:
@@ -104,11 +103,7 @@ def find_run_dir(path: str | Path) -> Path:
 def load_weights(path: Path) -> dict:
     """A state_dict through torch's ``weights_only`` loader, which rebuilds tensors and plain
     containers and refuses everything else, so a planted object in model.pt never runs."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError...: all say "not weights"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SentinetError(f"{path}: not a sentinet weights file ({first[:160]})") from None
+    state = load_torch(path, "weights file")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise SentinetError(f"{path}: not a sentinet weights file (expected a state_dict of tensors)")
     return state
@@ -130,6 +125,7 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
                      freeze: bool = True) -> SentimentClassifier:
     """A classifier shaped by the config and vocabulary, holding the saved weights; the
     pretrained table's size comes from the state itself (no vectors file needed)."""
+    check_vocab_fits(vocab, state, path)
     try:
         pretrained = state["embedder.pretrained.weight"]
         embedder = Embedder(
@@ -143,3 +139,18 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SentinetError(f"{path}: cannot load weights ({first})") from None
     return model
+
+
+def check_vocab_fits(vocab: Vocab, state: dict, path: Path) -> None:
+    """Each word of vocab.json owns one row of the weights: a cut (or padded) vocabulary would
+    give words other words' vectors and evaluate silently, so the counts must match."""
+    learned, pretrained = state.get("embedder.learned.weight"), state.get("embedder.pretrained.weight")
+    if learned is None or pretrained is None or learned.dim() != 2 or pretrained.dim() != 2:
+        raise SentinetError(f"{path}: not a sentinet weights file (no 2-D embedding tables)")
+    n_pretrained = len(vocab) - vocab.n_learned
+    expected = (vocab.n_learned, max(n_pretrained, 1))  # an empty pretrained table keeps one row
+    if (len(learned), len(pretrained)) != expected:
+        raise SentinetError(
+            f"{path.with_name(VOCAB)}: {vocab.n_learned} trainable + {n_pretrained} pretrained words "
+            f"do not fit {path.name}, which has {len(learned)} + {len(pretrained)} rows "
+            "(the vocabulary and the weights are from different runs, or one was cut)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_open
+from sentinet.fileio import atomic_torch_save, load_torch
 
 LAST = "last.pt"
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
@@ -41,8 +41,7 @@ def save(run_dir: Path, state: dict) -> None:
     state = {**state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    with atomic_open(run_dir / LAST, "wb") as f:
-        torch.save(state, f)
+    atomic_torch_save(state, run_dir / LAST)
 
 
 def load(run_dir: Path) -> dict:
@@ -50,11 +49,7 @@ def load(run_dir: Path) -> dict:
     if not path.is_file():
         raise SentinetError(f"{run_dir}: no {LAST} to resume from (the run stopped before its first "
                             "epoch ended, or was written by an older sentinet)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SentinetError(f"{path}: not a sentinet checkpoint ({first[:160]})") from None
+    state = load_torch(path, "checkpoint")
     if not isinstance(state, dict) or "epoch" not in state:
         raise SentinetError(f"{path}: not a sentinet checkpoint")
     return state

@@ -2,13 +2,15 @@
 
 Every section is a plain dataclass with defaults, so the YAML only needs what differs.
 Unknown keys are errors that name the key and suggest the closest valid one; values are
-type-checked; fields with a fixed set of values declare it in ``metadata["choices"]``.
+type-checked; fields with a fixed set of values declare it with ``choice(...)``, and every
+number field its allowed range with ``bounded(...)`` (tests/test_config.py checks that each does).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -27,6 +29,43 @@ def choice(default: str, *choices: str) -> Any:
     return field(default=default, metadata={"choices": (default, *choices)})
 
 
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a number (or of each number in a list): bounds ``ge``/``gt``
+    below and ``le``/``lt`` above, any of them absent."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __contains__(self, x: float) -> bool:  # written so that NaN is never inside
+        return ((self.ge is None or x >= self.ge) and (self.gt is None or x > self.gt)
+                and (self.le is None or x <= self.le) and (self.lt is None or x < self.lt))
+
+    def __str__(self) -> str:
+        parts = [f"{op} {_number(bound)}" for op, bound in
+                 (("≥", self.ge), (">", self.gt), ("≤", self.le), ("<", self.lt)) if bound is not None]
+        return " and ".join(parts)
+
+
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None) -> Any:
+    """A number field (or list of numbers) restricted to a range, checked when the config is
+    built, so YAML and ``--set`` meet one rule; null stays allowed where the type allows it."""
+    metadata = {"range": Range(ge, gt, le, lt)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+SEED_MAX = 2**32 - 1  # sklearn's random_state takes no more
+
+
 @dataclass
 class DataConfig:
     """Where the labelled tweets are and how tweet-level training labels are made."""
@@ -35,7 +74,7 @@ class DataConfig:
     # With several files the first is the target domain: the dev split and the folds are
     # carved from it, the others only add training tweets (e.g. the other domain's file).
     train: str | list[str] = ""
-    train_weights: list[float] = field(default_factory=list)  # per train file loss weight (default 1 each)
+    train_weights: list[float] = bounded([], gt=0)  # per train file loss weight (default 1 each)
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
     format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")  # auto: from the file extension
     # TSV/CSV quoting. auto: TSV has none (a tab separates, a newline ends a record, a '"' is
@@ -50,8 +89,10 @@ class DataConfig:
     labels: list[int | str] = field(default_factory=list)
     id_column: str = "id"  # optional; the line number when absent
     date_column: str = "date"  # tsv/csv/jsonl: unix time or ISO date (SentiRuEval XML: its date)
-    val_fraction: float = 0.1  # share of data.train held out as dev (random, grouped, temporal)
-    split_seed: int = 13  # fixed apart from train.seed, so seeds are compared on one dev set
+    # share of data.train held out as dev (random, grouped, temporal)
+    val_fraction: float = bounded(0.1, gt=0, lt=1)
+    # fixed apart from train.seed, so seeds are compared on one dev set
+    split_seed: int = bounded(13, ge=0, le=SEED_MAX)
     # random: tweets are split one by one. grouped: tweets whose text is the same once URLs,
     # mentions and numbers are ignored (retweets, news reposts) stay on one side, so dev
     # measures generalisation rather than recall of duplicates. temporal: dev is the latest
@@ -61,8 +102,8 @@ class DataConfig:
     dev_from: str | None = None  # temporal: an ISO date; tweets from then on are dev
     # k-fold cross-validation (`sentinet train --folds K` sets both): fold i of K is dev.
     # random/grouped: stratified (grouped) folds; temporal: K consecutive periods.
-    folds: int = 0
-    fold: int = 0  # which fold is dev (0-based); set by --folds
+    folds: int = bounded(0, ge=0)  # 0: no folds; otherwise at least 2
+    fold: int = bounded(0, ge=0)  # which fold is dev (0-based); set by --folds
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")
@@ -73,10 +114,10 @@ class DataConfig:
 
             self.labels = list(LabelSet.of(self.labels).values)
         n = len(self.train) if isinstance(self.train, list) else 1
-        if self.train_weights and (len(self.train_weights) != n or min(self.train_weights) <= 0):
+        if self.train_weights and len(self.train_weights) != n:
             raise SentinetError(f"data.train_weights: {self.train_weights} must be {n} positive "
                                 "number(s), one per data.train file")
-        if self.folds == 1 or self.folds < 0:
+        if self.folds == 1:
             raise SentinetError(f"data.folds: {self.folds} must be 0 (no folds) or at least 2")
         if self.folds and not 0 <= self.fold < self.folds:
             raise SentinetError(f"data.fold: {self.fold} must be in 0..{self.folds - 1}")
@@ -121,21 +162,17 @@ class TokenizerConfig:
     retweets: str = choice("drop", "keep")  # the leading "RT" marker
     # Tokens kept per text; the rest are dropped at train, eval, predict and serve alike. A
     # stray megabyte-long "tweet" would otherwise stall training; tweets have < 60 tokens.
-    max_tokens: int = 256
-
-    def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise SentinetError(f"tokenizer.max_tokens: {self.max_tokens} must be 1 or more")
+    max_tokens: int = bounded(256, ge=1)
 
 
 @dataclass
 class Word2VecConfig:
     """gensim word2vec trained on the training texts when no vectors file is given."""
 
-    dim: int = 100  # vector size
-    window: int = 5  # context words on each side
-    min_count: int = 2  # rarer words get no vector
-    epochs: int = 10  # passes over the texts
+    dim: int = bounded(100, ge=1)  # vector size
+    window: int = bounded(5, ge=1)  # context words on each side
+    min_count: int = bounded(2, ge=1)  # rarer words get no vector
+    epochs: int = bounded(10, ge=1)  # passes over the texts
     sg: bool = True  # skip-gram (True) or CBOW (False)
 
 
@@ -145,21 +182,21 @@ class VectorsConfig:
 
     path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
     format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle); bundle: an exported run's vectors.npz
-    dim: int | None = None  # when set, a file of another dimension is an error
+    dim: int | None = bounded(None, ge=1)  # when set, a file of another dimension is an error
     freeze: bool = True  # keep pretrained rows fixed (see unfreeze_epoch)
     # Training words without a pretrained vector: "learn" gives each one seen oov_min_count
     # times a trainable vector (the rest share <unk>); "unk" maps them all to a trainable
     # <unk>; "zero" maps them all to a fixed zero vector.
     oov: str = choice("learn", "unk", "zero")
-    oov_min_count: int = 2  # oov: learn gives a trainable row to words seen this often
+    oov_min_count: int = bounded(2, ge=1)  # oov: learn gives a trainable row to words seen this often
     word2vec: Word2VecConfig = field(default_factory=Word2VecConfig)
     cache_dir: str | None = None  # trained word2vec cache; default $SENTINET_CACHE or ~/.cache/sentinet
     # More vector files appended to each word's vector (e.g. navec + in-domain word2vec);
     # a word missing from one file gets zeros in that file's part. Same path rules as path.
     concat: list[str] = field(default_factory=list)
     # Late unfreezing: from this epoch on the pretrained vectors train too, at their own lr.
-    unfreeze_epoch: int | None = None  # null: never
-    unfreeze_lr: float = 1e-4  # learning rate of the unfrozen vectors
+    unfreeze_epoch: int | None = bounded(None, ge=1)  # null: never
+    unfreeze_lr: float = bounded(1e-4, gt=0)  # learning rate of the unfrozen vectors
 
 
 @dataclass
@@ -174,13 +211,14 @@ class ModelConfig:
     """The classifier around the encoder: dropouts and Kim's options."""
 
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
-    embedding_dropout: float = 0.0  # dropout on the word vectors
-    head_dropout: float = 0.5  # dropout before the linear head
+    embedding_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout on the word vectors
+    head_dropout: float = bounded(0.5, ge=0, lt=1)  # dropout before the linear head
     # Kim (2014): a frozen and a trainable copy of the vectors side by side (the encoder sees
     # 2 x dim inputs), and rows of the head's weights rescaled to at most this L2 norm.
     multichannel: bool = False  # Kim's frozen + trainable copy
-    head_max_norm: float | None = None  # null: no limit
-    word_dropout: float = 0.0  # training only: this share of word ids is replaced by <unk>
+    head_max_norm: float | None = bounded(None, gt=0)  # null: no limit
+    # training only: this share of word ids is replaced by <unk>
+    word_dropout: float = bounded(0.0, ge=0, lt=1)
 
 
 @dataclass
@@ -188,10 +226,14 @@ class OptimizerConfig:
     """The torch optimizer for the trainable parameters."""
 
     name: str = choice("adam", "adamw", "sgd", "rmsprop")  # the torch.optim optimizer
-    lr: float = 1e-3  # learning rate
-    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
-    momentum: float = 0.9  # sgd and rmsprop
+    lr: float = bounded(1e-3, gt=0)  # learning rate
+    weight_decay: float = bounded(0.0, ge=0)  # L2 penalty (decoupled for adamw)
+    momentum: float = bounded(0.9, ge=0, lt=1)  # sgd and rmsprop
     nesterov: bool = False  # sgd
+
+    def __post_init__(self) -> None:
+        if self.nesterov and self.name == "sgd" and self.momentum == 0:
+            raise SentinetError("train.optimizer.nesterov: true needs train.optimizer.momentum > 0")
 
 
 @dataclass
@@ -199,30 +241,31 @@ class SchedulerConfig:
     """Learning-rate schedule: step decay, reduce-on-plateau (dev F-macro) or warmup + linear decay."""
 
     name: str = choice("none", "step", "plateau", "linear")  # none: constant learning rate
-    step_size: int = 5  # step: epochs between decays
-    gamma: float = 0.5  # step and plateau: the lr is multiplied by this
-    patience: int = 1  # plateau: epochs without a better dev F-macro before decaying
-    warmup: float = 0.1  # linear: share of all training steps spent warming up
+    step_size: int = bounded(5, ge=1)  # step: epochs between decays
+    gamma: float = bounded(0.5, gt=0, lt=1)  # step and plateau: the lr is multiplied by this
+    patience: int = bounded(1, ge=0)  # plateau: epochs without a better dev F-macro before decaying
+    warmup: float = bounded(0.1, ge=0, le=1)  # linear: share of all training steps spent warming up
 
 
 @dataclass
 class TrainConfig:
     """The training loop: epochs, batches, loss, early stopping, averaging."""
 
-    epochs: int = 20  # at most; early stopping may end sooner
-    batch_size: int = 64  # tweets per optimizer step
+    epochs: int = bounded(20, ge=1)  # at most; early stopping may end sooner
+    batch_size: int = bounded(64, ge=1)  # tweets per optimizer step
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    clip_grad_norm: float | None = 5.0  # max gradient L2 norm; null: no clipping
-    patience: int = 5  # epochs without a better dev F-macro before stopping
-    seed: int = 13  # weights, dropout and batch order (the dev split has data.split_seed)
+    clip_grad_norm: float | None = bounded(5.0, ge=0)  # max gradient L2 norm; 0 or null: no clipping
+    patience: int = bounded(5, ge=1)  # epochs without a better dev F-macro before stopping
+    # weights, dropout and batch order (the dev split has data.split_seed)
+    seed: int = bounded(13, ge=0, le=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    bucket_pool: int = 50  # batches per pool of similar-length tweets (1 = no bucketing)
-    num_threads: int | None = None  # torch CPU threads; None keeps torch's default
+    bucket_pool: int = bounded(50, ge=1)  # batches per pool of similar-length tweets (1 = no bucketing)
+    num_threads: int | None = bounded(None, ge=1)  # torch CPU threads; null keeps torch's default
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Loss: "balanced" weighs classes by inverse training frequency; or one weight per class
     # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1.
-    class_weights: str | list[float] = "none"
-    label_smoothing: float = 0.0  # share of each target spread over the other classes
+    class_weights: str | list[float] = bounded("none", gt=0)
+    label_smoothing: float = bounded(0.0, ge=0, lt=1)  # share of each target spread over the other classes
     # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
     # saved with the run (decision.json); eval and predict apply them.
     tune_decision: bool = False
@@ -230,19 +273,15 @@ class TrainConfig:
     # the checkpoint see. ema: exponential moving average after every step (ema_decay);
     # swa: equal average of the weights at the end of each epoch from swa_start on.
     averaging: str = choice("none", "ema", "swa")
-    ema_decay: float = 0.998  # ema: weight of the running average at each step
-    swa_start: int = 2  # swa: first epoch whose weights enter the average
+    ema_decay: float = bounded(0.998, gt=0, lt=1)  # ema: weight of the running average at each step
+    swa_start: int = bounded(2, ge=1)  # swa: first epoch whose weights enter the average
 
     def __post_init__(self) -> None:
-        if not 0 < self.ema_decay < 1:
-            raise SentinetError(f"train.ema_decay: {self.ema_decay} must be between 0 and 1")
-        if self.swa_start < 1:
-            raise SentinetError(f"train.swa_start: {self.swa_start} must be an epoch number (1 or more)")
         w = self.class_weights
         if isinstance(w, str) and w not in ("none", "balanced"):
             raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of numbers")
-        if isinstance(w, list) and (not w or min(w) <= 0):
-            raise SentinetError(f"train.class_weights: {w} must be positive numbers, one per class")
+        if isinstance(w, list) and not w:
+            raise SentinetError("train.class_weights: [] must be positive numbers, one per class")
 
 
 @dataclass
@@ -382,7 +421,22 @@ def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str) -> Any
     if choices and value not in choices:
         hint_text = _suggest(str(value), list(choices))
         raise SentinetError(f"{where}: {value!r} is not one of {', '.join(choices)}{hint_text}")
+    bounds = f.metadata.get("range")
+    if bounds is not None:
+        or_null = " or null" if type(None) in typing.get_args(hint) else ""
+        for i, x in enumerate(value) if isinstance(value, list) else [(None, value)]:
+            _check_range(x, bounds, where if i is None else f"{where}[{i}]", or_null)
     return value
+
+
+def _check_range(x: Any, bounds: Range, where: str, or_null: str) -> None:
+    """Numbers only: null and the strings a field may also take (class_weights) pass."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return
+    if not math.isfinite(x):
+        raise SentinetError(f"{where}: {x} is not a finite number; it must be {bounds}{or_null}")
+    if x not in bounds:
+        raise SentinetError(f"{where}: {x!r} must be {bounds}{or_null}")
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

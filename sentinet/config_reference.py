@@ -70,6 +70,10 @@ def _rows(cls: type, prefix: str, skip: tuple[str, ...] = ()) -> list[str]:
         choices = f.metadata.get("choices")
         if choices:
             text = f"one of {', '.join(f'`{c}`' for c in choices)}. {text}".strip()
+        bounds = f.metadata.get("range")
+        if bounds is not None:
+            each = "each " if "list" in str(f.type) else ""
+            text = f"allowed: {each}{bounds}{' or null' if 'None' in str(f.type) else ''}. {text}".strip()
         kind = str(f.type).replace("|", "\\|")
         rows.append(f"| `{prefix}{f.name}` | {kind} | `{_yaml(default)}` | {text.replace('|', '/')} |")
     return rows

@@ -1,11 +1,14 @@
-"""Safe file writes: a crash or Ctrl-C never leaves a half-written file behind, and no output
-ever lands on one of the command's own input files."""
+"""Safe file writes: a crash, Ctrl-C or full disk never leaves a half-written file behind,
+no output ever lands on one of the command's own input files, and torch files are read as
+data, never as code."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -19,7 +22,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     success it replaces ``path`` in one rename.
 
     On any exception the temp file, and any folder made for it, is removed and whatever
-    ``path`` held before is kept.
+    ``path`` held before is kept; a failed write of this file (disk full, quota) becomes a
+    one-line error naming ``path``.
     """
     path = Path(path)
     made = _make_folders(path.parent)
@@ -31,13 +35,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield Path(tmp)
         _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         for folder in reversed(made):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if still empty
+        if isinstance(exc, OSError) and exc.filename in (None, tmp, str(path)):  # not another file's
+            raise SentinetError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
 
 
@@ -85,6 +91,41 @@ def same_file(a: Path | int, b: Path | int) -> bool:
 def replaced_note(replaced: bool) -> str:
     """The suffix of a command's "wrote ..." line when it replaced an existing file."""
     return " (replaced the existing file)" if replaced else ""
+
+
+def atomic_torch_save(obj: object, path: str | Path) -> None:
+    """``torch.save`` through memory: writing the finished bytes makes a full disk an OSError
+    (ENOSPC) that names the file, where torch's own writer reports 'unexpected pos'."""
+    import torch  # late: fileio is imported by modules that need no torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_open(path, "wb") as f:
+        f.write(buffer.getbuffer())
+
+
+def load_torch(path: Path, what: str) -> object:
+    """``torch.load`` with ``weights_only``: tensors and plain containers are rebuilt and
+    anything else refused, so a planted object never runs; any failure is one line."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # garbage can look like an unusual pickle protocol
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, UnicodeDecodeError...
+        raise SentinetError(f"{path}: not a sentinet {what}: {_load_failure(exc)}") from None
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch.load failed, in a few words (torch's own text advises loading unsafely)."""
+    text = str(exc)
+    detail = text.partition("WeightsUnpickler error:")[2].strip() or text.strip()
+    first = detail.splitlines()[0][:120] if detail else ""
+    if first.startswith("Unsupported global"):  # "Unsupported global: GLOBAL x was not an allowed..."
+        refused = first.split(" was not")[0]
+        return f"it holds objects other than tensors, which sentinet never unpickles ({refused})"
+    return f"not a torch file, or a damaged one ({type(exc).__name__}{': ' + first if first else ''})"
 
 
 def current_umask() -> int:

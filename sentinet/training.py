@@ -69,8 +69,11 @@ class RunLog:
             self._write([message])
 
     def _write(self, lines: list[str]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.writelines(line + "\n" for line in lines)
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.writelines(line + "\n" for line in lines)
+        except OSError as exc:  # a full disk names the file, like every other write
+            raise SentinetError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,9 @@ from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml, write_word
 from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, **popen) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+                          text=True, cwd=cwd, timeout=300, **popen)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -255,7 +256,7 @@ QUOTING_AND_CAP = {
     "data.quoting unknown": (["train", "--config", "{config}", "--set", "data.quoting=csv", "--output-dir", "{dir}/runs"],
                              "data.quoting: 'csv' is not one of auto, none, quoted"),
     "tokenizer.max_tokens 0": (["train", "--config", "{config}", "--set", "tokenizer.max_tokens=0", "--output-dir", "{dir}/runs"],
-                               "tokenizer.max_tokens: 0 must be 1 or more"),
+                               "tokenizer.max_tokens: 0 must be ≥ 1"),
 }
 
 
@@ -302,3 +303,187 @@ def test_bad_export_destination_is_refused(workspace, tmp_path, case):
     before, run_before = snapshot(tmp_path), snapshot(workspace["run"])
     assert_one_line_error(run_cli("export", *args), *fragments)
     assert snapshot(tmp_path) == before and snapshot(workspace["run"]) == run_before
+
+
+# --------------------------------------------------------------------------------------
+# Numbers out of range: refused where the config is built, before any data is read
+
+
+# Every number field's range is checked in-process for each field in tests/test_config.py;
+# these run the CLI for the issue's cases and a few of each kind.
+BAD_NUMBERS = [  # --set KEY=VALUE → the one-line error
+    ("train.clip_grad_norm=-1", "train.clip_grad_norm: -1.0 must be ≥ 0 or null"),  # flipped gradients
+    ("train.patience=0", "train.patience: 0 must be ≥ 1"),  # stopped after epoch 1
+    ("train.batch_size=0", "train.batch_size: 0 must be ≥ 1"),
+    ("train.batch_size=-5", "train.batch_size: -5 must be ≥ 1"),
+    ("train.epochs=0", "train.epochs: 0 must be ≥ 1"),
+    ("train.epochs=-1", "train.epochs: -1 must be ≥ 1"),
+    ("train.optimizer.lr=-1", "train.optimizer.lr: -1.0 must be > 0"),
+    ("train.optimizer.lr=0", "train.optimizer.lr: 0.0 must be > 0"),
+    ("train.optimizer.lr=.nan", "train.optimizer.lr: nan is not a finite number"),
+    ("train.num_threads=-1", "train.num_threads: -1 must be ≥ 1 or null"),
+    ("train.label_smoothing=1", "train.label_smoothing: 1.0 must be ≥ 0 and < 1"),
+    ("train.ema_decay=1", "train.ema_decay: 1.0 must be > 0 and < 1"),
+    ("train.swa_start=0", "train.swa_start: 0 must be ≥ 1"),
+    ("train.class_weights=[1,0,1]", "train.class_weights[1]: 0.0 must be > 0"),
+    ("model.encoder.hidden_size=0", "model.encoder.hidden_size: 0 must be ≥ 1"),
+    ("model.encoder={name: cnn, widths: []}", "model.encoder.widths: [] must hold at least one"),
+    ("model.head_dropout=1.5", "model.head_dropout: 1.5 must be ≥ 0 and < 1"),
+    ("model.embedding_dropout=-0.1", "model.embedding_dropout: -0.1 must be ≥ 0 and < 1"),
+    ("vectors.oov_min_count=-3", "vectors.oov_min_count: -3 must be ≥ 1"),
+    ("vectors.word2vec.dim=0", "vectors.word2vec.dim: 0 must be ≥ 1"),
+    ("vectors.word2vec.dim=-5", "vectors.word2vec.dim: -5 must be ≥ 1"),
+    ("vectors.word2vec.window=0", "vectors.word2vec.window: 0 must be ≥ 1"),
+    ("vectors.word2vec.epochs=-1", "vectors.word2vec.epochs: -1 must be ≥ 1"),
+    ("data.val_fraction=1", "data.val_fraction: 1.0 must be > 0 and < 1"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD_NUMBERS, ids=[o for o, _ in BAD_NUMBERS])
+def test_numbers_out_of_range_are_refused_before_anything_runs(workspace, tmp_path, override, message):
+    out = tmp_path / "runs"
+    before = snapshot(workspace["dir"])
+    result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(out),
+                     "--set", override)
+    assert_one_line_error(result, message)
+    assert "data:" not in result.stderr, "the data was read before the config was checked"
+    assert not out.exists()
+    assert snapshot(workspace["dir"]) == before
+
+
+BAD_WORD2VEC = ["window=0", "dim=0", "dim=-5", "epochs=-1", "min_count=0"]
+
+
+@pytest.mark.parametrize("override", BAD_WORD2VEC)
+def test_embeddings_train_refuses_bad_word2vec_numbers(workspace, tmp_path, override):
+    """window=0 used to hang for ever (a gensim worker died, the main process waited)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("сбербанк спасибо\nвтб ужасно плохо\n" * 20, encoding="utf-8")
+    out = tmp_path / "out" / "vectors.bin"
+    result = run_cli("embeddings", "train", str(corpus), "-o", str(out),
+                     "--set", f"vectors.word2vec.{override}")
+    key, _, value = override.partition("=")
+    assert_one_line_error(result, f"vectors.word2vec.{key}: {value} must be ≥ 1")
+    assert not out.parent.exists()
+
+
+# --------------------------------------------------------------------------------------
+# Damaged run directories: one line naming the file, whatever is in it
+
+
+def _edit_vocab(change):
+    def tamper(run: Path) -> None:
+        path = run / "vocab.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data = change(data) or data
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return tamper
+
+
+def _weights(make):
+    def tamper(run: Path) -> None:
+        make(run / "model.pt")
+    return tamper
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+DAMAGED_RUNS = {  # id → (tamper with the run directory, fragments of the error line)
+    "model.pt random bytes": (_weights(lambda p: p.write_bytes(os.urandom(5000))),
+                              ["model.pt", "not a torch file"]),
+    "model.pt holding object()": (_weights(lambda p: torch.save({"x": object()}, p)),
+                                  ["model.pt", "objects other than tensors"]),
+    "model.pt empty": (_weights(lambda p: p.write_bytes(b"")), ["model.pt", "not a torch file"]),
+    "model.pt cut in half": (_weights(_truncate), ["model.pt", "not a sentinet weights file"]),
+    "model.pt a list of tensors": (_weights(lambda p: torch.save([torch.zeros(2)], p)),
+                                   ["model.pt", "expected a state_dict"]),
+    "vocab n_learned a string": (_edit_vocab(lambda d: d.update(n_learned="2")),
+                                 ["vocab.json", "'n_learned' must be a whole number", "'2'"]),
+    "vocab words not a list": (_edit_vocab(lambda d: d.update(words="<pad> <unk>")),
+                               ["vocab.json", "'words' must be a list of strings"]),
+    "vocab without <pad> <unk>": (_edit_vocab(lambda d: d.update(words=d["words"][2:])),
+                                  ["vocab.json", "must start with '<pad>', '<unk>'"]),
+    "vocab word twice": (_edit_vocab(lambda d: d["words"].__setitem__(3, d["words"][4])),
+                         ["vocab.json", "lists a word twice"]),
+    "vocab vectors a list": (_edit_vocab(lambda d: d.update(vectors=[1])),
+                             ["vocab.json", "'vectors' must be an object"]),
+    "vocab vectors.dim a string": (_edit_vocab(lambda d: d["vectors"].update(dim="8")),
+                                   ["vocab.json", "'vectors.dim' has the wrong type"]),
+    "vocab a JSON list": (_edit_vocab(lambda d: [d]), ["vocab.json", "expected a JSON object"]),
+    "vocab cut (fewer words than rows)": (_edit_vocab(lambda d: d.update(words=d["words"][:-3])),
+                                          ["vocab.json", "do not fit model.pt"]),
+    "vocab padded (more words than rows)": (_edit_vocab(lambda d: d["words"].extend(["лишнее", "слово"])),
+                                            ["vocab.json", "do not fit model.pt"]),
+    "vocab with an extra trainable row": (_edit_vocab(lambda d: d.update(n_learned=d["n_learned"] + 1)),
+                                          ["vocab.json", "do not fit model.pt"]),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED_RUNS))
+def test_damaged_run_directories_fail_in_one_line(workspace, run_copy, case):
+    tamper, fragments = DAMAGED_RUNS[case]
+    tamper(run_copy)
+    before = snapshot(run_copy.parent)
+    command = ["eval", str(run_copy), str(workspace["train"])] if "cut" in case else \
+              ["predict", str(run_copy), str(workspace["lines"])]
+    result = run_cli(*command)
+    assert_one_line_error(result, *fragments)
+    assert result.stdout == ""
+    assert snapshot(run_copy.parent) == before
+
+
+# --------------------------------------------------------------------------------------
+# A full disk during a save: one line naming the file, no temp file, nothing replaced
+
+
+def _file_size_limit(limit: int):
+    """In the child: writes past ``limit`` bytes fail with EFBIG (Python ignores SIGXFSZ),
+    which, like a full disk, fails a write midway through the file without root."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _temp_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".*.tmp")]
+
+
+@pytest.mark.parametrize("limit, target", [(8_000, "model.pt"), (30_000, "last.pt")])
+def test_a_failed_checkpoint_write_names_the_file(workspace, tmp_path, limit, target):
+    """The tiny run's model.pt is ~16 kB and last.pt ~55 kB: each limit fails one of them."""
+    out = tmp_path / "runs"
+    result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(out),
+                     preexec_fn=_file_size_limit(limit))
+    assert_one_line_error(result, target, "cannot write (File too large)")
+    assert not _temp_files(out)
+
+
+def test_a_failed_prediction_write_keeps_the_old_output(workspace, run_copy, tmp_path):
+    output = tmp_path / "predictions.csv"
+    output.write_text("kept\n", encoding="utf-8")
+    result = run_cli("predict", str(run_copy), str(workspace["lines"]), "-o", str(output),
+                     preexec_fn=_file_size_limit(16))
+    assert_one_line_error(result, "predictions.csv", "cannot write")
+    assert output.read_text(encoding="utf-8") == "kept\n"
+    assert not _temp_files(tmp_path)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 64 kB tmpfs (a real ENOSPC) where this process may mount one (root); skipped elsewhere."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_disk_full_during_training_names_the_file(workspace, small_tmpfs):
+    result = run_cli("train", "--config", str(workspace["config"]), "--output-dir", str(small_tmpfs))
+    assert_one_line_error(result, str(small_tmpfs), "cannot write (No space left on device)")
+    assert "RuntimeError" not in result.stderr and "unexpected pos" not in result.stderr
+    assert not _temp_files(small_tmpfs)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sentinet.config import TokenizerConfig
+from sentinet.config import TokenizerConfig, from_dict
 from sentinet.data.tokenize import Tokenizer
 from sentinet.errors import SentinetError
 
@@ -406,15 +406,13 @@ def test_dropped_pieces_do_not_count_towards_the_cap():
     assert tok("http://t.co/x http://t.co/y а б в", urls="drop", max_tokens=2) == ["а", "б"]
 
 
-def test_huge_text_is_cut_quickly():
-    import time
-
-    started = time.perf_counter()
-    tokens = tok("ужасно " * 200_000 + "&" + "amp;" * 20_000)  # 1.5 MB; nested escapes too
+def test_huge_text_is_cut():
+    """1.5 MB with nested escapes: the scan stops at the cap and unescaping is bounded (uncapped,
+    this took about a minute; scripts/bench_predict.py measures speed, not this test)."""
+    tokens = tok("ужасно " * 200_000 + "&" + "amp;" * 20_000)
     assert tokens == ["ужасно"] * 256
-    assert time.perf_counter() - started < 10  # seconds; uncapped unescaping alone takes a minute
 
 
 def test_max_tokens_must_be_positive():
-    with pytest.raises(SentinetError, match=r"tokenizer.max_tokens: 0 must be 1 or more"):
-        TokenizerConfig(max_tokens=0)
+    with pytest.raises(SentinetError, match=r"tokenizer.max_tokens: 0 must be ≥ 1"):
+        from_dict({"tokenizer": {"max_tokens": 0}})

@@ -57,9 +57,38 @@ class Vocab:
     def load(cls, path: Path) -> Vocab:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(data["words"], data["n_learned"], data.get("vectors", {}))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError) as exc:
             raise SentinetError(f"{path}: not a readable sentinet vocabulary ({exc})") from None
+        problem = vocab_problem(data)
+        if problem:
+            raise SentinetError(f"{path}: not a sentinet vocabulary: {problem}")
+        return cls(data["words"], data["n_learned"], data.get("vectors", {}))
+
+
+def vocab_problem(data: object) -> str | None:
+    """What is wrong with a vocab.json's content, if anything: a run directory may come from
+    anywhere, so every field's type and shape is checked before a model is built from it."""
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    words, n_learned, vectors = data.get("words"), data.get("n_learned"), data.get("vectors", {})
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        return "'words' must be a list of strings"
+    if words[:2] != [PAD, UNK]:
+        return f"'words' must start with {PAD!r}, {UNK!r}"
+    if len(set(words)) != len(words):
+        return "'words' lists a word twice"
+    if isinstance(n_learned, bool) or not isinstance(n_learned, int) or not 2 <= n_learned <= len(words):
+        return (f"'n_learned' must be a whole number from 2 to {len(words)} (the word count), "
+                f"got {n_learned!r}")
+    if not isinstance(vectors, dict):
+        return "'vectors' must be an object"
+    for key, ok in (("path", lambda v: v is None or isinstance(v, str)),
+                    ("format", lambda v: isinstance(v, str)),
+                    ("concat", lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v)),
+                    ("dim", lambda v: v is None or (type(v) is int and v > 0))):
+        if key in vectors and not ok(vectors[key]):
+            return f"'vectors.{key}' has the wrong type: {vectors[key]!r}"
+    return None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sentinet.config import EncoderOptions, choice
+from sentinet.config import EncoderOptions, bounded, choice
 from sentinet.models.pooling import masked_max, masked_mean
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -19,10 +19,10 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 
 @dataclass
 class RecurrentOptions(EncoderOptions):
-    hidden_size: int = 128  # per direction
-    num_layers: int = 1  # stacked layers
+    hidden_size: int = bounded(128, ge=1)  # per direction
+    num_layers: int = bounded(1, ge=1)  # stacked layers
     bidirectional: bool = True  # a backward pass too; outputs are concatenated
-    dropout: float = 0.0  # between stacked layers
+    dropout: float = bounded(0.0, ge=0, lt=1)  # between stacked layers
     pooling: str = choice("max", "last", "mean")  # last: final state of each direction
 
 

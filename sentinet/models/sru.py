@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from sentinet.models.pooling import masked_max, masked_mean
+from sentinet.config import bounded
 from sentinet.models.recurrent import RecurrentOptions
 
 
@@ -31,7 +32,7 @@ from sentinet.models.recurrent import RecurrentOptions
 class SRUOptions(RecurrentOptions):
     """The recurrent encoders' options; SRU layers are cheap, so two by default."""
 
-    num_layers: int = 2
+    num_layers: int = bounded(2, ge=1)
 
 
 # --------------------------------------------------------------------------------------
