@@ -2,20 +2,29 @@
 
 Written atomically after every epoch: the live weights (minus the frozen vectors, which
 model.pt holds), the optimizers, the learning-rate
-schedule, the weight average, early-stopping state, the per-epoch metrics, and the random
-number generators (torch's, and the batch sampler's own), so that a run resumed after epoch k
-ends with the same numbers as one that never stopped. Loaded with ``weights_only=True``: like
-``model.pt``, it is data, never code.
+schedule, the weight average, early-stopping state, the per-epoch metrics, the random
+number generators (torch's, and the batch sampler's own), and the best weights with their
+record, so that a run resumed after epoch k ends with the same numbers as one that never
+stopped. Loaded with ``weights_only=True``: like ``model.pt``, it is data, never code.
+
+An epoch saves model.pt (when it is the best so far), then last.pt, then metrics.json: last.pt
+is the commit point. A kill between the first two leaves model.pt an epoch ahead; resuming
+puts back the best weights last.pt knows (see ``training.restore_best``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
+from sentinet import faults
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_open
+from sentinet.fileio import atomic_torch_save
 
 LAST = "last.pt"
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
@@ -37,12 +46,29 @@ def with_frozen(state: dict, table: torch.Tensor) -> dict:
     return {**state, prefix + FROZEN: table}
 
 
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends: an epoch's saves (model.pt, last.pt, metrics) then
+    happen all or none, and a run stopped by Ctrl-C is exactly its last checkpoint."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # only Python's own Ctrl-C handler is replaced (not SIG_IGN, not someone else's)
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def save(run_dir: Path, state: dict) -> None:
     state = {**state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    with atomic_open(run_dir / LAST, "wb") as f:
-        torch.save(state, f)
+    atomic_torch_save(state, run_dir / LAST, faults.pause_in_write(run_dir, LAST, state["epoch"]))
 
 
 def load(run_dir: Path) -> dict:
@@ -50,14 +76,29 @@ def load(run_dir: Path) -> dict:
     if not path.is_file():
         raise SentinetError(f"{run_dir}: no {LAST} to resume from (the run stopped before its first "
                             "epoch ended, or was written by an older sentinet)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SentinetError(f"{path}: not a sentinet checkpoint ({first[:160]})") from None
+    state = torch_load(path, "checkpoint")
     if not isinstance(state, dict) or "epoch" not in state:
         raise SentinetError(f"{path}: not a sentinet checkpoint")
     return state
+
+
+def torch_load(path: Path, what: str) -> object:
+    """torch's ``weights_only`` loader: it rebuilds tensors and plain containers and refuses
+    everything else, so a planted object never runs. Failures are one line naming the file."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError, EOFError...: all say "not ours"
+        raise SentinetError(f"{path}: not a sentinet {what} ({load_failure(exc)})") from None
+
+
+def load_failure(exc: Exception) -> str:
+    """The cause in torch's load error, without its paragraphs of generic advice (one of
+    which suggests ``weights_only=False``: exactly what must never be done with such a file)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in str(exc).splitlines()
+             if line.strip() and not line.strip().startswith(advice)]
+    cause = " ".join(lines).split(". ")[0].rstrip(".")
+    return cause or type(exc).__name__
 
 
 def restore_rng(state: dict) -> None:

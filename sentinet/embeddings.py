@@ -378,7 +378,7 @@ def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
         kv.save_word2vec_format(tmp, binary=binary)
         os.replace(tmp, target)
     except OSError as exc:
-        raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
+        raise SentinetError(f"{target}: cannot write vectors ({exc.strerror or exc})") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):

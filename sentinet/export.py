@@ -11,7 +11,6 @@ tarfile's ``data`` filter: no member can land outside the folder it is unpacked 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -20,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sentinet import artifacts
+from sentinet import artifacts, incomplete
 from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_open
 
 BUNDLE = "vectors.npz"
 SUFFIXES = (".tar.gz", ".tgz")
@@ -42,6 +42,7 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
         root = Path(tmp) / "sentinet-export"
         root.mkdir()
         if (source / artifacts.ENSEMBLE).is_file():
+            incomplete.require_done(source)
             members = ensemble_members(source)
             for i, member in enumerate(members):
                 _export_run(artifacts.find_run_dir(member), root / f"member{i}", vocab_size)
@@ -52,16 +53,8 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
         else:
             _export_run(artifacts.find_run_dir(source), root, vocab_size)
             count = 1
-        fd, partial = tempfile.mkstemp(dir=target.parent if target.parent.exists() else None,
-                                       prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            with tarfile.open(partial, "w:gz") as tar:
-                tar.add(root, arcname="sentinet-export")
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+        with atomic_open(target, "wb") as f, tarfile.open(fileobj=f, mode="w:gz") as tar:
+            tar.add(root, arcname="sentinet-export")
     return count
 
 
@@ -69,6 +62,7 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
     from sentinet.data.vocab import Vocab
     from sentinet.embeddings import first_words, open_sources, write_bundle
 
+    incomplete.require_done(run_dir)  # an archive travels without the INCOMPLETE note
     out.mkdir(parents=True, exist_ok=True)
     for name in (artifacts.WEIGHTS, artifacts.METRICS):
         shutil.copy2(run_dir / name, out / name)
