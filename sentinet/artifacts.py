@@ -1,9 +1,11 @@
 """Run directories: what a training run leaves behind, and how eval/predict load it.
 
 ``runs/<name>-<timestamp>/`` holds the resolved ``config.yaml``, ``vocab.json``, the best
-weights ``model.pt`` (a plain state_dict, loaded with ``weights_only=True``: never
-unpickled), ``metrics.json`` (every epoch and the best), ``train.log``, ``dev_predictions.json`` (the best
-model's dev probabilities) and, when tuned, ``decision.json`` (per-class decision bias).
+weights ``model.pt`` (the state_dict with the record of its epoch and dev scores, loaded with
+``weights_only=True``: never unpickled), ``metrics.json`` (every epoch and the best), ``train.log``,
+``dev_predictions.json`` (the best model's dev probabilities) and, when tuned, ``decision.json``
+(per-class decision bias). Until training has finished, an ``INCOMPLETE`` note says so (see
+sentinet.incomplete).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import yaml
 
-from sentinet.config import Config, dump_yaml, from_dict
+from sentinet import checkpoint, faults, incomplete
+from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.data.vocab import Vocab
 from sentinet.data.labels import LabelSet
 from sentinet.errors import SentinetError
@@ -34,17 +36,33 @@ def new_run_dir(output_dir: str | Path, name: str) -> Path:
     for i in range(1, 1000):
         path = base if i == 1 else base.with_name(f"{base.name}-{i}")
         try:
-            path.mkdir(parents=True, exist_ok=False)
-            return path
+            return create_run_dir(path)
         except FileExistsError:
             continue
-        except OSError as exc:
-            raise SentinetError(f"{path}: cannot create run directory ({exc.strerror})") from None
     raise SentinetError(f"{base}: too many runs with this name and timestamp")
 
 
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    atomic_torch_save(model.state_dict(), path)
+def create_run_dir(path: Path) -> Path:
+    """Make ``path`` (which must not exist) and mark it incomplete before anything else."""
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise SentinetError(f"{path}: cannot create run directory ({exc.strerror})") from None
+    try:
+        incomplete.mark(path, incomplete.TRAINING)
+    except BaseException:
+        path.rmdir()
+        raise
+    return path
+
+
+def save_weights(state_dict: dict, path: Path, record: dict) -> None:
+    """The weights and the record of what they are (``best_epoch``, ``best`` dev scores) in
+    one file, replaced in one rename: the record can never name other weights than it holds."""
+    state = {"state_dict": state_dict, **record}
+    atomic_torch_save(state, path, faults.pause_in_write(path.parent, path.name, record["best_epoch"]))
 
 
 def write_config(config: Config, path: Path) -> None:
@@ -95,27 +113,45 @@ def find_run_dir(path: str | Path) -> Path:
     missing = [f for f in (CONFIG, VOCAB, WEIGHTS) if not (run_dir / f).is_file()]
     if not path.exists():
         raise SentinetError(f"{path}: no such run directory or model file")
+    why = incomplete.status(run_dir) if missing else None
+    if why is not None:
+        raise SentinetError(incomplete.message(run_dir, f"{why}; no {missing[-1]} yet"))
     if missing:
         raise SentinetError(f"{path}: not a sentinet run (missing {', '.join(missing)})")
     return run_dir
 
 
+def read_config(path: Path) -> Config:
+    """A run's config.yaml; any problem is one line naming the file."""
+    try:
+        return from_dict(read_yaml(path))
+    except SentinetError as exc:
+        message = str(exc)
+        raise SentinetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
 def load_weights(path: Path) -> dict:
-    """A state_dict through torch's ``weights_only`` loader, which rebuilds tensors and plain
-    containers and refuses everything else, so a planted object in model.pt never runs."""
+    """The state_dict of model.pt (with its record, or a plain state_dict of older runs)."""
     state = load_torch(path, "weights file")
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise SentinetError(f"{path}: not a sentinet weights file (expected a state_dict of tensors)")
     return state
 
 
+def load_record(path: Path) -> dict:
+    """``best_epoch`` and ``best`` scores of the weights in model.pt ({} for older runs):
+    the truth about a killed run, whose metrics.json may lag an epoch behind."""
+    state = load_torch(path, "weights file")
+    if not isinstance(state, dict) or "state_dict" not in state:
+        return {}
+    return {k: state[k] for k in ("best_epoch", "best") if k in state}
+
+
 def load_run(path: str | Path, device: torch.device) -> LoadedRun:
     run_dir = find_run_dir(path)
-    try:
-        raw = yaml.safe_load((run_dir / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SentinetError(f"{run_dir / CONFIG}: unreadable ({exc})") from None
-    config = from_dict(raw)
+    config = read_config(run_dir / CONFIG)
     vocab = Vocab.load(run_dir / VOCAB)
     model = model_from_state(config, vocab, load_weights(run_dir / WEIGHTS), run_dir / WEIGHTS)
     return LoadedRun(run_dir, config, vocab, model.to(device).eval())
@@ -126,6 +162,9 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
     """A classifier shaped by the config and vocabulary, holding the saved weights; the
     pretrained table's size comes from the state itself (no vectors file needed)."""
     check_vocab_fits(vocab, state, path)
+    unfit = f"{path}: weights do not fit the run's config.yaml and vocab.json"
+    if "embedder.pretrained.weight" not in state:
+        raise SentinetError(f"{unfit} (missing embedder.pretrained.weight)")
     try:
         pretrained = state["embedder.pretrained.weight"]
         embedder = Embedder(
@@ -134,11 +173,25 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
             multichannel=config.model.multichannel,
         )
         model = SentimentClassifier(embedder, config.model, len(LabelSet.of(config.data.labels)))
-        model.load_state_dict(state)
-    except (OSError, RuntimeError, KeyError, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SentinetError(f"{path}: cannot load weights ({first})") from None
+    except RuntimeError as exc:
+        message = " ".join(str(exc).split())
+        raise SentinetError(f"{path}: cannot load weights ({message})") from None
+    mismatch = describe_mismatch(model.state_dict(), state)
+    if mismatch:
+        raise SentinetError(f"{unfit} ({mismatch})")
+    model.load_state_dict(state)
     return model
+
+
+def describe_mismatch(expected: dict, found: dict) -> str:
+    """What differs between the state_dict a model expects and the one found, in full."""
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [f"{k} expected {tuple(v.shape)}, found {tuple(found[k].shape)}"
+              for k, v in expected.items() if k in found and v.shape != found[k].shape]
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+            ([f"unexpected {', '.join(unexpected)}"] if unexpected else []) + shapes
+    return "; ".join(parts)
 
 
 def check_vocab_fits(vocab: Vocab, state: dict, path: Path) -> None:

@@ -2,18 +2,27 @@
 
 Written atomically after every epoch: the live weights (minus the frozen vectors, which
 model.pt holds), the optimizers, the learning-rate
-schedule, the weight average, early-stopping state, the per-epoch metrics, and the random
-number generators (torch's, and the batch sampler's own), so that a run resumed after epoch k
-ends with the same numbers as one that never stopped. Loaded with ``weights_only=True``: like
-``model.pt``, it is data, never code.
+schedule, the weight average, early-stopping state, the per-epoch metrics, the random
+number generators (torch's, and the batch sampler's own), and the best weights with their
+record, so that a run resumed after epoch k ends with the same numbers as one that never
+stopped. Loaded with ``weights_only=True``: like ``model.pt``, it is data, never code.
+
+An epoch saves model.pt (when it is the best so far), then last.pt, then metrics.json: last.pt
+is the commit point. A kill between the first two leaves model.pt an epoch ahead; resuming
+puts back the best weights last.pt knows (see ``training.restore_best``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
+from sentinet import faults
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 
@@ -37,11 +46,29 @@ def with_frozen(state: dict, table: torch.Tensor) -> dict:
     return {**state, prefix + FROZEN: table}
 
 
+@contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends: an epoch's saves (model.pt, last.pt, metrics) then
+    happen all or none, and a run stopped by Ctrl-C is exactly its last checkpoint."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield  # only Python's own Ctrl-C handler is replaced (not SIG_IGN, not someone else's)
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def save(run_dir: Path, state: dict) -> None:
     state = {**state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    atomic_torch_save(state, run_dir / LAST)
+    atomic_torch_save(state, run_dir / LAST, faults.pause_in_write(run_dir, LAST, state["epoch"]))
 
 
 def load(run_dir: Path) -> dict:

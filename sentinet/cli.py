@@ -73,6 +73,11 @@ def train(
         if config or overrides or seeds > 1 or folds or output_dir or dry_run:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
+        from sentinet.ensemble import is_group, resume_group
+
+        if is_group(resume):
+            _echo_group(resume_group(resume, device))
+            return
         result = run_training(_resumable_config(resume, device), resume=resume)
         typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                    f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
@@ -91,20 +96,26 @@ def train(
     if folds:
         if cfg.data.dev:
             raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
-        cv = cross_validate(cfg, folds)
-        fm, oof = cv.summary["f_macro"], cv.summary["ensemble"]
-        typer.echo(f"{cv.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {folds} folds\t"
-                   f"out-of-fold F-macro {oof['f_macro']:.4f}\tF-micro {oof['f_micro']:.4f}")
+        _echo_group(cross_validate(cfg, folds))
         return
     if seeds > 1:
-        ens = train_ensemble(cfg, seeds)
-        fm, e = ens.summary["f_macro"], ens.summary["ensemble"]
-        typer.echo(f"{ens.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {seeds} seeds\t"
-                   f"ensemble F-macro {e['f_macro']:.4f}\tF-micro {e['f_micro']:.4f}")
+        _echo_group(train_ensemble(cfg, seeds))
         return
     result = run_training(cfg)
     typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+
+
+def _echo_group(group) -> None:
+    fm, e = group.summary["f_macro"], group.summary["ensemble"]
+    if "folds" in group.summary:
+        typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over "
+                   f"{group.summary['folds']} folds\tout-of-fold F-macro {e['f_macro']:.4f}\t"
+                   f"F-micro {e['f_micro']:.4f}")
+    else:
+        typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over "
+                   f"{len(group.members)} seeds\tensemble F-macro {e['f_macro']:.4f}\t"
+                   f"F-micro {e['f_micro']:.4f}")
 
 
 @app.command()
@@ -475,16 +486,17 @@ def embeddings_train(
 
 
 def _resumable_config(run_dir: Path, device: str | None):
-    """The config a run directory was trained with, checked before anything else happens."""
-    from sentinet.artifacts import CONFIG
+    """The config a run directory was trained with, checked before anything else happens.
+    An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
+    from sentinet import incomplete
+    from sentinet.artifacts import CONFIG, read_config
     from sentinet.checkpoint import LAST
-    from sentinet.config import load_config
 
     if not (run_dir / CONFIG).is_file():
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
-    if not (run_dir / LAST).is_file():
+    if not (run_dir / LAST).is_file() and incomplete.status(run_dir) is None:
         raise SentinetError(f"{run_dir}: no {LAST} to resume from")
-    cfg = load_config(run_dir / CONFIG)
+    cfg = read_config(run_dir / CONFIG)
     if device:
         cfg.train.device = device
     return cfg

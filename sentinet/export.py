@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sentinet import artifacts
+from sentinet import artifacts, incomplete
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
 
@@ -42,6 +42,7 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
         root = Path(tmp) / "sentinet-export"
         root.mkdir()
         if (source / artifacts.ENSEMBLE).is_file():
+            incomplete.require_done(source)
             members = ensemble_members(source)
             for i, member in enumerate(members):
                 _export_run(artifacts.find_run_dir(member), root / f"member{i}", vocab_size)
@@ -78,6 +79,7 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
     from sentinet.data.vocab import Vocab
     from sentinet.embeddings import write_bundle
 
+    incomplete.require_done(run_dir)  # an archive travels without the INCOMPLETE note
     out.mkdir(parents=True, exist_ok=True)
     for name in (artifacts.WEIGHTS, artifacts.METRICS):
         shutil.copy2(run_dir / name, out / name)

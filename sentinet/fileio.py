@@ -1,19 +1,28 @@
 """Safe file writes: a crash, Ctrl-C or full disk never leaves a half-written file behind,
 no output ever lands on one of the command's own input files, and torch files are read as
-data, never as code."""
+data, never as code.
+
+A write goes to a hidden temp file beside its target (``.NAME.XXXXXXXX.tmp``) and is renamed
+over it when complete. Only a kill -9 or a power cut can leave such a temp file; readers never
+look at them, and ``sentinet train --resume`` removes those in the run directory it continues.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sentinet.errors import SentinetError
+
+PARTIAL = ".*.tmp"  # the glob of temp files a killed write leaves
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # only writing raises these
 
 
 @contextlib.contextmanager
@@ -26,6 +35,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     one-line error naming ``path``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise SentinetError(f"{path}: is a directory; give a file name")
     made = _make_folders(path.parent)
     tmp = None
     try:
@@ -36,13 +47,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        _remove(tmp)
         for folder in reversed(made):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only if still empty
-        if isinstance(exc, OSError) and exc.filename in (None, tmp, str(path)):  # not another file's
+        ours = exc.errno in WRITE_ERRNOS or exc.filename in (tmp, str(path)) if isinstance(exc, OSError) else False
+        if ours:  # not the caller's own error (reading its input, say)
             raise SentinetError(f"{path}: cannot write ({exc.strerror or exc})") from None
         raise
 
@@ -93,15 +103,44 @@ def replaced_note(replaced: bool) -> str:
     return " (replaced the existing file)" if replaced else ""
 
 
-def atomic_torch_save(obj: object, path: str | Path) -> None:
-    """``torch.save`` through memory: writing the finished bytes makes a full disk an OSError
-    (ENOSPC) that names the file, where torch's own writer reports 'unexpected pos'."""
-    import torch  # late: fileio is imported by modules that need no torch
+def atomic_torch_save(obj: Any, path: str | Path,
+                      after_first_write: Callable[[], None] | None = None) -> None:
+    """``torch.save`` through :func:`atomic_open`. torch reports a failed write (disk full)
+    as a bare "unexpected pos" RuntimeError; the OSError behind it is kept and raised instead,
+    so the message names the file and the cause. ``after_first_write`` is a test hook: it runs
+    once the temp file holds part of the data (see sentinet.faults)."""
+    import torch
 
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
     with atomic_open(path, "wb") as f:
-        f.write(buffer.getbuffer())
+        writer = _KeepsWriteError(f, after_first_write)
+        try:
+            torch.save(obj, writer)
+        except RuntimeError:
+            if writer.error is None:
+                raise
+            raise writer.error from None
+
+
+class _KeepsWriteError:
+    """A binary file that remembers the OSError of a failed write (torch swallows it)."""
+
+    def __init__(self, f: IO[bytes], after_first_write: Callable[[], None] | None):
+        self.f, self.after_first_write, self.error = f, after_first_write, None
+
+    def write(self, data) -> int:
+        try:
+            n = self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+        if self.after_first_write is not None:
+            hook, self.after_first_write = self.after_first_write, None
+            self.f.flush()
+            hook()
+        return n
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def load_torch(path: Path, what: str) -> object:
@@ -126,6 +165,20 @@ def _load_failure(exc: Exception) -> str:
         refused = first.split(" was not")[0]
         return f"it holds objects other than tensors, which sentinet never unpickles ({refused})"
     return f"not a torch file, or a damaged one ({type(exc).__name__}{': ' + first if first else ''})"
+
+
+def remove_partials(folder: Path) -> list[Path]:
+    """Delete the temp files that killed writes left in ``folder``; returns what went."""
+    gone = [p for p in folder.glob(PARTIAL) if p.is_file()]
+    for p in gone:
+        _remove(p)
+    return gone
+
+
+def _remove(path: str | Path | None) -> None:
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def current_umask() -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sentinet import artifacts
+from sentinet import artifacts, incomplete
 from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.labels import LabelSet
 from sentinet.data.readers import Record
@@ -124,8 +124,12 @@ class Predictor:
             stores: dict = {}
             members = [RunPredictor(artifacts.load_run(r, device), device, stores)
                        for r in ensemble_members(path)]
+            for run_dir in [path, *(m.run.run_dir for m in members)]:
+                if incomplete.warn(run_dir):
+                    break  # one warning says it
             return cls(path, members)
         run = artifacts.load_run(path, device)
+        incomplete.warn(run.run_dir)
         return cls(run.run_dir, [RunPredictor(run, device)])
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:

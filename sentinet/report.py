@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from sentinet import incomplete
 from sentinet.errors import SentinetError
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
@@ -26,10 +27,19 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 def describe(run_dir: Path) -> dict:
     """Config (flattened) and headline scores of a run or an ensemble directory."""
     metrics_path = run_dir / "metrics.json"
+    status = incomplete.status(run_dir)
+    if status is not None and not metrics_path.is_file():
+        raise SentinetError(incomplete.message(run_dir, f"{status}; no epoch saved yet"))
     try:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SentinetError(f"{run_dir}: not a finished sentinet run (metrics.json: {exc})") from None
+    if status is not None:
+        incomplete.warn(run_dir)
+        if (run_dir / "model.pt").is_file():  # a killed run's metrics.json may lag model.pt
+            from sentinet.artifacts import load_record  # torch: only for such a run
+
+            metrics.update(load_record(run_dir / "model.pt"))
     if (run_dir / "ensemble.json").is_file():
         first = json.loads((run_dir / "ensemble.json").read_text(encoding="utf-8"))["members"][0]
         config_dir = (run_dir / first).resolve()
@@ -40,12 +50,15 @@ def describe(run_dir: Path) -> dict:
                   "members": str(len(metrics["members"]))}
     else:
         config_dir = run_dir
-        best = metrics.get("best", {})
+        best, best_epoch = metrics.get("best", {}), metrics.get("best_epoch")
+        epochs = max(len(metrics.get("epochs", [])), best_epoch or 0)  # model.pt may be an epoch ahead
         scores = {"dev F-macro": f"{best.get('f_macro', float('nan')):.4f}",
                   "dev F-micro": f"{best.get('f_micro', float('nan')):.4f}",
-                  "best epoch": f"{metrics.get('best_epoch')} of {len(metrics.get('epochs', []))}"}
+                  "best epoch": f"{best_epoch} of {epochs}"}
     scores["time (s)"] = f"{metrics.get('seconds', 0):.0f}"
-    if metrics.get("interrupted"):
+    if status is not None:
+        scores["time (s)"] += " (incomplete)"
+    elif metrics.get("interrupted"):
         scores["time (s)"] += " (interrupted)"
     try:
         config = yaml.safe_load((config_dir / "config.yaml").read_text(encoding="utf-8"))

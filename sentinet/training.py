@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sentinet import artifacts, checkpoint, plots
+from sentinet import artifacts, checkpoint, faults, incomplete, plots
 from sentinet.config import (
     Config, DataConfig, OptimizerConfig, SchedulerConfig, TrainConfig, VectorsConfig,
     resolve_paths, train_files,
@@ -39,7 +38,7 @@ from sentinet.embeddings import (
     VectorStore, coverage, default_cache_dir, open_sources, train_word2vec,
 )
 from sentinet.errors import Interrupted, SentinetError
-from sentinet.fileio import atomic_write_text
+from sentinet.fileio import atomic_write_text, remove_partials
 from sentinet.inference import predict_proba
 from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import Embedder, SentimentClassifier
@@ -353,14 +352,17 @@ def unfreeze_vectors(model: SentimentClassifier, config: Config) -> torch.optim.
 
 
 def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
-          dry_run: bool = False, resume: Path | None = None) -> TrainResult:
+          dry_run: bool = False, resume: Path | None = None, into: Path | None = None) -> TrainResult:
     """Train one model as configured; returns where it went and its best dev scores.
 
     ``on_epoch(epoch, row)`` is called after each epoch's dev scoring and metrics write
     (``sentinet tune`` prunes trials from it by raising). ``dry_run`` stops once data,
     vectors and model are built, before anything is written. ``resume`` continues the run
-    directory it names from its ``last.pt`` (its config.yaml is what ``config`` must hold).
-    A Ctrl-C finishes the run with the best epoch so far and raises ``Interrupted``."""
+    directory it names from its ``last.pt`` (its config.yaml is what ``config`` must hold),
+    or starts it over when it was stopped before its first checkpoint. ``into`` names the new
+    run's directory (group members) instead of ``run.output_dir/<name>-<time>``.
+    A Ctrl-C finishes the run with the best epoch so far and raises ``Interrupted``; any other
+    failure before the first checkpoint removes the new run's directory."""
     started = time.time()
     config = resolve_paths(config)
     t = config.train
@@ -392,14 +394,15 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
 
     saved = None
-    if resume is None:
+    if resume is None or not (resume / checkpoint.LAST).is_file():
         vocab, model = new_model(config, train_tokens, dev_tokens, log, len(splits.labels))
     else:
         saved = checkpoint.load(resume)
         vocab = Vocab.load(resume / artifacts.VOCAB)
         table = artifacts.load_weights(resume / artifacts.WEIGHTS)[checkpoint.FROZEN]
-        for key in ("model", "averaged"):
-            saved[key] = checkpoint.with_frozen(saved[key], table)
+        for key in ("model", "averaged", "best_model"):
+            if saved.get(key) is not None:
+                saved[key] = checkpoint.with_frozen(saved[key], table)
         model = artifacts.model_from_state(config, vocab, saved["model"], resume / checkpoint.LAST,
                                            freeze=config.vectors.freeze)
     model = model.to(device)
@@ -409,17 +412,6 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         plots.require_tensorboard()
     if dry_run:
         return TrainResult(run_dir=Path(), best_epoch=0, best={})
-
-    if resume is None:
-        run_dir = artifacts.new_run_dir(config.run.output_dir, config.run.name)
-        log.attach(run_dir / artifacts.LOG)
-        log(f"run: {run_dir}")
-        artifacts.write_config(config, run_dir / artifacts.CONFIG)
-        vocab.save(run_dir / artifacts.VOCAB)
-    else:
-        run_dir = resume
-        log.attach(run_dir / artifacts.LOG)
-        log(f"run: {run_dir}: resuming after epoch {saved['epoch']}")
 
     labels = [c for _, c in splits.train]
     weights = None if set(splits.weights) == {1.0} else splits.weights
@@ -431,11 +423,11 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     gold = [r.labels for r in splits.dev]
 
     averager = Averager(t, model)
-    result = TrainResult(run_dir=run_dir, best_epoch=0, best={"f_macro": -math.inf},
+    result = TrainResult(run_dir=Path(), best_epoch=0, best={"f_macro": -math.inf},
                          dev_gold=gold, labels=classes, machine=machine(device),
                          data={"split": splits.description, "train": splits.sources},
                          versions=versions())
-    first_epoch = 1
+    first_epoch, best_state = 1, None
     if saved is not None:
         first_epoch = saved["epoch"] + 1
         if config.vectors.unfreeze_epoch and config.vectors.unfreeze_epoch < first_epoch:
@@ -447,11 +439,24 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
         loader.batch_sampler.generator.set_state(saved["sampler"])
         checkpoint.restore_rng(saved)
         result.best_epoch, result.best, result.epochs = saved["best_epoch"], saved["best"], saved["epochs"]
+        best_state = saved.get("best_model")
         started -= saved["seconds"]  # the run's time counts the part before the interruption
 
-    stop_after = int(os.environ.get("SENTINET_TEST_INTERRUPT_AFTER_EPOCH") or 0)  # tests' Ctrl-C
-    board = plots.TensorBoard(run_dir) if config.run.tensorboard else None
+    run_dir = result.run_dir = open_run_dir(config, resume, into)
+    # The frozen vectors stay out of last.pt only if they never train: model.pt holds them as loaded.
+    frozen = not config.vectors.unfreeze_epoch and not model.embedder.pretrained.weight.requires_grad
+    board = None
     try:
+        log.attach(run_dir / artifacts.LOG)
+        if saved is None:
+            over = " (starting over: it stopped before its first checkpoint)" if resume else ""
+            log(f"run: {run_dir}{over}")
+            artifacts.write_config(config, run_dir / artifacts.CONFIG)
+            vocab.save(run_dir / artifacts.VOCAB)
+        else:
+            log(f"run: {run_dir}: resuming after epoch {saved['epoch']}")
+            restore_best(run_dir, saved, log)
+        board = plots.TensorBoard(run_dir) if config.run.tensorboard else None
         for epoch in range(first_epoch, t.epochs + 1):
             if result.best_epoch and epoch - 1 - result.best_epoch >= t.patience:
                 break  # resumed after the early stop was already due
@@ -467,28 +472,34 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
                    "seconds": time.time() - tick}
-            result.epochs.append(row)
-            improved = scores["f_macro"] > result.best["f_macro"]
-            if improved:
-                result.best_epoch, result.best = epoch, scores
-                artifacts.save_weights(averager.model, run_dir / artifacts.WEIGHTS)
-            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
-                f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
-            _write_metrics(run_dir, result)
-            plots.write_csv(run_dir, result.epochs)
-            if board is not None:
-                board.epoch(row)
-            frozen = not model.embedder.pretrained.weight.requires_grad
-            checkpoint.save(run_dir, {
-                "epoch": epoch, "model": checkpoint.without_frozen(model.state_dict(), frozen),
-                "averaged": checkpoint.without_frozen(averager.state_dict(), frozen),
-                "optimizers": [o.state_dict() for o in optimizers], "scheduler": schedule.state_dict(),
-                "sampler": loader.batch_sampler.generator.get_state(),
-                "best_epoch": result.best_epoch, "best": result.best, "epochs": result.epochs,
-                "seconds": time.time() - started,
-            })
-            if epoch == stop_after:
-                raise KeyboardInterrupt
+            with checkpoint.uninterrupted():  # the epoch is recorded whole or not at all
+                result.epochs.append(row)
+                improved = scores["f_macro"] > result.best["f_macro"]
+                if improved:  # saved in the order model.pt, last.pt (the commit), metrics: see checkpoint.py
+                    result.best_epoch, result.best = epoch, scores
+                    best = checkpoint.without_frozen(averager.model.state_dict(), frozen)
+                    best_state = {k: v.detach().clone() for k, v in best.items()}
+                    artifacts.save_weights(averager.model.state_dict(), run_dir / artifacts.WEIGHTS,
+                                           {"best_epoch": epoch, "best": scores})
+                faults.pause(run_dir, "weights", epoch)
+                checkpoint.save(run_dir, {
+                    "epoch": epoch, "model": checkpoint.without_frozen(model.state_dict(), frozen),
+                    "averaged": checkpoint.without_frozen(averager.state_dict(), frozen),
+                    "optimizers": [o.state_dict() for o in optimizers], "scheduler": schedule.state_dict(),
+                    "sampler": loader.batch_sampler.generator.get_state(),
+                    "best_epoch": result.best_epoch, "best": result.best, "epochs": result.epochs,
+                    "best_model": best_state and checkpoint.without_frozen(best_state, frozen),
+                    "seconds": time.time() - started,
+                })
+                faults.pause(run_dir, "metrics", epoch)
+                log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
+                    f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
+                _write_metrics(run_dir, result)
+                plots.write_csv(run_dir, result.epochs)
+                if board is not None:
+                    board.epoch(row)
+            faults.pause(run_dir, "epoch", epoch)
+            faults.interrupt_after(run_dir, epoch)
             if on_epoch is not None:
                 on_epoch(epoch, row)
             if epoch - result.best_epoch >= t.patience:
@@ -496,22 +507,63 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
                 break
     except KeyboardInterrupt:
         result.interrupted = True
-        if not result.epochs:
+        if not (run_dir / checkpoint.LAST).is_file():
             if resume is None:
                 shutil.rmtree(run_dir, ignore_errors=True)  # nothing in it worth keeping
                 raise Interrupted("before the first epoch ended; no run directory was kept") from None
-            raise Interrupted(f"before another epoch ended; {run_dir} is as it was") from None
+            raise Interrupted(f"before the first epoch ended; {run_dir} is as it was") from None
         log(f"interrupted after epoch {result.epochs[-1]['epoch']}: model.pt holds the best epoch "
-            f"so far ({result.best_epoch}); continue with: sentinet train --resume {run_dir}")
+            f"so far ({result.best_epoch}); {incomplete.hint(run_dir)}")
+    except Exception as exc:
+        if resume is None and not (run_dir / checkpoint.LAST).is_file():
+            shutil.rmtree(run_dir, ignore_errors=True)  # failed before its first checkpoint
+            raise
+        if isinstance(exc, SentinetError):
+            raise SentinetError(f"{exc}; {incomplete.hint(run_dir)}") from None
+        raise
     finally:
         if board is not None:
             board.close()
 
-    finish(result, run_dir, dev_set, splits, gold, device, log, started, t.tune_decision)
+    try:
+        finish(result, run_dir, dev_set, splits, gold, device, log, started, t.tune_decision)
+    except KeyboardInterrupt:
+        raise Interrupted(f"while {run_dir} was being finished; {incomplete.hint(run_dir)}") from None
+    except SentinetError as exc:
+        raise SentinetError(f"{exc}; {incomplete.hint(run_dir)}") from None
     if result.interrupted:
+        incomplete.mark(run_dir, f"interrupted after epoch {result.epochs[-1]['epoch']}; "
+                        f"model.pt holds the best epoch so far ({result.best_epoch})")
         raise Interrupted(f"{run_dir} holds the best epoch so far ({result.best_epoch}); "
-                          f"continue with: sentinet train --resume {run_dir}", result)
+                          f"{incomplete.hint(run_dir)}", result)
+    incomplete.clear(run_dir)
     return result
+
+
+def open_run_dir(config: Config, resume: Path | None, into: Path | None) -> Path:
+    """A new run directory marked incomplete, or the one to resume, cleared of the temp
+    files a killed save leaves and marked incomplete until it finishes again."""
+    if resume is None:
+        if into is not None:
+            return artifacts.create_run_dir(into)
+        return artifacts.new_run_dir(config.run.output_dir, config.run.name)
+    remove_partials(resume)
+    incomplete.mark(resume, incomplete.TRAINING)
+    return resume
+
+
+def restore_best(run_dir: Path, saved: dict, log: RunLog) -> None:
+    """A kill between the model.pt save and the last.pt save leaves model.pt an epoch ahead
+    of the checkpoint; put back the best weights the checkpoint knows, so that the run goes
+    on from one consistent state (whatever the resumed epoch then finds)."""
+    path = run_dir / artifacts.WEIGHTS
+    record = artifacts.load_record(path)
+    if saved.get("best_model") is None or record.get("best_epoch") == saved["best_epoch"]:
+        return
+    log(f"run: {path} held epoch {record.get('best_epoch')}, saved after the last checkpoint; "
+        f"restoring the checkpoint's best epoch {saved['best_epoch']}")
+    record = {"best_epoch": saved["best_epoch"], "best": saved["best"]}
+    artifacts.save_weights(saved["best_model"], path, record)
 
 
 def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[list[str]],

@@ -74,6 +74,11 @@ def write_word2vec_text(path: Path, words: list[str], dim: int, seed: int = 0) -
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> dict[str, Path]:
     """train.xml (150 tweets), test.xml (with a two-company tweet), vectors.txt, lines.txt."""
+    return write_tiny_data(tmp_path)
+
+
+def write_tiny_data(tmp_path: Path) -> dict[str, Path]:
+    """The tiny_data files in ``tmp_path`` (for fixtures shared by a module)."""
     train = tmp_path / "train.xml"
     train.write_text(sentirueval_xml(make_corpus(150, seed=1)), encoding="utf-8")
     test_rows = make_corpus(30, seed=2)

@@ -487,3 +487,143 @@ def test_disk_full_during_training_names_the_file(workspace, small_tmpfs):
     assert_one_line_error(result, str(small_tmpfs), "cannot write (No space left on device)")
     assert "RuntimeError" not in result.stderr and "unexpected pos" not in result.stderr
     assert not _temp_files(small_tmpfs)
+
+
+# --------------------------------------------------------------------------------------
+# Incomplete runs, resume of what is not a run, run files that do not fit, full disks
+
+
+def killed_in_epoch_1(run: Path) -> Path:
+    """What a kill -9 (or a power cut) during epoch 1 leaves: config, vocabulary, log, note."""
+    for name in ("model.pt", "last.pt", "metrics.json", "metrics.csv", "dev_predictions.json",
+                 "curves.png", "confusion.png"):
+        (run / name).unlink(missing_ok=True)
+    (run / "INCOMPLETE").write_text("training has not finished: it is running, or was killed\n",
+                                    encoding="utf-8")
+    return run
+
+
+def killed_later(run: Path) -> Path:
+    (run / "INCOMPLETE").write_text("training has not finished: it is running, or was killed\n",
+                                    encoding="utf-8")
+    return run
+
+
+@pytest.mark.parametrize("damage, command, fragments", [
+    (killed_in_epoch_1, ["eval", "{run}", "{train}"], ["incomplete run", "no model.pt yet", "--resume {run}"]),
+    (killed_in_epoch_1, ["predict", "{run}", "{lines}"], ["incomplete run", "--resume {run}"]),
+    (killed_in_epoch_1, ["report", "{run}"], ["incomplete run", "no epoch saved yet", "--resume {run}"]),
+    (killed_later, ["export", "{run}", "{tmp}/model.tar.gz"], ["incomplete run", "--resume {run}"]),
+], ids=["eval", "predict", "report", "export"])
+def test_incomplete_run_says_so_and_how_to_resume(workspace, run_copy, tmp_path, damage, command, fragments):
+    damage(run_copy)
+    fill = {"run": run_copy, "train": workspace["train"], "lines": workspace["lines"], "tmp": tmp_path}
+    before = snapshot(tmp_path)
+    result = run_cli(*(arg.format(**fill) for arg in command))
+    assert_one_line_error(result, *(f.format(**fill) for f in fragments))
+    assert snapshot(tmp_path) == before
+
+
+def not_a_run(tmp_path: Path, run: Path) -> Path:
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
+
+
+def finished_without_last(tmp_path: Path, run: Path) -> Path:
+    (run / "last.pt").unlink()
+    return run
+
+
+def broken_group_plan(tmp_path: Path, run: Path) -> Path:
+    (tmp_path / "group").mkdir()
+    (tmp_path / "group" / "group.json").write_text('{"kind": "seeds"', encoding="utf-8")
+    return tmp_path / "group"
+
+
+def incomplete_with_broken_config(tmp_path: Path, run: Path) -> Path:
+    (killed_later(run) / "config.yaml").write_text("train:\n  epochs: [\n", encoding="utf-8")
+    return run
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (not_a_run, ["empty: not a sentinet run directory (no config.yaml)"]),
+    (lambda tmp, run: tmp / "nowhere", ["nowhere: not a sentinet run directory"]),
+    (lambda tmp, run: run / "model.pt", ["model.pt: not a sentinet run directory"]),
+    (finished_without_last, ["no last.pt to resume from"]),
+    (broken_group_plan, ["group.json: unreadable group plan"]),
+    (incomplete_with_broken_config, ["config.yaml: expected the node content", "line 3"]),
+], ids=["empty folder", "missing path", "model file", "finished run without last.pt",
+        "group with a broken plan", "incomplete run with a broken config.yaml"])
+def test_resume_of_what_cannot_be_resumed(run_copy, tmp_path, make, fragments):
+    target = make(tmp_path, run_copy)
+    before = snapshot(tmp_path)
+    assert_one_line_error(run_cli("train", "--resume", str(target)), *fragments)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("config_yaml, fragments", [
+    ("{original}train: {{bogus: 1}}\n", ["config.yaml: unknown config key 'train.bogus'"]),
+    ("train:\n  epochs: [\n", ["config.yaml: expected the node content", "line 3"]),
+    ("{hidden_32}", ["model.pt: weights do not fit the run's config.yaml and vocab.json",
+                     "encoder.rnn.weight_hh_l0 expected (96, 32), found (48, 16)",
+                     "head.1.weight expected (3, 64), found (3, 32))"]),  # the last one: nothing cut off
+], ids=["unknown key", "broken yaml", "weights of another shape"])
+def test_run_config_problems_are_one_line_naming_the_file(workspace, run_copy, config_yaml, fragments):
+    original = (run_copy / "config.yaml").read_text(encoding="utf-8")
+    hidden_32 = original.replace("hidden_size: 16", "hidden_size: 32")
+    assert hidden_32 != original
+    (run_copy / "config.yaml").write_text(config_yaml.format(original=original, hidden_32=hidden_32),
+                                          encoding="utf-8")
+    before = snapshot(run_copy)
+    result = run_cli("eval", str(run_copy), str(workspace["train"]))
+    assert_one_line_error(result, *fragments)
+    assert snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "{run}", "{lines}", "-o", "{out}"],
+    ["embeddings", "train", "{lines}", "-o", "{out}", "--set", "vectors.word2vec.min_count=1"],
+], ids=["predict", "embeddings train"])
+def test_output_that_is_a_directory_is_named_not_a_temp_file(workspace, tmp_path, command):
+    (tmp_path / "out").mkdir()
+    before = snapshot(tmp_path)
+    fill = {"run": workspace["run"], "lines": workspace["lines"], "out": tmp_path / "out"}
+    result = run_cli(*(arg.format(**fill) for arg in command))
+    assert_one_line_error(result, f"{tmp_path / 'out'}: is a directory")
+    assert ".tmp" not in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def run_with_file_size_limit(limit: int, *args: str) -> subprocess.CompletedProcess:
+    """The CLI as on a full disk: no file it writes may grow past ``limit`` bytes (the kernel
+    answers EFBIG as it would ENOSPC: the same failed write)."""
+    import resource
+    import signal
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
+                          timeout=300, preexec_fn=limited)
+
+
+def test_full_disk_during_training_names_the_file_and_leaves_no_run(workspace, tmp_path):
+    weights = (workspace["run"] / "model.pt").stat().st_size
+    assert 2 * weights < (workspace["run"] / "last.pt").stat().st_size  # model.pt fits, last.pt not
+    out = tmp_path / "runs"
+    result = run_with_file_size_limit(2 * weights, "train", "--config", str(workspace["config"]),
+                                      "--output-dir", str(out))
+    assert_one_line_error(result, "last.pt: cannot write (File too large)")
+    assert ".tmp" not in result.stderr
+    assert not out.exists() or not any(out.iterdir()), "a run that never saved a checkpoint was left"
+
+
+def test_full_disk_during_predict_names_the_output_and_leaves_nothing(workspace, tmp_path):
+    lines = tmp_path / "many.txt"
+    lines.write_text("сбербанк спасибо отлично\n" * 200, encoding="utf-8")
+    before = snapshot(tmp_path)
+    result = run_with_file_size_limit(2000, "predict", str(workspace["run"]), str(lines),
+                                      "-o", str(tmp_path / "labels.csv"))
+    assert_one_line_error(result, "labels.csv: cannot write (File too large)")
+    assert snapshot(tmp_path) == before

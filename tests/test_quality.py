@@ -14,6 +14,7 @@ from sentinet.data.readers import Record
 from sentinet.data.labels import LabelSet
 from sentinet.decision import _f_macro, decide, tune_bias
 from sentinet.embeddings import ConcatVectors, open_vectors
+from sentinet.artifacts import load_weights
 from sentinet.ensemble import train_ensemble
 from sentinet.errors import SentinetError
 from sentinet.inference import Predictor
@@ -152,7 +153,7 @@ def test_frozen_vectors_stay_frozen_and_unfreezing_moves_them(tiny_data):
     thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05)))
     source = open_vectors(tiny_data["vectors"])
     for result, should_move in ((frozen, False), (thawed, True)):
-        state = torch.load(result.run_dir / "model.pt", weights_only=True)
+        state = load_weights(result.run_dir / "model.pt")
         vocab = json.loads((result.run_dir / "vocab.json").read_text(encoding="utf-8"))
         words = vocab["words"][vocab["n_learned"]:]
         original = torch.from_numpy(source.lookup(words))
@@ -174,7 +175,7 @@ def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
     raw = tiny_raw(tiny_data, train__tune_decision=True)
     ens = train_ensemble(from_dict(raw), seeds=2)
     assert (ens.path / "ensemble.json").is_file() and (ens.path / "decision.json").is_file()
-    assert [m.run_dir.parent for m in ens.members] == [ens.path.parent] * 2
+    assert [m.run_dir for m in ens.members] == [ens.path / "seed3", ens.path / "seed4"]  # inside the group
     summary = json.loads((ens.path / "metrics.json").read_text())
     assert summary["seeds"] == [3, 4] and 0 <= summary["ensemble"]["f_macro"] <= 1
     ensemble = Predictor.load(ens.path, torch.device("cpu"))

@@ -66,19 +66,6 @@ def test_interrupted_then_resumed_equals_uninterrupted(config, tiny_data):
     assert "resuming after epoch 2" in (run / "train.log").read_text(encoding="utf-8")
 
 
-def test_ctrl_c_in_a_seed_ensemble_keeps_the_finished_members(config, tiny_data):
-    out = tiny_data["dir"] / "runs"
-    result = run_cli("train", "--config", str(config), "--seeds", "3", "--output-dir", str(out),
-                     interrupt_after=1)
-    assert result.returncode == 130, result.stderr
-    assert "ensembles the 1 of 3 seeds trained so far" in result.stderr
-    (ensemble,) = [p for p in out.iterdir() if "ensemble1" in p.name]
-    members = json.loads((ensemble / "ensemble.json").read_text(encoding="utf-8"))["members"]
-    assert len(members) == 1
-    ev = run_cli("eval", str(ensemble), str(tiny_data["test"]), "--json")
-    assert ev.returncode == 0, ev.stderr
-
-
 def test_resume_refuses_what_it_cannot_continue(config, tiny_data):
     assert_one_line_error(run_cli("train", "--resume", str(tiny_data["dir"])), "not a sentinet run directory")
     done = run_cli("train", "--config", str(config), "--output-dir", str(tiny_data["dir"] / "r"))
