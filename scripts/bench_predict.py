@@ -22,9 +22,9 @@ For each run:
 
 Texts are real tweets (the SentiRuEval training files under $SENTINET_DATA, or --texts), repeated
 to the wanted number of lines. The children get OMP_NUM_THREADS=--threads (torch's intra-op
-threads) and the user's environment otherwise; the forward pass calls
-torch.set_num_threads(--threads) with OMP_WAIT_POLICY=PASSIVE. The machine may be shared: the
-load average is printed beside the numbers; run it twice and trust numbers that agree.
+threads) and the user's environment otherwise; the forward pass calls torch.set_num_threads
+(--threads) with GOMP_SPINCOUNT=10000, as predict sets it. The machine may be shared: the load
+average is printed beside the numbers; run it twice and trust numbers that agree.
 """
 
 from __future__ import annotations
@@ -228,9 +228,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="Start-up timings to take the median of.")
     p.add_argument("--work", type=Path, default=None, help="Where inputs, outputs and runs go (default: a temp dir).")
     args = p.parse_args()
-    # The forward pass below is the best case: OpenMP threads that sleep when idle, as predict
-    # sets them (spinning ones collapse on a busy machine). Set before torch loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # The forward pass below runs with OpenMP tuned as predict tunes it (threads that spin a
+    # little, then sleep: the default long spin collapses on a busy machine). Before torch loads.
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     args.work = args.work or Path(tempfile.mkdtemp(prefix="bench-predict-"))
     args.work.mkdir(parents=True, exist_ok=True)
     data = Path(os.environ.get("SENTINET_DATA", ROOT / "data"))
