@@ -11,30 +11,53 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sentinet import artifacts, incomplete
-from sentinet.data.batching import EncodedDataset, make_loader
+from sentinet.data.batching import EncodedDataset
 from sentinet.data.labels import LabelSet
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
+from sentinet.data.vocab import PAD_ID
 from sentinet.decision import decide
 from sentinet.embeddings import open_sources, refuse_pickles
 from sentinet.errors import SentinetError, UnsafeFileError
 from sentinet.models.classifier import SentimentClassifier
 
 
-@torch.no_grad()
 def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: torch.device,
                   batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """Class probabilities [N, classes] in dataset order (batches are length-sorted for speed)."""
+    """Class probabilities [N, classes] of an encoded dataset, in dataset order."""
+    return predict_ids(model, [x.tolist() for x in dataset.ids], device, batch_size, progress)
+
+
+def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: torch.device,
+                batch_size: int = 256, progress: bool = False) -> np.ndarray:
+    """Class probabilities [N, classes] of token-id lists, in input order.
+
+    Tweets are sorted by length and cut into batches (the same batches a non-shuffling
+    ``make_loader`` gives, so the same numbers), padded in one ``torch.tensor`` call per
+    batch: a plain loop, since a DataLoader's per-item tensors and collate cost more than
+    the model on short tweets."""
     model.eval()
-    probs = np.zeros((len(dataset), model.head[-1].out_features), dtype=np.float32)
-    loader = make_loader(dataset, batch_size, shuffle=False)
-    for batch in tqdm(loader, desc="predict", disable=None if progress else True, leave=False):
-        batch = batch.to(device)
-        logits = model(batch.ids, batch.lengths)
-        probs[batch.index.numpy()] = torch.softmax(logits, dim=-1).float().cpu().numpy()
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    starts = range(0, len(order), batch_size)
+    if progress:
+        from tqdm import tqdm  # only eval shows a bar
+
+        starts = tqdm(starts, desc="predict", disable=None, leave=False)
+    parts = []
+    with torch.inference_mode():
+        for start in starts:
+            rows = [ids[i] for i in order[start : start + batch_size]]
+            width = len(rows[-1])
+            batch = torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)
+            lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+            logits = model(batch.to(device), lengths)
+            parts.append(torch.softmax(logits, dim=-1).float().cpu())
+    if not parts:
+        return np.zeros((0, model.head[-1].out_features), dtype=np.float32)
+    probs = np.empty((len(ids), parts[0].shape[1]), dtype=np.float32)
+    probs[order] = torch.cat(parts).numpy()
     return probs
 
 
@@ -56,12 +79,12 @@ class RunPredictor:
     def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         tokens = [self.tokenizer(t) for t in texts]
         self._add_unseen_words(tokens)
-        dataset = EncodedDataset([self.run.vocab.encode(t) for t in tokens])
-        return predict_proba(self.run.model, dataset, self.device, batch_size, progress)
+        encode = self.run.vocab.encode
+        return predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress)
 
     def _add_unseen_words(self, tokens: list[list[str]]) -> None:
         vocab = self.run.vocab
-        unseen = sorted({t for ts in tokens for t in ts if t not in vocab})
+        unseen = sorted({t for ts in tokens for t in ts}.difference(vocab.index))
         store = self._vectors() if unseen else None
         if store is None:
             return

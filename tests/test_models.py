@@ -126,3 +126,24 @@ def test_multichannel_doubles_the_input_and_trains_the_copy():
     out = model.embedder(ids)
     torch.testing.assert_close(out[..., :6], out[..., 6:])  # both channels start equal
     assert torch.equal(out[0, 0], torch.zeros(12))  # <pad> stays zero in both
+
+
+@pytest.mark.parametrize("name, options", VARIANTS, ids=lambda v: str(v))
+def test_inference_loop_gives_the_loader_numbers_exactly(name, options):
+    """predict's plain loop (sort, pad, no DataLoader) replaced a DataLoader over length-sorted
+    batches: same batches, so the very same floats, row for row, in input order."""
+    from sentinet.data.batching import make_loader
+    from sentinet.inference import predict_ids
+
+    model = make_model(name, **options).eval()
+    gen = torch.Generator().manual_seed(5)
+    seqs = [torch.randint(2, 12, (int(n),), generator=gen).tolist()
+            for n in torch.randint(1, 10, (23,), generator=gen)]
+    dataset = EncodedDataset(seqs)
+    expected = torch.zeros(len(seqs), 3)
+    with torch.no_grad():
+        for batch in make_loader(dataset, batch_size=4, shuffle=False):
+            expected[batch.index] = torch.softmax(model(batch.ids, batch.lengths), dim=-1)
+    got = predict_ids(model, seqs, torch.device("cpu"), batch_size=4)
+    assert got.shape == (23, 3) and torch.equal(torch.from_numpy(got), expected)
+    assert predict_ids(model, [], torch.device("cpu")).shape == (0, 3)
