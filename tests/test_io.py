@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -66,13 +65,11 @@ def trained(tmp_path_factory) -> dict:
         "run": {"output_dir": str(root / "runs"), "name": "io"},
     }
     (root / "io.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    started = time.perf_counter()
     # Without the cap, the huge tweet alone costs minutes per epoch on a 2-core machine.
     result = run_cli("train", "--config", str(root / "io.yaml"), timeout=150)
-    seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     (run,) = (root / "runs").iterdir()
-    return {"root": root, "run": run, "log": result.stderr + result.stdout, "seconds": seconds,
+    return {"root": root, "run": run, "log": result.stderr + result.stdout,
             "train_rows": len(rows)}
 
 
@@ -80,9 +77,9 @@ def test_raw_tweet_tsv_with_stray_quotes_trains_on_every_row(trained):
     assert f"data: {trained['train_rows']} training tweets, 30 dev tweets" in trained["log"]
 
 
-def test_a_huge_tweet_is_cut_at_max_tokens_and_trains_in_seconds(trained):
+def test_a_huge_tweet_is_cut_at_max_tokens(trained):
+    """Uncapped, this training file stalled epoch 1 (the subprocess's timeout guards that)."""
     assert "data: 1 tweet(s) reached tokenizer.max_tokens (256)" in trained["log"]
-    assert trained["seconds"] < 150
     config = yaml.safe_load((trained["run"] / "config.yaml").read_text(encoding="utf-8"))
     assert config["tokenizer"]["max_tokens"] == 256  # saved: predict applies the run's own cap
 
@@ -102,10 +99,11 @@ def test_tokens_past_the_runs_cap_do_not_change_the_prediction(trained, tmp_path
     capped = with_config(trained["run"], tmp_path / "capped",
                          lambda c: c["tokenizer"].update(max_tokens=3))
     probs = Predictor.load(capped, resolve_device("cpu")).predict_proba([short, long], 2, False)
-    assert probs[0].tolist() == probs[1].tolist()
+    # the same tokens; only float rounding of their batch rows may differ
+    assert probs[0] == pytest.approx(probs[1], abs=1e-6)
     # the same texts under the run's own cap (256) differ: the extra words are negative
     probs = Predictor.load(trained["run"], resolve_device("cpu")).predict_proba([short, long], 2, False)
-    assert probs[0].tolist() != probs[1].tolist()
+    assert abs(probs[0] - probs[1]).max() > 0.01
 
 
 def test_a_run_saved_without_max_tokens_gets_the_default(trained, tmp_path):
