@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from sentinet import checkpoint, faults, incomplete
+from sentinet import faults, incomplete
 from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.data.vocab import Vocab
 from sentinet.data.labels import LabelSet
@@ -163,8 +163,6 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
     pretrained table's size comes from the state itself (no vectors file needed)."""
     check_vocab_fits(vocab, state, path)
     unfit = f"{path}: weights do not fit the run's config.yaml and vocab.json"
-    if "embedder.pretrained.weight" not in state:
-        raise SentinetError(f"{unfit} (missing embedder.pretrained.weight)")
     try:
         pretrained = state["embedder.pretrained.weight"]
         embedder = Embedder(

@@ -110,14 +110,10 @@ def train(
 
 def _echo_group(group) -> None:
     fm, e = group.summary["f_macro"], group.summary["ensemble"]
-    if "folds" in group.summary:
-        typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over "
-                   f"{group.summary['folds']} folds\tout-of-fold F-macro {e['f_macro']:.4f}\t"
-                   f"F-micro {e['f_micro']:.4f}")
-    else:
-        typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over "
-                   f"{len(group.members)} seeds\tensemble F-macro {e['f_macro']:.4f}\t"
-                   f"F-micro {e['f_micro']:.4f}")
+    folds = group.summary.get("folds")
+    members = f"{folds} folds\tout-of-fold" if folds else f"{len(group.members)} seeds\tensemble"
+    typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {members} "
+               f"F-macro {e['f_macro']:.4f}\tF-micro {e['f_micro']:.4f}")
 
 
 @app.command()

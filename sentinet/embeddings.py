@@ -269,8 +269,8 @@ def _load(path: Path, format: str) -> VectorStore:
     elif format == "kv":
         raise UnsafeFileError(
             f"{path}: gensim .kv files are Python pickles, which can run code when opened, so "
-            "sentinet never loads them; if you trust the file, convert it with gensim yourself "
-            "(KeyedVectors.load(...).save_word2vec_format('X.bin', binary=True)) and use the .bin"
+            "sentinet never loads them; if you trust the file, have gensim write it in word2vec "
+            "binary format yourself (save_word2vec_format('X.bin', binary=True)) and use the .bin"
         )
     else:
         kv = KeyedVectors.load_word2vec_format(str(path), binary=format == "word2vec")

@@ -63,16 +63,16 @@ def unseen_vectors(vocab, vocab_size: int) -> tuple[list[str], np.ndarray]:
     their vectors: what an export carries so words unseen in training keep their vector."""
     from sentinet.embeddings import first_words, open_sources
 
+    none = np.zeros((0, int(vocab.vectors.get("dim") or 0)), np.float32)
     if vocab_size <= 0:
-        return [], np.zeros((0, int(vocab.vectors.get("dim") or 0)), np.float32)
+        return [], none
     try:
         store = open_sources(vocab.vectors)
     except SentinetError as exc:
         raise SentinetError(f"cannot bundle vectors for unseen words ({exc}); "
                             "use --vocab-size 0 to export without them") from None
     words = [w for w in first_words(store, vocab_size + len(vocab)) if w not in vocab][:vocab_size]
-    matrix = store.lookup(words) if words else np.zeros((0, vocab.vectors.get("dim", 0)), np.float32)
-    return words, np.asarray(matrix, dtype=np.float32)
+    return words, np.asarray(store.lookup(words), dtype=np.float32) if words else none
 
 
 def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:

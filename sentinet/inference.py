@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sentinet import artifacts, incomplete
-from sentinet.data.batching import EncodedDataset
+from sentinet.data.batching import BucketBatchSampler
 from sentinet.data.labels import LabelSet
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
@@ -24,31 +24,25 @@ from sentinet.errors import SentinetError, UnsafeFileError
 from sentinet.models.classifier import SentimentClassifier
 
 
-def predict_proba(model: SentimentClassifier, dataset: EncodedDataset, device: torch.device,
-                  batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """Class probabilities [N, classes] of an encoded dataset, in dataset order."""
-    return predict_ids(model, [x.tolist() for x in dataset.ids], device, batch_size, progress)
-
-
 def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: torch.device,
                 batch_size: int = 256, progress: bool = False) -> np.ndarray:
     """Class probabilities [N, classes] of token-id lists, in input order.
 
-    Tweets are sorted by length and cut into batches (the same batches a non-shuffling
-    ``make_loader`` gives, so the same numbers), padded in one ``torch.tensor`` call per
-    batch: a plain loop, since a DataLoader's per-item tensors and collate cost more than
-    the model on short tweets."""
+    The batches are the length-sorted ones of a non-shuffling ``BucketBatchSampler`` (so the
+    numbers a ``make_loader`` loop gives), padded in one ``torch.tensor`` call per batch: a
+    plain loop, since a DataLoader's per-item tensors and collate cost more than the model on
+    short tweets."""
     model.eval()
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    starts = range(0, len(order), batch_size)
+    batches = list(BucketBatchSampler([len(x) for x in ids], batch_size, shuffle=False))
+    shown = batches
     if progress:
         from tqdm import tqdm  # only eval shows a bar
 
-        starts = tqdm(starts, desc="predict", disable=None, leave=False)
+        shown = tqdm(batches, desc="predict", disable=None, leave=False)
     parts = []
     with torch.inference_mode():
-        for start in starts:
-            rows = [ids[i] for i in order[start : start + batch_size]]
+        for batch_index in shown:
+            rows = [ids[i] for i in batch_index]
             width = len(rows[-1])
             batch = torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)
             lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
@@ -57,7 +51,7 @@ def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: to
     if not parts:
         return np.zeros((0, model.head[-1].out_features), dtype=np.float32)
     probs = np.empty((len(ids), parts[0].shape[1]), dtype=np.float32)
-    probs[order] = torch.cat(parts).numpy()
+    probs[[i for b in batches for i in b]] = torch.cat(parts).numpy()
     return probs
 
 

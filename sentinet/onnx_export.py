@@ -166,21 +166,11 @@ def _verify(model: Probabilities, graph: bytes, vocab_len: int) -> None:
                             "nothing written")
 
 
-def _label_set(run: artifacts.LoadedRun) -> tuple[list, list[str]]:
-    """Labels (predict's ``label`` column) and class names (its ``p_`` columns) in output order."""
-    labels, names = list(run.labels.values), list(run.labels.names)
-    classes = run.model.head[-1].out_features
-    if len(labels) != classes:
-        raise SentinetError(f"{run.run_dir}: the model has {classes} outputs but {len(labels)} labels")
-    return labels, names
-
-
 def _metadata(run: artifacts.LoadedRun) -> dict:
     from dataclasses import asdict
 
     from sentinet.data.vocab import PAD_ID, UNK_ID
 
-    labels, names = _label_set(run)
     return {
         "format": FORMAT,
         "producer": f"sentinet {__version__}",
@@ -188,8 +178,8 @@ def _metadata(run: artifacts.LoadedRun) -> dict:
         "inputs": {"ids": "int64 [batch, time]: token ids, padded with pad_id",
                    "lengths": "int64 [batch]: tokens per text, at least 1"},
         "output": "probs: float32 [batch, classes], softmax over classes",
-        "classes": names,
-        "labels": labels,
+        "classes": list(run.labels.names),  # the p_ columns of predict, in output order
+        "labels": list(run.labels.values),  # its label column
         "decision": "label = labels[argmax(log(probs) + bias)]",
         "bias": list(artifacts.load_decision(run.run_dir, run.labels) or [0.0] * len(run.labels)),
         "tokenizer": asdict(run.config.tokenizer),

@@ -39,7 +39,7 @@ from sentinet.embeddings import (
 )
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text, remove_partials
-from sentinet.inference import predict_proba
+from sentinet.inference import predict_ids
 from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.provenance import versions
@@ -416,7 +416,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
     labels = [c for _, c in splits.train]
     weights = None if set(splits.weights) == {1.0} else splits.weights
     train_set = EncodedDataset([vocab.encode(x) for x in train_tokens], labels, weights)
-    dev_set = EncodedDataset([vocab.encode(x) for x in dev_tokens])
+    dev_ids = [vocab.encode(x) for x in dev_tokens]
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
     optimizers = [build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)]
     schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
@@ -467,7 +467,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             loss = train_epoch(model, loader, optimizers, schedule, loss_fn, device,
                                t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", averager)
             averager.after_epoch(epoch)
-            probs = predict_proba(averager.model, dev_set, device)
+            probs = predict_ids(averager.model, dev_ids, device)
             scores = epoch_scores(gold, probs, decide(probs, classes), classes)
             schedule.after_epoch(scores["f_macro"])
             row = {"epoch": epoch, "loss": loss, **scores, "lr": optimizers[0].param_groups[0]["lr"],
@@ -526,7 +526,7 @@ def train(config: Config, on_epoch: Callable[[int, dict], None] | None = None,
             board.close()
 
     try:
-        finish(result, run_dir, dev_set, splits, gold, device, log, started, t.tune_decision)
+        finish(result, run_dir, dev_ids, splits, gold, device, log, started, t.tune_decision)
     except KeyboardInterrupt:
         raise Interrupted(f"while {run_dir} was being finished; {incomplete.hint(run_dir)}") from None
     except SentinetError as exc:
@@ -581,13 +581,13 @@ def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[li
     return vocab, build_model(config, store, vocab, num_classes)  # only the rows the model needs are kept
 
 
-def finish(result: TrainResult, run_dir: Path, dev_set: EncodedDataset, splits: Splits,
+def finish(result: TrainResult, run_dir: Path, dev_ids: list[list[int]], splits: Splits,
            gold: list[dict], device: torch.device, log: RunLog, started: float,
            tune_decision: bool) -> None:
     """Re-score dev with the saved best model, tune the decision rule if asked, write the
     final metrics: after this the run directory is complete."""
     best = artifacts.load_run(run_dir, device)
-    result.dev_probs = predict_proba(best.model, dev_set, device)
+    result.dev_probs = predict_ids(best.model, dev_ids, device)
     artifacts.save_dev_predictions(run_dir, [r.id for r in splits.dev], gold, result.dev_probs)
     classes = result.labels
     if tune_decision and classes.sentiment is None:
