@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tarfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,8 +279,8 @@ def _load(path: Path, format: str) -> VectorStore:
 
 
 def _load_navec(path: Path) -> NavecVectors:
-    with tarfile.open(path) as tar:
-        vocab = gzip.decompress(_member(tar, path, "vocab.bin"))
+    with tarfile.open(path) as tar:  # read into memory only: nothing is ever extracted
+        vocab = _gunzip(_member(tar, path, "vocab.bin"), path)
         pq = _member(tar, path, "pq.bin")
     n = int(np.frombuffer(vocab, "<u4", count=1)[0])
     words = vocab[4 + 4 * n :].decode("utf-8").split("\n")  # the n counts are skipped
@@ -297,11 +298,33 @@ def _load_navec(path: Path) -> NavecVectors:
     return NavecVectors(str(path), index, indexes, codes.reshape(qdim, centroids, dim // qdim))
 
 
+NAVEC_MEMBER_LIMIT = 1 << 30  # the largest navec file's pq.bin is ~50 MB
+
+
 def _member(tar: tarfile.TarFile, path: Path, name: str) -> bytes:
+    """One member's bytes. Only a regular file of sane size: tarfile would follow a link
+    member to another member, and a compressed .tar could claim any size."""
     try:
-        return tar.extractfile(name).read()
-    except (KeyError, AttributeError):
+        member = tar.getmember(name)
+    except KeyError:
         raise SentinetError(f"{path}: navec archive has no {name}") from None
+    if not member.isreg() or member.issparse():
+        raise SentinetError(f"{path}: navec archive member {name} is not a regular file")
+    if not 0 <= member.size <= NAVEC_MEMBER_LIMIT:
+        raise SentinetError(f"{path}: navec archive member {name} is {member.size} bytes, "
+                            f"over the {NAVEC_MEMBER_LIMIT >> 20} MB a navec file can need")
+    return tar.extractfile(member).read()
+
+
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """vocab.bin, decompressed no further than the member limit (no decompression bomb)."""
+    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = stream.decompress(data, NAVEC_MEMBER_LIMIT + 1)
+    if len(out) > NAVEC_MEMBER_LIMIT:
+        raise SentinetError(f"{path}: navec vocab.bin expands past {NAVEC_MEMBER_LIMIT >> 20} MB")
+    if not stream.eof:
+        raise SentinetError(f"{path}: navec vocab.bin is truncated (corrupt file?)")
+    return out
 
 
 def _one_line(exc: BaseException) -> str:

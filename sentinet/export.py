@@ -4,8 +4,8 @@ take on another machine, without the original vectors file.
 The archive holds the run (or every member of an ensemble) with its weights, vocabulary,
 decision rule and config (data paths reduced to file names), plus ``vectors.npz``: the
 pretrained vectors of the first ``vocab_size`` words of the run's vectors file, so words the
-training data never showed still get their vector at predict time. Archives are opened with
-tarfile's ``data`` filter: no member can land outside the folder it is unpacked into.
+training data never showed still get their vector at predict time. Reading an archive back
+(which may come from anyone) is sentinet.archive's job.
 """
 
 from __future__ import annotations
@@ -20,16 +20,9 @@ import numpy as np
 import yaml
 
 from sentinet import artifacts, incomplete
+from sentinet.archive import BUNDLE, ROOT, SUFFIXES
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
-
-BUNDLE = "vectors.npz"
-SUFFIXES = (".tar.gz", ".tgz")
-
-
-def is_archive(path: Path) -> bool:
-    return Path(path).is_file() and Path(path).name.endswith(SUFFIXES)
-
 
 def export(source: Path, target: Path, vocab_size: int) -> int:
     """Write ``target`` (atomically); returns how many run directories it holds."""
@@ -39,7 +32,7 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
     if not target.name.endswith(SUFFIXES):
         raise SentinetError(f"{target}: an export is a .tar.gz archive")
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "sentinet-export"
+        root = Path(tmp) / ROOT
         root.mkdir()
         if (source / artifacts.ENSEMBLE).is_file():
             incomplete.require_done(source)
@@ -54,7 +47,7 @@ def export(source: Path, target: Path, vocab_size: int) -> int:
             _export_run(artifacts.find_run_dir(source), root, vocab_size)
             count = 1
         with atomic_path(target) as partial, tarfile.open(partial, "w:gz") as tar:
-            tar.add(root, arcname="sentinet-export")
+            tar.add(root, arcname=ROOT)
     return count
 
 
@@ -104,16 +97,3 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
 def _copy_if_present(path: Path, folder: Path) -> None:
     if path.is_file():
         shutil.copy2(path, folder / path.name)
-
-
-def unpack(archive: Path, into: Path) -> Path:
-    """Extract an export safely; returns the run (or ensemble) directory inside."""
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(into, filter="data")  # refuses absolute paths, '..', links out, devices
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise SentinetError(f"{archive}: not a readable sentinet export ({exc})") from None
-    root = into / "sentinet-export"
-    if not root.is_dir():
-        raise SentinetError(f"{archive}: not a sentinet export (no sentinet-export/ folder)")
-    return root

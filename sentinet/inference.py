@@ -129,12 +129,16 @@ class Predictor:
     def load(cls, path: str | Path, device: torch.device) -> Predictor:
         """A run directory, its model.pt, an ensemble directory, or a ``sentinet export``
         archive (unpacked into a temporary folder that lives as long as the predictor)."""
-        from sentinet import export
+        from sentinet import archive
 
         path = Path(path)
-        if export.is_archive(path):
-            unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")
-            predictor = cls.load(export.unpack(path, Path(unpacked.name)), device)
+        if archive.is_archive(path):
+            unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")  # private: mode 700
+            try:
+                predictor = cls.load(archive.unpack(path, Path(unpacked.name)), device)
+            except BaseException:
+                unpacked.cleanup()  # a refused archive leaves nothing behind
+                raise
             predictor.path, predictor._unpacked = path, unpacked
             return predictor
         if (path / artifacts.ENSEMBLE).is_file():
