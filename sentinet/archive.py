@@ -164,6 +164,14 @@ class _Layout:
         missing = [f for f in REQUIRED if not (folder / f).is_file()]
         if missing:
             raise SentinetError(f"{self.archive}: not a sentinet export ({shown} has no {', '.join(missing)})")
+        try:
+            vectors = json.loads((folder / "vocab.json").read_text(encoding="utf-8")).get("vectors") or {}
+            elsewhere = vectors.get("path") not in (None, "", BUNDLE) or bool(vectors.get("concat"))
+        except (ValueError, AttributeError, RecursionError):
+            return  # a damaged vocab.json: loading it says so, naming the file
+        if elsewhere:  # an export reads its own vectors.npz, never a file of this machine's
+            raise SentinetError(f"{self.archive}: {shown}vocab.json names vectors outside the archive "
+                                f"(an export's vectors are its own {BUNDLE})")
 
 
 def _copy(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:

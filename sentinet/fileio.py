@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +37,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise SentinetError(f"{path}: is a directory; give a file name")
+    if writes_through(path):
+        with _write_errors_name(path):
+            yield path
+        return
+    shown = path
+    if path.is_symlink():  # write through it: the link stays, the file it names is replaced
+        path = Path(os.path.realpath(path))
+        if not path.parent.is_dir():
+            raise SentinetError(f"{shown}: a symlink to {path}, whose folder does not exist")
     made = _make_folders(path.parent)
     tmp = None
     try:
@@ -52,15 +62,38 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 folder.rmdir()  # only if still empty
         ours = exc.errno in WRITE_ERRNOS or exc.filename in (tmp, str(path)) if isinstance(exc, OSError) else False
         if ours:  # not the caller's own error (reading its input, say)
-            raise SentinetError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            raise SentinetError(f"{shown}: cannot write ({exc.strerror or exc})") from None
         raise
+
+
+def writes_through(path: Path) -> bool:
+    """Whether ``path`` is written in place rather than replaced: a device, FIFO or socket
+    (``/dev/null``, ``/dev/stdout``, a named pipe) must stay what it is, and anything under
+    /dev or /proc is a stream whatever it points at (``-o /dev/stdout >> log`` appends)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    real = os.path.realpath(path)
+    return not stat.S_ISREG(mode) or any(p.startswith(("/dev/", "/proc/")) for p in (str(path), real))
+
+
+@contextlib.contextmanager
+def _write_errors_name(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise SentinetError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """``open`` on a temp file beside ``path`` that replaces ``path`` when the block ends
-    without an exception (see ``atomic_path``)."""
+    without an exception (see ``atomic_path``); a device or pipe is written in place, in
+    append mode (nothing to replace, and a redirected stdout keeps what it held)."""
     with atomic_path(path) as tmp:
+        if tmp == Path(path) and writes_through(tmp):
+            mode = mode.replace("w", "a")
         encoding = None if "b" in mode else "utf-8"
         with open(tmp, mode, encoding=encoding, newline=None if "b" in mode else "") as f:
             yield f
@@ -82,7 +115,7 @@ def check_output(output: Path, inputs: Iterable[Path | int]) -> bool:
             what = ("standard input" if source == 0 else "the input" if Path(source) == output
                     else f"the input {source} (the same file)")
             raise SentinetError(f"{output}: the output would overwrite {what}; choose another file")
-    return output.exists()
+    return output.exists() and not writes_through(output)
 
 
 def same_file(a: Path | int, b: Path | int) -> bool:

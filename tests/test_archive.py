@@ -170,6 +170,9 @@ CASES = {
     "not-gzip": (lambda path: path.write_bytes(b"just text\n" * 10) and path, "not a readable sentinet export"),
     "no-export-folder": (lambda marker: [], "no sentinet-export/ folder"),
     "missing-weights": (lambda marker: [reg("sentinet-export/config.yaml")], "has no vocab.json, model.pt"),
+    "vectors-outside": (lambda marker: [*run_members()[:2], reg("sentinet-export/vocab.json", json.dumps(
+        {"words": [], "n_learned": 0, "vectors": {"path": "/etc/passwd", "format": "word2vec-text"}}).encode()),
+        *run_members()[3:]], "vocab.json names vectors outside the archive"),
     "ensemble-manifest-escapes": (
         lambda marker: [special("sentinet-export", tarfile.DIRTYPE),
                         reg("sentinet-export/ensemble.json", json.dumps({"members": [str(marker)]}).encode()),
