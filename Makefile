@@ -25,6 +25,7 @@ train: install
 	$(BIN)/sentinet train --config $(CONFIG)
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 clean:

@@ -144,9 +144,10 @@ def first_unseen(run: Path, texts: list[str], path: Path) -> Path:
     import json
 
     from sentinet.config import load_config
+    from sentinet.models import ENCODER_OPTIONS
     from sentinet.data.tokenize import Tokenizer
 
-    tokenizer = Tokenizer(load_config(run / "config.yaml").tokenizer)
+    tokenizer = Tokenizer(load_config(run / "config.yaml", None, ENCODER_OPTIONS).tokenizer)
     known = set(json.loads((run / "vocab.json").read_text(encoding="utf-8"))["words"])
     text = next(t for t in texts if any(w not in known for w in tokenizer(t)))
     path.write_text(text + "\n", encoding="utf-8")

@@ -20,10 +20,11 @@ import torch
 from sentinet import faults, incomplete
 from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.data.vocab import Vocab
-from sentinet.data.labels import LabelSet
+from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, atomic_write_text, load_torch
 from sentinet.models.classifier import Embedder, SentimentClassifier
+from sentinet.models import ENCODER_OPTIONS
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
 DECISION, ENSEMBLE, DEV = "decision.json", "ensemble.json", "dev_predictions.json"
@@ -124,7 +125,7 @@ def find_run_dir(path: str | Path) -> Path:
 def read_config(path: Path) -> Config:
     """A run's config.yaml; any problem is one line naming the file."""
     try:
-        return from_dict(read_yaml(path))
+        return from_dict(read_yaml(path), ENCODER_OPTIONS)
     except SentinetError as exc:
         message = str(exc)
         raise SentinetError(message if message.startswith(str(path)) else f"{path}: {message}") from None

@@ -64,6 +64,7 @@ def train(
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
     from sentinet.config import load_config
+    from sentinet.models import ENCODER_OPTIONS
     from sentinet.ensemble import cross_validate, train_ensemble
     from sentinet.training import train as run_training
 
@@ -86,7 +87,7 @@ def train(
         return
     if config is None:
         raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, ENCODER_OPTIONS)
     if device:
         cfg.train.device = device
     if output_dir:
@@ -162,7 +163,7 @@ def evaluate(
 ) -> None:
     """Score a trained model: the official SentiRuEval F-macro / F-micro for SentiRuEval
     labels (macro-F1 for any other label set), and a per-class report."""
-    from sentinet.data.labels import require_labels
+    from sentinet.labels import require_labels
     from sentinet.data.readers import check_readable
 
     check_readable(data_file)  # before the model: a typo should not cost a model load
@@ -445,8 +446,9 @@ def config_show(
     """Print the config as training will see it: every default spelled out, overrides applied,
     data and vector paths resolved where the files are found."""
     from sentinet.config import dump_yaml, load_config, resolve_paths
+    from sentinet.models import ENCODER_OPTIONS
 
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, ENCODER_OPTIONS)
     try:
         cfg = resolve_paths(cfg)
     except SentinetError as exc:
@@ -482,6 +484,7 @@ def embeddings_train(
     from tqdm import tqdm
 
     from sentinet.config import Config, apply_override, from_dict, load_config
+    from sentinet.models import ENCODER_OPTIONS
     from sentinet.data.readers import read_records
     from sentinet.data.tokenize import Tokenizer
     from sentinet.embeddings import fit_word2vec, save_vectors
@@ -489,12 +492,12 @@ def embeddings_train(
 
     replaced = check_output(out, [*corpus, *([config] if config else [])])
     if config:
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, overrides, ENCODER_OPTIONS)
     else:
         raw: dict = {}
         for item in overrides:
             apply_override(raw, item)
-        cfg = from_dict(raw) if raw else Config()
+        cfg = from_dict(raw, ENCODER_OPTIONS) if raw else Config()
     tokenizer = Tokenizer(cfg.tokenizer)
     d = cfg.data
     texts = [r.text for path in corpus

@@ -16,51 +16,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from sentinet.errors import SentinetError
-
-
-def choice(default: str, *choices: str) -> Any:
-    """A string field restricted to ``choices`` (checked when the config is built)."""
-    return field(default=default, metadata={"choices": (default, *choices)})
-
-
-@dataclass(frozen=True)
-class Range:
-    """The allowed values of a number (or of each number in a list): bounds ``ge``/``gt``
-    below and ``le``/``lt`` above, any of them absent."""
-
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-
-    def __contains__(self, x: float) -> bool:  # written so that NaN is never inside
-        return ((self.ge is None or x >= self.ge) and (self.gt is None or x > self.gt)
-                and (self.le is None or x <= self.le) and (self.lt is None or x < self.lt))
-
-    def __str__(self) -> str:
-        parts = [f"{op} {_number(bound)}" for op, bound in
-                 (("≥", self.ge), (">", self.gt), ("≤", self.le), ("<", self.lt)) if bound is not None]
-        return " and ".join(parts)
-
-
-def _number(x: float) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
-
-
-def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None) -> Any:
-    """A number field (or list of numbers) restricted to a range, checked when the config is
-    built, so YAML and ``--set`` meet one rule; null stays allowed where the type allows it."""
-    metadata = {"range": Range(ge, gt, le, lt)}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+from sentinet.fields import EncoderOptions, Range, bounded, choice
 
 
 SEED_MAX = 2**32 - 1  # sklearn's random_state takes no more
@@ -110,7 +73,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.labels:
-            from sentinet.data.labels import LabelSet
+            from sentinet.labels import LabelSet
 
             self.labels = list(LabelSet.of(self.labels).values)
         n = len(self.train) if isinstance(self.train, list) else 1
@@ -197,13 +160,6 @@ class VectorsConfig:
     # Late unfreezing: from this epoch on the pretrained vectors train too, at their own lr.
     unfreeze_epoch: int | None = bounded(None, ge=1)  # null: never
     unfreeze_lr: float = bounded(1e-4, gt=0)  # learning rate of the unfrozen vectors
-
-
-@dataclass
-class EncoderOptions:
-    """Base of every encoder's options; ``name`` picks the encoder from the registry."""
-
-    name: str = "gru"
 
 
 @dataclass
@@ -326,13 +282,18 @@ class Config:
 # Loading
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply ``a.b=value`` overrides, build and validate it."""
+Encoders = Mapping[str, type[EncoderOptions]]  # encoder name → its options (sentinet.models.ENCODER_OPTIONS)
+
+
+def load_config(path: str | Path, overrides: list[str] | None, encoders: Encoders) -> Config:
+    """Read a YAML config, apply ``a.b=value`` overrides, build and validate it; ``encoders``
+    is the registry ``model.encoder`` is checked against (handed in: the encoders sit above
+    the config module, which never imports them)."""
     path = Path(path)
     raw = read_yaml(path)
     for item in overrides or []:
         apply_override(raw, item)
-    config = from_dict(raw)
+    config = from_dict(raw, encoders)
     if not config.run.name:
         config.run.name = check_run_name(path.stem)
     return config
@@ -379,11 +340,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
-def from_dict(raw: dict[str, Any]) -> Config:
-    return _build(Config, raw, "")
+def from_dict(raw: dict[str, Any], encoders: Encoders) -> Config:
+    return _build(Config, raw, "", encoders)
 
 
-def _build(cls: type, raw: Any, where: str) -> Any:
+def _build(cls: type, raw: Any, where: str, encoders: Encoders) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -394,28 +355,26 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     for key, value in raw.items():
         if key not in fields:
             raise SentinetError(_unknown_key(str(key), where, list(fields)))
-        values[key] = _check_value(hints[key], fields[key], value, _join(where, key))
+        values[key] = _check_value(hints[key], fields[key], value, _join(where, key), encoders)
     return cls(**values)
 
 
-def _build_encoder(raw: Any, where: str) -> EncoderOptions:
-    from sentinet.models import ENCODERS  # late import: the registry imports torch modules
-
+def _build_encoder(raw: Any, where: str, encoders: Encoders) -> EncoderOptions:
     if isinstance(raw, str):
         raw = {"name": raw}
     raw = dict(raw or {})
     name = raw.get("name", EncoderOptions.name)
-    if name not in ENCODERS:
-        hint = _suggest(str(name), list(ENCODERS))
+    if name not in encoders:
+        hint = _suggest(str(name), list(encoders))
         raise SentinetError(f"{_join(where, 'name')}: unknown encoder {name!r}{hint}")
-    return _build(ENCODERS[name].options, raw, where)
+    return _build(encoders[name], raw, where, encoders)
 
 
-def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str) -> Any:
+def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str, encoders: Encoders) -> Any:
     if hint is EncoderOptions:
-        return _build_encoder(value, where)
+        return _build_encoder(value, where, encoders)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
+        return _build(hint, value, where, encoders)
     value = _coerce(hint, value, where)
     choices = f.metadata.get("choices")
     if choices and value not in choices:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sentinet.data.labels import Label, LabelSet
+from sentinet.labels import Label, LabelSet
 
 Bias = tuple[float, ...]
 

@@ -25,7 +25,7 @@ import numpy as np
 from sentinet import artifacts, incomplete
 from sentinet.checkpoint import LAST
 from sentinet.config import Config, resolve_paths
-from sentinet.data.labels import LabelSet
+from sentinet.labels import LabelSet
 from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text, remove_partials

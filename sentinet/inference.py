@@ -14,7 +14,7 @@ import torch
 
 from sentinet import artifacts, incomplete
 from sentinet.data.batching import BucketBatchSampler
-from sentinet.data.labels import LabelSet
+from sentinet.labels import LabelSet
 from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import PAD_ID
@@ -176,7 +176,7 @@ def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 
              source: str = "the data") -> dict:
     """Scores and the per-class report of a loaded run on labelled records, whose labels
     must be among the run's classes."""
-    from sentinet.data.labels import check_known
+    from sentinet.labels import check_known
     from sentinet.metrics import full_report  # sklearn: only when scoring
 
     check_known(records, predictor.classes, source)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
-from sentinet.data.labels import Label, LabelSet
+from sentinet.labels import Label, LabelSet
 
 OFFICIAL, MACRO_F1 = "sentirueval_f_macro", "macro_f1"
 

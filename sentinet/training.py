@@ -27,7 +27,7 @@ from sentinet.config import (
     resolve_paths, train_files,
 )
 from sentinet.data.batching import EncodedDataset, make_loader
-from sentinet.data.labels import LabelSet, check_known, require_labels, training_pairs
+from sentinet.labels import LabelSet, check_known, require_labels, training_pairs
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.data.tokenize import Tokenizer

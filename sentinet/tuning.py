@@ -41,6 +41,7 @@ from sentinet.config import Config, apply_override, dump_yaml, from_dict, read_y
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.training import TrainResult, train
 
 RANGE_KEYS = ("type", "low", "high", "log", "step")
@@ -188,16 +189,14 @@ def build_config(base: dict, values: dict[str, Any]) -> Config:
         _keep_encoder_options(raw, values[ENCODER_NAME])
     for key, value in values.items():
         apply_override(raw, f"{key}={yaml.safe_dump(value)}")  # YAML text: round-trips any value
-    return from_dict(raw)
+    return from_dict(raw, ENCODER_OPTIONS)
 
 
 def _keep_encoder_options(raw: dict, name: Any) -> None:
-    from sentinet.models import ENCODERS
-
     model = raw.get("model")
     encoder = model.get("encoder") if isinstance(model, dict) else None
-    if isinstance(encoder, dict) and name in ENCODERS:
-        fields = {f.name for f in dataclasses.fields(ENCODERS[name].options)}
+    if isinstance(encoder, dict) and name in ENCODER_OPTIONS:
+        fields = {f.name for f in dataclasses.fields(ENCODER_OPTIONS[name])}
         model["encoder"] = {k: v for k, v in encoder.items() if k in fields}
 
 
@@ -223,7 +222,7 @@ def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
     base = read_yaml(config)
     for item in overrides:
         apply_override(base, item)
-    cfg = from_dict(base)
+    cfg = from_dict(base, ENCODER_OPTIONS)
     if folds == 1:
         raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
     if folds and cfg.data.dev:

@@ -1,6 +1,6 @@
 
 from sentinet.data.batching import BucketBatchSampler, EncodedDataset, collate, make_loader
-from sentinet.data.labels import LabelSet, training_pairs, tweet_label
+from sentinet.labels import LabelSet, training_pairs, tweet_label
 from sentinet.data.splits import split_dev
 from sentinet.data.readers import Record
 from sentinet.data.vocab import PAD_ID, UNK_ID, plan_vocab, vocab_from_plan

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from sentinet.cli import app, main
 from sentinet.config import from_dict
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.data.readers import read_records
 from sentinet.embeddings import open_vectors
 from sentinet.inference import Predictor
@@ -148,7 +149,7 @@ def test_every_encoder_trains_and_reloads(encoder, tiny_data):
     if encoder == "cnn":
         raw["model"]["encoder"] = {"name": "cnn", "filters": 8}
         raw["model"]["multichannel"] = True
-    result = train(from_dict(raw))
+    result = train(from_dict(raw, ENCODER_OPTIONS))
     assert len(result.epochs) == 2 and 0 <= result.best["f_macro"] <= 1
     predictor = Predictor.load(str(result.run_dir), torch.device("cpu"))
     texts = ["сбербанк спасибо отлично", "втб ужасно плохо", "кошмар"]

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from sentinet.config import Config, Range, apply_override, from_dict, load_config, resolve_path
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.errors import SentinetError
 from sentinet.models.recurrent import RecurrentOptions
 
@@ -19,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_and_nested_values(tmp_path):
-    cfg = load_config(write(tmp_path, "model:\n  encoder:\n    name: lstm\n    hidden_size: 64\n"))
+    cfg = load_config(write(tmp_path, "model:\n  encoder:\n    name: lstm\n    hidden_size: 64\n"), None, ENCODER_OPTIONS)
     assert isinstance(cfg.model.encoder, RecurrentOptions)
     assert (cfg.model.encoder.name, cfg.model.encoder.hidden_size) == ("lstm", 64)
     assert cfg.train.optimizer.name == "adam" and cfg.run.name == "c"
@@ -29,47 +30,47 @@ def test_all_shipped_configs_load():
     configs = sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml"))
     assert configs
     for path in configs:
-        assert isinstance(load_config(path), Config)
+        assert isinstance(load_config(path, None, ENCODER_OPTIONS), Config)
 
 
 def test_unknown_key_names_it_and_suggests(tmp_path):
     with pytest.raises(SentinetError, match=r"unknown config key 'train\.epoch' \(did you mean 'epochs'\?\)"):
-        load_config(write(tmp_path, "train:\n  epoch: 3\n"))
+        load_config(write(tmp_path, "train:\n  epoch: 3\n"), None, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match=r"'model\.encoder\.hiden_size'.*'hidden_size'"):
-        load_config(write(tmp_path, "model:\n  encoder: {name: gru, hiden_size: 3}\n"))
+        load_config(write(tmp_path, "model:\n  encoder: {name: gru, hiden_size: 3}\n"), None, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match=r"unknown config key 'tokeniser'.*'tokenizer'"):
-        load_config(write(tmp_path, "tokeniser: {}\n"))
+        load_config(write(tmp_path, "tokeniser: {}\n"), None, ENCODER_OPTIONS)
 
 
 def test_overrides_are_typed(tmp_path):
     path = write(tmp_path, "model:\n  encoder: gru\n")
     cfg = load_config(path, ["train.epochs=3", "model.encoder.hidden_size=32",
-                             "train.optimizer.lr=5e-4", "vectors.freeze=false", "train.device=cuda:1"])
+                             "train.optimizer.lr=5e-4", "vectors.freeze=false", "train.device=cuda:1"], ENCODER_OPTIONS)
     assert cfg.train.epochs == 3 and cfg.model.encoder.hidden_size == 32
     assert cfg.train.optimizer.lr == pytest.approx(5e-4) and cfg.vectors.freeze is False
     assert cfg.train.device == "cuda:1"
     with pytest.raises(SentinetError, match=r"train\.epochs: expected int, got 'many'"):
-        load_config(path, ["train.epochs=many"])
+        load_config(path, ["train.epochs=many"], ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match=r"unknown config key 'train\.epocs'"):
-        load_config(path, ["train.epocs=3"])
+        load_config(path, ["train.epocs=3"], ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match="expected KEY=VALUE"):
-        load_config(path, ["train.epochs"])
+        load_config(path, ["train.epochs"], ENCODER_OPTIONS)
 
 
 def test_choices_and_encoder_names_are_checked():
     with pytest.raises(SentinetError, match=r"data\.conflict_policy: 'majorty' is not one of .*did you mean 'majority'"):
-        from_dict({"data": {"conflict_policy": "majorty"}})
+        from_dict({"data": {"conflict_policy": "majorty"}}, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match=r"unknown encoder 'gruu' \(did you mean 'gru'\?\)"):
-        from_dict({"model": {"encoder": {"name": "gruu"}}})
+        from_dict({"model": {"encoder": {"name": "gruu"}}}, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match="pooling"):
-        from_dict({"model": {"encoder": {"name": "gru", "pooling": "median"}}})
+        from_dict({"model": {"encoder": {"name": "gru", "pooling": "median"}}}, ENCODER_OPTIONS)
 
 
 def test_bad_yaml_says_where(tmp_path):
     with pytest.raises(SentinetError, match="line 2, column 11"):
-        load_config(write(tmp_path, "train:\n  epochs: @\n"))
+        load_config(write(tmp_path, "train:\n  epochs: @\n"), None, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match="not found"):
-        load_config(tmp_path / "missing.yaml")
+        load_config(tmp_path / "missing.yaml", None, ENCODER_OPTIONS)
 
 
 def test_apply_override_creates_sections():
@@ -169,7 +170,7 @@ def test_values_outside_the_declared_range_are_refused(key, select, f, kind, is_
     where = f"{key}[0]" if is_list else key
     for value in _outside(bounds, kind):
         with pytest.raises(SentinetError, match=rf"^{re.escape(where)}: .*must be {re.escape(str(bounds))}"):
-            from_dict(_raw(key, select, [value] if is_list else value))
+            from_dict(_raw(key, select, [value] if is_list else value), ENCODER_OPTIONS)
 
 
 def _inside(bounds: Range, kind: type) -> list:
@@ -185,7 +186,7 @@ def _inside(bounds: Range, kind: type) -> list:
 def test_values_inside_the_declared_range_are_accepted(key, select, f, kind, is_list):
     for value in _inside(f.metadata["range"], kind):
         given = [value] * (3 if key == "train.class_weights" else 1) if is_list else value
-        section = from_dict(_raw(key, select, given))
+        section = from_dict(_raw(key, select, given), ENCODER_OPTIONS)
         for part in key.split("."):
             section = getattr(section, part)
         assert section == given
@@ -199,9 +200,9 @@ def test_yaml_and_set_meet_one_rule(tmp_path):
              "vectors.word2vec.window": (0, "vectors.word2vec.window: 0 must be ≥ 1")}
     for key, (value, message) in cases.items():
         with pytest.raises(SentinetError) as from_yaml:
-            load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))))
+            load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))), None, ENCODER_OPTIONS)
         with pytest.raises(SentinetError) as from_set:
-            load_config(write(tmp_path, ""), [f"{key}={value}"])
+            load_config(write(tmp_path, ""), [f"{key}={value}"], ENCODER_OPTIONS)
         assert str(from_yaml.value) == str(from_set.value) == message
 
 
@@ -209,9 +210,9 @@ def test_null_and_zero_keep_their_meaning():
     """null switches clipping, thread count and unfreezing off; clip_grad_norm 0 is off too
     (the training loop clips only when it is non-zero), so both stay accepted."""
     cfg = from_dict({"train": {"clip_grad_norm": None, "num_threads": None},
-                     "vectors": {"unfreeze_epoch": None}})
+                     "vectors": {"unfreeze_epoch": None}}, ENCODER_OPTIONS)
     assert (cfg.train.clip_grad_norm, cfg.train.num_threads, cfg.vectors.unfreeze_epoch) == (None, None, None)
-    assert from_dict({"train": {"clip_grad_norm": 0}}).train.clip_grad_norm == 0
+    assert from_dict({"train": {"clip_grad_norm": 0}}, ENCODER_OPTIONS).train.clip_grad_norm == 0
     for key in ("train.patience", "train.epochs", "train.num_threads", "vectors.unfreeze_epoch"):
         with pytest.raises(SentinetError, match=rf"^{re.escape(key)}: 0 must be ≥ 1"):
-            from_dict(_raw(key, {}, 0))
+            from_dict(_raw(key, {}, 0), ENCODER_OPTIONS)

@@ -1,6 +1,6 @@
 import pytest
 
-from sentinet.data.labels import LabelSet
+from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
 from sentinet.metrics import full_report, pairs, sentirueval_scores
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from sentinet.config import TrainConfig, from_dict, load_config, parse_date
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import duplicate_key, fold_indices, record_time, temporal_split
 from sentinet.errors import SentinetError
@@ -95,7 +96,7 @@ def test_stratified_folds_partition_and_grouped_keeps_duplicates_together(split)
 
 
 def test_config_checks_for_the_new_keys():
-    assert from_dict({"data": {"split": "temporal", "dev_from": "2014-07-01"}}).data.dev_from == "2014-07-01"
+    assert from_dict({"data": {"split": "temporal", "dev_from": "2014-07-01"}}, ENCODER_OPTIONS).data.dev_from == "2014-07-01"
     for raw, message in [
         ({"data": {"dev_from": "2014-07-01"}}, "data.dev_from needs data.split: temporal"),
         ({"data": {"split": "temporal", "dev_from": "July"}}, "data.dev_from: 'July' is neither"),
@@ -107,14 +108,14 @@ def test_config_checks_for_the_new_keys():
         ({"train": {"ema_decay": 1.0}}, "train.ema_decay"),
     ]:
         with pytest.raises(SentinetError, match=message):
-            from_dict(raw)
+            from_dict(raw, ENCODER_OPTIONS)
 
 
 def test_yaml_dates_and_train_lists_load(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data:\n  train: [a.xml, b.xml]\n  split: temporal\n  dev_from: 2014-07-01\n",
                     encoding="utf-8")
-    config = load_config(path)
+    config = load_config(path, None, ENCODER_OPTIONS)
     assert config.data.train == ["a.xml", "b.xml"] and config.data.dev_from == "2014-07-01"
 
 

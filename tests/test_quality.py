@@ -9,9 +9,10 @@ import torch
 import yaml
 
 from sentinet.config import SchedulerConfig, TrainConfig, from_dict
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.data.splits import duplicate_key, split_dev
 from sentinet.data.readers import Record
-from sentinet.data.labels import LabelSet
+from sentinet.labels import LabelSet
 from sentinet.decision import _f_macro, decide, tune_bias
 from sentinet.embeddings import ConcatVectors, open_vectors
 from sentinet.artifacts import load_weights
@@ -89,9 +90,9 @@ def test_balanced_class_weights_and_smoothing():
     assert loss.ce.label_smoothing == 0.1
     assert build_loss(TrainConfig(), [0, 1], SENTIMENT).ce.weight is None
     with pytest.raises(SentinetError, match="class_weights"):
-        from_dict({"train": {"class_weights": "inverse"}})
+        from_dict({"train": {"class_weights": "inverse"}}, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match=r"train.class_weights\[1\]: -2.0 must be > 0"):
-        from_dict({"train": {"class_weights": [1, -2]}})
+        from_dict({"train": {"class_weights": [1, -2]}}, ENCODER_OPTIONS)
     with pytest.raises(SentinetError, match="2 weights for the 3 classes"):
         build_loss(TrainConfig(class_weights=[1.0, 2.0]), [0, 1], SENTIMENT)
 
@@ -149,8 +150,8 @@ def tiny_raw(tiny_data, **sections) -> dict:
 
 
 def test_frozen_vectors_stay_frozen_and_unfreezing_moves_them(tiny_data):
-    frozen = train(from_dict(tiny_raw(tiny_data)))
-    thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05)))
+    frozen = train(from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS))
+    thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05), ENCODER_OPTIONS))
     source = open_vectors(tiny_data["vectors"])
     for result, should_move in ((frozen, False), (thawed, True)):
         state = load_weights(result.run_dir / "model.pt")
@@ -165,7 +166,7 @@ def test_concat_training_and_word_dropout(tiny_data):
     extra = tiny_data["dir"] / "extra.txt"
     write_word2vec_text(extra, ["сбербанк", "спасибо"], dim=4, seed=5)
     raw = tiny_raw(tiny_data, vectors__concat=[str(extra)], model__word_dropout=0.2)
-    result = train(from_dict(raw))
+    result = train(from_dict(raw, ENCODER_OPTIONS))
     predictor = Predictor.load(result.run_dir, torch.device("cpu"))
     assert predictor.members[0].run.model.embedder.dim == 20
     assert predictor.predict_proba(["кошмар втб"], progress=False).shape == (1, 3)
@@ -173,7 +174,7 @@ def test_concat_training_and_word_dropout(tiny_data):
 
 def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
     raw = tiny_raw(tiny_data, train__tune_decision=True)
-    ens = train_ensemble(from_dict(raw), seeds=2)
+    ens = train_ensemble(from_dict(raw, ENCODER_OPTIONS), seeds=2)
     assert (ens.path / "ensemble.json").is_file() and (ens.path / "decision.json").is_file()
     assert [m.run_dir for m in ens.members] == [ens.path / "seed3", ens.path / "seed4"]  # inside the group
     summary = json.loads((ens.path / "metrics.json").read_text())
@@ -187,7 +188,7 @@ def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
 
 
 def test_missing_vectors_file_warns_and_maps_unseen_words_to_unk(tiny_data, capsys):
-    result = train(from_dict(tiny_raw(tiny_data)))
+    result = train(from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS))
     texts = ["кошмар кошмар", "сбербанк спасибо"]  # "кошмар": only in the vectors file
     with_vectors = Predictor.load(result.run_dir, torch.device("cpu")).predict_proba(texts, progress=False)
     tiny_data["vectors"].rename(tiny_data["vectors"].with_suffix(".gone"))

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from sentinet import tuning
 from sentinet.cli import main
 from sentinet.config import load_config, read_yaml
+from sentinet.models import ENCODER_OPTIONS
 from sentinet.ensemble import EnsembleResult
 from sentinet.errors import SentinetError
 from sentinet.training import TrainResult
@@ -85,7 +86,7 @@ def test_study_writes_best_config_and_resumes(study):
     assert str(best_yaml) in first.stdout
 
     # best.yaml is the base config with the best trial's values, ready to train
-    config = load_config(best_yaml)
+    config = load_config(best_yaml, None, ENCODER_OPTIONS)
     assert set(best.params) == {"model.encoder.hidden_size", "train.optimizer.lr", "train.class_weights"}
     for key, value in best.params.items():
         assert config_value(config, key) == value, key

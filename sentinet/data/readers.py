@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 from xml.parsers import expat
 
-from sentinet.data.labels import normalise
+from sentinet.labels import normalise
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open
 

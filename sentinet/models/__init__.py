@@ -14,7 +14,7 @@ from functools import partial
 
 from torch import nn
 
-from sentinet.config import EncoderOptions
+from sentinet.fields import EncoderOptions
 from sentinet.models.cnn import CNNEncoder, CNNOptions
 from sentinet.models.recurrent import RecurrentEncoder, RecurrentOptions
 from sentinet.models.sru import SRUEncoder, SRUOptions
@@ -33,6 +33,9 @@ ENCODERS: dict[str, EncoderSpec] = {
     "gru": EncoderSpec(RecurrentOptions, partial(RecurrentEncoder, "gru")),
     "sru": EncoderSpec(SRUOptions, SRUEncoder),
 }
+
+
+ENCODER_OPTIONS: dict[str, type[EncoderOptions]] = {name: spec.options for name, spec in ENCODERS.items()}
 
 
 def build_encoder(options: EncoderOptions, input_dim: int) -> nn.Module:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentinet.config import EncoderOptions, bounded
+from sentinet.fields import EncoderOptions, bounded
 from sentinet.errors import SentinetError
 from sentinet.models.pooling import masked_max
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sentinet.config import EncoderOptions, bounded, choice
+from sentinet.fields import EncoderOptions, bounded, choice
 from sentinet.models.pooling import masked_max, masked_mean
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from sentinet.models.pooling import masked_max, masked_mean
-from sentinet.config import bounded
+from sentinet.fields import bounded
 from sentinet.models.recurrent import RecurrentOptions
 
 
