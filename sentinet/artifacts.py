@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from sentinet import faults, incomplete
+from sentinet import incomplete
 from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.data.vocab import Vocab
 from sentinet.labels import LabelSet
@@ -63,7 +63,7 @@ def save_weights(state_dict: dict, path: Path, record: dict) -> None:
     """The weights and the record of what they are (``best_epoch``, ``best`` dev scores) in
     one file, replaced in one rename: the record can never name other weights than it holds."""
     state = {"state_dict": state_dict, **record}
-    atomic_torch_save(state, path, faults.pause_in_write(path.parent, path.name, record["best_epoch"]))
+    atomic_torch_save(state, path)
 
 
 def write_config(config: Config, path: Path) -> None:

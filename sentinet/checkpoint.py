@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 
-from sentinet import faults
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 
@@ -68,7 +67,7 @@ def save(run_dir: Path, state: dict) -> None:
     state = {**state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    atomic_torch_save(state, run_dir / LAST, faults.pause_in_write(run_dir, LAST, state["epoch"]))
+    atomic_torch_save(state, run_dir / LAST)
 
 
 def load(run_dir: Path) -> dict:

@@ -30,7 +30,8 @@ from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import atomic_write_text, remove_partials
 from sentinet.metrics import full_report
-from sentinet.training import RunLog, TrainResult, train
+from sentinet.runlog import RunLog
+from sentinet.training import TrainResult, train
 
 
 @dataclass

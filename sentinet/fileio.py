@@ -15,7 +15,7 @@ import os
 import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -135,16 +135,14 @@ def replaced_note(replaced: bool) -> str:
     return " (replaced the existing file)" if replaced else ""
 
 
-def atomic_torch_save(obj: Any, path: str | Path,
-                      after_first_write: Callable[[], None] | None = None) -> None:
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` through :func:`atomic_open`. torch reports a failed write (disk full)
     as a bare "unexpected pos" RuntimeError; the OSError behind it is kept and raised instead,
-    so the message names the file and the cause. ``after_first_write`` is a test hook: it runs
-    once the temp file holds part of the data (see sentinet.faults)."""
+    so the message names the file and the cause."""
     import torch
 
     with atomic_open(path, "wb") as f:
-        writer = _KeepsWriteError(f, after_first_write)
+        writer = _KeepsWriteError(f)
         try:
             torch.save(obj, writer)
         except RuntimeError:
@@ -156,20 +154,15 @@ def atomic_torch_save(obj: Any, path: str | Path,
 class _KeepsWriteError:
     """A binary file that remembers the OSError of a failed write (torch swallows it)."""
 
-    def __init__(self, f: IO[bytes], after_first_write: Callable[[], None] | None):
-        self.f, self.after_first_write, self.error = f, after_first_write, None
+    def __init__(self, f: IO[bytes]):
+        self.f, self.error = f, None
 
     def write(self, data) -> int:
         try:
-            n = self.f.write(data)
+            return self.f.write(data)
         except OSError as exc:
             self.error = exc
             raise
-        if self.after_first_write is not None:
-            hook, self.after_first_write = self.after_first_write, None
-            self.f.flush()
-            hook()
-        return n
 
     def flush(self) -> None:
         self.f.flush()

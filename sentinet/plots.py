@@ -11,7 +11,9 @@ import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sentinet.config import RunConfig
 from sentinet.errors import SentinetError
+from sentinet.events import Callback
 from sentinet.fileio import atomic_open, atomic_write_text
 
 CURVES, CONFUSION, CSV = "curves.png", "confusion.png", "metrics.csv"
@@ -104,19 +106,38 @@ def require_tensorboard() -> None:
                             "(pip install 'sentinet-nlp[tensorboard]')")
 
 
-class TensorBoard:
+class CsvLog(Callback):
+    """metrics.csv, written whole after every committed epoch (a resumed run's earlier epochs
+    are in ``epochs`` from the start)."""
+
+    def __init__(self, epochs: Sequence[dict]):
+        self.epochs = epochs
+
+    def after_commit(self, epoch: int, row: dict, run_dir: Path) -> None:
+        write_csv(run_dir, self.epochs)
+
+
+class TensorBoard(Callback):
     """Per-epoch scalars to ``run_dir/tensorboard`` when ``run.tensorboard`` is on."""
 
-    def __init__(self, run_dir: Path):
-        from torch.utils.tensorboard import SummaryWriter
+    def __init__(self) -> None:
+        self.writer = None
 
-        self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+    def after_commit(self, epoch: int, row: dict, run_dir: Path) -> None:
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
 
-    def epoch(self, row: dict) -> None:
+            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
         for key in scalar_keys([row]):
             if row.get(key) is not None:
                 self.writer.add_scalar(key, row[key], row["epoch"])
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def epoch_loggers(run: RunConfig, epochs: Sequence[dict]) -> list[Callback]:
+    """The per-epoch logs a run keeps: metrics.csv always, TensorBoard when asked for."""
+    return [CsvLog(epochs), *([TensorBoard()] if run.tensorboard else [])]

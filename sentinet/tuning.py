@@ -40,6 +40,7 @@ from tqdm import tqdm
 from sentinet.config import Config, apply_override, dump_yaml, from_dict, read_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
+from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.training import TrainResult, train
@@ -300,7 +301,7 @@ def objective(trial: Trial, job: Job) -> float:
             cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
             value, run_dir = cv.summary["f_macro"]["mean"], cv.path
         else:
-            result = train(config, on_epoch=_epoch_pruner(trial))
+            result = train(config, callbacks=[_EpochPruner(trial)])
             value, run_dir = result.best["f_macro"], result.run_dir
         trial.set_user_attr("run_dir", str(run_dir))
     except Interrupted:  # Ctrl-C: training kept what it could, then stopped the study
@@ -341,11 +342,14 @@ def _suggest(trial: Trial, space: tuple[Param, ...]) -> dict[str, Any]:
                             f"before ({exc}); use another --study name for a new space") from None
 
 
-def _epoch_pruner(trial: Trial):
-    def on_epoch(epoch: int, row: dict) -> None:
-        _report(trial, row["f_macro"], epoch, f"epoch {epoch}")
+class _EpochPruner(Callback):
+    """Reports each epoch's dev score to Optuna; raises TrialPruned below the median."""
 
-    return on_epoch
+    def __init__(self, trial: Trial):
+        self.trial = trial
+
+    def after_epoch(self, epoch: int, row: dict, run_dir: Path) -> None:
+        _report(self.trial, row["f_macro"], epoch, f"epoch {epoch}")
 
 
 def _fold_pruner(trial: Trial):

@@ -2,8 +2,9 @@
 left, the run says it is incomplete, and ``sentinet train --resume`` ends it with the same
 numbers as a run that never stopped. The same for --seeds / --folds groups, member by member.
 
-The kills land exactly where they should through the test hooks in sentinet/faults.py: the CLI
-writes a marker file and sleeps at the named moment, and the test kills it there.
+The kills land exactly where they should through tests/fault_launcher.py, which runs the CLI
+with its save functions patched: it writes a marker file and sleeps at the named moment, and
+the test kills it there.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ import pytest
 import torch
 
 from sentinet import artifacts, checkpoint
-from sentinet.faults import INTERRUPT, MARKER, PAUSE
 from sentinet.inference import Predictor, evaluate
-from sentinet.training import load_splits
+from sentinet.data.training_data import load_training_data
 
 from .conftest import tiny_config_yaml, write_tiny_data
+from .fault_launcher import INTERRUPT, LAUNCHER, MARKER, PAUSE
 from .test_resume import STATEFUL, run_cli, without_times
 
 SAVED_BEFORE_LAST = ("model.pt", "weights", "last.pt")  # the moments before last.pt (the commit)
@@ -34,7 +35,7 @@ def start(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     """The CLI in the background, with the default Ctrl-C disposition a terminal gives it (a
     shell running the suite in the background would hand it SIGINT ignored)."""
     with open(log, "w", encoding="utf-8") as err:
-        return subprocess.Popen([sys.executable, "-m", "sentinet", *args], stdout=subprocess.DEVNULL,
+        return subprocess.Popen([sys.executable, str(LAUNCHER), *args], stdout=subprocess.DEVNULL,
                                 stderr=err, env={**os.environ, **env},
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -84,7 +85,7 @@ def assert_consistent(run: Path, reference: dict, killed_in: int, point: str) ->
     expected_best = best_before(reference["metrics"], killed_in - 1 if point == "model.pt" else killed_in)
     assert record["best_epoch"] == expected_best
     assert record["best"] == {k: rows[expected_best - 1][k] for k in record["best"]}
-    dev = load_splits(artifacts.read_config(run / "config.yaml")).dev
+    dev = load_training_data(artifacts.read_config(run / "config.yaml")).dev
     rescored = evaluate(Predictor.load(run, torch.device("cpu")), dev)["f_macro"]
     assert rescored == pytest.approx(record["best"]["f_macro"])  # the weights are what the record says
     if committed == 0:

@@ -16,7 +16,7 @@ from sentinet.models import ENCODER_OPTIONS
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import duplicate_key, fold_indices, record_time, temporal_split
 from sentinet.errors import SentinetError
-from sentinet.training import Averager
+from sentinet.optimization import Averager
 
 from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml
 from .test_hostile import assert_one_line_error
@@ -129,8 +129,8 @@ def test_swa_is_the_plain_mean_of_epoch_end_weights_from_swa_start():
     assert averager.model is model  # nothing averaged yet: the live weights
     for epoch, value in enumerate([10.0, 1.0, 2.0, 6.0], 1):
         model.weight.data.fill_(value)
-        averager.after_step()  # swa ignores steps
-        averager.after_epoch(epoch)
+        averager.after_batch()  # swa ignores steps
+        averager.after_train_epoch(epoch)
     assert averager.model is not model
     assert averager.model.weight.item() == pytest.approx(3.0)  # (1 + 2 + 6) / 3, epoch 1 skipped
 
@@ -140,7 +140,7 @@ def test_ema_follows_the_decay_formula():
     averager = Averager(TrainConfig(averaging="ema", ema_decay=0.5), model)
     for value in [4.0, 8.0, 0.0]:
         model.weight.data.fill_(value)
-        averager.after_step()
+        averager.after_batch()
     assert averager.model.weight.item() == pytest.approx((4 * 0.5 + 8 * 0.5) * 0.5 + 0)  # 3.0
 
 

@@ -20,7 +20,8 @@ from sentinet.ensemble import train_ensemble
 from sentinet.errors import SentinetError
 from sentinet.inference import Predictor
 from sentinet.metrics import sentirueval_scores
-from sentinet.training import Schedule, build_loss, train
+from sentinet.optimization import Schedule, build_loss
+from sentinet.training import train
 
 from .conftest import tiny_config_yaml, write_word2vec_text
 
@@ -127,8 +128,8 @@ def test_linear_schedule_warms_up_then_decays():
 def test_plateau_schedule_decays_on_a_flat_dev_score():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = Schedule(SchedulerConfig(name="plateau", patience=0, gamma=0.5), opt, 10)
-    schedule.after_epoch(0.5)
-    schedule.after_epoch(0.5)
+    schedule.after_scoring(1, {"f_macro": 0.5})
+    schedule.after_scoring(2, {"f_macro": 0.5})
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import tiny_config_yaml
+from .fault_launcher import INTERRUPT, LAUNCHER
 from .test_hostile import assert_one_line_error
 
 # Dropout, word dropout, a per-step schedule and an EMA: every piece of state resume must carry.
@@ -21,11 +22,11 @@ STATEFUL = ["--set", "train.epochs=5", "--set", "train.patience=5", "--set", "mo
 
 
 def run_cli(*args: str, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+    env, command = dict(os.environ), [sys.executable, "-m", "sentinet"]
     if interrupt_after is not None:
-        env["SENTINET_TEST_INTERRUPT_AFTER_EPOCH"] = str(interrupt_after)  # a Ctrl-C after that epoch
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
+        env[INTERRUPT] = str(interrupt_after)  # a Ctrl-C after that epoch
+        command = [sys.executable, str(LAUNCHER)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 def without_times(metrics: dict) -> dict:

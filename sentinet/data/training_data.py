@@ -1,0 +1,77 @@
+"""Training data as a run sees it: the training tweets (from every train file, each with its
+weight), the dev records (a dev file, or carved from the first train file by data.split) and
+the label set, read and checked before anything is built or written."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sentinet.config import Config, DataConfig, train_files
+from sentinet.data.readers import Record, read_records
+from sentinet.data.splits import carve, record_time
+from sentinet.errors import SentinetError
+from sentinet.labels import LabelSet, check_known, require_labels, training_pairs
+
+
+@dataclass
+class TrainingData:
+    """What a run trains and selects on: the training tweets with their class ids, and dev."""
+
+    train: list[tuple[Record, int]]  # (record, class id) kept by the label rule
+    dev: list[Record]  # every labelled dev record: all its (tweet, company) pairs are scored
+    weights: list[float]  # per training tweet: its file's data.train_weights entry
+    description: str  # how dev was chosen (and, for temporal splits, which periods)
+    sources: list[dict]  # what the run trained on: file, tweets, weight
+    labels: LabelSet  # the classes: data.labels, or those found in the data
+
+
+def read_labelled(path: str, d: DataConfig) -> list[Record]:
+    records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
+                           id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
+    require_labels(records, path)
+    return [r for r in records if r.labels]
+
+
+def load_training_data(config: Config) -> TrainingData:
+    """Training tweets and dev records. Dev comes from data.dev or is carved from the first
+    train file; further train files only add training tweets, minus (under a temporal split)
+    those written in the dev period, which a model of the past could not have seen."""
+    d = config.data
+    files = train_files(d)
+    file_weights = d.train_weights or [1.0] * len(files)
+    records = read_labelled(files[0], d)
+    if d.dev:
+        train, dev, description, dev_period = records, read_labelled(d.dev, d), f"dev file {d.dev}", None
+    else:
+        split = carve(records, d)
+        train, dev, description, dev_period = split.train, split.dev, split.description, split.dev_period
+    parts = [train] + [read_labelled(f, d) for f in files[1:]]
+    labels = resolve_labels(d, [(files[0], records), *zip(files[1:], parts[1:])]
+                            + ([(d.dev, dev)] if d.dev else []))
+    pairs, weights, sources = [], [], []
+    for i, (path, part, weight) in enumerate(zip(files, parts, file_weights)):
+        dropped = 0
+        if i and dev_period:
+            lo, hi = dev_period[0], dev_period[1] if d.folds else math.inf
+            kept = [r for r in part if not lo <= record_time(r) <= hi]
+            dropped, part = len(part) - len(kept), kept
+        kept_pairs = training_pairs(part, d.conflict_policy, labels)
+        pairs += kept_pairs
+        weights += [weight] * len(kept_pairs)
+        sources.append({"path": path, "tweets": len(kept_pairs), "weight": weight,
+                        "dropped_in_dev_period": dropped})
+    if not pairs:
+        raise SentinetError(f"{files[0]}: no tweet left for training after the label rule")
+    return TrainingData(pairs, dev, weights, description, sources, labels)
+
+
+def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
+    """data.labels when given (every label in the data must be one of them), else the
+    labels the training and dev files hold."""
+    if not d.labels:
+        return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
+    labels = LabelSet.of(d.labels)
+    for path, records in files:
+        check_known(records, labels, path)
+    return labels

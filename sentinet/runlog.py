@@ -1,0 +1,39 @@
+"""The log of a training run: what it prints, also kept in its train.log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sentinet.errors import SentinetError
+
+
+class RunLog:
+    """Prints above the progress bars and appends the same lines to train.log.
+
+    Lines logged before the run directory exists are kept and written once it does, so
+    a run that fails on bad input leaves no directory behind but a full log otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.pending: list[str] = []
+
+    def attach(self, path: Path) -> None:
+        self.path = path
+        self._write(self.pending)
+
+    def __call__(self, message: str) -> None:
+        tqdm.write(message)
+        if self.path is None:
+            self.pending.append(message)
+        else:
+            self._write([message])
+
+    def _write(self, lines: list[str]) -> None:
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.writelines(line + "\n" for line in lines)
+        except OSError as exc:  # a full disk names the file, like every other write
+            raise SentinetError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
