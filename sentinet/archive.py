@@ -20,14 +20,14 @@ import zlib
 from pathlib import Path
 
 from sentinet.errors import SentinetError
+from sentinet.rundir import BUNDLE, CONFIG, DECISION, ENSEMBLE, METRICS, VOCAB, WEIGHTS
 
 ROOT = "sentinet-export"
 SUFFIXES = (".tar.gz", ".tgz")
-BUNDLE = "vectors.npz"
 # What export writes for one run, and beside an ensemble's members.
-RUN_FILES = frozenset({"config.yaml", "vocab.json", "model.pt", "metrics.json", "decision.json", BUNDLE})
-REQUIRED = ("config.yaml", "vocab.json", "model.pt")
-ENSEMBLE_FILES = frozenset({"ensemble.json", "decision.json"})
+RUN_FILES = frozenset({CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, BUNDLE})
+REQUIRED = (CONFIG, VOCAB, WEIGHTS)
+ENSEMBLE_FILES = frozenset({ENSEMBLE, DECISION})
 MAX_MEMBERS = 100
 LIMIT_VARIABLE = "SENTINET_MAX_UNPACK_MB"
 DEFAULT_LIMIT_MB = 1024
@@ -140,7 +140,7 @@ class _Layout:
         manifest names exactly the members it holds."""
         if not self.root.is_dir():
             raise SentinetError(f"{self.archive}: not a sentinet export (no {ROOT}/ folder)")
-        manifest = self.root / "ensemble.json"
+        manifest = self.root / ENSEMBLE
         if not manifest.is_file():
             if self.members:
                 raise SentinetError(f"{self.archive}: member folders without an ensemble.json")
@@ -165,7 +165,7 @@ class _Layout:
         if missing:
             raise SentinetError(f"{self.archive}: not a sentinet export ({shown} has no {', '.join(missing)})")
         try:
-            vectors = json.loads((folder / "vocab.json").read_text(encoding="utf-8")).get("vectors") or {}
+            vectors = json.loads((folder / VOCAB).read_text(encoding="utf-8")).get("vectors") or {}
             elsewhere = vectors.get("path") not in (None, "", BUNDLE) or bool(vectors.get("concat"))
         except (ValueError, AttributeError, RecursionError):
             return  # a damaged vocab.json: loading it says so, naming the file

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import torch
 
+from sentinet import rundir
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 
-LAST = "last.pt"
+LAST = rundir.LAST
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
 
 

@@ -76,7 +76,8 @@ def train(
         if config or overrides or seeds > 1 or folds or output_dir or dry_run:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
-        from sentinet.ensemble import is_group, resume_group
+        from sentinet.ensemble import resume_group
+        from sentinet.rundir import is_group
 
         if is_group(resume):
             _echo_group(resume_group(resume, device))
@@ -253,10 +254,10 @@ def predict(
 def _run_files(run: Path) -> list[Path]:
     """What predict and export read from a run: the path given and its run directory's files
     (a run's model.pt stands for its directory, as it does for loading)."""
-    from sentinet import artifacts as a
+    from sentinet.rundir import READ_BY_INFERENCE
 
     folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
-    names = (a.CONFIG, a.VOCAB, a.WEIGHTS, a.METRICS, a.DECISION, a.ENSEMBLE) if folder else ()
+    names = READ_BY_INFERENCE if folder else ()
     return [run, *(folder / name for name in names)]
 
 
@@ -514,13 +515,13 @@ def embeddings_train(
 def _resumable_config(run_dir: Path, device: str | None):
     """The config a run directory was trained with, checked before anything else happens.
     An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
-    from sentinet import incomplete
+    from sentinet import rundir
     from sentinet.artifacts import CONFIG, read_config
     from sentinet.checkpoint import LAST
 
     if not (run_dir / CONFIG).is_file():
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
-    if not (run_dir / LAST).is_file() and incomplete.status(run_dir) is None:
+    if not (run_dir / LAST).is_file() and rundir.status(run_dir) is None:
         raise SentinetError(f"{run_dir}: no {LAST} to resume from")
     cfg = read_config(run_dir / CONFIG)
     if device:

@@ -12,7 +12,6 @@ members, resumes the cut one from its last.pt, trains the rest, then writes the 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import statistics
@@ -22,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sentinet import artifacts, incomplete
-from sentinet.checkpoint import LAST
+from sentinet import artifacts, rundir
 from sentinet.config import Config, resolve_paths
 from sentinet.labels import LabelSet
 from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError
-from sentinet.fileio import atomic_write_text, remove_partials
+from sentinet.fileio import remove_partials
 from sentinet.metrics import full_report
 from sentinet.runlog import RunLog
 from sentinet.training import TrainResult, train
@@ -78,20 +76,10 @@ def cross_validate(config: Config, folds: int,
     return result
 
 
-def is_group(path: Path) -> bool:
-    return (Path(path) / incomplete.GROUP).is_file()
-
-
 def resume_group(path: Path, device: str | None) -> EnsembleResult:
     """Go on with a group directory as it was configured (``--device`` aside)."""
-    try:
-        plan = json.loads((path / incomplete.GROUP).read_text(encoding="utf-8"))
-        kind, count = plan["kind"], int(plan["count"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SentinetError(f"{path / incomplete.GROUP}: unreadable group plan ({exc})") from None
-    if kind not in ("seeds", "folds"):
-        raise SentinetError(f"{path / incomplete.GROUP}: unknown group kind {kind!r}")
-    config = artifacts.read_config(path / artifacts.CONFIG)
+    kind, count = rundir.read_group_plan(path)
+    config = artifacts.read_config(path / rundir.CONFIG)
     if device:
         config.train.device = device
     if kind == "seeds":
@@ -102,10 +90,10 @@ def resume_group(path: Path, device: str | None) -> EnsembleResult:
 def _new_group(config: Config, kind: str, count: int, label: str) -> Path:
     """The group directory, its resolved config and plan; data paths are checked first."""
     config = resolve_paths(copy.deepcopy(config))
-    path = artifacts.new_run_dir(config.run.output_dir, f"{config.run.name}-{label}")
+    path = rundir.new_run_dir(config.run.output_dir, f"{config.run.name}-{label}")
     try:  # the plan first: a directory with a config.yaml and no plan would pass for a run
-        atomic_write_text(path / incomplete.GROUP, json.dumps({"kind": kind, "count": count}))
-        artifacts.write_config(config, path / artifacts.CONFIG)
+        rundir.write_group_plan(path, kind, count)
+        rundir.write_config(config, path / rundir.CONFIG)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
@@ -139,7 +127,7 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
     so a resumed group combines exactly what an uninterrupted one would. A ``fresh`` group
     that fails before any member's first checkpoint is removed, like a single run."""
     remove_partials(group)
-    incomplete.mark(group, incomplete.TRAINING)
+    rundir.mark(group, rundir.TRAINING)
     members: list[TrainResult] = []
     stop = None
     try:
@@ -148,7 +136,7 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
                 _train_member(config, group / name)
             except Interrupted as exc:
                 stop = exc
-            if (group / name / artifacts.DEV).is_file():
+            if (group / name / rundir.DEV).is_file():
                 members.append(load_member(group / name))
             if stop is not None:
                 break
@@ -157,13 +145,13 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
         if not members:
             raise stop
     except BaseException:
-        if fresh and not any(group.glob(f"*/{LAST}")):  # nothing in it worth keeping
+        if fresh and not any(group.glob(f"*/{rundir.LAST}")):  # nothing in it worth keeping
             shutil.rmtree(group, ignore_errors=True)
             if stop is not None:
                 raise Interrupted("before the first member's first checkpoint; "
                                   "no group directory was kept") from None
         elif stop is not None:
-            raise Interrupted(f"before the member's first checkpoint; {incomplete.hint(group)}") from None
+            raise Interrupted(f"before the member's first checkpoint; {rundir.hint(group)}") from None
         raise
     return members, stop
 
@@ -171,10 +159,10 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
 def _train_member(config: Config, path: Path) -> None:
     if not path.exists():
         train(config, into=path)
-    elif not (path / artifacts.CONFIG).is_file():  # killed while it was being created
+    elif not (path / rundir.CONFIG).is_file():  # killed while it was being created
         shutil.rmtree(path)
         train(config, into=path)
-    elif incomplete.status(path) is not None:
+    elif rundir.status(path) is not None:
         train(config, resume=path)
 
 
@@ -182,37 +170,36 @@ def load_member(path: Path) -> TrainResult:
     """A finished (or Ctrl-C'd) member as the ensemble needs it, from its metrics.json and
     dev_predictions.json."""
     try:
-        metrics = json.loads((path / artifacts.METRICS).read_text(encoding="utf-8"))
-        rows = json.loads((path / artifacts.DEV).read_text(encoding="utf-8"))
+        metrics = rundir.read_metrics(path)
+        gold, probs = rundir.load_dev_predictions(path)
         return TrainResult(run_dir=path, best_epoch=metrics["best_epoch"], best=metrics["best"],
                            seconds=metrics["seconds"], interrupted=metrics["interrupted"],
                            labels=LabelSet.of(metrics.get("labels")),
-                           dev_probs=np.asarray([r["probs"] for r in rows], dtype=np.float32),
-                           dev_gold=[r["gold"] for r in rows])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+                           dev_probs=np.asarray(probs, dtype=np.float32), dev_gold=gold)
+    except (KeyError, TypeError, ValueError) as exc:
         raise SentinetError(f"{path}: unreadable group member ({exc})") from None
 
 
 def _finish_group(path: Path, stop: Interrupted | None, members: list[TrainResult], partial: str) -> None:
     """Complete, or (after a Ctrl-C) marked incomplete with the ensemble of what finished."""
     if stop is None:
-        incomplete.clear(path)
+        rundir.clear(path)
         return
     partial += " (the last cut short)" if members[-1].interrupted else ""
-    incomplete.mark(path, f"interrupted: ensemble.json {partial}")
-    raise Interrupted(f"{path} {partial}; {incomplete.hint(path)}")
+    rundir.mark(path, f"interrupted: ensemble.json {partial}")
+    raise Interrupted(f"{path} {partial}; {rundir.hint(path)}")
 
 
 def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[dict],
              probs: np.ndarray, summary: dict, what: str) -> EnsembleResult:
     """Write the ensemble into the group directory: manifest, summary metrics and log."""
     log = RunLog()
-    log.attach(path / artifacts.LOG)
+    log.attach(path / rundir.LOG)
     classes = members[0].labels
     bias = None
     if config.train.tune_decision and classes.sentiment is not None:
         bias, _ = tune_bias(probs, gold, classes)
-        artifacts.save_decision(path, bias)
+        rundir.save_decision(path, bias)
     report = full_report(gold, decide(probs, classes, bias), classes)
     summary = {
         **summary,
@@ -224,9 +211,8 @@ def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[
         "labels": list(classes.values),
         "decision_bias": None if bias is None else list(bias),
     }
-    manifest = {"members": [os.path.relpath(m.run_dir, path) for m in members]}
-    atomic_write_text(path / artifacts.ENSEMBLE, json.dumps(manifest, indent=2))
-    atomic_write_text(path / artifacts.METRICS, json.dumps(summary, indent=2))
+    rundir.write_members(path, [os.path.relpath(m.run_dir, path) for m in members])
+    rundir.write_metrics(path, summary)
     for m in members:
         log(f"member {m.run_dir}: dev F-macro {m.best['f_macro']:.4f}  F-micro {m.best['f_micro']:.4f}")
     fm, fu = summary["f_macro"], summary["f_micro"]

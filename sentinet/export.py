@@ -10,7 +10,6 @@ training data never showed still get their vector at predict time. Reading an ar
 
 from __future__ import annotations
 
-import json
 import shutil
 import tarfile
 import tempfile
@@ -19,29 +18,27 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sentinet import artifacts, incomplete
-from sentinet.archive import BUNDLE, ROOT, SUFFIXES
+from sentinet import artifacts, rundir
+from sentinet.archive import ROOT, SUFFIXES
+from sentinet.rundir import BUNDLE
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
 
 def export(source: Path, target: Path, vocab_size: int) -> int:
     """Write ``target`` (atomically); returns how many run directories it holds."""
-    from sentinet.inference import ensemble_members
-
     source = Path(source)
     if not target.name.endswith(SUFFIXES):
         raise SentinetError(f"{target}: an export is a .tar.gz archive")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / ROOT
         root.mkdir()
-        if (source / artifacts.ENSEMBLE).is_file():
-            incomplete.require_done(source)
-            members = ensemble_members(source)
+        if (source / rundir.ENSEMBLE).is_file():
+            rundir.require_done(source)
+            members = rundir.members(source)
             for i, member in enumerate(members):
                 _export_run(artifacts.find_run_dir(member), root / f"member{i}", vocab_size)
-            manifest = {"members": [f"member{i}" for i in range(len(members))]}
-            (root / artifacts.ENSEMBLE).write_text(json.dumps(manifest), encoding="utf-8")
-            _copy_if_present(source / artifacts.DECISION, root)
+            rundir.write_members(root, [f"member{i}" for i in range(len(members))])
+            _copy_if_present(source / rundir.DECISION, root)
             count = len(members)
         else:
             _export_run(artifacts.find_run_dir(source), root, vocab_size)
@@ -72,25 +69,25 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> None:
     from sentinet.data.vocab import Vocab
     from sentinet.embeddings import write_bundle
 
-    incomplete.require_done(run_dir)  # an archive travels without the INCOMPLETE note
+    rundir.require_done(run_dir)  # an archive travels without the INCOMPLETE note
     out.mkdir(parents=True, exist_ok=True)
-    for name in (artifacts.WEIGHTS, artifacts.METRICS):
+    for name in (rundir.WEIGHTS, rundir.METRICS):
         shutil.copy2(run_dir / name, out / name)
-    _copy_if_present(run_dir / artifacts.DECISION, out)
-    vocab = Vocab.load(run_dir / artifacts.VOCAB)
+    _copy_if_present(run_dir / rundir.DECISION, out)
+    vocab = Vocab.load(run_dir / rundir.VOCAB)
     words, matrix = unseen_vectors(vocab, vocab_size)
     write_bundle(out / BUNDLE, words, matrix)
     vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
-    vocab.save(out / artifacts.VOCAB)
+    vocab.save(out / rundir.VOCAB)
 
-    config = yaml.safe_load((run_dir / artifacts.CONFIG).read_text(encoding="utf-8"))
+    config = yaml.safe_load((run_dir / rundir.CONFIG).read_text(encoding="utf-8"))
     data = config.get("data", {})
     train = data.get("train")
     data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name
     data["dev"] = Path(data["dev"]).name if data.get("dev") else None
     config["vectors"].update({"path": BUNDLE, "format": "bundle", "concat": [], "cache_dir": None})
     config.setdefault("run", {})["output_dir"] = "runs"
-    (out / artifacts.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+    (out / rundir.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                                         encoding="utf-8")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sentinet import artifacts, incomplete
+from sentinet import artifacts, rundir
 from sentinet.data.batching import BucketBatchSampler
 from sentinet.labels import LabelSet
 from sentinet.data.readers import Record
@@ -64,7 +64,7 @@ class RunPredictor:
         try:
             refuse_pickles(run.vocab.vectors)
         except (UnsafeFileError, AttributeError) as exc:
-            raise SentinetError(f"{run.run_dir / artifacts.VOCAB}: {exc}") from None
+            raise SentinetError(f"{run.run_dir / rundir.VOCAB}: {exc}") from None
         self.run = run
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
@@ -100,7 +100,7 @@ class RunPredictor:
             try:
                 self._stores[key] = open_sources(sources, expected_dim=self.run.model.embedder.dim)
             except UnsafeFileError as exc:
-                raise SentinetError(f"{self.run.run_dir / artifacts.VOCAB}: {exc}") from None
+                raise SentinetError(f"{self.run.run_dir / rundir.VOCAB}: {exc}") from None
             except (SentinetError, KeyError, TypeError) as exc:
                 self._stores[key] = None
                 print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})", file=sys.stderr)
@@ -119,7 +119,7 @@ class Predictor:
             if m.run.labels != self.classes:
                 raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.run.labels.values)}, "
                                     f"not {list(self.classes.values)}: members must share one label set")
-        self.bias = artifacts.load_decision(path, self.classes)
+        self.bias = rundir.load_decision(path, len(self.classes))
 
     @property
     def config(self):
@@ -141,16 +141,16 @@ class Predictor:
                 raise
             predictor.path, predictor._unpacked = path, unpacked
             return predictor
-        if (path / artifacts.ENSEMBLE).is_file():
+        if (path / rundir.ENSEMBLE).is_file():
             stores: dict = {}
             members = [RunPredictor(artifacts.load_run(r, device), device, stores)
-                       for r in ensemble_members(path)]
+                       for r in rundir.members(path)]
             for run_dir in [path, *(m.run.run_dir for m in members)]:
-                if incomplete.warn(run_dir):
+                if rundir.warn(run_dir):
                     break  # one warning says it
             return cls(path, members)
         run = artifacts.load_run(path, device)
-        incomplete.warn(run.run_dir)
+        rundir.warn(run.run_dir)
         return cls(run.run_dir, [RunPredictor(run, device)])
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
@@ -158,18 +158,6 @@ class Predictor:
 
     def labels(self, probs: np.ndarray) -> list[int | str]:
         return decide(probs, self.classes, self.bias)
-
-
-def ensemble_members(path: Path) -> list[Path]:
-    """Member run directories listed in ensemble.json (relative to the ensemble directory)."""
-    manifest = path / artifacts.ENSEMBLE
-    try:
-        members = json.loads(manifest.read_text(encoding="utf-8"))["members"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SentinetError(f"{manifest}: unreadable ensemble manifest ({exc})") from None
-    if not members:
-        raise SentinetError(f"{manifest}: the ensemble has no members")
-    return [(path / m).resolve() for m in members]
 
 
 def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentinet import __version__, artifacts
+from sentinet import __version__, artifacts, rundir
 from sentinet.errors import SentinetError
 
 FORMAT = "sentinet-onnx/1"
@@ -58,9 +58,9 @@ def check_target(source: Path, path: Path) -> None:
         raise SentinetError(f"--onnx {path}: is a directory; give the .onnx file's name")
     if not path.parent.is_dir():
         raise SentinetError(f"--onnx {path}: folder {path.parent} does not exist")
-    if (Path(source) / artifacts.ENSEMBLE).is_file():
+    if (Path(source) / rundir.ENSEMBLE).is_file():
         raise SentinetError(f"{source}: an ensemble; --onnx exports one run (export each member "
-                            f"listed in {artifacts.ENSEMBLE})")
+                            f"listed in {rundir.ENSEMBLE})")
     require_extra()
 
 
@@ -181,7 +181,7 @@ def _metadata(run: artifacts.LoadedRun) -> dict:
         "classes": list(run.labels.names),  # the p_ columns of predict, in output order
         "labels": list(run.labels.values),  # its label column
         "decision": "label = labels[argmax(log(probs) + bias)]",
-        "bias": list(artifacts.load_decision(run.run_dir, run.labels) or [0.0] * len(run.labels)),
+        "bias": list(rundir.load_decision(run.run_dir, len(run.labels)) or [0.0] * len(run.labels)),
         "tokenizer": asdict(run.config.tokenizer),
         "pad_id": PAD_ID,
         "unk_id": UNK_ID,

@@ -14,9 +14,9 @@ from pathlib import Path
 from sentinet.config import RunConfig
 from sentinet.errors import SentinetError
 from sentinet.events import Callback
+from sentinet.rundir import CONFUSION, CSV, CURVES, TENSORBOARD
 from sentinet.fileio import atomic_open, atomic_write_text
 
-CURVES, CONFUSION, CSV = "curves.png", "confusion.png", "metrics.csv"
 SCALARS = ("loss", "dev_loss", "f_macro", "f_micro")  # then f1_<class> per class, lr
 
 
@@ -127,7 +127,7 @@ class TensorBoard(Callback):
         if self.writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            self.writer = SummaryWriter(str(run_dir / TENSORBOARD))
         for key in scalar_keys([row]):
             if row.get(key) is not None:
                 self.writer.add_scalar(key, row[key], row["epoch"])

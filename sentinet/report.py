@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from sentinet import incomplete
+from sentinet import rundir
 from sentinet.errors import SentinetError
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
@@ -26,23 +26,22 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 def describe(run_dir: Path) -> dict:
     """Config (flattened) and headline scores of a run or an ensemble directory."""
-    metrics_path = run_dir / "metrics.json"
-    status = incomplete.status(run_dir)
+    metrics_path = run_dir / rundir.METRICS
+    status = rundir.status(run_dir)
     if status is not None and not metrics_path.is_file():
-        raise SentinetError(incomplete.message(run_dir, f"{status}; no epoch saved yet"))
+        raise SentinetError(rundir.message(run_dir, f"{status}; no epoch saved yet"))
     try:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SentinetError(f"{run_dir}: not a finished sentinet run (metrics.json: {exc})") from None
     if status is not None:
-        incomplete.warn(run_dir)
-        if (run_dir / "model.pt").is_file():  # a killed run's metrics.json may lag model.pt
+        rundir.warn(run_dir)
+        if (run_dir / rundir.WEIGHTS).is_file():  # a killed run's metrics.json may lag model.pt
             from sentinet.artifacts import load_record  # torch: only for such a run
 
-            metrics.update(load_record(run_dir / "model.pt"))
-    if (run_dir / "ensemble.json").is_file():
-        first = json.loads((run_dir / "ensemble.json").read_text(encoding="utf-8"))["members"][0]
-        config_dir = (run_dir / first).resolve()
+            metrics.update(load_record(run_dir / rundir.WEIGHTS))
+    if (run_dir / rundir.ENSEMBLE).is_file():
+        config_dir = rundir.members(run_dir)[0]
         fm = metrics["f_macro"]
         scores = {"dev F-macro": f"{fm['mean']:.4f} ± {fm['std']:.4f}",
                   "dev F-micro": f"{metrics['f_micro']['mean']:.4f}",
@@ -61,7 +60,7 @@ def describe(run_dir: Path) -> dict:
     elif metrics.get("interrupted"):
         scores["time (s)"] += " (interrupted)"
     try:
-        config = yaml.safe_load((config_dir / "config.yaml").read_text(encoding="utf-8"))
+        config = yaml.safe_load((config_dir / rundir.CONFIG).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise SentinetError(f"{config_dir}: unreadable config.yaml ({exc})") from None
     return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}

@@ -11,7 +11,6 @@ CSV and TensorBoard logs, tune's pruner) subscribe to the loop's events (sentine
 from __future__ import annotations
 
 import copy
-import json
 import math
 import shutil
 import time
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sentinet import artifacts, checkpoint, incomplete, plots
+from sentinet import artifacts, checkpoint, plots, rundir
 from sentinet.config import Config, VectorsConfig, resolve_paths
 from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.tokenize import Tokenizer
@@ -36,7 +35,7 @@ from sentinet.device import resolve_device
 from sentinet.embeddings import VectorStore, coverage, default_cache_dir, open_sources, train_word2vec
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback, Events
-from sentinet.fileio import atomic_write_text, remove_partials
+from sentinet.fileio import remove_partials
 from sentinet.inference import predict_ids
 from sentinet.labels import LabelSet
 from sentinet.metrics import epoch_scores, full_report
@@ -153,11 +152,11 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
     except KeyboardInterrupt:
         stop_interrupted(state, run_dir, resume, log)
     except Exception as exc:
-        if resume is None and not (run_dir / checkpoint.LAST).is_file():
+        if resume is None and not (run_dir / rundir.LAST).is_file():
             shutil.rmtree(run_dir, ignore_errors=True)  # failed before its first checkpoint
             raise
         if isinstance(exc, SentinetError):
-            raise SentinetError(f"{exc}; {incomplete.hint(run_dir)}") from None
+            raise SentinetError(f"{exc}; {rundir.hint(run_dir)}") from None
         raise
     finally:
         events.close()
@@ -189,7 +188,7 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
         log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
 
     saved = None
-    if resume is None or not (resume / checkpoint.LAST).is_file():
+    if resume is None or not (resume / rundir.LAST).is_file():
         vocab, model = new_model(config, train_tokens, dev_tokens, log, len(data.labels))
     else:
         saved, vocab, model = restored_model(config, resume)
@@ -261,12 +260,12 @@ def restored_model(config: Config, run_dir: Path) -> tuple[dict, Vocab, Sentimen
     """The checkpoint, vocabulary and live model of a run to resume; the frozen table, kept
     out of last.pt, comes back from model.pt."""
     saved = checkpoint.load(run_dir)
-    vocab = Vocab.load(run_dir / artifacts.VOCAB)
-    table = artifacts.load_weights(run_dir / artifacts.WEIGHTS)[checkpoint.FROZEN]
+    vocab = Vocab.load(run_dir / rundir.VOCAB)
+    table = artifacts.load_weights(run_dir / rundir.WEIGHTS)[checkpoint.FROZEN]
     for key in ("model", "averaged", "best_model"):
         if saved.get(key) is not None:
             saved[key] = checkpoint.with_frozen(saved[key], table)
-    model = artifacts.model_from_state(config, vocab, saved["model"], run_dir / checkpoint.LAST,
+    model = artifacts.model_from_state(config, vocab, saved["model"], run_dir / rundir.LAST,
                                        freeze=config.vectors.freeze)
     return saved, vocab, model
 
@@ -297,22 +296,22 @@ def open_run_dir(config: Config, resume: Path | None, into: Path | None) -> Path
     files a killed save leaves and marked incomplete until it finishes again."""
     if resume is None:
         if into is not None:
-            return artifacts.create_run_dir(into)
-        return artifacts.new_run_dir(config.run.output_dir, config.run.name)
+            return rundir.create_run_dir(into)
+        return rundir.new_run_dir(config.run.output_dir, config.run.name)
     remove_partials(resume)
-    incomplete.mark(resume, incomplete.TRAINING)
+    rundir.mark(resume, rundir.TRAINING)
     return resume
 
 
 def start_run_dir(prep: Prepared, run_dir: Path, log: RunLog, restarting: bool) -> None:
     """The log, config and vocabulary of a new run (or of one resumed before its first
     checkpoint, which starts over); or, resuming, a consistent model.pt."""
-    log.attach(run_dir / artifacts.LOG)
+    log.attach(run_dir / rundir.LOG)
     if prep.saved is None:
         over = " (starting over: it stopped before its first checkpoint)" if restarting else ""
         log(f"run: {run_dir}{over}")
-        artifacts.write_config(prep.config, run_dir / artifacts.CONFIG)
-        prep.vocab.save(run_dir / artifacts.VOCAB)
+        rundir.write_config(prep.config, run_dir / rundir.CONFIG)
+        prep.vocab.save(run_dir / rundir.VOCAB)
     else:
         log(f"run: {run_dir}: resuming after epoch {prep.saved['epoch']}")
         restore_best(run_dir, prep.saved, log)
@@ -383,7 +382,7 @@ def commit(state: TrainState, epoch: int, row: dict, scores: dict, started: floa
         result.best_epoch, result.best = epoch, scores
         best = checkpoint.without_frozen(state.averager.model.state_dict(), state.frozen)
         state.best_model = {k: v.detach().clone() for k, v in best.items()}
-        artifacts.save_weights(state.averager.model.state_dict(), run_dir / artifacts.WEIGHTS,
+        artifacts.save_weights(state.averager.model.state_dict(), run_dir / rundir.WEIGHTS,
                                {"best_epoch": epoch, "best": scores})
     checkpoint.save(run_dir, state.state_dict(time.time() - started))
     return improved
@@ -393,7 +392,7 @@ def restore_best(run_dir: Path, saved: dict, log: RunLog) -> None:
     """A kill between the model.pt save and the last.pt save leaves model.pt an epoch ahead
     of the checkpoint; put back the best weights the checkpoint knows, so that the run goes
     on from one consistent state (whatever the resumed epoch then finds)."""
-    path = run_dir / artifacts.WEIGHTS
+    path = run_dir / rundir.WEIGHTS
     record = artifacts.load_record(path)
     if saved.get("best_model") is None or record.get("best_epoch") == saved["best_epoch"]:
         return
@@ -411,13 +410,13 @@ def stop_interrupted(state: TrainState, run_dir: Path, resume: Path | None, log:
     """Ctrl-C: keep the run as its last checkpoint (to be finished with the best epoch so
     far), or, before the first one, leave nothing (a new run) or the run as it was."""
     state.result.interrupted = True
-    if not (run_dir / checkpoint.LAST).is_file():
+    if not (run_dir / rundir.LAST).is_file():
         if resume is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing in it worth keeping
             raise Interrupted("before the first epoch ended; no run directory was kept") from None
         raise Interrupted(f"before the first epoch ended; {run_dir} is as it was") from None
     log(f"interrupted after epoch {state.result.epochs[-1]['epoch']}: model.pt holds the best epoch "
-        f"so far ({state.result.best_epoch}); {incomplete.hint(run_dir)}")
+        f"so far ({state.result.best_epoch}); {rundir.hint(run_dir)}")
 
 
 def complete(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> TrainResult:
@@ -426,15 +425,15 @@ def complete(prep: Prepared, result: TrainResult, log: RunLog, started: float) -
     try:
         finish(result, run_dir, prep.dev_ids, prep.data, prep.device, log, started, prep.config.train.tune_decision)
     except KeyboardInterrupt:
-        raise Interrupted(f"while {run_dir} was being finished; {incomplete.hint(run_dir)}") from None
+        raise Interrupted(f"while {run_dir} was being finished; {rundir.hint(run_dir)}") from None
     except SentinetError as exc:
-        raise SentinetError(f"{exc}; {incomplete.hint(run_dir)}") from None
+        raise SentinetError(f"{exc}; {rundir.hint(run_dir)}") from None
     if result.interrupted:
-        incomplete.mark(run_dir, f"interrupted after epoch {result.epochs[-1]['epoch']}; "
+        rundir.mark(run_dir, f"interrupted after epoch {result.epochs[-1]['epoch']}; "
                         f"model.pt holds the best epoch so far ({result.best_epoch})")
         raise Interrupted(f"{run_dir} holds the best epoch so far ({result.best_epoch}); "
-                          f"{incomplete.hint(run_dir)}", result)
-    incomplete.clear(run_dir)
+                          f"{rundir.hint(run_dir)}", result)
+    rundir.clear(run_dir)
     return result
 
 
@@ -445,14 +444,14 @@ def finish(result: TrainResult, run_dir: Path, dev_ids: list[list[int]], data: T
     best = artifacts.load_run(run_dir, device)
     gold = result.dev_gold
     result.dev_probs = predict_ids(best.model, dev_ids, device)
-    artifacts.save_dev_predictions(run_dir, [r.id for r in data.dev], gold, result.dev_probs)
+    rundir.save_dev_predictions(run_dir, [r.id for r in data.dev], gold, result.dev_probs)
     classes = result.labels
     if tune_decision and classes.sentiment is None:
         log("decision rule: not tuned (train.tune_decision favours the official F-macro's "
             "negative and positive classes; these labels are not SentiRuEval's)")
     elif tune_decision:
         result.decision, tuned = tune_bias(result.dev_probs, gold, classes)
-        artifacts.save_decision(run_dir, result.decision)
+        rundir.save_decision(run_dir, result.decision)
         log(f"decision rule tuned on dev: bias {describe(result.decision, classes)} "
             f"(dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; optimistic: tuned on the same dev set)")
     result.seconds = time.time() - started
@@ -473,7 +472,7 @@ def machine(device: torch.device) -> str:
 
 
 def write_metrics(run_dir: Path, result: TrainResult) -> None:
-    data = {
+    rundir.write_metrics(run_dir, {
         "best_epoch": result.best_epoch,
         "best": result.best,
         "labels": list(result.labels.values),
@@ -484,5 +483,4 @@ def write_metrics(run_dir: Path, result: TrainResult) -> None:
         "interrupted": result.interrupted,
         "data": result.data,
         "versions": result.versions,
-    }
-    atomic_write_text(run_dir / artifacts.METRICS, json.dumps(data, indent=2))
+    })

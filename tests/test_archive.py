@@ -14,7 +14,6 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import tarfile
 import zlib
