@@ -28,7 +28,7 @@ app = typer.Typer(
     help="Sentiment classification of short texts over frozen word vectors.",
 )
 
-FORMATS = ("csv", "tsv", "jsonl", "sentirueval")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")
 TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
 
 
@@ -63,15 +63,14 @@ def train(
                                  "model, and stop before training (nothing is written)."),
 ) -> None:
     """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
-    from sentinet.config import load_config
+    from sentinet.config import check_folds, load_config
     from sentinet.models import ENCODER_OPTIONS
     from sentinet.ensemble import cross_validate, train_ensemble
     from sentinet.training import train as run_training
 
     if folds and seeds > 1:
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
-    if folds == 1:
-        raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
+    check_folds(folds, "--folds")
     if resume is not None:
         if config or overrides or seeds > 1 or folds or output_dir or dry_run:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
@@ -214,13 +213,13 @@ def predict(
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
-    from sentinet.data.readers import FORMATS as INPUT_FORMATS, QUOTINGS, check_readable, detect_format
+    from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
     from sentinet.fileio import check_output, replaced_note
 
-    if output_format not in FORMATS:
-        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(FORMATS)}")
-    if input_format not in ("auto", *INPUT_FORMATS):
-        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(INPUT_FORMATS)}")
+    if output_format not in OUTPUT_FORMATS:
+        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(OUTPUT_FORMATS)}")
+    if input_format not in ("auto", *DATA_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
     if quoting is not None and quoting not in QUOTINGS:
         raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
     stdin = input_file == "-"
@@ -230,7 +229,7 @@ def predict(
         _refuse_stdout_on(Path(input_file))
     if not stdin:
         check_readable(Path(input_file))
-    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_format(Path(input_file))
+    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_data_format(Path(input_file))
     if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
     if output_format == "sentirueval" and output is None:

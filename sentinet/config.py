@@ -80,8 +80,7 @@ class DataConfig:
         if self.train_weights and len(self.train_weights) != n:
             raise SentinetError(f"data.train_weights: {self.train_weights} must be {n} positive "
                                 "number(s), one per data.train file")
-        if self.folds == 1:
-            raise SentinetError(f"data.folds: {self.folds} must be 0 (no folds) or at least 2")
+        check_folds(self.folds, "data.folds")
         if self.folds and not 0 <= self.fold < self.folds:
             raise SentinetError(f"data.fold: {self.fold} must be in 0..{self.folds - 1}")
         if self.dev_from is not None:
@@ -253,16 +252,25 @@ class RunConfig:
             check_run_name(self.name)
 
 
-def check_run_name(name: str) -> str:
-    """A run name becomes one directory under ``run.output_dir``: a name, never a path, so
-    no config or ``--set`` can make sentinet write anywhere else."""
+def check_plain_name(name: str, what: str, advice: str = "") -> str:
+    """A name that becomes one directory (a run, a study): a name, never a path, so no config,
+    ``--set`` or option can make sentinet write anywhere else."""
     bad = [c for c in ("/", "\\", "\0") if c in name]
-    if bad or name in (".", "..") or name != name.strip() or Path(name).is_absolute():
-        raise SentinetError(
-            f"run.name: {name!r} must be a plain name (no '/', '\\', '..' or surrounding "
-            "spaces); choose the parent directory with run.output_dir or --output-dir"
-        )
+    if not name or bad or name in (".", "..") or name != name.strip() or Path(name).is_absolute():
+        raise SentinetError(f"{what}: {name[:80]!r} must be a plain name (no '/', '\\', '..' or "
+                            f"surrounding spaces){advice}")
     return name
+
+
+def check_run_name(name: str) -> str:
+    return check_plain_name(name, "run.name", "; choose the parent directory with run.output_dir "
+                                              "or --output-dir")
+
+
+def check_folds(folds: int, where: str) -> None:
+    """k-fold cross-validation: 0 (none) or at least 2 folds."""
+    if folds == 1:
+        raise SentinetError(f"{where}: 1 fold is no cross-validation; use at least 2 folds (or 0: none)")
 
 
 @dataclass

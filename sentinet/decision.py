@@ -72,7 +72,7 @@ def _f_macro(truth: np.ndarray, pred: np.ndarray, negative: int = -1, positive: 
     return float(np.mean(f1s))
 
 
-def describe(bias: Sequence[float], labels: LabelSet) -> str:
+def describe_bias(bias: Sequence[float], labels: LabelSet) -> str:
     """"negative +0.3, positive +0.8": the non-zero biases, for logs."""
     parts = [f"{name} {b:+.1f}" for name, b in zip(labels.names, bias) if b]
     return ", ".join(parts) or "none (argmax)"

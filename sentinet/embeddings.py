@@ -27,7 +27,7 @@ from sentinet.errors import SentinetError, UnsafeFileError
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
     from gensim.models import KeyedVectors
 
-FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
+VECTOR_FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
 TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
 NAVEC_SPECIAL = ("<unk>", "<pad>")  # navec's own padding/unknown rows, not words
@@ -199,7 +199,7 @@ def refuse_pickles(sources: dict) -> None:
             )
 
 
-def detect_format(path: Path) -> str:
+def detect_vectors_format(path: Path) -> str:
     """Guess the format from the extension; .bin needs a peek because two formats use it."""
     name = Path(path).name.lower()
     if name.endswith(".tar"):
@@ -215,7 +215,7 @@ def detect_format(path: Path) -> str:
     suffix = "".join(Path(path).suffixes) or "(none)"
     raise SentinetError(
         f"{path}: unknown vectors extension {suffix}; "
-        f"set vectors.format to one of {', '.join(FORMATS)}"
+        f"set vectors.format to one of {', '.join(VECTOR_FORMATS)}"
     )
 
 
@@ -237,9 +237,9 @@ def open_vectors(
     if not path.is_file():
         raise SentinetError(f"{path}: vectors file not found")
     if format == "auto":
-        format = detect_format(path)
-    if format not in FORMATS:
-        raise SentinetError(f"vectors.format: {format!r} is not one of auto, {', '.join(FORMATS)}")
+        format = detect_vectors_format(path)
+    if format not in VECTOR_FORMATS:
+        raise SentinetError(f"vectors.format: {format!r} is not one of auto, {', '.join(VECTOR_FORMATS)}")
     try:
         store = _load(path, format)
     except SentinetError:

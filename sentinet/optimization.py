@@ -4,6 +4,7 @@ with. The schedule and the averager subscribe to the training loop's events (see
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -40,13 +41,13 @@ class Schedule(Callback):
         elif cfg.name == "plateau":
             self.scheduler = sched.ReduceLROnPlateau(optimizer, mode="max", factor=cfg.gamma,
                                                      patience=cfg.patience)
-        elif cfg.name == "linear":
+        elif cfg.name == "linear":  # up to the full rate over the warmup, then down to 0 at the end
             warmup = max(1, int(cfg.warmup * total_steps))
-
-            def ramp(step: int) -> float:  # up to 1 over the warmup, then down to 0 at the end
-                return min((step + 1) / warmup, max(0.0, (total_steps - step) / max(1, total_steps - warmup)))
-
-            self.scheduler = sched.LambdaLR(optimizer, ramp)
+            self.scheduler = sched.SequentialLR(optimizer, [
+                sched.LinearLR(optimizer, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup - 1),
+                sched.LinearLR(optimizer, start_factor=1.0, end_factor=0.0,
+                               total_iters=max(1, total_steps - warmup)),
+            ], milestones=[warmup])
         else:
             self.scheduler = None
 
@@ -64,8 +65,15 @@ class Schedule(Callback):
         return {} if self.scheduler is None else self.scheduler.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state)
+        if self.scheduler is None:
+            return
+        if self.name == "linear" and "_schedulers" not in state:  # a last.pt from before SequentialLR
+            with warnings.catch_warnings():  # "step() before optimizer.step()": on purpose here
+                warnings.simplefilter("ignore", UserWarning)
+                for _ in range(int(state.get("last_epoch", 0))):
+                    self.scheduler.step()  # the same factors again
+            return
+        self.scheduler.load_state_dict(state)
 
 
 class WeightedLoss(nn.Module):

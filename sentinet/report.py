@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from sentinet import rundir
+from sentinet import rundir, tables
 from sentinet.errors import SentinetError
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
@@ -24,7 +24,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def describe(run_dir: Path) -> dict:
+def describe_run(run_dir: Path) -> dict:
     """Config (flattened) and headline scores of a run or an ensemble directory."""
     metrics_path = run_dir / rundir.METRICS
     status = rundir.status(run_dir)
@@ -68,7 +68,7 @@ def describe(run_dir: Path) -> dict:
 
 def compare(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per differing config key, then one per score."""
-    runs = [describe(Path(d)) for d in run_dirs]
+    runs = [describe_run(Path(d)) for d in run_dirs]
     keys = sorted({k for r in runs for k in r["config"]} - set(IGNORED))
     differing = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True) for r in runs}) > 1]
     rows = [[k, *(_cell(r["config"].get(k, "—")) for r in runs)] for k in differing]
@@ -83,8 +83,7 @@ def _cell(value: object) -> str:
 
 def render(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+        return tables.markdown_table(header, rows) + "\n"
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([fmt(header), *(fmt(r) for r in rows)]) + "\n"

@@ -30,7 +30,7 @@ from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.training_data import TrainingData, load_training_data
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
-from sentinet.decision import Bias, decide, describe, tune_bias
+from sentinet.decision import Bias, decide, describe_bias, tune_bias
 from sentinet.device import resolve_device
 from sentinet.embeddings import VectorStore, coverage, default_cache_dir, open_sources, train_word2vec
 from sentinet.errors import Interrupted, SentinetError
@@ -452,7 +452,7 @@ def finish(result: TrainResult, run_dir: Path, dev_ids: list[list[int]], data: T
     elif tune_decision:
         result.decision, tuned = tune_bias(result.dev_probs, gold, classes)
         rundir.save_decision(run_dir, result.decision)
-        log(f"decision rule tuned on dev: bias {describe(result.decision, classes)} "
+        log(f"decision rule tuned on dev: bias {describe_bias(result.decision, classes)} "
             f"(dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; optimistic: tuned on the same dev set)")
     result.seconds = time.time() - started
     report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes)

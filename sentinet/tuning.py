@@ -37,7 +37,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tqdm import tqdm
 
-from sentinet.config import Config, apply_override, dump_yaml, from_dict, read_yaml
+from sentinet import tables
+from sentinet.config import Config, apply_override, check_folds, check_plain_name, dump_yaml, from_dict, read_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
@@ -114,12 +115,12 @@ def parse_param(key: str, spec: Any, where: str) -> Param:
     if kind not in ("int", "float"):
         raise SentinetError(f"{where}: type {kind!r} is not int or float "
                             "(for a list of values write choice: [...])")
-    low, high = _number(spec, "low", kind, where), _number(spec, "high", kind, where)
+    low, high = _spec_number(spec, "low", kind, where), _spec_number(spec, "high", kind, where)
     log, step = spec.get("log", False), spec.get("step")
     if not isinstance(log, bool):
         raise SentinetError(f"{where}: log must be true or false, got {log!r}")
     if step is not None:
-        step = _number(spec, "step", kind, where)
+        step = _spec_number(spec, "step", kind, where)
         if step <= 0:
             raise SentinetError(f"{where}: step {step} must be positive")
     if low >= high:
@@ -144,7 +145,7 @@ def _parse_choice(key: str, spec: dict, where: str) -> Param:
     return Param(key, "choice", choices=tuple(choices))
 
 
-def _number(spec: dict, name: str, kind: str, where: str) -> float:
+def _spec_number(spec: dict, name: str, kind: str, where: str) -> float:
     if name not in spec:
         raise SentinetError(f"{where}: {name} is missing")
     value = spec[name]
@@ -224,13 +225,10 @@ def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
     for item in overrides:
         apply_override(base, item)
     cfg = from_dict(base, ENCODER_OPTIONS)
-    if folds == 1:
-        raise SentinetError("--folds 1: cross-validation needs at least 2 folds")
+    check_folds(folds, "--folds")
     if folds and cfg.data.dev:
         raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
-    name = study or config.stem
-    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
-        raise SentinetError(f"--study {name!r}: must be a plain name (it names a directory)")
+    name = check_plain_name(config.stem if study is None else study, "--study", " (it names a directory)")
     directory = Path(output_dir or cfg.run.output_dir).resolve() / name
     return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base,
                read_space(space, base), folds)
@@ -549,9 +547,7 @@ def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return "(no trials yet)"
     columns = [c for c in rows[0] if c != "run_dir"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row[c]).replace("|", "\\|") for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return tables.markdown_table(columns, [[_cell(row[c]) for c in columns] for row in rows])
 
 
 def csv_table(rows: list[dict]) -> str:

@@ -17,7 +17,7 @@ from sentinet.config import Word2VecConfig
 from sentinet.embeddings import (
     coverage,
     default_cache_dir,
-    detect_format,
+    detect_vectors_format,
     open_vectors,
     train_word2vec,
 )
@@ -61,7 +61,7 @@ def save(kv: KeyedVectors, path: Path) -> Path:
 )
 def test_gensim_formats_round_trip(tmp_path: Path, kv: KeyedVectors, name: str, fmt: str) -> None:
     path = save(kv, tmp_path / name)
-    assert detect_format(path) == fmt
+    assert detect_vectors_format(path) == fmt
     store = open_vectors(path, expected_dim=4)
     assert (store.format, store.dim, len(store), store.path) == (fmt, 4, len(WORDS), str(path))
     assert "сбербанк" in store and "bank" in store and "втб" not in store
@@ -82,7 +82,7 @@ def test_fasttext_native_bin(tmp_path: Path) -> None:
     model = FastText(sentences, vector_size=8, min_count=1, epochs=2, bucket=1000, seed=1)
     path = tmp_path / "ft.bin"
     save_facebook_model(model, str(path))
-    assert detect_format(path) == "fasttext"
+    assert detect_vectors_format(path) == "fasttext"
     store = open_vectors(path, expected_dim=8)
     assert (store.format, store.dim, len(store)) == ("fasttext", 8, len(model.wv))
     known = ["банк", "работает"]
@@ -93,7 +93,7 @@ def test_fasttext_native_bin(tmp_path: Path) -> None:
 
     gz = tmp_path / "ft.bin.gz"
     gz.write_bytes(gzip.compress(path.read_bytes()))
-    assert detect_format(gz) == "fasttext"
+    assert detect_vectors_format(gz) == "fasttext"
     with pytest.raises(SentinetError, match=r"ft\.bin\.gz: gensim cannot read a gzipped fastText"):
         open_vectors(gz)
 
@@ -130,7 +130,7 @@ def navec_path(tmp_path: Path) -> Path:
 
 
 def test_navec(navec_path: Path) -> None:
-    assert detect_format(navec_path) == "navec"
+    assert detect_vectors_format(navec_path) == "navec"
     store = open_vectors(navec_path, expected_dim=6)
     assert (store.format, store.dim, len(store)) == ("navec", 6, 3)
     assert "банк" in store and "ok" in store

@@ -125,6 +125,35 @@ def test_linear_schedule_warms_up_then_decays():
     assert all(a >= b for a, b in zip(lrs[1:], lrs[2:])) and lrs[-1] < 0.2
 
 
+@pytest.mark.parametrize("total, warmup", [(10, 0.2), (57, 0.2), (100, 0.0), (7, 1.0), (1, 0.5)])
+def test_linear_schedule_is_the_closed_form_ramp(total, warmup):
+    """torch's LinearLR + SequentialLR give exactly what the formula says at every step:
+    (s+1)/w during the warmup of w steps, then (T-s)/(T-w) down to 0."""
+    w = max(1, int(warmup * total))
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.3)
+    schedule = Schedule(SchedulerConfig(name="linear", warmup=warmup), opt, total_steps=total)
+    for step in range(total):
+        expected = 0.3 * min((step + 1) / w, max(0.0, (total - step) / max(1, total - w)))
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-12, abs=1e-15), step
+        opt.step()
+        schedule.after_batch()
+
+
+def test_linear_schedule_resumes_from_a_checkpoint_of_the_old_lambda_schedule():
+    """last.pt files written before SequentialLR hold a LambdaLR state: resuming one goes on
+    with the same learning rates."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = Schedule(SchedulerConfig(name="linear", warmup=0.2), opt, total_steps=10)
+    for _ in range(6):
+        opt.step()
+        schedule.after_batch()
+    lr = opt.param_groups[0]["lr"]
+    again = Schedule(SchedulerConfig(name="linear", warmup=0.2),
+                     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), total_steps=10)
+    again.load_state_dict({"base_lrs": [1.0], "last_epoch": 6, "lr_lambdas": [None]})
+    assert again.scheduler.optimizer.param_groups[0]["lr"] == pytest.approx(lr)
+
+
 def test_plateau_schedule_decays_on_a_flat_dev_score():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = Schedule(SchedulerConfig(name="plateau", patience=0, gamma=0.5), opt, 10)

@@ -11,7 +11,7 @@ import pytest
 
 from sentinet.data.readers import (
     Record,
-    detect_format,
+    detect_data_format,
     parse_label,
     read_records,
     stream_records,
@@ -188,13 +188,13 @@ def test_explicit_format_overrides_extension(tmp_path):
      ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.json", "jsonl"), ("a.txt", "txt")],
 )  # fmt: skip
 def test_detect_format(name, fmt):
-    assert detect_format(Path(name)) == fmt
+    assert detect_data_format(Path(name)) == fmt
 
 
 @pytest.mark.parametrize("name", ["a.parquet", "noext"])
 def test_detect_format_unknown(name):
     with pytest.raises(SentinetError, match=r"data\.format.*sentirueval, tsv, csv, jsonl, txt"):
-        detect_format(Path(name))
+        detect_data_format(Path(name))
 
 
 def test_unknown_explicit_format(tmp_path):

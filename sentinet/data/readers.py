@@ -26,7 +26,7 @@ from sentinet.fileio import atomic_open
 
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
 META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
-FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
+DATA_FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
 QUOTINGS = ("auto", "none", "quoted")  # auto: TSV none, CSV quoted
 EXTENSIONS = {
     ".xml": "sentirueval",
@@ -55,7 +55,7 @@ class Record:
 # Format and labels
 
 
-def detect_format(path: Path) -> str:
+def detect_data_format(path: Path) -> str:
     """The format implied by the file extension, so configs can say ``format: auto``."""
     suffix = Path(path).suffix.lower()
     if suffix in EXTENSIONS:
@@ -63,7 +63,7 @@ def detect_format(path: Path) -> str:
     what = f"extension {suffix!r}" if suffix else "no extension"
     raise SentinetError(
         f"{path}: cannot tell the data format from {what}; set data.format to one of "
-        f"{', '.join(FORMATS)}"
+        f"{', '.join(DATA_FORMATS)}"
     )
 
 
@@ -89,9 +89,9 @@ def read_records(
     path = Path(path)
     check_readable(path)
     if format == "auto":
-        format = detect_format(path)
-    if format not in FORMATS:
-        raise SentinetError(f"unknown data format {format!r} (valid: auto, {', '.join(FORMATS)})")
+        format = detect_data_format(path)
+    if format not in DATA_FORMATS:
+        raise SentinetError(f"unknown data format {format!r} (valid: auto, {', '.join(DATA_FORMATS)})")
     try:
         if format == "sentirueval":
             records = _read_sentirueval(path)
