@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 CONFIG ?= configs/banks_gru.yaml
+# pytest-xdist workers for `make test`: one per core of the project's 2-core machines
+TEST_JOBS ?= 2
 # Data and vectors: data/ when you placed them there (see data/README.md), else ../shared.
 export SENTINET_DATA ?= $(if $(wildcard data/sentirueval2016),data,../shared/data)
 export SENTINET_VECTORS ?= $(if $(wildcard data/navec_*.tar),data,../shared/embeddings)
@@ -26,7 +28,7 @@ train: install
 
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

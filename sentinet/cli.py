@@ -514,13 +514,12 @@ def embeddings_train(
 def _resumable_config(run_dir: Path, device: str | None):
     """The config a run directory was trained with, checked before anything else happens.
     An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
-    from sentinet import rundir
-    from sentinet.artifacts import CONFIG, read_config
-    from sentinet.checkpoint import LAST
+    from sentinet.artifacts import read_config
+    from sentinet.rundir import CONFIG, LAST, status
 
     if not (run_dir / CONFIG).is_file():
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
-    if not (run_dir / LAST).is_file() and rundir.status(run_dir) is None:
+    if not (run_dir / LAST).is_file() and status(run_dir) is None:
         raise SentinetError(f"{run_dir}: no {LAST} to resume from")
     cfg = read_config(run_dir / CONFIG)
     if device:

@@ -66,16 +66,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+STREAM_ROOTS = ("/dev/", "/proc/")
+
+
 def writes_through(path: Path) -> bool:
     """Whether ``path`` is written in place rather than replaced: a device, FIFO or socket
-    (``/dev/null``, ``/dev/stdout``, a named pipe) must stay what it is, and anything under
-    /dev or /proc is a stream whatever it points at (``-o /dev/stdout >> log`` appends)."""
+    (``/dev/null``, a named pipe) must stay what it is, and a path that is or passes through
+    /dev or /proc (``/dev/stdout`` → ``/proc/self/fd/1``) is a stream whatever it points at,
+    so ``-o /dev/stdout >> log`` appends to the log instead of replacing it."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    real = os.path.realpath(path)
-    return not stat.S_ISREG(mode) or any(p.startswith(("/dev/", "/proc/")) for p in (str(path), real))
+    return not stat.S_ISREG(mode) or any(hop.startswith(STREAM_ROOTS) for hop in _link_hops(path))
+
+
+def _link_hops(path: Path, limit: int = 40) -> list[str]:
+    """``path`` and every path its symlinks lead through, each made absolute."""
+    hops, current = [], os.path.abspath(path)
+    for _ in range(limit):
+        hops.append(current)
+        if not os.path.islink(current):
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return hops
 
 
 @contextlib.contextmanager

@@ -2,9 +2,7 @@
 
 import csv
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,8 @@ from sentinet.embeddings import open_vectors
 from sentinet.inference import Predictor
 from sentinet.training import train
 
-from .conftest import tiny_config_yaml
+from .helpers import run_cli
+from .helpers import tiny_config_yaml
 
 runner = CliRunner()
 
@@ -29,10 +28,6 @@ def invoke(*args: str):
     """Run the CLI in-process the way `sentinet` does (main() maps SentinetError to exit 2)."""
     return runner.invoke(app, list(args), catch_exceptions=True)
 
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import tiny_config_yaml
+from .helpers import run_cli
+from .helpers import tiny_config_yaml
 
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
-                          timeout=300)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import tarfile
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from sentinet.embeddings import (
     train_word2vec,
 )
 from sentinet.errors import SentinetError, UnsafeFileError
+
+from .helpers import write_navec
 
 WORDS = ["банк", "сбербанк", "хорошо", "плохо", "bank", "ok"]
 VECTORS = np.arange(len(WORDS) * 4, dtype=np.float32).reshape(len(WORDS), 4) / 8 - 1
@@ -101,23 +102,6 @@ def test_fasttext_native_bin(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 # navec
 
-
-def write_navec(path: Path, words: list[str], indexes: np.ndarray, codes: np.ndarray) -> Path:
-    """A navec tar in natasha's layout: meta.json, gzipped vocab.bin, pq.bin."""
-    n = len(words)
-    vocab = np.array([n], "<u4").tobytes() + np.ones(n, "<u4").tobytes()
-    vocab += "\n".join(words).encode("utf-8")
-    qdim, centroids, sub = codes.shape
-    pq = np.array([n, qdim * sub, qdim, centroids], "<u4").tobytes()
-    pq += indexes.astype(np.uint8).tobytes() + codes.astype("<f4").tobytes()
-    members = {"meta.json": b'{"id": "tiny", "protocol": 1}', "vocab.bin": gzip.compress(vocab),
-               "pq.bin": pq}  # fmt: skip
-    with tarfile.open(path, "w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 @pytest.fixture

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
-from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml, write_word2vec_text
-from .test_hostile import assert_one_line_error
+from .helpers import run_cli
+from .helpers import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
+from .helpers import make_corpus, sentirueval_xml, tiny_config_yaml, write_word2vec_text
+from .helpers import assert_one_line_error
 from .test_models import VARIANTS, make_model
 
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True, timeout=300)
 
 
 def rows(output: str) -> list[dict]:

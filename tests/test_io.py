@@ -11,8 +11,6 @@ import csv
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,15 +20,12 @@ from sentinet.data.readers import read_records
 from sentinet.device import resolve_device
 from sentinet.inference import Predictor
 
-from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
-from .conftest import make_corpus, write_word2vec_text
+from .helpers import run_cli
+from .helpers import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
+from .helpers import make_corpus, write_word2vec_text
 
 HUGE_TOKENS = 200_000
 
-
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def quoted_tweets(n: int, seed: int) -> list[tuple[str, str, int]]:

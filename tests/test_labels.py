@@ -6,24 +6,19 @@ from __future__ import annotations
 import csv
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import FILLER, NEGATIVE, NEUTRAL, POSITIVE, write_word2vec_text
-from .test_hostile import assert_one_line_error
+from .helpers import run_cli
+from .helpers import FILLER, NEGATIVE, NEUTRAL, POSITIVE, write_word2vec_text
+from .helpers import assert_one_line_error
 
 SPEECH = ["говорит", "сказал", "заявил", "интервью", "речь", "цитата"]
 SKIP = ["реклама", "розыгрыш", "подписывайтесь", "репост", "акция", "конкурс"]
 FIVE = {"positive": POSITIVE, "negative": NEGATIVE, "neutral": NEUTRAL, "speech": SPEECH, "skip": SKIP}
 
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
-                          timeout=300)
 
 
 def texts(words: dict[object, list[str]], n: int, seed: int) -> list[tuple[str, object]]:
@@ -121,7 +116,7 @@ def test_eval_refuses_labels_the_run_does_not_know(five_class):
 
 
 def test_xml_output_needs_sentiment_labels(five_class, tmp_path):
-    from .conftest import make_corpus, sentirueval_xml
+    from .helpers import make_corpus, sentirueval_xml
 
     gold = tmp_path / "gold.xml"
     gold.write_text(sentirueval_xml(make_corpus(6, seed=1)), encoding="utf-8")

@@ -4,35 +4,22 @@ weight averaging — as functions and through the CLI on generated files."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from sentinet.config import TrainConfig, from_dict, load_config, parse_date
+from sentinet.config import from_dict, load_config, parse_date
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.data.readers import Record, read_records
-from sentinet.data.splits import duplicate_key, fold_indices, record_time, temporal_split
+from sentinet.data.splits import record_time
 from sentinet.errors import SentinetError
-from sentinet.optimization import Averager
 
-from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml
-from .test_hostile import assert_one_line_error
+from .helpers import run_cli
+from .helpers import make_corpus, sentirueval_xml, tiny_config_yaml
+from .helpers import assert_one_line_error
 
 DAY = 86400
 JAN, JUL = int(parse_date("2014-01-10", "")), int(parse_date("2014-07-10", ""))
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
-                          text=True, timeout=300)
-
-
-def dated(n: int, start: int = JAN, step: int = DAY) -> list[Record]:
-    return [Record(str(i), f"t{i}", {"label": (-1, 0, 1)[i % 3]}, date=str(start + i * step),
-                   source="f.tsv") for i in range(n)]
 
 
 # --------------------------------------------------------------------------------------
@@ -61,40 +48,6 @@ def test_parse_date_accepts_unix_and_iso_and_names_bad_values():
         record_time(Record("7", "x", {}, source="f.tsv"))
 
 
-def test_temporal_split_takes_the_latest_share_or_everything_from_a_date():
-    records = dated(20)[::-1]  # file order must not matter
-    split = temporal_split(records, 0.25)
-    assert sorted(int(r.id) for r in split.dev) == list(range(15, 20))
-    assert sorted(int(r.id) for r in split.train) == list(range(15))
-    split = temporal_split(records, 0.1, dev_from=str(JAN + 12 * DAY))
-    assert sorted(int(r.id) for r in split.dev) == list(range(12, 20))
-    with pytest.raises(SentinetError, match="no tweet falls in the dev period"):
-        temporal_split(records, 0.1, dev_from="2020-01-01")
-    with pytest.raises(SentinetError, match="every tweet falls in the dev period"):
-        temporal_split(records, 0.1, dev_from="2000-01-01")
-
-
-def test_temporal_folds_are_consecutive_periods_that_partition_the_data():
-    records = dated(10)[::-1]
-    folds = fold_indices(records, 3, "temporal", seed=0)
-    devs = [sorted(int(records[i].id) for i in dev) for _, dev in folds]
-    assert devs == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
-    for train, dev in folds:
-        assert sorted(train + dev) == list(range(10)) and not set(train) & set(dev)
-
-
-@pytest.mark.parametrize("split", ["random", "grouped"])
-def test_stratified_folds_partition_and_grouped_keeps_duplicates_together(split):
-    records = [Record(str(i), f"твит {'а' * (i % 15 + 1)} http://t.co/{i}", {"label": (-1, 0, 1)[i % 3]})
-               for i in range(45)]  # 15 groups of 3 near-duplicates (only the link differs)
-    folds = fold_indices(records, 3, split, seed=1)
-    assert sorted(i for _, dev in folds for i in dev) == list(range(45))
-    if split == "grouped":
-        for train, dev in folds:
-            keys = {duplicate_key(records[i].text) for i in dev}
-            assert keys.isdisjoint(duplicate_key(records[i].text) for i in train)
-
-
 def test_config_checks_for_the_new_keys():
     assert from_dict({"data": {"split": "temporal", "dev_from": "2014-07-01"}}, ENCODER_OPTIONS).data.dev_from == "2014-07-01"
     for raw, message in [
@@ -121,27 +74,6 @@ def test_yaml_dates_and_train_lists_load(tmp_path):
 
 # --------------------------------------------------------------------------------------
 # Weight averaging
-
-
-def test_swa_is_the_plain_mean_of_epoch_end_weights_from_swa_start():
-    model = torch.nn.Linear(1, 1, bias=False)
-    averager = Averager(TrainConfig(averaging="swa", swa_start=2), model)
-    assert averager.model is model  # nothing averaged yet: the live weights
-    for epoch, value in enumerate([10.0, 1.0, 2.0, 6.0], 1):
-        model.weight.data.fill_(value)
-        averager.after_batch()  # swa ignores steps
-        averager.after_train_epoch(epoch)
-    assert averager.model is not model
-    assert averager.model.weight.item() == pytest.approx(3.0)  # (1 + 2 + 6) / 3, epoch 1 skipped
-
-
-def test_ema_follows_the_decay_formula():
-    model = torch.nn.Linear(1, 1, bias=False)
-    averager = Averager(TrainConfig(averaging="ema", ema_decay=0.5), model)
-    for value in [4.0, 8.0, 0.0]:
-        model.weight.data.fill_(value)
-        averager.after_batch()
-    assert averager.model.weight.item() == pytest.approx((4 * 0.5 + 8 * 0.5) * 0.5 + 0)  # 3.0
 
 
 # --------------------------------------------------------------------------------------

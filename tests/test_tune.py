@@ -33,8 +33,8 @@ from sentinet.ensemble import EnsembleResult
 from sentinet.errors import SentinetError
 from sentinet.training import TrainResult
 
-from .conftest import tiny_config_yaml
-from .test_hostile import assert_one_line_error
+from .helpers import tiny_config_yaml
+from .helpers import assert_one_line_error
 
 SPACE = """
 model.encoder.hidden_size: {type: int, low: 8, high: 16}
@@ -153,10 +153,11 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
     def score(config) -> float:
         return 0.8 if config.train.optimizer.lr > 0.01 else 0.2
 
-    def fake_train(config, on_epoch):
+    def fake_train(config, callbacks):  # the loop's after_epoch event, as train() sends it
         for epoch in (1, 2, 3):
             steps.append((config.train.optimizer.lr, epoch))
-            on_epoch(epoch, {"f_macro": score(config)})
+            for callback in callbacks:
+                callback.after_epoch(epoch, {"f_macro": score(config)}, tmp_path)
         return TrainResult(run_dir=tmp_path, best_epoch=3, best={"f_macro": score(config)})
 
     def fake_cross_validate(config, k, on_fold):
@@ -188,7 +189,7 @@ def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(ti
     job = dataclasses.replace(job, space=tuning.read_space(space_file, job.base))
     trained = []
 
-    def fake_train(config, on_epoch):
+    def fake_train(config, callbacks):
         trained.append(config.model.encoder)
         return TrainResult(run_dir=tmp_path, best_epoch=1, best={"f_macro": 0.5})
 

@@ -4,35 +4,25 @@ ends with the same numbers as one that never stopped."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import tiny_config_yaml
-from .fault_launcher import INTERRUPT, LAUNCHER
-from .test_hostile import assert_one_line_error
+from ..helpers import tiny_config_yaml
+from .. import helpers
+from ..helpers import STATEFUL, without_times
+from ..fault_launcher import INTERRUPT
+from ..helpers import assert_one_line_error
 
-# Dropout, word dropout, a per-step schedule and an EMA: every piece of state resume must carry.
-STATEFUL = ["--set", "train.epochs=5", "--set", "train.patience=5", "--set", "model.word_dropout=0.1",
-            "--set", "model.embedding_dropout=0.2", "--set", "train.scheduler.name=linear",
-            "--set", "train.averaging=ema", "--set", "train.ema_decay=0.9"]
 
 
 def run_cli(*args: str, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
-    env, command = dict(os.environ), [sys.executable, "-m", "sentinet"]
-    if interrupt_after is not None:
-        env[INTERRUPT] = str(interrupt_after)  # a Ctrl-C after that epoch
-        command = [sys.executable, str(LAUNCHER)]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300, env=env)
+    """The CLI; with ``interrupt_after``, a Ctrl-C once that epoch is saved (the fault launcher)."""
+    if interrupt_after is None:
+        return helpers.run_cli(*args)
+    return helpers.run_cli(*args, env={INTERRUPT: str(interrupt_after)}, faults=True)
 
-
-def without_times(metrics: dict) -> dict:
-    """metrics.json minus what legitimately differs between two runs: timings and paths."""
-    epochs = [{k: v for k, v in row.items() if k != "seconds"} for row in metrics["epochs"]]
-    return {"epochs": epochs, "best": metrics["best"], "best_epoch": metrics["best_epoch"]}
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installed")
 
-from .test_pipes import run  # noqa: E402,F401  (the module-scoped trained run fixture)
 
 
 def free_port() -> int:
@@ -31,6 +31,11 @@ def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture
+def run(learned_run) -> Path:
+    return learned_run["run"]
 
 
 @pytest.fixture

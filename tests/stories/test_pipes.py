@@ -11,29 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
-from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml, write_word2vec_text
-from .test_hostile import assert_one_line_error
+from ..helpers import run_cli
+from ..helpers import make_corpus
+from ..helpers import assert_one_line_error
 
 
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True, text=True,
-                          timeout=300, input=stdin)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("pipes")
-    data = {"dir": root, "train": root / "train.xml", "vectors": root / "vectors.txt"}
-    data["train"].write_text(sentirueval_xml(make_corpus(150, seed=1)), encoding="utf-8")
-    write_word2vec_text(data["vectors"], sorted({*POSITIVE, *NEGATIVE, *NEUTRAL, *FILLER,
-                                                 *NAMES.values(), *UNSEEN}), dim=16)
-    config = root / "tiny.yaml"
-    config.write_text(tiny_config_yaml(data, epochs=6), encoding="utf-8")
-    result = run_cli("train", "--config", str(config), "--set", "train.patience=6")
-    assert result.returncode == 0, result.stderr
-    (run_dir,) = (root / "runs").iterdir()
-    return run_dir
+@pytest.fixture
+def run(learned_run) -> Path:
+    return learned_run["run"]
 
 
 def test_stdin_to_stdout(run):

@@ -19,7 +19,7 @@ from sentinet.data.readers import (
 )
 from sentinet.errors import SentinetError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared/data/sentirueval2016"
+SHARED = Path(__file__).resolve().parents[3] / "shared/data/sentirueval2016"
 
 
 def table(id: str, text: str, **companies: str) -> str:

@@ -17,10 +17,10 @@ from sentinet import __version__
 from sentinet.config import from_dict, resolve_path
 from sentinet.models import ENCODER_OPTIONS
 
-from .conftest import tiny_config_yaml
-from .test_hostile import assert_one_line_error
+from ..helpers import tiny_config_yaml
+from ..helpers import assert_one_line_error
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -24,9 +24,10 @@ from sentinet import artifacts, checkpoint
 from sentinet.inference import Predictor, evaluate
 from sentinet.data.training_data import load_training_data
 
-from .conftest import tiny_config_yaml, write_tiny_data
-from .fault_launcher import INTERRUPT, LAUNCHER, MARKER, PAUSE
-from .test_resume import STATEFUL, run_cli, without_times
+from ..helpers import tiny_config_yaml, write_tiny_data
+from ..fault_launcher import INTERRUPT, LAUNCHER, MARKER, PAUSE
+from ..helpers import STATEFUL, without_times
+from .test_resume import run_cli
 
 SAVED_BEFORE_LAST = ("model.pt", "weights", "last.pt")  # the moments before last.pt (the commit)
 

@@ -19,23 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from .conftest import make_corpus, sentirueval_xml, tiny_config_yaml, write_word2vec_text
-from .conftest import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN
+from ..helpers import assert_one_line_error, run_cli, snapshot
 
 
-def run_cli(*args: str, cwd: Path | None = None, **popen) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sentinet", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, **popen)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
 
 
 class Planted:
@@ -48,34 +34,14 @@ class Planted:
         return os.system, (f"touch {self.marker}",)
 
 
-def snapshot(root: Path) -> dict[str, bytes | None]:
-    """Every file (with its content) and folder under ``root``: compared before and after."""
-    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
-            for p in sorted(root.rglob("*"))}
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> dict[str, Path]:
-    """One tiny trained run shared by the battery (training it once keeps the suite fast)."""
-    root = tmp_path_factory.mktemp("hostile")
-    data = {"dir": root, "train": root / "train.xml", "vectors": root / "vectors.txt"}
-    data["train"].write_text(sentirueval_xml(make_corpus(90, seed=1)), encoding="utf-8")
-    words = sorted({*POSITIVE, *NEGATIVE, *NEUTRAL, *FILLER, *NAMES.values(), *UNSEEN})
-    write_word2vec_text(data["vectors"], words, dim=8)
-    config = root / "tiny.yaml"
-    config.write_text(tiny_config_yaml(data, epochs=1), encoding="utf-8")
-    result = run_cli("train", "--config", str(config))
-    assert result.returncode == 0, result.stderr
-    (run,) = (root / "runs").iterdir()
-    lines = root / "lines.txt"
-    lines.write_text("сбербанк спасибо\nкошмар великолепно\n", encoding="utf-8")  # unseen words
-    return {**data, "config": config, "run": run, "lines": lines}
 
 
 @pytest.fixture
-def run_copy(workspace, tmp_path) -> Path:
-    """A private copy of the trained run that a test may tamper with."""
-    return Path(shutil.copytree(workspace["run"], tmp_path / "run"))
+def workspace(quick_run) -> dict[str, Path]:
+    """The session's quick run (trained once for the whole suite): keys run, config, train,
+    vectors, lines, dir. Tests that change a run use run_copy."""
+    return quick_run
+
 
 
 # --------------------------------------------------------------------------------------

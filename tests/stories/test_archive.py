@@ -25,8 +25,7 @@ import pytest
 from sentinet.embeddings import open_vectors
 from sentinet.errors import SentinetError
 
-from .test_embeddings import write_navec
-from .test_hostile import assert_one_line_error, run_cli
+from ..helpers import assert_one_line_error, run_cli, write_navec
 
 ROOT = "sentinet-export"
 RUN = {"config.yaml": b"model: {}\n", "vocab.json": b"{}", "model.pt": b"weights",
