@@ -1,4 +1,5 @@
-"""Command line: ``sentinet train | tune | eval | predict | embeddings train``.
+"""Command line: ``sentinet train | tune | eval | predict | serve | export | report``, with the
+``config`` and ``embeddings`` tool groups from sentinet.cli_tools.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
 exit code 2, no traceback.
@@ -6,19 +7,16 @@ exit code 2, no traceback.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import gc
 import json
 import os
-import re
-import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import typer
 
+from sentinet import outputs
+from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
 
 app = typer.Typer(
@@ -28,8 +26,6 @@ app = typer.Typer(
     help="Sentiment classification of short texts over frozen word vectors.",
 )
 
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")
-TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
 
 
 def _print_version(value: bool) -> None:
@@ -216,8 +212,8 @@ def predict(
     from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
     from sentinet.fileio import check_output, replaced_note
 
-    if output_format not in OUTPUT_FORMATS:
-        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(OUTPUT_FORMATS)}")
+    if output_format not in outputs.OUTPUT_FORMATS:
+        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(outputs.OUTPUT_FORMATS)}")
     if input_format not in ("auto", *DATA_FORMATS):
         raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
     if quoting is not None and quoting not in QUOTINGS:
@@ -241,11 +237,11 @@ def predict(
     if fmt == "sentirueval":
         count = _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
     else:
-        with _input_stream(input_file) as stream, _output_stream(output) as out:
+        with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
             from sentinet.data.readers import stream_records
 
             records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
-            count = _write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
+            count = outputs.write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
     if output is not None:
         typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
 
@@ -295,60 +291,6 @@ def _load_predictor(run: Path, device: str):
             gc.enable()
 
 
-@contextlib.contextmanager
-def _input_stream(name: str):
-    if name == "-":
-        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
-        yield sys.stdin
-        return
-    with open(name, encoding="utf-8", newline="") as f:
-        yield f
-
-
-@contextlib.contextmanager
-def _output_stream(output: Path | None):
-    """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
-    if output is None:
-        yield sys.stdout
-        return
-    from sentinet.fileio import atomic_open
-
-    with atomic_open(output, "w") as f:
-        yield f
-
-
-def _columns(names: Sequence[str], echo: bool) -> list[str]:
-    return ["id", "label", *(f"p_{name}" for name in names), *(["text"] if echo else [])]
-
-
-def _write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
-                       chunk_size: int) -> int:
-    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
-    import itertools
-
-    write_row = _row_writer(out, output_format, _columns(predictor.classes.names, echo))
-    count = 0
-    while chunk := list(itertools.islice(records, chunk_size)):
-        probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
-        for r, y, p in zip(chunk, predictor.labels(probs), probs.tolist()):
-            write_row([r.id, y, *(round(x, 6) for x in p), *([r.text] if echo else [])])
-        out.flush()
-        count += len(chunk)
-    return count
-
-
-def _row_writer(out, output_format: str, columns: list[str]):
-    """Write the header (csv, tsv) and return a function writing one row of values."""
-    if output_format == "jsonl":
-        return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
-    if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
-        out.write("\t".join(columns) + "\n")
-        return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    return writer.writerow
-
-
 def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
                  batch_size: int) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
@@ -365,8 +307,8 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
         labels = predictor.labels(probs)
         write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
         return len(records)
-    with _output_stream(output) as out:
-        return _write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
+    with outputs.output_stream(output) as out:
+        return outputs.write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
 
 
 @app.command()
@@ -434,81 +376,8 @@ def report(
     typer.echo(render(header, rows, markdown), nl=False)
 
 
-config_app = typer.Typer(no_args_is_help=True, help="Configs: the resolved config, the key reference.")
 app.add_typer(config_app, name="config")
-
-
-@config_app.command("show")
-def config_show(
-    config: Path = typer.Argument(..., help="YAML config file."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
-) -> None:
-    """Print the config as training will see it: every default spelled out, overrides applied,
-    data and vector paths resolved where the files are found."""
-    from sentinet.config import dump_yaml, load_config, resolve_paths
-    from sentinet.models import ENCODER_OPTIONS
-
-    cfg = load_config(config, overrides, ENCODER_OPTIONS)
-    try:
-        cfg = resolve_paths(cfg)
-    except SentinetError as exc:
-        typer.echo(f"# note: {exc}", err=True)
-    typer.echo(dump_yaml(cfg), nl=False)
-
-
-@config_app.command("reference")
-def config_reference() -> None:
-    """Print every config key with its type, default and meaning (Markdown), generated from
-    the config dataclasses (docs/CONFIG.md is this output)."""
-    from sentinet.config_reference import reference_markdown
-
-    typer.echo(reference_markdown(), nl=False)
-
-
-embeddings_app = typer.Typer(no_args_is_help=True,
-                             help="Word vectors: train word2vec on your own texts.")
 app.add_typer(embeddings_app, name="embeddings")
-
-
-@embeddings_app.command("train")
-def embeddings_train(
-    corpus: list[Path] = typer.Argument(..., help="Texts: plain text (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
-    out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec); "
-                             "an existing file is replaced (and stderr says so); an input is refused."),
-    config: Path | None = typer.Option(None, help="Take tokenizer and vectors.word2vec settings from this config."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set vectors.word2vec.dim=200"),
-    seed: int = typer.Option(13),
-    workers: int = typer.Option(2, min=1, help="gensim worker threads."),
-) -> None:
-    """Train in-domain word2vec vectors (e.g. to concatenate with navec via vectors.concat)."""
-    from tqdm import tqdm
-
-    from sentinet.config import Config, apply_override, from_dict, load_config
-    from sentinet.models import ENCODER_OPTIONS
-    from sentinet.data.readers import read_records
-    from sentinet.data.tokenize import Tokenizer
-    from sentinet.embeddings import fit_word2vec, save_vectors
-    from sentinet.fileio import check_output, replaced_note
-
-    replaced = check_output(out, [*corpus, *([config] if config else [])])
-    if config:
-        cfg = load_config(config, overrides, ENCODER_OPTIONS)
-    else:
-        raw: dict = {}
-        for item in overrides:
-            apply_override(raw, item)
-        cfg = from_dict(raw, ENCODER_OPTIONS) if raw else Config()
-    tokenizer = Tokenizer(cfg.tokenizer)
-    d = cfg.data
-    texts = [r.text for path in corpus
-             for r in read_records(path, text_column=d.text_column, quoting=d.quoting)]
-    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
-    w2v = cfg.vectors.word2vec
-    typer.echo(f"word2vec: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
-               f"min_count {w2v.min_count}, {w2v.epochs} epochs, {'skip-gram' if w2v.sg else 'CBOW'}", err=True)
-    kv = fit_word2vec(sentences, w2v, seed, workers)
-    save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
-    typer.echo(f"wrote {len(kv)} words x {kv.vector_size} to {out}{replaced_note(replaced)}", err=True)
 
 
 def _resumable_config(run_dir: Path, device: str | None):

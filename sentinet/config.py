@@ -9,13 +9,10 @@ number field its allowed range with ``bounded(...)`` (tests/test_config.py check
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
-import types
 import typing
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,9 @@ from typing import Any
 import yaml
 
 from sentinet.errors import SentinetError
-from sentinet.fields import EncoderOptions, Range, bounded, choice
+from sentinet.fields import (
+    EncoderOptions, bounded, check_range, choice, coerce, join_key, suggest_name, unknown_key,
+)
 
 
 SEED_MAX = 2**32 - 1  # sklearn's random_state takes no more
@@ -362,8 +361,8 @@ def _build(cls: type, raw: Any, where: str, encoders: Encoders) -> Any:
     values = {}
     for key, value in raw.items():
         if key not in fields:
-            raise SentinetError(_unknown_key(str(key), where, list(fields)))
-        values[key] = _check_value(hints[key], fields[key], value, _join(where, key), encoders)
+            raise SentinetError(unknown_key(str(key), where, list(fields)))
+        values[key] = _check_value(hints[key], fields[key], value, join_key(where, key), encoders)
     return cls(**values)
 
 
@@ -373,8 +372,8 @@ def _build_encoder(raw: Any, where: str, encoders: Encoders) -> EncoderOptions:
     raw = dict(raw or {})
     name = raw.get("name", EncoderOptions.name)
     if name not in encoders:
-        hint = _suggest(str(name), list(encoders))
-        raise SentinetError(f"{_join(where, 'name')}: unknown encoder {name!r}{hint}")
+        hint = suggest_name(str(name), list(encoders))
+        raise SentinetError(f"{join_key(where, 'name')}: unknown encoder {name!r}{hint}")
     return _build(encoders[name], raw, where, encoders)
 
 
@@ -383,89 +382,17 @@ def _check_value(hint: Any, f: dataclasses.Field, value: Any, where: str, encode
         return _build_encoder(value, where, encoders)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where, encoders)
-    value = _coerce(hint, value, where)
+    value = coerce(hint, value, where)
     choices = f.metadata.get("choices")
     if choices and value not in choices:
-        hint_text = _suggest(str(value), list(choices))
+        hint_text = suggest_name(str(value), list(choices))
         raise SentinetError(f"{where}: {value!r} is not one of {', '.join(choices)}{hint_text}")
     bounds = f.metadata.get("range")
     if bounds is not None:
         or_null = " or null" if type(None) in typing.get_args(hint) else ""
         for i, x in enumerate(value) if isinstance(value, list) else [(None, value)]:
-            _check_range(x, bounds, where if i is None else f"{where}[{i}]", or_null)
+            check_range(x, bounds, where if i is None else f"{where}[{i}]", or_null)
     return value
-
-
-def _check_range(x: Any, bounds: Range, where: str, or_null: str) -> None:
-    """Numbers only: null and the strings a field may also take (class_weights) pass."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return
-    if not math.isfinite(x):
-        raise SentinetError(f"{where}: {x} is not a finite number; it must be {bounds}{or_null}")
-    if x not in bounds:
-        raise SentinetError(f"{where}: {x!r} must be {bounds}{or_null}")
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    """Check ``value`` against a simple type hint (str, int, float, bool, X | None, list[X])."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(arg, value, where)
-            except SentinetError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            value = [value]
-        if not isinstance(value, list):
-            raise SentinetError(f"{where}: expected a list, got {value!r}")
-        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads 5e-4 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (date, datetime)):  # YAML reads 2014-07-01 as a date
-            return value.isoformat()
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-    else:
-        return value
-    raise SentinetError(f"{where}: expected {hint.__name__}, got {value!r}")
-
-
-def _unknown_key(key: str, where: str, valid: list[str]) -> str:
-    return f"unknown config key '{_join(where, key)}'{_suggest(key, valid)}"
-
-
-def _suggest(word: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(word, valid, n=1, cutoff=0.5)
-    if close:
-        return f" (did you mean '{close[0]}'?)"
-    return f" (valid: {', '.join(valid)})"
-
-
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
 
 
 # --------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import re
 
 import yaml
 
-from sentinet.config import Config, EncoderOptions
+from sentinet.config import Config
+from sentinet.fields import EncoderOptions
 
 _FIELD = re.compile(r"^(\w+)\s*:\s*[^=]+?(?:=.*)?$")
 

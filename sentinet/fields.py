@@ -9,8 +9,15 @@ encoder's options: its ``name`` picks the encoder from the registry.
 
 from __future__ import annotations
 
+import difflib
+import math
+import types
+import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+
+from sentinet.errors import SentinetError
 
 
 def choice(default: str, *choices: str) -> Any:
@@ -58,3 +65,79 @@ class EncoderOptions:
     """Base of every encoder's options; ``name`` picks the encoder from the registry."""
 
     name: str = "gru"
+
+
+# --------------------------------------------------------------------------------------
+# Checking one value against its field: type, range, and names for the error messages
+
+
+def check_range(x: Any, bounds: Range, where: str, or_null: str) -> None:
+    """Numbers only: null and the strings a field may also take (class_weights) pass."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return
+    if not math.isfinite(x):
+        raise SentinetError(f"{where}: {x} is not a finite number; it must be {bounds}{or_null}")
+    if x not in bounds:
+        raise SentinetError(f"{where}: {x!r} must be {bounds}{or_null}")
+
+
+def coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against a simple type hint (str, int, float, bool, X | None, list[X])."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(arg, value, where)
+            except SentinetError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise SentinetError(f"{where}: expected a list, got {value!r}")
+        return [coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # PyYAML reads 5e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (date, datetime)):  # YAML reads 2014-07-01 as a date
+            return value.isoformat()
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:
+        return value
+    raise SentinetError(f"{where}: expected {hint.__name__}, got {value!r}")
+
+
+def unknown_key(key: str, where: str, valid: list[str]) -> str:
+    return f"unknown config key '{join_key(where, key)}'{suggest_name(key, valid)}"
+
+
+def suggest_name(word: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(word, valid, n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    return f" (valid: {', '.join(valid)})"
+
+
+def join_key(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key

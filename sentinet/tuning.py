@@ -9,16 +9,12 @@ so it covers every trial, wherever it ran.
 
 from __future__ import annotations
 
-import copy
 import csv
-import dataclasses
-import difflib
 import importlib.util
 import io
 import logging
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import sys
@@ -31,7 +27,6 @@ from typing import Any
 import numpy as np
 import optuna
 import torch
-import yaml
 from optuna.trial import FrozenTrial, Trial, TrialState
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -44,162 +39,12 @@ from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
 from sentinet.models import ENCODER_OPTIONS
+from sentinet.search_space import Param, build_config, read_space
 from sentinet.training import TrainResult, train
 
-RANGE_KEYS = ("type", "low", "high", "log", "step")
-ENCODER_NAME = "model.encoder.name"
-DOTTED_KEY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 # Median stopping rule: only once 5 trials have finished, and never on the first epoch,
 # whose dev score says more about the learning rate than about the model.
 PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP = 5, 2
-
-
-# --------------------------------------------------------------------------------------
-# The search space
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched config key: an int or float range, or a list of choices."""
-
-    key: str
-    kind: str  # int | float | choice
-    low: float = 0.0  # an int for kind int, as are high and step
-    high: float = 0.0
-    log: bool = False
-    step: float | None = None
-    choices: tuple = ()
-
-    def suggest(self, trial: Trial) -> Any:
-        if self.kind == "choice":
-            return trial.suggest_categorical(self.key, list(self.choices))
-        if self.kind == "int":
-            return trial.suggest_int(self.key, int(self.low), int(self.high),
-                                     step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
-
-    def examples(self) -> list:
-        """Values the space check builds configs with: every choice, or both ends."""
-        return list(self.choices) if self.kind == "choice" else [self.low, self.high]
-
-
-def read_space(path: Path, base: dict) -> tuple[Param, ...]:
-    """The search space file, checked before any trial runs: spec syntax, ranges, and that
-    every key is a config key that takes the values searched."""
-    if not path.is_file():
-        raise SentinetError(f"{path}: search space file not found")
-    raw = read_yaml(path)
-    if not raw:
-        raise SentinetError(f"{path}: empty search space; map config keys to specs, e.g. "
-                            "train.optimizer.lr: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}")
-    space = tuple(parse_param(str(key), spec, f"{path}: {key}") for key, spec in raw.items())
-    check_keys(space, base, str(path))
-    return space
-
-
-def parse_param(key: str, spec: Any, where: str) -> Param:
-    """``{type: int|float, low, high, log?, step?}`` or ``{choice: [...]}`` → Param."""
-    if not DOTTED_KEY.fullmatch(key):
-        raise SentinetError(f"{where}: not a dotted config key (like train.optimizer.lr)")
-    if not isinstance(spec, dict):
-        raise SentinetError(f"{where}: expected {{type: int|float, low: ..., high: ...}} "
-                            f"or {{choice: [...]}}, got {spec!r}")
-    if "choice" in spec:
-        return _parse_choice(key, spec, where)
-    unknown = [str(k) for k in spec if k not in RANGE_KEYS]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], [*RANGE_KEYS, "choice"], n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(RANGE_KEYS)}, choice)"
-        raise SentinetError(f"{where}: unknown spec key '{unknown[0]}'{hint}")
-    kind = spec.get("type")
-    if kind not in ("int", "float"):
-        raise SentinetError(f"{where}: type {kind!r} is not int or float "
-                            "(for a list of values write choice: [...])")
-    low, high = _spec_number(spec, "low", kind, where), _spec_number(spec, "high", kind, where)
-    log, step = spec.get("log", False), spec.get("step")
-    if not isinstance(log, bool):
-        raise SentinetError(f"{where}: log must be true or false, got {log!r}")
-    if step is not None:
-        step = _spec_number(spec, "step", kind, where)
-        if step <= 0:
-            raise SentinetError(f"{where}: step {step} must be positive")
-    if low >= high:
-        raise SentinetError(f"{where}: low {low} must be below high {high}")
-    if log and low <= 0:
-        raise SentinetError(f"{where}: log scale needs low > 0, got {low}")
-    if log and step is not None:
-        raise SentinetError(f"{where}: log and step cannot be combined")
-    return Param(key, kind, low, high, log, step)
-
-
-def _parse_choice(key: str, spec: dict, where: str) -> Param:
-    if len(spec) > 1:
-        other = next(str(k) for k in spec if k != "choice")
-        raise SentinetError(f"{where}: '{other}' does not go with choice (a list needs nothing else)")
-    choices = spec["choice"]
-    if not isinstance(choices, list) or not choices:
-        raise SentinetError(f"{where}: choice must be a non-empty list, got {choices!r}")
-    for value in choices:  # what Optuna can store: plain values, no lists
-        if value is not None and not isinstance(value, (bool, int, float, str)):
-            raise SentinetError(f"{where}: choice {value!r} is not a number, string, true/false or null")
-    return Param(key, "choice", choices=tuple(choices))
-
-
-def _spec_number(spec: dict, name: str, kind: str, where: str) -> float:
-    if name not in spec:
-        raise SentinetError(f"{where}: {name} is missing")
-    value = spec[name]
-    if kind == "float" and isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    number = (int,) if kind == "int" else (int, float)
-    if isinstance(value, bool) or not isinstance(value, number):
-        raise SentinetError(f"{where}: {name} must be {'an integer' if kind == 'int' else 'a number'}, "
-                            f"got {value!r}")
-    return value if kind == "int" else float(value)
-
-
-def check_keys(space: tuple[Param, ...], base: dict, where: str) -> None:
-    """Each example value must build a config, alone or beside one value of another choice
-    (``model.encoder.widths`` only exists once the sampled encoder is cnn)."""
-    choices = [p for p in space if p.kind == "choice"]
-    for p in space:
-        contexts = [{c.key: v} for c in choices if c is not p for v in c.choices]
-        for value in p.examples():
-            error = _build_error(base, {p.key: value})
-            if error and all(_build_error(base, {**context, p.key: value}) for context in contexts):
-                raise SentinetError(f"{where}: {error}")
-
-
-def _build_error(base: dict, values: dict[str, Any]) -> SentinetError | None:
-    try:
-        build_config(base, values)
-    except SentinetError as exc:
-        return exc
-    return None
-
-
-def build_config(base: dict, values: dict[str, Any]) -> Config:
-    """The base config (raw YAML, --set applied) with ``values`` set at their dotted keys.
-
-    A sampled encoder keeps only those of the base's encoder options it has: a gru base
-    config searched over cnn loses hidden_size, but a sampled key it lacks is an error."""
-    raw = copy.deepcopy(base)
-    if ENCODER_NAME in values:
-        _keep_encoder_options(raw, values[ENCODER_NAME])
-    for key, value in values.items():
-        apply_override(raw, f"{key}={yaml.safe_dump(value)}")  # YAML text: round-trips any value
-    return from_dict(raw, ENCODER_OPTIONS)
-
-
-def _keep_encoder_options(raw: dict, name: Any) -> None:
-    model = raw.get("model")
-    encoder = model.get("encoder") if isinstance(model, dict) else None
-    if isinstance(encoder, dict) and name in ENCODER_OPTIONS:
-        fields = {f.name for f in dataclasses.fields(ENCODER_OPTIONS[name])}
-        model["encoder"] = {k: v for k, v in encoder.items() if k in fields}
 
 
 # --------------------------------------------------------------------------------------
@@ -321,7 +166,7 @@ def trial_config(trial: Trial, job: Job) -> Config:
 
     An invalid combination of sampled values is a pruned trial with the reason in its
     user attrs, so the sampler learns to avoid it and the study goes on."""
-    values = _suggest(trial, job.space)
+    values = _sample(trial, job.space)
     try:
         config = build_config(job.base, values)
     except SentinetError as exc:
@@ -332,7 +177,7 @@ def trial_config(trial: Trial, job: Job) -> Config:
     return config
 
 
-def _suggest(trial: Trial, space: tuple[Param, ...]) -> dict[str, Any]:
+def _sample(trial: Trial, space: tuple[Param, ...]) -> dict[str, Any]:
     try:
         return {p.key: p.suggest(trial) for p in space}
     except ValueError as exc:  # Optuna refuses a parameter whose kind or choices changed

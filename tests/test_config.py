@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sentinet.config import Config, Range, apply_override, from_dict, load_config, resolve_path
+from sentinet.config import Config, apply_override, from_dict, load_config, resolve_path
+from sentinet.fields import Range
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.errors import SentinetError
 from sentinet.models.recurrent import RecurrentOptions

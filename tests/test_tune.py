@@ -31,6 +31,7 @@ from sentinet.config import load_config, read_yaml
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.ensemble import EnsembleResult
 from sentinet.errors import SentinetError
+from sentinet.search_space import Param, read_space
 from sentinet.training import TrainResult
 
 from .helpers import tiny_config_yaml
@@ -130,7 +131,7 @@ def test_worker_processes_and_separate_commands_share_one_study(study):
     assert len({t.user_attrs["worker"] for t in trials}) == 3  # one process per trial
 
 
-def fake_job(tiny_data, tmp_path: Path, space: tuple[tuning.Param, ...], folds: int = 0) -> tuning.Job:
+def fake_job(tiny_data, tmp_path: Path, space: tuple[Param, ...], folds: int = 0) -> tuning.Job:
     base = yaml.safe_load(tiny_config_yaml(tiny_data))
     return tuning.Job("fake", f"sqlite:///{tmp_path / 'fake.db'}", tmp_path / "fake", base, space, folds)
 
@@ -170,7 +171,7 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
 
     monkeypatch.setattr(tuning, "train", fake_train)
     monkeypatch.setattr(tuning, "cross_validate", fake_cross_validate)
-    lr = tuning.Param("train.optimizer.lr", "float", 1e-4, 0.1, log=True)
+    lr = Param("train.optimizer.lr", "float", 1e-4, 0.1, log=True)
     trials = run_enqueued(fake_job(tiny_data, tmp_path, (lr,), folds),
                           [{lr.key: 0.05}] * 5 + [{lr.key: 0.001}])
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5 + [TrialState.PRUNED]
@@ -186,7 +187,7 @@ def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(ti
     space_file.write_text("model.encoder.name: {choice: [gru, cnn]}\n"
                           "model.encoder.filters: {type: int, low: 4, high: 8}\n", encoding="utf-8")
     job = fake_job(tiny_data, tmp_path, ())
-    job = dataclasses.replace(job, space=tuning.read_space(space_file, job.base))
+    job = dataclasses.replace(job, space=read_space(space_file, job.base))
     trained = []
 
     def fake_train(config, callbacks):
@@ -248,7 +249,7 @@ def test_a_training_error_stops_the_study_with_one_line(study):
 @pytest.mark.parametrize("base", ["banks_gru", "tkk_gru", "best_banks"])
 def test_example_spaces_fit_the_shipped_configs(space, base):
     repo = Path(__file__).resolve().parents[1]
-    params = tuning.read_space(repo / "configs" / "search" / f"{space}.yaml",
+    params = read_space(repo / "configs" / "search" / f"{space}.yaml",
                                read_yaml(repo / "configs" / f"{base}.yaml"))
     assert "train.optimizer.lr" in {p.key for p in params}
 

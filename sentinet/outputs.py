@@ -1,0 +1,69 @@
+"""Where ``predict``'s rows go and how they look: csv (default), tsv (no quoting: a tab or
+line break inside a value is written as a space) or jsonl, to stdout chunk by chunk or to a
+file that appears whole when done."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sentinet.fileio import atomic_open
+
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
+TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
+
+
+@contextlib.contextmanager
+def input_stream(name: str):
+    if name == "-":
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+        yield sys.stdin
+        return
+    with open(name, encoding="utf-8", newline="") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def output_stream(output: Path | None):
+    """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
+    if output is None:
+        yield sys.stdout
+        return
+    with atomic_open(output, "w") as f:
+        yield f
+
+
+def columns(names: Sequence[str], echo: bool) -> list[str]:
+    return ["id", "label", *(f"p_{name}" for name in names), *(["text"] if echo else [])]
+
+
+def write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
+                       chunk_size: int) -> int:
+    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
+    write_row = row_writer(out, output_format, columns(predictor.classes.names, echo))
+    count = 0
+    while chunk := list(itertools.islice(records, chunk_size)):
+        probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
+        for r, y, p in zip(chunk, predictor.labels(probs), probs.tolist()):
+            write_row([r.id, y, *(round(x, 6) for x in p), *([r.text] if echo else [])])
+        out.flush()
+        count += len(chunk)
+    return count
+
+
+def row_writer(out, output_format: str, columns: list[str]):
+    """Write the header (csv, tsv) and return a function writing one row of values."""
+    if output_format == "jsonl":
+        return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+    if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
+        out.write("\t".join(columns) + "\n")
+        return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    return writer.writerow
