@@ -28,7 +28,7 @@ train: install
 
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n $(TEST_JOBS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,6 +3,7 @@
 import csv
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,7 @@ from sentinet.embeddings import open_vectors
 from sentinet.inference import Predictor
 from sentinet.training import train
 
-from .helpers import run_cli
-from .helpers import tiny_config_yaml
+from .helpers import run_cli, tiny_config_yaml, write_tiny_data
 
 runner = CliRunner()
 
@@ -30,18 +30,21 @@ def invoke(*args: str):
 
 
 
-@pytest.fixture
-def trained_run(tiny_data):
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """A run trained for eight epochs on tiny data, once for the module, with its data files."""
+    tiny_data = write_tiny_data(tmp_path_factory.mktemp("cli"))
     config = tiny_data["dir"] / "tiny.yaml"
     config.write_text(tiny_config_yaml(tiny_data, epochs=8), encoding="utf-8")
     result = run_cli("train", "--config", str(config), "--set", "train.patience=8")
     assert result.returncode == 0, result.stderr
     runs = list((tiny_data["dir"] / "runs").iterdir())
     assert len(runs) == 1
-    return runs[0]
+    return runs[0], tiny_data
 
 
-def test_train_eval_predict_round_trip(trained_run, tiny_data):
+def test_train_eval_predict_round_trip(trained):
+    trained_run, tiny_data = trained
     for name in ("config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"):
         assert (trained_run / name).is_file(), name
     metrics = json.loads((trained_run / "metrics.json").read_text())
@@ -79,7 +82,8 @@ def test_train_eval_predict_round_trip(trained_run, tiny_data):
     assert len(lines) == 31 and set(lines[0]) == {"id", "label", "p_negative", "p_neutral", "p_positive"}
 
 
-def test_eval_on_unlabelled_file_fails_cleanly(trained_run, tiny_data):
+def test_eval_on_unlabelled_file_fails_cleanly(trained):
+    trained_run, tiny_data = trained
     res = run_cli("eval", str(trained_run), str(tiny_data["lines"]))
     assert res.returncode == 2 and res.stderr.startswith("error:") and "no record carries a label" in res.stderr
     assert "Traceback" not in res.stderr

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import run_cli
-from .helpers import tiny_config_yaml
+from .helpers import run_cli, tiny_config_yaml, write_tiny_data
 
 
 
-@pytest.fixture
-def two_runs(tiny_data) -> list[Path]:
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> list[Path]:
+    """Two runs that differ in hidden size (the first with TensorBoard), trained once for the module."""
+    tiny_data = write_tiny_data(tmp_path_factory.mktemp("curves"))
     config = tiny_data["dir"] / "tiny.yaml"
     config.write_text(tiny_config_yaml(tiny_data, epochs=3), encoding="utf-8")
     out = tiny_data["dir"] / "runs"
