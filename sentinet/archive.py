@@ -19,7 +19,7 @@ import tarfile
 import zlib
 from pathlib import Path
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, one_line
 from sentinet.rundir import BUNDLE, CONFIG, DECISION, ENSEMBLE, METRICS, VOCAB, WEIGHTS
 
 ROOT = "sentinet-export"
@@ -73,7 +73,7 @@ def unpack(archive: Path, into: Path) -> Path:
     except _Refusal as refusal:
         raise layout.refuse(*refusal.args) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise SentinetError(f"{archive}: not a readable sentinet export ({_short(exc)})") from None
+        raise SentinetError(f"{archive}: not a readable sentinet export ({one_line(exc, 160)})") from None
     return layout.finish()
 
 
@@ -118,7 +118,7 @@ class _Layout:
         if len(parts) != 2 or parts[1] not in allowed:
             raise self.refuse(name, "not a file an export contains")
         self._mkdir(folder, index)
-        return folder / next(n for n in allowed if n == parts[1])  # sentinet's string, not the archive's
+        return folder / parts[1]
 
     def spend(self, member: tarfile.TarInfo, limit: int) -> None:
         """Refuse a member whose declared size would take the archive past ``limit``."""
@@ -225,8 +225,3 @@ def _kind(member: tarfile.TarInfo) -> str:
     if member.issparse():
         return "sparse file"
     return f"member of tar type {member.type!r}"
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."

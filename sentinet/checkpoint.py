@@ -26,7 +26,6 @@ from sentinet import rundir
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 
-LAST = rundir.LAST
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
 
 
@@ -68,13 +67,13 @@ def save(run_dir: Path, state: dict) -> None:
     state = {**state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    atomic_torch_save(state, run_dir / LAST)
+    atomic_torch_save(state, run_dir / rundir.LAST)
 
 
 def load(run_dir: Path) -> dict:
-    path = run_dir / LAST
+    path = run_dir / rundir.LAST
     if not path.is_file():
-        raise SentinetError(f"{run_dir}: no {LAST} to resume from (the run stopped before its first "
+        raise SentinetError(f"{run_dir}: no {rundir.LAST} to resume from (the run stopped before its first "
                             "epoch ended, or was written by an older sentinet)")
     state = load_torch(path, "checkpoint")
     if not isinstance(state, dict) or "epoch" not in state:

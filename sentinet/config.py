@@ -12,8 +12,8 @@ import dataclasses
 import os
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentinet.config import Word2VecConfig
-from sentinet.errors import SentinetError, UnsafeFileError
+from sentinet.errors import SentinetError, UnsafeFileError, one_line
 
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
     from gensim.models import KeyedVectors
@@ -225,7 +225,7 @@ def _starts_with_fasttext_magic(path: Path) -> bool:
         with opener(path, "rb") as f:
             head = f.read(4)
     except (OSError, EOFError) as exc:
-        raise SentinetError(f"{path}: cannot read vectors file ({_one_line(exc)})") from None
+        raise SentinetError(f"{path}: cannot read vectors file ({one_line(exc)})") from None
     return len(head) == 4 and int.from_bytes(head, "little") == FASTTEXT_MAGIC
 
 
@@ -245,7 +245,7 @@ def open_vectors(
     except SentinetError:
         raise
     except Exception as exc:  # gensim/numpy/tarfile say "corrupt" in many different ways
-        raise SentinetError(f"{path}: not a readable {format} file ({_one_line(exc)})") from None
+        raise SentinetError(f"{path}: not a readable {format} file ({one_line(exc)})") from None
     if expected_dim is not None and store.dim != expected_dim:
         raise SentinetError(
             f"{path}: vectors have dimension {store.dim}, expected {expected_dim} (vectors.dim)"
@@ -325,12 +325,6 @@ def _gunzip(data: bytes, path: Path) -> bytes:
     if not stream.eof:
         raise SentinetError(f"{path}: navec vocab.bin is truncated (corrupt file?)")
     return out
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    line = lines[0] if lines else type(exc).__name__
-    return line if len(line) <= 120 else line[:117] + "..."
 
 
 def coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float, float]:

@@ -24,3 +24,11 @@ class Interrupted(Exception):
     def __init__(self, message: str, result: object = None):
         super().__init__(message)
         self.result = result
+
+
+def one_line(exc: BaseException, width: int = 120) -> str:
+    """The first line of an exception's message, cut to ``width``: libraries (gensim, numpy,
+    tarfile) word their failures at length, and an ``error:`` line stays one line."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0] if lines else type(exc).__name__
+    return line if len(line) <= width else line[:width - 3] + "..."

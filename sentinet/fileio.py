@@ -38,8 +38,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     if path.is_dir():
         raise SentinetError(f"{path}: is a directory; give a file name")
     if writes_through(path):
-        with _write_errors_name(path):
+        try:
             yield path
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
         return
     shown = path
     if path.is_symlink():  # write through it: the link stays, the file it names is replaced
@@ -62,7 +64,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 folder.rmdir()  # only if still empty
         ours = exc.errno in WRITE_ERRNOS or exc.filename in (tmp, str(path)) if isinstance(exc, OSError) else False
         if ours:  # not the caller's own error (reading its input, say)
-            raise SentinetError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+            raise _cannot_write(shown, exc) from None
         raise
 
 
@@ -92,12 +94,8 @@ def _link_hops(path: Path, limit: int = 40) -> list[str]:
     return hops
 
 
-@contextlib.contextmanager
-def _write_errors_name(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        raise SentinetError(f"{path}: cannot write ({exc.strerror or exc})") from None
+def _cannot_write(path: Path, exc: OSError) -> SentinetError:
+    return SentinetError(f"{path}: cannot write ({exc.strerror or exc})")
 
 
 @contextlib.contextmanager
@@ -106,7 +104,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     without an exception (see ``atomic_path``); a device or pipe is written in place, in
     append mode (nothing to replace, and a redirected stdout keeps what it held)."""
     with atomic_path(path) as tmp:
-        if tmp == Path(path) and writes_through(tmp):
+        if tmp == Path(path):  # atomic_path hands back the path itself only to write through
             mode = mode.replace("w", "a")
         encoding = None if "b" in mode else "utf-8"
         with open(tmp, mode, encoding=encoding, newline=None if "b" in mode else "") as f:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sentinet.config import Config, dump_yaml
 from sentinet.errors import SentinetError
@@ -79,11 +80,12 @@ def write_config(config: Config, path: Path) -> None:
 # The JSON files
 
 
-def read_json(path: Path, what: str) -> object:
-    """A run file's JSON; a missing or damaged file is one line naming it."""
+def read_json(path: Path, what: str, pick: Callable[[Any], Any] = lambda data: data) -> Any:
+    """A run file's JSON, passed through ``pick`` (which takes out the fields it needs); a
+    missing or damaged file, or one without those fields, is one line naming it."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:
+        return pick(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SentinetError(f"{path}: unreadable {what} ({exc})") from None
 
 
@@ -106,10 +108,7 @@ def write_members(group: Path, members: Sequence[str]) -> None:
 def members(path: Path) -> list[Path]:
     """Member run directories listed in ensemble.json (relative to the ensemble directory)."""
     manifest = path / ENSEMBLE
-    try:
-        names = json.loads(manifest.read_text(encoding="utf-8"))["members"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise SentinetError(f"{manifest}: unreadable ensemble manifest ({exc})") from None
+    names = read_json(manifest, "ensemble manifest", lambda data: data["members"])
     if not names:
         raise SentinetError(f"{manifest}: the ensemble has no members")
     return [(path / m).resolve() for m in names]
@@ -124,11 +123,8 @@ def save_dev_predictions(run_dir: Path, ids: Sequence[str], gold: Sequence[dict]
 
 def load_dev_predictions(run_dir: Path) -> tuple[list[dict], list[list[float]]]:
     """(gold labels, probabilities) of every dev record, in order."""
-    rows = read_json(run_dir / DEV, "dev predictions")
-    try:
-        return [r["gold"] for r in rows], [r["probs"] for r in rows]
-    except (KeyError, TypeError) as exc:
-        raise SentinetError(f"{run_dir / DEV}: unreadable dev predictions ({exc})") from None
+    return read_json(run_dir / DEV, "dev predictions",
+                     lambda rows: ([r["gold"] for r in rows], [r["probs"] for r in rows]))
 
 
 def save_decision(run_dir: Path, bias: Sequence[float]) -> None:
@@ -140,10 +136,7 @@ def load_decision(run_dir: Path, n_classes: int) -> tuple[float, ...] | None:
     path = run_dir / DECISION
     if not path.is_file():
         return None
-    try:
-        bias = tuple(float(b) for b in json.loads(path.read_text(encoding="utf-8"))["bias"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise SentinetError(f"{path}: unreadable decision rule ({exc})") from None
+    bias = read_json(path, "decision rule", lambda data: tuple(float(b) for b in data["bias"]))
     if len(bias) != n_classes:
         raise SentinetError(f"{path}: {len(bias)} biases for the run's {n_classes} classes")
     return bias
@@ -156,11 +149,7 @@ def write_group_plan(group: Path, kind: str, count: int) -> None:
 def read_group_plan(group: Path) -> tuple[str, int]:
     """(kind, count) of a group directory: "seeds" or "folds", and how many members."""
     path = group / GROUP
-    plan = read_json(path, "group plan")
-    try:
-        kind, count = plan["kind"], plan["count"]
-    except (KeyError, TypeError) as exc:
-        raise SentinetError(f"{path}: unreadable group plan (no {exc})") from None
+    kind, count = read_json(path, "group plan", lambda plan: (plan["kind"], plan["count"]))
     if kind not in ("seeds", "folds"):
         raise SentinetError(f"{path}: unknown group kind {str(kind)[:40]!r}")
     if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= 10_000:

@@ -368,7 +368,7 @@ def complete(prep: Prepared, result: TrainResult, log: RunLog, started: float) -
     """Finish the run directory; an interrupted run stays marked incomplete and raises."""
     run_dir = result.run_dir
     try:
-        finish(result, run_dir, prep.dev_ids, prep.data, prep.device, log, started, prep.config.train.tune_decision)
+        finish(prep, result, log, started)
     except KeyboardInterrupt:
         raise Interrupted(f"while {run_dir} was being finished; {rundir.hint(run_dir)}") from None
     except SentinetError as exc:
@@ -382,15 +382,14 @@ def complete(prep: Prepared, result: TrainResult, log: RunLog, started: float) -
     return result
 
 
-def finish(result: TrainResult, run_dir: Path, dev_ids: list[list[int]], data: TrainingData,
-           device: torch.device, log: RunLog, started: float, tune_decision: bool) -> None:
+def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> None:
     """Re-score dev with the saved best model, tune the decision rule if asked, write the
     final metrics: after this the run directory is complete."""
-    best = artifacts.load_run(run_dir, device)
-    gold = result.dev_gold
-    result.dev_probs = predict_ids(best.model, dev_ids, device)
-    rundir.save_dev_predictions(run_dir, [r.id for r in data.dev], gold, result.dev_probs)
-    classes = result.labels
+    run_dir, gold, classes = result.run_dir, result.dev_gold, result.labels
+    best = artifacts.load_run(run_dir, prep.device)
+    result.dev_probs = predict_ids(best.model, prep.dev_ids, prep.device)
+    rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs)
+    tune_decision = prep.config.train.tune_decision
     if tune_decision and classes.sentiment is None:
         log("decision rule: not tuned (train.tune_decision favours the official F-macro's "
             "negative and positive classes; these labels are not SentiRuEval's)")
