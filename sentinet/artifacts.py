@@ -20,6 +20,7 @@ from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.models import ENCODER_OPTIONS
+from sentinet.models.hsoftmax import adopt_trees
 
 def save_weights(state_dict: dict, path: Path, record: dict) -> None:
     """The weights and the record of what they are (``best_epoch``, ``best`` dev scores) in
@@ -108,6 +109,7 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
     except RuntimeError as exc:
         message = " ".join(str(exc).split())
         raise SentinetError(f"{path}: cannot load weights ({message})") from None
+    adopt_trees(model, state)  # a hierarchical head's tree comes with the weights
     mismatch = describe_mismatch(model.state_dict(), state)
     if mismatch:
         raise SentinetError(f"{unfit} ({mismatch})")

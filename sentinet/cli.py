@@ -1,4 +1,4 @@
-"""Command line: ``sentinet train | tune | eval | predict | serve | export | report``, with the
+"""Command line: ``sentinet train | tune | ensemble | eval | predict | serve | export | report``, with the
 ``config`` and ``embeddings`` tool groups from sentinet.cli_tools.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
@@ -127,26 +127,56 @@ def tune(
     study: str | None = typer.Option(None, help="Study name (default: the config file's stem)."),
     folds: int = typer.Option(0, min=0, help="Score each trial by k-fold cross-validation (fold mean)."),
     output_dir: Path | None = typer.Option(None, help="OUTPUT_DIR: the study goes to OUTPUT_DIR/STUDY (default: run.output_dir)."),
-    seed: int = typer.Option(13, help="Seed of the TPE sampler."),
+    sampler: str | None = typer.Option(None, help="tpe, random or grid (every combination of the "
+                                       "space's choices and steps). Default: the study's own; tpe for a new study."),
+    seed: int = typer.Option(13, help="Seed of the sampler (a grid's: the order of its points)."),
 ) -> None:
-    """Search hyperparameters with Optuna; resumable; writes best.yaml and a table of trials."""
+    """Search hyperparameters with Optuna; resumable; writes best.yaml, a table of trials and
+    best_so_far.png."""
     from sentinet import tuning  # imports optuna: only this command needs it
 
     started = time.time()
-    job = tuning.make_job(config, space, overrides, study, output_dir, storage, folds)
+    job = tuning.make_job(config, space, overrides, study, output_dir, storage, folds, sampler)
     interrupted = tuning.run(job, trials, timeout or None, jobs, seed)
     summary = tuning.summarize(job)
     lines = summary.table.splitlines()
     typer.echo("\n".join(lines[:12]) + (f"\n... {len(lines) - 12} more" if len(lines) > 12 else ""))
-    typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)")
+    typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)"
+               + (f"; best so far: {summary.picture}" if summary.picture else ""))
     if summary.best is not None:
         score = f"mean dev F-macro over {folds} folds" if folds else "dev F-macro"
         typer.echo(f"best: trial {summary.best.number}, {score} {summary.best.value:.4f} → {summary.best_path}")
-    typer.echo(f"wall time {time.time() - started:.1f}s; {summary.trials} trials in study {job.name}")
+    typer.echo(f"wall time {time.time() - started:.1f}s; {summary.trials} trials in study {job.name} "
+               f"(sampler: {summary.sampler})")
     if interrupted:
         raise typer.Exit(130)
     if summary.best is None:
         raise SentinetError(f"study {job.name}: no trial completed; see {job.directory / 'trials.md'}")
+
+
+@app.command("ensemble")
+def ensemble(
+    runs: list[Path] = typer.Argument(..., help="Runs to average: run directories, or ensemble "
+                                      "(--seeds/--folds) directories, whose members are taken in."),
+    output: Path = typer.Option(..., "--output", "-o", help="The ensemble directory to write: a new "
+                                "path or an empty folder (an existing run is never written into)."),
+) -> None:
+    """Average runs trained apart (other encoders, vectors, configs; one label set) into one
+    ensemble directory that eval, predict, serve and export take like a single run; scored on
+    the members' dev records when they share them."""
+    from sentinet.mixed import combine_runs  # no torch: only the run directories' files are read
+
+    result = combine_runs(runs, output)
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    for m in result.members:
+        typer.echo(f"{m.path}\t{m.encoder}\tdev F-macro {m.best['f_macro']:.4f}\tF-micro {m.best['f_micro']:.4f}")
+    scored, count = result.summary["ensemble"], len(result.members)
+    if scored is None:
+        typer.echo(f"ensemble of {count}\tnot scored on dev: {result.summary['dev']['note']}")
+    else:
+        typer.echo(f"ensemble of {count}\tdev F-macro {scored['f_macro']:.4f}\tF-micro {scored['f_micro']:.4f}")
+    typer.echo(str(result.path))
 
 
 @app.command("eval")
@@ -181,6 +211,8 @@ def evaluate(
     else:
         typer.echo(f"macro-F1 {report['macro_f1']:.4f}  accuracy {report['accuracy']:.4f}")
     typer.echo(report["report"])
+    if "confusion" not in report:  # too many classes for a matrix (metrics.PER_CLASS_LIMIT)
+        return
     typer.echo(f"confusion (rows gold, columns predicted: {', '.join(report['classes'])})")
     for row in report["confusion"]:
         typer.echo("  " + " ".join(f"{n:6d}" for n in row))

@@ -69,6 +69,9 @@ class DataConfig:
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
     conflict_policy: str = choice("drop", "majority", "neutral")
+    # Unlabelled texts (any reader format; labels, if any, are ignored) that only the
+    # auxiliary language-model objective (train.aux_lm) reads: e.g. the other domain's file.
+    unlabeled: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.labels:
@@ -128,13 +131,20 @@ class TokenizerConfig:
 
 @dataclass
 class Word2VecConfig:
-    """gensim word2vec trained on the training texts when no vectors file is given."""
+    """gensim word2vec (or fastText) trained on the training texts when no vectors file is given."""
 
     dim: int = bounded(100, ge=1)  # vector size
     window: int = bounded(5, ge=1)  # context words on each side
     min_count: int = bounded(2, ge=1)  # rarer words get no vector
     epochs: int = bounded(10, ge=1)  # passes over the texts
     sg: bool = True  # skip-gram (True) or CBOW (False)
+    # fasttext: gensim FastText, written as a fastText .bin: words never seen in training
+    # (misspelt, elongated) still get vectors from their character n-grams.
+    model: str = choice("word2vec", "fasttext")
+    min_n: int = bounded(3, ge=1)  # fasttext: shortest character n-gram
+    max_n: int = bounded(6, ge=1)  # fasttext: longest character n-gram (at least min_n)
+    # fasttext: hash buckets for the n-grams; the .bin holds bucket x dim floats (200000 x 100: 80 MB)
+    bucket: int = bounded(200000, ge=1)
 
 
 @dataclass
@@ -173,6 +183,17 @@ class ModelConfig:
     head_max_norm: float | None = bounded(None, gt=0)  # null: no limit
     # training only: this share of word ids is replaced by <unk>
     word_dropout: float = bounded(0.0, ge=0, lt=1)
+    # linear: one logit per class. hierarchical: a Huffman tree over the classes (by training
+    # frequency), one sigmoid decision per node: for label sets of thousands of classes.
+    head: str = choice("linear", "hierarchical")
+    # Transfer: start from another run's word vectors, encoder and (when the label sets and
+    # heads match) head. Its encoder options and vector size must equal this config's.
+    init_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.head == "hierarchical" and self.head_max_norm:
+            raise SentinetError("model.head_max_norm: limits the linear head's class weights; "
+                                "model.head: hierarchical has none (set it to null)")
 
 
 @dataclass
@@ -199,6 +220,29 @@ class SchedulerConfig:
     gamma: float = bounded(0.5, gt=0, lt=1)  # step and plateau: the lr is multiplied by this
     patience: int = bounded(1, ge=0)  # plateau: epochs without a better dev F-macro before decaying
     warmup: float = bounded(0.1, ge=0, le=1)  # linear: share of all training steps spent warming up
+
+
+@dataclass
+class LrScaleConfig:
+    """Per-part learning rates: each part trains at train.optimizer.lr times its scale
+    (0 keeps the part fixed), e.g. a transferred encoder slower than a new head."""
+
+    embeddings: float = bounded(1.0, ge=0)  # the trainable word rows (<unk>, learned OOV words)
+    encoder: float = bounded(1.0, ge=0)
+    head: float = bounded(1.0, ge=0)
+
+
+@dataclass
+class AuxLMConfig:
+    """Multitask learning: the encoder's forward states also predict the next word and its
+    backward states the previous one, so it learns what tweets say, not only their labels."""
+
+    weight: float = bounded(0.0, ge=0)  # the LM loss's share of the training loss; 0: off
+    # full: a softmax over the LM words. hierarchical: a Huffman tree over them (fastText's
+    # hierarchical softmax): log2(V) sigmoid decisions per word instead of V logits.
+    softmax: str = choice("hierarchical", "full")
+    vocab_size: int = bounded(20000, ge=2)  # the most frequent words predicted; the rest are one <other>
+    min_count: int = bounded(2, ge=1)  # rarer words are <other> too
 
 
 @dataclass
@@ -229,6 +273,8 @@ class TrainConfig:
     averaging: str = choice("none", "ema", "swa")
     ema_decay: float = bounded(0.998, gt=0, lt=1)  # ema: weight of the running average at each step
     swa_start: int = bounded(2, ge=1)  # swa: first epoch whose weights enter the average
+    lr_scale: LrScaleConfig = field(default_factory=LrScaleConfig)
+    aux_lm: AuxLMConfig = field(default_factory=AuxLMConfig)
 
     def __post_init__(self) -> None:
         w = self.class_weights
@@ -448,6 +494,13 @@ def resolve_paths(config: Config) -> Config:
     config.data.train = resolved if isinstance(config.data.train, list) else resolved[0]
     if config.data.dev:
         config.data.dev = _resolve_existing(config.data.dev, "SENTINET_DATA", "data.dev")
+    config.data.unlabeled = [_resolve_existing(f, "SENTINET_DATA", "data.unlabeled")
+                             for f in config.data.unlabeled]
+    if config.model.init_from:  # a run directory, relative to the working directory
+        source = Path(os.path.expanduser(config.model.init_from))
+        if not source.is_dir():
+            raise SentinetError(f"model.init_from: {config.model.init_from}: no such run directory")
+        config.model.init_from = str(source.resolve())
     if config.vectors.path:
         config.vectors.path = _resolve_existing(config.vectors.path, "SENTINET_VECTORS", "vectors.path")
     config.vectors.concat = [_resolve_existing(p, "SENTINET_VECTORS", "vectors.concat")

@@ -1,4 +1,5 @@
-"""Pretrained word vectors behind one small interface, plus a cached gensim word2vec.
+"""Pretrained word vectors behind one small interface, plus a cached gensim word2vec (or
+fastText, whose character n-grams give vectors to words it never saw).
 
 The model only needs vectors for the words of its vocabulary, so a store is a lookup, not
 a matrix: navec's product-quantized rows are decoded on demand and never unpacked whole.
@@ -25,7 +26,7 @@ from sentinet.config import Word2VecConfig
 from sentinet.errors import SentinetError, UnsafeFileError, one_line
 
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
-    from gensim.models import KeyedVectors
+    from gensim.models import FastText, KeyedVectors
 
 VECTOR_FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
 FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
@@ -58,7 +59,17 @@ class GensimVectors:
         return self.kv.vector_size
 
     def __contains__(self, word: str) -> bool:
+        if self.format == "fasttext" and word not in self.kv.key_to_index:
+            return self._has_ngrams(word)
         return word in self.kv
+
+    def _has_ngrams(self, word: str) -> bool:
+        """An unseen word has a fastText vector when it has any character n-gram (every n-gram
+        hashes into a bucket): with min_n above a word's length + 2 it has none."""
+        from gensim.models.fasttext import ft_ngram_hashes
+
+        kv = self.kv
+        return kv.bucket > 0 and len(ft_ngram_hashes(word, kv.min_n, kv.max_n, kv.bucket)) > 0
 
     def __len__(self) -> int:
         return len(self.kv)
@@ -240,6 +251,8 @@ def open_vectors(
         format = detect_vectors_format(path)
     if format not in VECTOR_FORMATS:
         raise SentinetError(f"vectors.format: {format!r} is not one of auto, {', '.join(VECTOR_FORMATS)}")
+    if format == "word2vec" and not path.name.lower().endswith(".gz") and _starts_with_fasttext_magic(path):
+        format = "fasttext"  # a word2vec .bin starts with ASCII digits, so this is a fastText one
     try:
         store = _load(path, format)
     except SentinetError:
@@ -338,7 +351,7 @@ def coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float, floa
 
 
 # --------------------------------------------------------------------------------------
-# Training word2vec
+# Training word2vec or fastText
 
 
 def default_cache_dir() -> Path:
@@ -348,11 +361,15 @@ def default_cache_dir() -> Path:
 def train_word2vec(
     sentences: list[list[str]], cfg: Word2VecConfig, cache_dir: Path, seed: int, workers: int = 1
 ) -> Path:
-    """Train word2vec on ``sentences`` unless the same corpus and settings are cached."""
-    target = Path(cache_dir) / f"word2vec-{_cache_key(sentences, cfg, seed)[:16]}.bin"
+    """Train word2vec (cfg.model: fasttext — fastText, as a native .bin) on ``sentences``
+    unless the same corpus and settings are cached."""
+    target = Path(cache_dir) / f"{cfg.model}-{_cache_key(sentences, cfg, seed)[:16]}.bin"
     if target.is_file():
         return target
-    save_vectors(fit_word2vec(sentences, cfg, seed, workers), target)
+    if cfg.model == "fasttext":
+        save_fasttext(fit_fasttext(sentences, cfg, seed, workers), target)
+    else:
+        save_vectors(fit_word2vec(sentences, cfg, seed, workers), target)
     return target
 
 
@@ -364,21 +381,49 @@ def fit_word2vec(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, wor
         vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
         epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,
     )  # fmt: skip
+    return _fit(model, sentences, "word2vec").wv
+
+
+def _fit(model, sentences: list[list[str]], name: str):
+    """Vocabulary, then training, for a gensim word2vec or fastText model; an empty
+    vocabulary is a user error."""
     model.build_vocab(sentences)
     if len(model.wv) == 0:
-        raise SentinetError(
-            f"word2vec: no word occurs vectors.word2vec.min_count={cfg.min_count} times "
-            "in the training texts"
-        )
+        raise SentinetError(f"{name}: no word occurs vectors.word2vec.min_count={model.min_count} "
+                            "times in the training texts")
     model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
-    return model.wv
+    return model
+
+
+def check_fasttext(cfg: Word2VecConfig) -> None:
+    """The fastText settings one field's range cannot check."""
+    if cfg.max_n < cfg.min_n:
+        raise SentinetError(f"vectors.word2vec.max_n: {cfg.max_n} is below "
+                            f"vectors.word2vec.min_n ({cfg.min_n}); fastText needs min_n ≤ max_n")
+
+
+def fit_fasttext(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> FastText:
+    """gensim fastText on tokenised sentences: the whole model, which save_fasttext needs
+    (``.wv`` is its vectors, n-grams included). workers=1 makes a seed reproduce it exactly."""
+    from gensim.models import FastText
+
+    check_fasttext(cfg)
+    model = FastText(
+        vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count, epochs=cfg.epochs,
+        sg=int(cfg.sg), seed=seed, workers=workers, min_n=cfg.min_n, max_n=cfg.max_n,
+        bucket=cfg.bucket,
+    )  # fmt: skip
+    return _fit(model, sentences, "fasttext")
 
 
 def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> str:
-    """sha256 over the settings and every token, so any change trains a fresh model."""
+    """sha256 over the settings and every token, so any change trains a fresh model (the
+    word2vec key has no fastText settings: caches made before they existed stay valid)."""
     h = hashlib.sha256()
     params = {"dim": cfg.dim, "window": cfg.window, "min_count": cfg.min_count,
               "epochs": cfg.epochs, "sg": bool(cfg.sg), "seed": seed}  # fmt: skip
+    if cfg.model != "word2vec":
+        params.update(model=cfg.model, min_n=cfg.min_n, max_n=cfg.max_n, bucket=cfg.bucket)
     h.update(json.dumps(params, sort_keys=True).encode())
     for sentence in sentences:
         h.update(json.dumps(sentence, ensure_ascii=False).encode("utf-8") + b"\n")
@@ -392,5 +437,19 @@ def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
     try:
         with atomic_path(target) as tmp:
             kv.save_word2vec_format(str(tmp), binary=binary)
+    except OSError as exc:
+        raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
+
+
+def save_fasttext(model: FastText, target: Path) -> None:
+    """Write Facebook's native fastText .bin (words, n-gram buckets, output layer)
+    atomically; sentinet reads it back as vectors.format: fasttext."""
+    from gensim.models.fasttext import save_facebook_model
+
+    from sentinet.fileio import atomic_path
+
+    try:
+        with atomic_path(target) as tmp:
+            save_facebook_model(model, str(tmp))
     except OSError as exc:
         raise SentinetError(f"{target}: cannot write vectors ({exc})") from None

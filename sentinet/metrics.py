@@ -13,6 +13,7 @@ Any other label set: ``f_macro`` is macro-F1 over all classes and ``f_micro`` mi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -74,21 +75,44 @@ def scores(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label], labels: L
     }
 
 
+# Beyond this many classes the per-class outputs (F1 per class and epoch, the confusion
+# matrix, sklearn's report) would grow with the square of the label set: a 5,000-class run
+# wrote a 275 MB metrics.json. Such runs keep the headline scores and the top confusions.
+PER_CLASS_LIMIT = 50
+TOP_CONFUSIONS = 20
+
+
 def full_report(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label],
                 labels: LabelSet = LabelSet.of(None)) -> dict:
-    """Headline scores plus macro-F1 over all classes, accuracy, per-class F1, the confusion
-    matrix (rows gold, columns predicted, in class order) and sklearn's report."""
+    """Headline scores plus macro-F1 over all classes, accuracy, weighted F1, per-class F1,
+    the confusion matrix (rows gold, columns predicted, in class order) and sklearn's report;
+    over PER_CLASS_LIMIT classes, the most frequent confusions instead of the last three."""
     y_true, y_pred = class_pairs(gold, pred, labels)
     values = list(range(len(labels)))
     result = scores(gold, pred, labels)
     result["macro_f1"] = float(f1_score(y_true, y_pred, labels=values, average="macro", zero_division=0))
+    result["weighted_f1"] = float(f1_score(y_true, y_pred, labels=values, average="weighted", zero_division=0))
     result["accuracy"] = sum(t == p for t, p in zip(y_true, y_pred)) / max(len(y_true), 1)
-    result.update(per_class_f1(y_true, y_pred, labels))
     result["classes"] = list(labels.names)
+    result["top_confusions"] = top_confusions(y_true, y_pred, labels)
+    if len(labels) > PER_CLASS_LIMIT:
+        result["report"] = (f"{len(labels)} classes: per-class scores and the confusion matrix are "
+                            f"left out beyond {PER_CLASS_LIMIT}; most frequent confusions (gold → predicted: "
+                            "pairs): " + "; ".join(f"{g} → {p}: {n}" for g, p, n in result["top_confusions"][:5]))
+        return result
+    result.update(per_class_f1(y_true, y_pred, labels))
     result["confusion"] = confusion_matrix(y_true, y_pred, labels=values).tolist()
     result["report"] = classification_report(y_true, y_pred, labels=values, target_names=list(labels.names),
                                              digits=4, zero_division=0)
     return result
+
+
+def top_confusions(y_true: Sequence[int], y_pred: Sequence[int], labels: LabelSet,
+                   k: int = TOP_CONFUSIONS) -> list[list]:
+    """The k most frequent (gold, predicted, count) mistakes, most frequent first."""
+    mistakes = Counter((t, p) for t, p in zip(y_true, y_pred) if t != p)
+    names = labels.names
+    return [[names[t], names[p], n] for (t, p), n in sorted(mistakes.items(), key=lambda x: (-x[1], x[0]))[:k]]
 
 
 def per_class_f1(y_true: Sequence[int], y_pred: Sequence[int], labels: LabelSet) -> dict[str, float]:
@@ -103,7 +127,8 @@ def epoch_scores(gold: Sequence[Mapping[str, Label]], probs: np.ndarray, pred: S
     (tweet, company) pairs, and the dev loss (cross-entropy of the tweet-level label, for
     tweets whose companies agree)."""
     result = scores(gold, pred, labels)
-    result.update(per_class_f1(*class_pairs(gold, pred, labels), labels))
+    if len(labels) <= PER_CLASS_LIMIT:
+        result.update(per_class_f1(*class_pairs(gold, pred, labels), labels))
     result["dev_loss"] = dev_loss(gold, probs, labels)
     return result
 

@@ -4,6 +4,7 @@ the model a run's checkpoint holds."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from sentinet import artifacts, checkpoint, rundir
 from sentinet.config import Config, VectorsConfig
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
+from sentinet.errors import SentinetError
 from sentinet.embeddings import VectorStore, coverage, default_cache_dir, open_sources, train_word2vec
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.runlog import RunLog
@@ -26,19 +28,21 @@ def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
         sources = {"path": cfg.path, "format": cfg.format}
     else:
         cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
-        log(f"vectors: none given; training word2vec on {len(train_tokens)} training texts (cache {cache})")
-        sources = {"path": str(train_word2vec(train_tokens, cfg.word2vec, cache, seed)), "format": "word2vec"}
+        kind = cfg.word2vec.model  # word2vec, or fasttext (its .bin is Facebook's format)
+        log(f"vectors: none given; training {kind} on {len(train_tokens)} training texts (cache {cache})")
+        sources = {"path": str(train_word2vec(train_tokens, cfg.word2vec, cache, seed)), "format": kind}
     for extra in cfg.concat:
         log(f"vectors: concatenating {extra}")
     sources["concat"] = list(cfg.concat)
     return open_sources(sources, expected_dim=cfg.dim), sources
 
 
-def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[list[str]],
-              log: RunLog, num_classes: int) -> tuple[Vocab, SentimentClassifier]:
-    """Vocabulary from the training (and dev) words, and a model over their vectors."""
+def new_model(config: Config, train_tokens: list[list[str]], extra_tokens: list[list[str]],
+              log: RunLog, class_counts: list[int]) -> tuple[Vocab, SentimentClassifier]:
+    """Vocabulary from the training words (and, for pretrained rows, the dev and unlabelled
+    ones), and a model over their vectors: fresh, or starting from model.init_from's run."""
     store, sources = open_store(config.vectors, train_tokens, config.train.seed, log)
-    plan = plan_vocab(train_tokens, dev_tokens, store.__contains__,
+    plan = plan_vocab(train_tokens, extra_tokens, store.__contains__,
                       config.vectors.oov, config.vectors.oov_min_count)
     vocab = vocab_from_plan(plan, {**sources, "dim": store.dim})
     token_cov, type_cov = coverage(plan.counts, store)
@@ -46,16 +50,67 @@ def new_model(config: Config, train_tokens: list[list[str]], dev_tokens: list[li
         f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
         f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
         f"oov policy '{config.vectors.oov}')")
-    return vocab, build_model(config, store, vocab, num_classes)  # only the rows the model needs are kept
+    model = build_model(config, store, vocab, class_counts)  # only the rows the model needs are kept
+    if config.model.init_from:
+        log(transfer(model, vocab, config, Path(config.model.init_from)))
+    return vocab, model
 
 
-def build_model(config: Config, store: VectorStore, vocab: Vocab, num_classes: int) -> SentimentClassifier:
+def build_model(config: Config, store: VectorStore, vocab: Vocab, class_counts: list[int]) -> SentimentClassifier:
     """Only the vocabulary's rows are looked up: a 250K-word file costs 15K rows in memory."""
     rows = store.lookup(vocab.words[vocab.n_learned:])
     embedder = Embedder(torch.from_numpy(np.asarray(rows, dtype=np.float32)), vocab.n_learned,
                         config.vectors.freeze, learn_oov=config.vectors.oov != "zero",
                         multichannel=config.model.multichannel)
-    return SentimentClassifier(embedder, config.model, num_classes)
+    return SentimentClassifier(embedder, config.model, len(class_counts), class_counts)
+
+
+def transfer(model: SentimentClassifier, vocab: Vocab, config: Config, source_dir: Path) -> str:
+    """model.init_from: copy another run's encoder, its vector for every word both
+    vocabularies share (the trained rows of <unk> and OOV words included) and, when the label
+    sets and heads match, its head. Returns what was copied, for the log."""
+    where = f"model.init_from: {source_dir}"
+    if (source_dir / rundir.ENSEMBLE).is_file():
+        raise SentinetError(f"{where} is an ensemble; name one of its member runs")
+    try:
+        source = artifacts.load_run(source_dir, torch.device("cpu"))
+    except SentinetError as exc:
+        raise SentinetError(f"{where}: {exc}") from None
+    theirs, ours = dataclasses.asdict(source.config.model.encoder), dataclasses.asdict(config.model.encoder)
+    if theirs != ours:
+        differ = ", ".join(f"{k} {theirs.get(k)!r} vs {ours.get(k)!r}" for k in ours if theirs.get(k) != ours[k])
+        raise SentinetError(f"{where}: its encoder differs from model.encoder ({differ}); they must match")
+    src = source.model
+    if src.embedder.output_dim != model.embedder.output_dim:
+        raise SentinetError(f"{where}: its word vectors are {src.embedder.output_dim}-dim, this "
+                            f"config's {model.embedder.output_dim}-dim; use the same vectors")
+    model.encoder.load_state_dict(src.encoder.state_dict())
+    shared = _copy_rows(model, vocab, src, source.vocab)
+    copied = f"encoder and the vectors of {shared} shared words"
+    same_head = (source.config.data.labels == config.data.labels and source.config.model.head == config.model.head)
+    if same_head:
+        model.head.load_state_dict(src.head.state_dict())
+        return f"model: initialised from {source_dir}: {copied}, head (same labels)"
+    return f"model: initialised from {source_dir}: {copied}; a new head (its labels or head differ)"
+
+
+@torch.no_grad()
+def _copy_rows(model: SentimentClassifier, vocab: Vocab, src: SentimentClassifier, src_vocab: Vocab) -> int:
+    """Each word of ours that the source knows gets the source's vector (static, and the
+    multichannel copy when both have one); returns how many words were copied."""
+    pairs = [(i, src_vocab.index[w]) for i, w in enumerate(vocab.words) if w in src_vocab.index and i]
+    if not pairs:
+        return 0
+    ours, theirs = (torch.tensor(x) for x in zip(*pairs))
+    vectors = src.embedder(theirs.unsqueeze(0)).squeeze(0)  # [N, dim] or [N, 2 dim] (multichannel)
+    static = vectors[:, : model.embedder.dim]
+    n = model.embedder.n_learned
+    learned, pretrained = ours < n, ours >= n
+    model.embedder.learned.weight[ours[learned]] = static[learned]
+    model.embedder.pretrained.weight[ours[pretrained] - n] = static[pretrained]
+    if model.embedder.dynamic is not None and src.embedder.dynamic is not None:
+        model.embedder.dynamic.weight[ours] = vectors[:, model.embedder.dim:]
+    return len(pairs)
 
 
 def restored_model(config: Config, run_dir: Path) -> tuple[dict, Vocab, SentimentClassifier]:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentinet.config import Config, OptimizerConfig, SchedulerConfig, TrainConfig
+from sentinet.config import Config, LrScaleConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 from sentinet.errors import SentinetError
 from sentinet.events import Callback
 from sentinet.labels import LabelSet
@@ -27,6 +27,35 @@ def build_optimizer(params, cfg: OptimizerConfig, lr: float | None = None) -> to
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum,
                                nesterov=cfg.nesterov, weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+# A classifier's top-level modules, by the train.lr_scale part they train under.
+PARTS = {"embedder": "embeddings", "encoder": "encoder", "head": "head"}
+
+
+def parameter_groups(model: nn.Module, scale: LrScaleConfig, lr: float) -> list:
+    """The trainable parameters as optimizer groups at ``lr`` times each part's scale
+    (train.lr_scale); a part scaled to 0 stops training. With every scale 1 this is the
+    plain parameter list, so checkpoints of runs without scales keep their one group."""
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    scales = {part: getattr(scale, part) for part in PARTS.values()}
+    if set(scales.values()) == {1.0}:
+        return [p for _, p in trainable]
+    groups: dict[str, list] = {part: [] for part in scales}
+    for name, param in trainable:
+        groups[PARTS.get(name.split(".")[0], "encoder")].append(param)
+    for part, params in groups.items():
+        if scales[part] == 0:
+            for param in params:
+                param.requires_grad_(False)
+    return [{"params": params, "lr": lr * scales[part], "name": part}
+            for part, params in groups.items() if params and scales[part] > 0]
+
+
+def encoder_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate an epoch row reports: the encoder's, when the parts have their own."""
+    groups = optimizer.param_groups
+    return next((g["lr"] for g in groups if g.get("name") == "encoder"), groups[0]["lr"])
 
 
 class Schedule(Callback):

@@ -47,7 +47,7 @@ def _pyplot():
     return plt
 
 
-def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confusion: list[list[int]],
+def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confusion: list[list[int]] | None,
                    class_names: Sequence[str], log: Callable[[str], None]) -> None:
     """curves.png (train/dev loss, dev F-macro with the best epoch marked, learning rate) and
     confusion.png (the best epoch's dev confusion matrix)."""
@@ -78,6 +78,10 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     fig.tight_layout()
     _save(fig, run_dir / CURVES, plt)
 
+    if confusion is None:
+        log(f"no confusion.png: {len(class_names)} classes are too many to draw (the log names the "
+            "most frequent confusions)")
+        return
     fig, ax = plt.subplots(figsize=(4.6, 4))
     ax.imshow(confusion, cmap="Blues")
     ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)),
@@ -89,6 +93,47 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
             ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")
     fig.tight_layout()
     _save(fig, run_dir / CONFUSION, plt)
+
+
+def write_best_so_far(path: Path, series: dict[str, Sequence[tuple[int, float | None]]],
+                      log: Callable[[str], None], score: str = "dev F-macro") -> bool:
+    """best_so_far.png: for each named series of (trial number, score; None for a pruned or
+    failed trial), the best score so far as a step line over trial numbers, each completed
+    trial's own score as a faint dot. Several series (studies, samplers) share the axes.
+    False when nothing was drawn (matplotlib missing, or no completed trial)."""
+    plt = _pyplot()
+    if plt is None:
+        log(f"no {path.name}: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        return False
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = False
+    for name, points in series.items():
+        x, best, done, own = [], [], [], []
+        for number, value in points:
+            if value is not None:
+                done.append(number)
+                own.append(value)
+            if own:  # from the first completed trial on
+                x.append(number)
+                best.append(max(own))
+        if not x:
+            continue
+        (line,) = ax.step(x, best, where="post", linewidth=2,
+                          label=f"{name}: {best[-1]:.4f} after {len(points)} trials")
+        ax.plot(done, own, "o", color=line.get_color(), alpha=0.45, markersize=5)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set(title=f"best {score} so far", xlabel="trial", ylabel=score)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers are whole
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    _save(fig, path, plt)
+    return True
 
 
 def _save(fig, path: Path, plt) -> None:

@@ -45,7 +45,8 @@ def describe_run(run_dir: Path) -> dict:
         fm = metrics["f_macro"]
         scores = {"dev F-macro": f"{fm['mean']:.4f} ± {fm['std']:.4f}",
                   "dev F-micro": f"{metrics['f_micro']['mean']:.4f}",
-                  "ensemble F-macro": f"{metrics['ensemble']['f_macro']:.4f}",
+                  # a mixed ensemble of runs scored on different dev data has no ensemble score
+                  "ensemble F-macro": f"{metrics['ensemble']['f_macro']:.4f}" if metrics.get("ensemble") else "—",
                   "members": str(len(metrics["members"]))}
     else:
         config_dir = run_dir

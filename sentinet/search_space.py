@@ -1,14 +1,17 @@
 """``tune``'s search space: a YAML file of dotted config keys, each a range
 (``{type: int|float, low, high, log?, step?}``) or a ``{choice: [...]}``, checked against the
-base config before any trial runs; and the config a set of sampled values makes."""
+base config before any trial runs; the config a set of sampled values makes; and the grid
+that ``--sampler grid`` walks."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:  # optuna loads slowly; only tune's trials need it
 RANGE_KEYS = ("type", "low", "high", "log", "step")
 ENCODER_NAME = "model.encoder.name"
 DOTTED_KEY = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+GRID_LIMIT = 100_000  # grid points: Optuna's GridSampler holds every combination in memory
 
 
 @dataclass(frozen=True)
@@ -168,3 +172,42 @@ def _keep_encoder_options(raw: dict, name: Any) -> None:
     if isinstance(encoder, dict) and name in ENCODER_OPTIONS:
         fields = {f.name for f in dataclasses.fields(ENCODER_OPTIONS[name])}
         model["encoder"] = {k: v for k, v in encoder.items() if k in fields}
+
+
+def grid(space: tuple[Param, ...], where: str) -> dict[str, list]:
+    """``--sampler grid``: every value each key takes (its choices, or low..high by step),
+    in the space's order; the grid is every combination of them."""
+    values = {p.key: grid_values(p, where) for p in space}
+    size = grid_size(values)
+    if size > GRID_LIMIT:
+        counts = " × ".join(str(len(v)) for v in values.values())
+        raise SentinetError(f"{where}: --sampler grid: {counts} = {size} grid points, over "
+                            f"{GRID_LIMIT}; use larger steps or fewer choices")
+    return values
+
+
+def grid_values(p: Param, where: str) -> list:
+    """A choice's distinct choices; an int range every ``step`` (1 by default, as Optuna's);
+    a float range every ``step``, computed in decimal (0.1 + 2 × 0.1 is 0.3, not 0.30000000000000004)
+    and, like Optuna, stopping at the last step below ``high``."""
+    if p.kind == "choice":
+        return list({(type(v), v): v for v in p.choices}.values())  # 1 and true stay apart
+    if p.kind == "int":
+        return list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))
+    if p.step is None:
+        fix = "list the values as choice: [...]" if p.log else "add a step, or list the values as choice: [...]"
+        raise SentinetError(f"{where}: --sampler grid needs a step or choices for {p.key} "
+                            f"(a{' log' if p.log else ''} float range without a step has no grid: {fix})")
+    low, step = Decimal(str(p.low)), Decimal(str(p.step))
+    count = int((Decimal(str(p.high)) - low) // step) + 1
+    return [float(low + k * step) for k in range(count)]
+
+
+def grid_size(points: dict[str, list]) -> int:
+    return math.prod(len(v) for v in points.values())
+
+
+def tried_points(points: dict[str, list], tried: list[dict[str, Any]]) -> set[tuple]:
+    """The grid points among the values of trials (``params`` dicts) that have all its keys."""
+    return {tuple(params[k] for k in points) for params in tried
+            if all(k in params and params[k] in v for k, v in points.items())}

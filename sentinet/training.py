@@ -28,7 +28,7 @@ from sentinet import artifacts, checkpoint, plots, rundir
 from sentinet.config import Config, resolve_paths
 from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.tokenize import Tokenizer
-from sentinet.data.training_data import TrainingData, load_training_data
+from sentinet.data.training_data import TrainingData, load_training_data, read_unlabeled, split_warning
 from sentinet.data.vocab import Vocab
 from sentinet.decision import Bias, decide, describe_bias, tune_bias
 from sentinet.device import resolve_device
@@ -40,7 +40,10 @@ from sentinet.labels import LabelSet
 from sentinet.metrics import epoch_scores, full_report
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.model_setup import new_model, restored_model
-from sentinet.optimization import Averager, Schedule, build_loss, build_optimizer, unfreeze_vectors
+from sentinet.multitask import ClassificationObjective, build_objective
+from sentinet.optimization import (
+    Averager, Schedule, build_loss, build_optimizer, encoder_lr, parameter_groups, unfreeze_vectors,
+)
 from sentinet.provenance import versions
 from sentinet.runlog import RunLog
 
@@ -77,6 +80,7 @@ class Prepared:
     loss_fn: nn.Module
     device: torch.device
     saved: dict | None  # the checkpoint being resumed, if any
+    unlabeled_ids: list[list[int]] = field(default_factory=list)  # data.unlabeled (train.aux_lm only)
 
 
 @dataclass
@@ -85,6 +89,7 @@ class TrainState:
     last.pt holds, and ``load_state_dict()`` puts a run back exactly where it stopped."""
 
     model: SentimentClassifier
+    objective: ClassificationObjective  # what a step minimises (train.aux_lm adds an LM loss)
     optimizers: list[torch.optim.Optimizer]
     schedule: Schedule
     averager: Averager
@@ -104,7 +109,14 @@ class TrainState:
             "best_epoch": r.best_epoch, "best": r.best, "epochs": r.epochs,
             "best_model": self.best_model and checkpoint.without_frozen(self.best_model, self.frozen),
             "seconds": seconds,
+            **self._objective_state(),
         }
+
+    def _objective_state(self) -> dict:
+        """The auxiliary objective's weights and unlabelled batch order (none without one)."""
+        if not list(self.objective.parameters()):
+            return {}
+        return {"objective": self.objective.state_dict(), "objective_sampler": self.objective.sampler_state()}
 
     def load_state_dict(self, saved: dict, config: Config) -> None:
         """Everything but the live weights (the model was built from them): optimizers
@@ -120,6 +132,9 @@ class TrainState:
         checkpoint.restore_rng(saved)
         self.result.best_epoch, self.result.best, self.result.epochs = saved["best_epoch"], saved["best"], saved["epochs"]
         self.best_model = saved.get("best_model")
+        if "objective" in saved:
+            self.objective.load_state_dict(saved["objective"])
+            self.objective.set_sampler_state(saved.get("objective_sampler"))
 
 
 def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = False,
@@ -181,6 +196,9 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
     train_tokens = [tokenizer(r.text) for r, _ in data.train]
     dev_tokens = [tokenizer(r.text) for r in data.dev]
     log_data(data, log)
+    unlabeled_tokens = unlabeled_texts(config, tokenizer, log)
+    if warning := split_warning(config, data):
+        log(warning)
     config.data.labels = list(data.labels.values)  # saved with the run: predict uses these classes
     loss_fn = build_loss(t, [c for _, c in data.train], data.labels).to(device)  # checks class_weights
     cap = config.tokenizer.max_tokens
@@ -189,7 +207,8 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
 
     saved = None
     if resume is None or not (resume / rundir.LAST).is_file():
-        vocab, model = new_model(config, train_tokens, dev_tokens, log, len(data.labels))
+        vocab, model = new_model(config, train_tokens, [*dev_tokens, *unlabeled_tokens], log,
+                                 class_counts(data))
     else:
         saved, vocab, model = restored_model(config, resume)
     model = model.to(device)
@@ -198,7 +217,26 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
     if config.run.tensorboard:
         plots.require_tensorboard()
     return Prepared(config, data, [vocab.encode(x) for x in train_tokens],
-                    [vocab.encode(x) for x in dev_tokens], vocab, model, loss_fn, device, saved)
+                    [vocab.encode(x) for x in dev_tokens], vocab, model, loss_fn, device, saved,
+                    [vocab.encode(x) for x in unlabeled_tokens])
+
+
+def unlabeled_texts(config: Config, tokenizer: Tokenizer, log: RunLog) -> list[list[str]]:
+    """data.unlabeled, tokenised: read only when the auxiliary LM objective will use it."""
+    if not config.data.unlabeled:
+        return []
+    if not config.train.aux_lm.weight:
+        log("data: data.unlabeled is read only by train.aux_lm, whose weight is 0: not used")
+        return []
+    tokens = [tokenizer(r.text) for r in read_unlabeled(config.data)]
+    log(f"data: {len(tokens)} unlabelled texts for the auxiliary language model")
+    return tokens
+
+
+def class_counts(data: TrainingData) -> list[int]:
+    """Training tweets per class (what a hierarchical head's tree is built from)."""
+    counts = Counter(c for _, c in data.train)
+    return [counts[i] for i in range(len(data.labels))]
 
 
 def log_data(data: TrainingData, log: RunLog) -> None:
@@ -221,7 +259,12 @@ def new_state(prep: Prepared) -> TrainState:
     weights = None if set(data.weights) == {1.0} else data.weights
     train_set = EncodedDataset(prep.train_ids, [c for _, c in data.train], weights)
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
-    optimizers = [build_optimizer([p for p in model.parameters() if p.requires_grad], t.optimizer)]
+    objective = build_objective(prep.loss_fn, t.aux_lm, model, len(prep.vocab), prep.train_ids,
+                                prep.unlabeled_ids, t.batch_size, t.bucket_pool, t.seed).to(prep.device)
+    params = parameter_groups(model, t.lr_scale, t.optimizer.lr)
+    if extra := list(objective.parameters()):  # the LM head trains at the base rate
+        params += [{"params": extra, "lr": t.optimizer.lr, "name": "aux_lm"}] if params and isinstance(params[0], dict) else extra
+    optimizers = [build_optimizer(params, t.optimizer)]
     schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
     result = TrainResult(run_dir=Path(), best_epoch=0, best={"f_macro": -math.inf},
                          dev_gold=[r.labels for r in data.dev], labels=data.labels,
@@ -229,7 +272,7 @@ def new_state(prep: Prepared) -> TrainState:
                          data={"split": data.description, "train": data.sources}, versions=versions())
     # The frozen vectors stay out of last.pt only if they never train: model.pt holds them as loaded.
     frozen = not prep.config.vectors.unfreeze_epoch and not model.embedder.pretrained.weight.requires_grad
-    return TrainState(model, optimizers, schedule, Averager(t, model), loader, frozen, result)
+    return TrainState(model, objective, optimizers, schedule, Averager(t, model), loader, frozen, result)
 
 
 # --------------------------------------------------------------------------------------
@@ -273,16 +316,17 @@ def run_epochs(prep: Prepared, state: TrainState, events: Events, log: RunLog, s
         if epoch == config.vectors.unfreeze_epoch:
             state.optimizers.append(unfreeze_vectors(state.model, config))
             log(f"epoch {epoch}: pretrained vectors unfrozen (lr {config.vectors.unfreeze_lr})")
-        loss = train_epoch(state, prep.loss_fn, prep.device, t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", events)
+        loss = train_epoch(state, prep.device, t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", events)
         events.after_train_epoch(epoch)
         probs = predict_ids(state.averager.model, prep.dev_ids, prep.device)
         scores = epoch_scores(gold, probs, decide(probs, classes), classes)
         events.after_scoring(epoch, scores)
-        row = {"epoch": epoch, "loss": loss, **scores, "lr": state.optimizers[0].param_groups[0]["lr"],
-               "seconds": time.time() - tick}
+        row = {"epoch": epoch, "loss": loss, **state.objective.epoch_stats(), **scores,
+               "lr": encoder_lr(state.optimizers[0]), "seconds": time.time() - tick}
         with checkpoint.uninterrupted():  # the epoch is recorded whole or not at all
             improved = commit(state, epoch, row, scores, started)
-            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}  dev F-macro {scores['f_macro']:.4f}"
+            lm = f" (LM {row['lm_loss']:.4f})" if "lm_loss" in row else ""
+            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}{lm}  dev F-macro {scores['f_macro']:.4f}"
                 f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
             write_metrics(result.run_dir, result)
             events.after_commit(epoch, row, result.run_dir)
@@ -292,20 +336,22 @@ def run_epochs(prep: Prepared, state: TrainState, events: Events, log: RunLog, s
             break
 
 
-def train_epoch(state: TrainState, loss_fn: nn.Module, device: torch.device, clip: float | None,
+def train_epoch(state: TrainState, device: torch.device, clip: float | None,
                 desc: str, events: Events) -> float:
     model = state.model
     model.train()
+    state.objective.start_epoch()
+    trained = [*model.parameters(), *state.objective.parameters()]
     total, count = 0.0, 0
     bar = tqdm(state.loader, desc=desc, leave=False, dynamic_ncols=True, disable=None)  # bars on a terminal only
     for batch in bar:
         batch = batch.to(device)
-        loss = loss_fn(model(batch.ids, batch.lengths), batch.labels, batch.weights)
+        loss = state.objective(model, batch)
         for opt in state.optimizers:
             opt.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            nn.utils.clip_grad_norm_(trained, clip)
         for opt in state.optimizers:
             opt.step()
         model.apply_constraints()
@@ -402,7 +448,7 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes)
     result.best = {k: v for k, v in report.items() if k != "report"}
     write_metrics(run_dir, result)
-    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report["confusion"], classes.names, log)
+    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log)
     log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
         f"F-micro {report['f_micro']:.4f}  macro-F1 (all classes) {report['macro_f1']:.4f}  "
         f"({result.seconds:.0f}s)\n{report['report']}")

@@ -1,15 +1,17 @@
-"""Hyperparameter search (``sentinet tune``): Optuna's TPE sampler and median pruner over a
-space of config keys, each trial one ``train`` (or one k-fold ``cross_validate``).
+"""Hyperparameter search (``sentinet tune``): an Optuna sampler (TPE, random or grid) and the
+median pruner over a space of config keys, each trial one ``train`` (or one k-fold
+``cross_validate``).
 
 A study lives in a database — a SQLite file by default, any SQLAlchemy URL otherwise — so it
 can be resumed, shared by worker processes (``--jobs``) and by several machines. Its summary
-(``best.yaml``, ``trials.md``, ``trials.csv``) is rebuilt from the database after every run,
-so it covers every trial, wherever it ran.
+(``best.yaml``, ``trials.md``, ``trials.csv``, ``best_so_far.png``) is rebuilt from the
+database after every run, so it covers every trial, wherever it ran.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import io
 import logging
@@ -32,19 +34,21 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tqdm import tqdm
 
-from sentinet import tables
+from sentinet import plots, tables
 from sentinet.config import Config, apply_override, check_folds, check_plain_name, dump_yaml, from_dict, read_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
 from sentinet.models import ENCODER_OPTIONS
-from sentinet.search_space import Param, build_config, read_space
+from sentinet.search_space import Param, build_config, grid, grid_size, read_space, tried_points
 from sentinet.training import TrainResult, train
 
 # Median stopping rule: only once 5 trials have finished, and never on the first epoch,
 # whose dev score says more about the learning rate than about the model.
 PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP = 5, 2
+SAMPLERS = ("tpe", "random", "grid")  # --sampler; a study keeps the one it was created with
+BEST_SO_FAR = "best_so_far.png"
 
 
 # --------------------------------------------------------------------------------------
@@ -61,11 +65,15 @@ class Job:
     base: dict  # the base config as raw YAML, --set applied
     space: tuple[Param, ...]
     folds: int = 0  # > 0: each trial is k-fold cross-validation, scored by the fold mean
+    sampler: str | None = None  # tpe | random | grid; None: the study's own (tpe for a new one)
 
 
 def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
-             output_dir: Path | None, storage: str | None, folds: int) -> Job:
+             output_dir: Path | None, storage: str | None, folds: int,
+             sampler: str | None = None) -> Job:
     """Everything checked up front, nothing written: a bad input leaves no study behind."""
+    if sampler is not None and sampler not in SAMPLERS:
+        raise SentinetError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
     base = read_yaml(config)
     for item in overrides:
         apply_override(base, item)
@@ -75,8 +83,11 @@ def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
         raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
     name = check_plain_name(config.stem if study is None else study, "--study", " (it names a directory)")
     directory = Path(output_dir or cfg.run.output_dir).resolve() / name
-    return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base,
-               read_space(space, base), folds)
+    params = read_space(space, base)
+    if sampler == "grid":
+        grid(params, str(space))
+    return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base, params,
+               folds, sampler)
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:
@@ -133,6 +144,56 @@ def create_study(job: Job) -> optuna.Study:
         raise SentinetError(f"study {job.name!r} in {job.storage} minimises; sentinet maximises "
                             "dev F-macro: choose another --study name")
     return study
+
+
+def use_sampler(study: optuna.Study, job: Job, seed: int) -> tuple[Job, int]:
+    """The job with the study's sampler, and the grid's seed. A new study records --sampler
+    (tpe by default) in its user attrs, a grid also its points and seed (which order it);
+    a resumed study keeps its sampler (another --sampler is refused) and its grid order."""
+    recorded = study.user_attrs.get("sampler") or ("tpe" if study.trials else None)  # older studies: TPE
+    sampler = job.sampler or recorded or "tpe"
+    points = grid(job.space, f"study {job.name!r}") if sampler == "grid" else None
+    if recorded is None:
+        study.set_user_attr("sampler", sampler)
+        if points is not None:
+            study.set_user_attr("grid", points)
+            study.set_user_attr("grid_seed", seed)
+        recorded = study.user_attrs["sampler"]  # a command creating the same study at once
+    if sampler != recorded:
+        raise SentinetError(f"study {job.name!r} was created with --sampler {recorded}: resume it "
+                            f"with --sampler {recorded} (or none), or give --study a new name for {sampler}")
+    if points is not None and study.user_attrs.get("grid") != points:
+        raise SentinetError(f"study {job.name!r} walked another grid before (the space's values "
+                            "changed); give --study a new name for a new grid")
+    return dataclasses.replace(job, sampler=sampler), int(study.user_attrs.get("grid_seed", seed))
+
+
+def make_sampler(job: Job, seed: int) -> optuna.samplers.BaseSampler:
+    if job.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if job.sampler == "grid":  # every worker and every resume: the same seed, the same order
+        return optuna.samplers.GridSampler(grid(job.space, f"study {job.name!r}"), seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def grid_budget(study: optuna.Study, job: Job, trials: int, seed: int) -> int:
+    """How many of ``trials`` (0: all) a grid study runs: at most its points not tried yet,
+    so that its workers never try one twice. A trial that failed or was interrupted tried its
+    point, as Optuna's GridSampler counts it."""
+    points = grid(job.space, f"study {job.name!r}")
+    size = grid_size(points)
+    tried = tried_points(points, [t.params for t in study.get_trials(deepcopy=False)])
+    left = size - len(tried)
+    before = f" ({len(tried)} tried before)" if tried else ""
+    if not left:
+        tqdm.write(f"--sampler grid: all {size} grid points of study {job.name} are tried; nothing to run")
+    elif trials and trials < left:
+        tqdm.write(f"--sampler grid: {size} grid points{before}; running {trials} of the {left} left "
+                   f"(--trials {trials}), in the order from seed {seed}; run again for more")
+        return trials
+    else:
+        tqdm.write(f"--sampler grid: {size} grid points{before}; running the {left} left, then stopping")
+    return left
 
 
 def objective(trial: Trial, job: Job) -> float:
@@ -221,8 +282,7 @@ def optimize(job: Job, trials: int, timeout: float | None, seed: int, threads: i
     torch.set_num_threads(threads)
     quiet_optuna()
     study = optuna.load_study(
-        study_name=job.name, storage=open_storage(job.storage),
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        study_name=job.name, storage=open_storage(job.storage), sampler=make_sampler(job, seed),
         pruner=optuna.pruners.MedianPruner(PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP))
     study.optimize(partial(objective, job=job), n_trials=trials or None, timeout=timeout,
                    callbacks=[_print_trial])
@@ -231,15 +291,22 @@ def optimize(job: Job, trials: int, timeout: float | None, seed: int, threads: i
 def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> bool:
     """Run ``trials`` new trials (0: until the timeout or Ctrl-C) on ``jobs`` worker processes.
     Returns True when stopped by Ctrl-C; finished trials are in the storage either way."""
-    before = len(create_study(job).trials)
+    study = create_study(job)
+    before = len(study.trials)
+    job, grid_seed = use_sampler(study, job, seed)
+    if job.sampler == "grid":
+        trials = grid_budget(study, job, trials, grid_seed)
+        if not trials:
+            return False
     jobs = min(jobs, trials) if trials else jobs
     budget = f"{trials} more" if trials else "more until --timeout or Ctrl-C"
-    tqdm.write(f"study {job.name} ({shown_url(job.storage)}): {before} trials so far; {budget} "
+    tqdm.write(f"study {job.name} ({shown_url(job.storage)}, {job.sampler} sampler): {before} trials "
+               f"so far; {budget} "
                f"on {jobs} worker process{'es' if jobs > 1 else ''}"
                + (f", starting none after {timeout:g}s" if timeout else ""))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
-    seeds = [worker_seed(seed, before, i) for i in range(jobs)]
+    seeds = [grid_seed if job.sampler == "grid" else worker_seed(seed, before, i) for i in range(jobs)]
     if jobs == 1:
         try:
             optimize(job, trials, timeout, seeds[0], threads)
@@ -251,7 +318,8 @@ def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> b
 
 def worker_seed(seed: int, trials_before: int, worker: int) -> int:
     """Distinct sampler seeds per worker and per resumed run: the same seed would replay
-    the same random start-up trials."""
+    the same random start-up trials (TPE) or the same random trials. Not for a grid, whose
+    seed orders its points: it must be the same in every worker and run."""
     return int(np.random.SeedSequence([seed, trials_before, worker]).generate_state(1)[0])
 
 
@@ -342,24 +410,47 @@ class Summary:
     trials: int  # in the study, from every run and machine
     best: FrozenTrial | None  # None while no trial has completed
     best_path: Path | None
+    sampler: str = "tpe"  # as the study records it, e.g. "grid (4 points, order from seed 13)"
+    picture: Path | None = None  # best_so_far.png, when there is one
 
 
 def summarize(job: Job) -> Summary:
-    """Rebuild best.yaml, trials.md and trials.csv from every trial in the storage."""
+    """Rebuild best.yaml, trials.md, trials.csv and best_so_far.png from every trial in the storage."""
     study = optuna.load_study(study_name=job.name, storage=open_storage(job.storage))
     trials = study.get_trials(deepcopy=False)
+    sampler = sampler_of(study)
     rows = trial_rows(trials, [p.key for p in job.space])
     table = markdown_table(rows)
-    atomic_write_text(job.directory / "trials.md", f"# Study {job.name}\n\n{table}\n")
+    atomic_write_text(job.directory / "trials.md", f"# Study {job.name}\n\nSampler: {sampler}\n\n{table}\n")
     atomic_write_text(job.directory / "trials.csv", csv_table(rows))
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
-        return Summary(table, len(trials), None, None)
+        return Summary(table, len(trials), None, None, sampler)
+    score = f"mean dev F-macro over {job.folds} folds" if job.folds else "dev F-macro"
+    picture = job.directory / BEST_SO_FAR
+    label = f"{job.name} ({study.user_attrs.get('sampler', 'tpe')})"
+    drawn = plots.write_best_so_far(picture, {label: scores(trials)}, tqdm.write, score)
     best = study.best_trial
-    return Summary(table, len(trials), best, write_best(job, best, len(trials)))
+    return Summary(table, len(trials), best, write_best(job, best, len(trials), sampler), sampler,
+                   picture if drawn else None)
 
 
-def write_best(job: Job, best: FrozenTrial, n_trials: int) -> Path:
+def sampler_of(study: optuna.Study) -> str:
+    """The study's sampler as its user attrs record it (a study without one is from before
+    --sampler, when it was always TPE)."""
+    attrs = study.user_attrs
+    if attrs.get("sampler") != "grid":
+        return attrs.get("sampler", "tpe")
+    return f"grid ({grid_size(attrs.get('grid', {}))} points, order from seed {attrs.get('grid_seed')})"
+
+
+def scores(trials: list[FrozenTrial]) -> list[tuple[int, float | None]]:
+    """(number, dev score) of every finished trial, in order; None for a pruned or failed one."""
+    return [(t.number, t.value if t.state == TrialState.COMPLETE else None)
+            for t in sorted(trials, key=lambda t: t.number) if t.state.is_finished()]
+
+
+def write_best(job: Job, best: FrozenTrial, n_trials: int, sampler: str = "tpe") -> Path:
     """The base config with the best trial's values: ready for ``sentinet train --config``."""
     try:
         config = build_config(job.base, best.params)
@@ -371,7 +462,7 @@ def write_best(job: Job, best: FrozenTrial, n_trials: int) -> Path:
     folds = f" --folds {job.folds}" if job.folds else ""
     header = (f"# Best trial of study '{job.name}' in {shown_url(job.storage)} ({n_trials} trials "
               f"so far): trial {best.number}, {score} {best.value:.4f}\n"
-              f"# Searched: {', '.join(best.params)}\n"
+              f"# Searched: {', '.join(best.params)}; sampler: {sampler}\n"
               f"# Train it: sentinet train --config {path}{folds}\n")
     atomic_write_text(path, header + dump_yaml(config))
     return path

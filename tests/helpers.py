@@ -189,3 +189,15 @@ def tiny_raw(tiny_data, **sections) -> dict:
         section, field = key.split("__")
         raw.setdefault(section, {})[field] = value
     return raw
+
+
+def study_files(tiny_data: dict[str, Path], space: str) -> dict:
+    """A 1-epoch base config (a trial takes a second or two) and a search space in
+    tiny_data's folder, and where a study of them goes (for tune's tests)."""
+    base = tiny_data["dir"] / "base.yaml"
+    base.write_text(tiny_config_yaml(tiny_data, epochs=1), encoding="utf-8")
+    path = tiny_data["dir"] / "space.yaml"
+    path.write_text(space, encoding="utf-8")
+    out = tiny_data["dir"] / "studies"
+    return {"base": base, "space": path, "out": out, "dir": out / "base",
+            "storage": f"sqlite:///{out / 'base' / 'study.db'}"}

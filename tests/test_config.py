@@ -96,11 +96,12 @@ def test_relative_paths_resolve_against_env(tmp_path, monkeypatch):
 def _sections(cls: type, prefix: str, select: dict) -> list[tuple[str, type, dict]]:
     """(dotted prefix, dataclass, keys that select it) for every config section and every
     encoder's options, so a future section or encoder is covered without a change here."""
+    from sentinet.fields import EncoderOptions
     from sentinet.models import ENCODERS
 
     found = [(prefix, cls, select)]
     for name, hint in typing.get_type_hints(cls).items():
-        if name == "encoder":
+        if hint is EncoderOptions:
             found += [(f"{prefix}encoder.", spec.options, {"name": encoder})
                       for encoder, spec in ENCODERS.items()]
         elif dataclasses.is_dataclass(hint):

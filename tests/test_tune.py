@@ -34,7 +34,7 @@ from sentinet.errors import SentinetError
 from sentinet.search_space import Param, read_space
 from sentinet.training import TrainResult
 
-from .helpers import tiny_config_yaml
+from .helpers import study_files, tiny_config_yaml
 from .helpers import assert_one_line_error
 
 SPACE = """
@@ -46,14 +46,8 @@ train.class_weights: {choice: [none, balanced]}
 
 @pytest.fixture
 def study(tiny_data):
-    """A base config (1 epoch: one trial takes a second or two) and a three-key space."""
-    base = tiny_data["dir"] / "base.yaml"
-    base.write_text(tiny_config_yaml(tiny_data, epochs=1), encoding="utf-8")
-    space = tiny_data["dir"] / "space.yaml"
-    space.write_text(SPACE, encoding="utf-8")
-    out = tiny_data["dir"] / "studies"
-    return {"base": base, "space": space, "out": out, "dir": out / "base",
-            "storage": f"sqlite:///{out / 'base' / 'study.db'}"}
+    """A 1-epoch base config and a three-key space."""
+    return study_files(tiny_data, SPACE)
 
 
 def tune_args(study: dict, *args: str) -> list[str]:

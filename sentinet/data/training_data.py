@@ -66,6 +66,30 @@ def load_training_data(config: Config) -> TrainingData:
     return TrainingData(pairs, dev, weights, description, sources, labels)
 
 
+def read_unlabeled(d: DataConfig) -> list[Record]:
+    """The texts of data.unlabeled (each file's format from its extension; labels ignored)."""
+    records = []
+    for path in d.unlabeled:
+        records += read_records(path, "auto", text_column=d.text_column, label_column=d.label_column,
+                                id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
+    return records
+
+
+def split_warning(config: Config, data: TrainingData) -> str | None:
+    """A random (or grouped) dev split of dated tweets measures this period, not the next:
+    on SentiRuEval it said 0.72 where next year's test gave 0.53. Said once, in the run log."""
+    d = config.data
+    if d.dev or d.split == "temporal":
+        return None
+    dated = sum(r.date is not None for r, _ in data.train)
+    if dated < len(data.train) / 2:
+        return None
+    return (f"data: the training tweets carry dates but data.split is {d.split}: a {d.split} dev "
+            "split overstates how well the model will do on a later period (on SentiRuEval by "
+            "~0.2 F-macro); for a dev number that predicts next year's, use data.split: temporal, "
+            "or --folds K with it (README: 'Dev numbers that predict next year')")
+
+
 def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
     """data.labels when given (every label in the data must be one of them), else the
     labels the training and dev files hold."""

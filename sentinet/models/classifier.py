@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
 from sentinet.config import ModelConfig
 from sentinet.data.vocab import PAD_ID, UNK_ID
 from sentinet.models import build_encoder
+from sentinet.models.hsoftmax import HierarchicalSoftmax
 
 
 class Embedder(nn.Module):
@@ -69,30 +72,39 @@ def _grown(table: nn.Embedding, rows: Tensor) -> nn.Embedding:
 
 
 class SentimentClassifier(nn.Module):
-    """Embedder → encoder → dropout + linear head: one logit per class of the run's label set."""
+    """Embedder → encoder → dropout + head: one score per class of the run's label set
+    (logits from the linear head; log-probabilities from the hierarchical one, which a
+    softmax leaves as they are)."""
 
-    def __init__(self, embedder: Embedder, config: ModelConfig, num_classes: int):
+    def __init__(self, embedder: Embedder, config: ModelConfig, num_classes: int,
+                 class_counts: Sequence[float] | None = None):
         super().__init__()
         self.embedder = embedder
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = build_encoder(config.encoder, embedder.output_dim)
-        self.head = nn.Sequential(
-            nn.Dropout(config.head_dropout),
-            nn.Linear(self.encoder.output_dim, num_classes),
-        )
+        if config.head == "hierarchical":  # counts shape the tree; a loaded state brings its own
+            output = HierarchicalSoftmax(self.encoder.output_dim, class_counts or [1] * num_classes)
+        else:
+            output = nn.Linear(self.encoder.output_dim, num_classes)
+        self.head = nn.Sequential(nn.Dropout(config.head_dropout), output)
         self.head_max_norm = config.head_max_norm
         self.word_dropout = config.word_dropout
 
-    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+    def forward(self, ids: Tensor, lengths: Tensor, states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Class scores; with ``states``, also the encoder's per-token states [B, T, H]
+        (what the auxiliary language model reads)."""
         if self.training and self.word_dropout > 0:  # whole words → <unk>, padding untouched
             drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != PAD_ID)
             ids = ids.masked_fill(drop, UNK_ID)
         vectors = self.embedding_dropout(self.embedder(ids))
-        return self.head(self.encoder(vectors, lengths))
+        if not states:
+            return self.head(self.encoder(vectors, lengths))
+        pooled, token_states = self.encoder(vectors, lengths, states=True)
+        return self.head(pooled), token_states
 
     @torch.no_grad()
     def apply_constraints(self) -> None:
         """Called after every optimizer step: Kim's max-norm on each class's head weights."""
-        if self.head_max_norm:
+        if self.head_max_norm and isinstance(self.head[-1], nn.Linear):
             weight = self.head[-1].weight
             weight.copy_(torch.renorm(weight, p=2, dim=0, maxnorm=self.head_max_norm))

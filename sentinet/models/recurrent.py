@@ -57,13 +57,25 @@ class RecurrentEncoder(nn.Module):
                 if cell == "lstm" and name.startswith("bias_ih"):
                     param.data[hidden : 2 * hidden] = 1.0  # gate order: input, forget, cell, output
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+    token_states = True  # forward(..., states=True) also returns the last layer's per-token states
+
+    @property
+    def directions(self) -> int:
+        return self.num_directions
+
+    def forward(self, x: Tensor, lengths: Tensor, states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, final = self.rnn(packed)
+        if self.pooling == "last" and not states:
+            return self._last(final, x.size(0))
+        padded, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.size(1))
         if self.pooling == "last":
-            h_n = final[0] if isinstance(final, tuple) else final  # LSTM returns (h, c)
-            last_layer = h_n.view(-1, self.num_directions, *h_n.shape[1:])[-1]
-            return last_layer.transpose(0, 1).reshape(x.size(0), self.output_dim)
-        states, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.size(1))
-        pool = masked_max if self.pooling == "max" else masked_mean
-        return pool(states, lengths)
+            pooled = self._last(final, x.size(0))
+        else:
+            pooled = (masked_max if self.pooling == "max" else masked_mean)(padded, lengths)
+        return (pooled, padded) if states else pooled
+
+    def _last(self, final: Tensor | tuple[Tensor, Tensor], batch: int) -> Tensor:
+        h_n = final[0] if isinstance(final, tuple) else final  # LSTM returns (h, c)
+        last_layer = h_n.view(-1, self.num_directions, *h_n.shape[1:])[-1]
+        return last_layer.transpose(0, 1).reshape(batch, self.output_dim)

@@ -159,10 +159,16 @@ class SRUEncoder(nn.Module):
         self.pooling = options.pooling
         self.output_dim = options.hidden_size * dirs
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+    token_states = True  # forward(..., states=True) also returns the last layer's per-token states
+
+    @property
+    def directions(self) -> int:
+        return self.dirs
+
+    def forward(self, x: Tensor, lengths: Tensor, states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         for i, layer in enumerate(self.layers):
             x = layer(self.dropout(x) if i else x, lengths)
-        return self._pool(x, lengths)
+        return (self._pool(x, lengths), x) if states else self._pool(x, lengths)
 
     def _pool(self, h: Tensor, lengths: Tensor) -> Tensor:
         """``last``: the forward state at the last real token, the backward one at the first."""

@@ -1,0 +1,305 @@
+"""``sentinet ensemble RUN... -o DIR``: one ensemble of runs trained apart (other encoders,
+other vectors, other configs) that ``eval``, ``predict``, ``serve`` and ``export`` take like a
+single run: they average the members' probabilities, as for a ``--seeds`` group.
+
+Everything is read from the run directories (no torch, no weights loaded). Each RUN is a
+finished run or an ensemble directory (a ``--seeds``/``--folds`` group, an earlier ``sentinet
+ensemble``), whose members are taken in one by one. Members must be complete runs predicting
+one label set in one order; a run counts once. When every member kept the dev predictions of
+the same dev records (``dev_predictions.json``; matched by id when their order differs, as
+runs of one ``data`` section trained apart have), the averaged ensemble is scored on them with
+the metric and plain-argmax decision that ``eval`` applies to it; otherwise it is written
+unscored, and the log says why.
+
+DIR, new or an empty folder, gets ``metrics.json``, ``train.log`` and, last, ``ensemble.json``
+(the members, relative to DIR), each written atomically: DIR is an ensemble only once that
+last rename is done, and any failure removes what was written (and DIR, when this made it).
+The members stay where they are: move DIR and them together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sentinet import rundir
+from sentinet.archive import is_archive
+from sentinet.config import read_yaml
+from sentinet.decision import decide
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_write_text
+from sentinet.labels import LabelSet
+
+RUN_FILES = (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS, rundir.METRICS)
+COLUMNS = ("text_column", "label_column", "id_column", "quoting")  # what eval/predict read with
+
+
+@dataclass
+class Member:
+    path: Path  # the run directory, resolved
+    encoder: str
+    vectors: str  # the vectors file's name (or "?")
+    labels: LabelSet
+    best: dict  # the best epoch's dev scores (metrics.json)
+    seconds: float
+    columns: dict
+    tuned: bool  # it has a decision.json, which the ensemble does not apply
+
+
+@dataclass
+class MixedResult:
+    path: Path
+    members: list[Member]
+    summary: dict  # what metrics.json holds
+    notes: list[str]  # what the user should know: unscored dev, unused decision biases
+
+
+def combine_runs(runs: Sequence[Path], out: Path) -> MixedResult:
+    """Check ``runs`` and ``out``, score the averaged ensemble on the members' shared dev
+    records when they have them, and write the ensemble directory ``out``."""
+    out = Path(out)
+    _check_target(out)
+    members = _gather([Path(r) for r in runs])
+    _check_members(members, [Path(r) for r in runs], out)
+    summary, notes, log = _summarize(members)
+    _write(out, members, summary, log)
+    return MixedResult(Path(os.path.abspath(out)), members, summary, notes)
+
+
+# --------------------------------------------------------------------------------------
+# The members
+
+
+def _gather(runs: list[Path]) -> list[Member]:
+    members: list[Member] = []
+    given: dict[Path, Path] = {}
+    for run in runs:
+        for path in _run_dirs(run, ()):
+            if path in given:
+                raise SentinetError(f"{path}: given twice (as {given[path]} and as {run}); "
+                                    "an ensemble counts each run once")
+            given[path] = run
+            members.append(_read_member(path))
+    if len(members) < 2:
+        raise SentinetError(f"an ensemble needs at least 2 runs; {', '.join(map(str, runs))} "
+                            f"holds {len(members)}")
+    return members
+
+
+def _run_dirs(path: Path, within: tuple[Path, ...]) -> list[Path]:
+    """The run directories ``path`` stands for: itself, or an ensemble's members (of members)."""
+    of = f" (a member of {within[-1]})" if within else ""
+    if not os.path.lexists(path):
+        raise SentinetError(f"{path}: no such run directory{of}")
+    if path.is_file() and path.name == rundir.WEIGHTS:  # a run's model.pt stands for the run
+        path = path.parent
+    elif is_archive(path):
+        raise SentinetError(f"{path}: an export archive; give the run or ensemble directory "
+                            "it was exported from")
+    elif not path.is_dir():
+        raise SentinetError(f"{path}: not a run directory{of}")
+    if not (path / rundir.ENSEMBLE).is_file():
+        return [path.resolve()]
+    if path.resolve() in within:
+        raise SentinetError(f"{path / rundir.ENSEMBLE}: the ensemble lists itself among its members")
+    rundir.require_done(path)
+    chain = (*within, path.resolve())
+    return [run for member in rundir.members(path) for run in _run_dirs(member, chain)]
+
+
+def _read_member(path: Path) -> Member:
+    """A finished run as the ensemble needs it, from its config.yaml and metrics.json."""
+    rundir.require_done(path)
+    missing = [name for name in RUN_FILES if not (path / name).is_file()]
+    if missing:
+        raise SentinetError(f"{path}: not a sentinet run (missing {', '.join(missing)})")
+    config = read_yaml(path / rundir.CONFIG)
+    try:
+        data, encoder = config["data"], config["model"]["encoder"]
+        name = encoder["name"] if isinstance(encoder, dict) else encoder
+        vectors = Path(str((config.get("vectors") or {}).get("path") or "?")).name
+        labels = LabelSet.of(data.get("labels"))
+        columns = {key: data.get(key) for key in COLUMNS}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SentinetError(f"{path / rundir.CONFIG}: not a run's config (no {exc})") from None
+    except SentinetError as exc:
+        raise SentinetError(f"{path / rundir.CONFIG}: {exc}") from None
+    metrics = rundir.read_metrics(path)
+    best = metrics.get("best")
+    if not isinstance(best, dict) or not all(_is_number(best.get(k)) for k in ("f_macro", "f_micro")):
+        raise SentinetError(f"{path / rundir.METRICS}: unreadable metrics (no best dev scores)")
+    seconds = metrics.get("seconds")
+    return Member(path, str(name), vectors, labels, best, float(seconds) if _is_number(seconds) else 0.0,
+                  columns, (path / rundir.DECISION).is_file())
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_target(out: Path) -> None:
+    """DIR must be new or an empty folder: an ensemble never writes into an existing run."""
+    if not os.path.lexists(out):
+        return
+    if not out.is_dir():
+        raise SentinetError(f"{out}: exists and is not a directory; give a new directory for the ensemble")
+    if any(out.iterdir()):
+        raise SentinetError(f"{out}: exists and is not empty; the ensemble goes into a new "
+                            "(or empty) directory, never over an existing run")
+
+
+def _check_members(members: list[Member], runs: list[Path], out: Path) -> None:
+    first = members[0]
+    for m in members[1:]:
+        if m.labels != first.labels:
+            raise SentinetError(f"{m.path}: labels {list(m.labels.values)}, not {list(first.labels.values)} "
+                                f"as {first.path}: members must share one label set, in one order")
+    target = Path(os.path.realpath(out))
+    for run in [*(r.resolve() for r in runs if r.is_dir()), *(m.path for m in members)]:
+        if target.is_relative_to(run):
+            raise SentinetError(f"{out}: inside the run {run}; write the ensemble elsewhere")
+
+
+# --------------------------------------------------------------------------------------
+# Scores
+
+
+def mean_std(values: list[float]) -> dict:
+    """As sentinet.ensemble's (a sibling module, so not imported from it)."""
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:
+    """metrics.json, the notes for the user, and the log."""
+    classes = members[0].labels
+    dev = _shared_dev(members)
+    notes: list[str] = []
+    tuned = [m for m in members if m.tuned]
+    if tuned:
+        notes.append(f"{len(tuned)} of {len(members)} members tuned a decision bias ({rundir.DECISION}); "
+                     "the ensemble decides by plain argmax of the averaged probabilities")
+    if any(m.columns != members[0].columns for m in members):
+        notes.append(f"members read data with different columns or quoting; eval and predict use "
+                     f"{members[0].path}'s ({', '.join(f'{k}={v}' for k, v in members[0].columns.items())})")
+    report = None
+    if isinstance(dev, str):
+        notes.append(f"the ensemble is not scored on dev: {dev}")
+        dev_info = {"records": None, "note": dev}
+    else:
+        from sentinet.metrics import full_report  # sklearn: only when scoring
+
+        gold, probs, matched = dev
+        report = full_report(gold, decide(probs, classes, None), classes)
+        dev_info = {"records": len(gold), "matched": matched}
+    summary = {
+        "kind": "mixed",
+        "members": [str(m.path) for m in members],
+        "member_scores": [{"run": str(m.path), "encoder": m.encoder, "vectors": m.vectors,
+                           "f_macro": m.best["f_macro"], "f_micro": m.best["f_micro"]} for m in members],
+        "f_macro": mean_std([m.best["f_macro"] for m in members]),
+        "f_micro": mean_std([m.best["f_micro"] for m in members]),
+        "seconds": sum(m.seconds for m in members),
+        "dev": dev_info,
+        "ensemble": None if report is None else {k: v for k, v in report.items() if k != "report"},
+        "labels": list(classes.values),
+        "decision_bias": None,
+    }
+    log = [f"member {m.path}: {m.encoder} over {m.vectors}, dev F-macro {m.best['f_macro']:.4f}  "
+           f"F-micro {m.best['f_micro']:.4f}" for m in members]
+    fm, fu = summary["f_macro"], summary["f_micro"]
+    log.append(f"{len(members)} members: dev F-macro {fm['mean']:.4f} ± {fm['std']:.4f}  "
+               f"F-micro {fu['mean']:.4f} ± {fu['std']:.4f}")
+    log += [f"note: {n}" for n in notes]
+    if report is not None:
+        log.append(f"ensemble (averaged probabilities) on the members' {len(dev[0])} dev records: "
+                   f"dev F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}\n{report['report']}")
+    return summary, notes, log
+
+
+def _shared_dev(members: list[Member]) -> tuple[list[dict], np.ndarray, str] | str:
+    """(gold, averaged probabilities, how rows were matched) over the dev records every member
+    was scored on, in the first member's order; or why there are none."""
+    rows = []
+    for m in members:
+        if not (m.path / rundir.DEV).is_file():
+            return f"{m.path} has no {rundir.DEV}"
+        rows.append(_dev_rows(m))
+    ids, gold, _ = rows[0]
+    if not ids:
+        return f"{members[0].path} has no dev records"
+    aligned, matched = [], "in order"
+    for m, (other_ids, other_gold, probs) in zip(members, rows):
+        if other_ids != ids:
+            index = {i: n for n, i in enumerate(other_ids)}
+            if len(index) != len(other_ids) or len(other_ids) != len(ids) or set(index) != set(ids):
+                return f"{m.path} was scored on other dev records than {members[0].path}"
+            order = [index[i] for i in ids]
+            other_gold, probs, matched = [other_gold[n] for n in order], probs[order], "by id"
+        if other_gold != gold:
+            return f"{m.path}'s dev records carry other gold labels than {members[0].path}'s"
+        aligned.append(probs)
+    return gold, np.mean(aligned, axis=0), matched
+
+
+def _dev_rows(member: Member) -> tuple[list, list[dict], np.ndarray]:
+    """(ids, gold, probabilities) of a member's dev_predictions.json, checked."""
+    width = len(member.labels)
+
+    def pick(rows: list[dict]) -> tuple[list, list[dict], np.ndarray]:
+        ids, gold = [r["id"] for r in rows], [dict(r["gold"]) for r in rows]
+        if not all(isinstance(i, (str, int)) for i in ids):
+            raise TypeError("a record id is neither text nor a number")
+        probs = np.asarray([r["probs"] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+        if probs.shape[1] != width and rows:
+            raise ValueError(f"{probs.shape[1]} probabilities per record for {width} classes")
+        return ids, gold, probs
+
+    return rundir.read_json(member.path / rundir.DEV, "dev predictions", pick)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+
+
+def _write(out: Path, members: list[Member], summary: dict, log: list[str]) -> None:
+    """metrics.json and train.log, then ensemble.json: the rename that makes DIR an ensemble.
+    Any failure (Ctrl-C included) removes what was written, and DIR when this made it."""
+    made = _make_dir(out)
+    home = os.path.realpath(out)
+    try:
+        rundir.write_metrics(out, summary)
+        atomic_write_text(out / rundir.LOG, "\n".join(log) + "\n")
+        rundir.write_members(out, [os.path.relpath(m.path, home) for m in members])
+    except BaseException:
+        for name in (rundir.ENSEMBLE, rundir.LOG, rundir.METRICS):
+            with contextlib.suppress(OSError):
+                (out / name).unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        raise
+
+
+def _make_dir(out: Path) -> list[Path]:
+    """Create DIR (and missing parents) unless it is the empty folder already checked;
+    returns the folders made, outermost first."""
+    if out.is_dir():
+        return []
+    made = [p for p in (out, *out.parents) if not os.path.lexists(p)][::-1]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir()
+    except FileExistsError:
+        raise SentinetError(f"{out}: appeared while the ensemble was being made; left as it is") from None
+    except OSError as exc:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise SentinetError(f"{out}: cannot create the ensemble directory ({exc.strerror or exc})") from None
+    return made
