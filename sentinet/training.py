@@ -196,7 +196,7 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
     train_tokens = [tokenizer(r.text) for r, _ in data.train]
     dev_tokens = [tokenizer(r.text) for r in data.dev]
     log_data(data, log)
-    unlabeled_tokens = unlabeled_texts(config, tokenizer, log)
+    unlabeled_tokens = unlabeled_texts(config, data, tokenizer, log)
     if warning := split_warning(config, data):
         log(warning)
     config.data.labels = list(data.labels.values)  # saved with the run: predict uses these classes
@@ -221,15 +221,17 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
                     [vocab.encode(x) for x in unlabeled_tokens])
 
 
-def unlabeled_texts(config: Config, tokenizer: Tokenizer, log: RunLog) -> list[list[str]]:
+def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Tokenizer, log: RunLog) -> list[list[str]]:
     """data.unlabeled, tokenised: read only when the auxiliary LM objective will use it."""
     if not config.data.unlabeled:
         return []
     if not config.train.aux_lm.weight:
         log("data: data.unlabeled is read only by train.aux_lm, whose weight is 0: not used")
         return []
-    tokens = [tokenizer(r.text) for r in read_unlabeled(config.data)]
-    log(f"data: {len(tokens)} unlabelled texts for the auxiliary language model")
+    records, dropped = read_unlabeled(config.data, data.dev_window)
+    tokens = [tokenizer(r.text) for r in records]
+    log(f"data: {len(tokens)} unlabelled texts for the auxiliary language model"
+        + (f"; {dropped} from the dev period left out" if dropped else ""))
     return tokens
 
 

@@ -24,6 +24,9 @@ class TrainingData:
     description: str  # how dev was chosen (and, for temporal splits, which periods)
     sources: list[dict]  # what the run trained on: file, tweets, weight
     labels: LabelSet  # the classes: data.labels, or those found in the data
+    # temporal splits: the dev period (first and last time; open-ended without folds), which
+    # extra train files and data.unlabeled leave out
+    dev_window: tuple[float, float] | None = None
 
 
 def read_labelled(path: str, d: DataConfig) -> list[Record]:
@@ -49,12 +52,12 @@ def load_training_data(config: Config) -> TrainingData:
     parts = [train] + [read_labelled(f, d) for f in files[1:]]
     labels = resolve_labels(d, [(files[0], records), *zip(files[1:], parts[1:])]
                             + ([(d.dev, dev)] if d.dev else []))
+    window = (dev_period[0], dev_period[1] if d.folds else math.inf) if dev_period else None
     pairs, weights, sources = [], [], []
     for i, (path, part, weight) in enumerate(zip(files, parts, file_weights)):
         dropped = 0
-        if i and dev_period:
-            lo, hi = dev_period[0], dev_period[1] if d.folds else math.inf
-            kept = [r for r in part if not lo <= record_time(r) <= hi]
+        if i and window:
+            kept = [r for r in part if not window[0] <= record_time(r) <= window[1]]
             dropped, part = len(part) - len(kept), kept
         kept_pairs = training_pairs(part, d.conflict_policy, labels)
         pairs += kept_pairs
@@ -63,16 +66,21 @@ def load_training_data(config: Config) -> TrainingData:
                         "dropped_in_dev_period": dropped})
     if not pairs:
         raise SentinetError(f"{files[0]}: no tweet left for training after the label rule")
-    return TrainingData(pairs, dev, weights, description, sources, labels)
+    return TrainingData(pairs, dev, weights, description, sources, labels, window)
 
 
-def read_unlabeled(d: DataConfig) -> list[Record]:
-    """The texts of data.unlabeled (each file's format from its extension; labels ignored)."""
+def read_unlabeled(d: DataConfig, window: tuple[float, float] | None) -> tuple[list[Record], int]:
+    """The texts of data.unlabeled (each file's format from its extension; labels ignored),
+    minus dated ones from the dev ``window``: a model of the past has not read the future.
+    Returns them and how many were left out."""
     records = []
     for path in d.unlabeled:
         records += read_records(path, "auto", text_column=d.text_column, label_column=d.label_column,
                                 id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
-    return records
+    if window is None:
+        return records, 0
+    kept = [r for r in records if r.date is None or not window[0] <= record_time(r) <= window[1]]
+    return kept, len(records) - len(kept)
 
 
 def split_warning(config: Config, data: TrainingData) -> str | None:

@@ -205,5 +205,9 @@ def test_a_random_split_of_dated_tweets_is_said_to_overstate(config, tiny_data):
     rows = make_corpus(150, seed=1)
     dated.write_text(sentirueval_xml(rows, dates=[1400000000 + 3600 * i for i in range(150)]), encoding="utf-8")
     temporal = _train(config, tiny_data["dir"] / "temporal", "--set", f"data.train={dated}",
-                      "--set", "data.split=temporal", "--set", "train.epochs=1")
-    assert "overstates" not in (temporal / "train.log").read_text(encoding="utf-8")
+                      "--set", "data.split=temporal", "--set", "train.epochs=1",
+                      "--set", f"data.unlabeled=[{dated}]", *AUX)
+    log = (temporal / "train.log").read_text(encoding="utf-8")
+    assert "overstates" not in log
+    # the unlabelled texts lose the dev period too (the latest 20%: 30 of 150)
+    assert "data: 120 unlabelled texts for the auxiliary language model; 30 from the dev period left out" in log
