@@ -1,4 +1,4 @@
-"""Command line: ``sentinet train | tune | ensemble | eval | predict | serve | export | report``, with the
+"""Command line: ``sentinet train | baseline | tune | ensemble | eval | predict | serve | export | report``, with the
 ``config`` and ``embeddings`` tool groups from sentinet.cli_tools.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
@@ -10,12 +10,12 @@ from __future__ import annotations
 import gc
 import json
 import os
-import time
 from pathlib import Path
 
 import typer
 
 from sentinet import outputs
+from sentinet.cli_compare import baseline, ensemble, tune, with_baseline
 from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
 
@@ -77,7 +77,9 @@ def train(
         if is_group(resume):
             _echo_group(resume_group(resume, device))
             return
-        result = run_training(_resumable_config(resume, device), resume=resume)
+        cfg = _resumable_config(resume, device)
+        result = run_training(cfg, resume=resume)
+        with_baseline(cfg, result.best["f_macro"], "neural")
         typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                    f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
         return
@@ -95,12 +97,18 @@ def train(
     if folds:
         if cfg.data.dev:
             raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
+        if cfg.train.baseline:
+            typer.echo("note: train.baseline is not fitted with --folds (it would score another dev "
+                       f"set); sentinet baseline --config {config} scores the configured split", err=True)
         _echo_group(cross_validate(cfg, folds))
         return
     if seeds > 1:
-        _echo_group(train_ensemble(cfg, seeds))
+        group = train_ensemble(cfg, seeds)
+        with_baseline(cfg, group.summary["ensemble"]["f_macro"], f"neural ({seeds}-seed ensemble)")
+        _echo_group(group)
         return
     result = run_training(cfg)
+    with_baseline(cfg, result.best["f_macro"], "neural")
     typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
                f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
 
@@ -113,70 +121,10 @@ def _echo_group(group) -> None:
                f"F-macro {e['f_macro']:.4f}\tF-micro {e['f_micro']:.4f}")
 
 
-@app.command()
-def tune(
-    config: Path = typer.Option(..., "--config", "-c", help="Base YAML config."),
-    space: Path = typer.Option(..., "--space", help="Search space YAML: config key → "
-                               "{type: int|float, low, high, log, step} or {choice: [...]}."),
-    overrides: list[str] = typer.Option([], "--set", help="Override a base key: --set train.epochs=5"),
-    trials: int = typer.Option(20, min=0, help="New trials to run now (0: until --timeout or Ctrl-C)."),
-    timeout: float | None = typer.Option(None, min=0, help="Start no new trial after this many seconds (0: no limit)."),
-    jobs: int = typer.Option(1, min=1, help="Worker processes sharing the study."),
-    storage: str | None = typer.Option(None, help="Study database, any SQLAlchemy URL "
-                                       "(default: sqlite:///OUTPUT_DIR/STUDY/study.db)."),
-    study: str | None = typer.Option(None, help="Study name (default: the config file's stem)."),
-    folds: int = typer.Option(0, min=0, help="Score each trial by k-fold cross-validation (fold mean)."),
-    output_dir: Path | None = typer.Option(None, help="OUTPUT_DIR: the study goes to OUTPUT_DIR/STUDY (default: run.output_dir)."),
-    sampler: str | None = typer.Option(None, help="tpe, random or grid (every combination of the "
-                                       "space's choices and steps). Default: the study's own; tpe for a new study."),
-    seed: int = typer.Option(13, help="Seed of the sampler (a grid's: the order of its points)."),
-) -> None:
-    """Search hyperparameters with Optuna; resumable; writes best.yaml, a table of trials and
-    best_so_far.png."""
-    from sentinet import tuning  # imports optuna: only this command needs it
-
-    started = time.time()
-    job = tuning.make_job(config, space, overrides, study, output_dir, storage, folds, sampler)
-    interrupted = tuning.run(job, trials, timeout or None, jobs, seed)
-    summary = tuning.summarize(job)
-    lines = summary.table.splitlines()
-    typer.echo("\n".join(lines[:12]) + (f"\n... {len(lines) - 12} more" if len(lines) > 12 else ""))
-    typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)"
-               + (f"; best so far: {summary.picture}" if summary.picture else ""))
-    if summary.best is not None:
-        score = f"mean dev F-macro over {folds} folds" if folds else "dev F-macro"
-        typer.echo(f"best: trial {summary.best.number}, {score} {summary.best.value:.4f} → {summary.best_path}")
-    typer.echo(f"wall time {time.time() - started:.1f}s; {summary.trials} trials in study {job.name} "
-               f"(sampler: {summary.sampler})")
-    if interrupted:
-        raise typer.Exit(130)
-    if summary.best is None:
-        raise SentinetError(f"study {job.name}: no trial completed; see {job.directory / 'trials.md'}")
-
-
-@app.command("ensemble")
-def ensemble(
-    runs: list[Path] = typer.Argument(..., help="Runs to average: run directories, or ensemble "
-                                      "(--seeds/--folds) directories, whose members are taken in."),
-    output: Path = typer.Option(..., "--output", "-o", help="The ensemble directory to write: a new "
-                                "path or an empty folder (an existing run is never written into)."),
-) -> None:
-    """Average runs trained apart (other encoders, vectors, configs; one label set) into one
-    ensemble directory that eval, predict, serve and export take like a single run; scored on
-    the members' dev records when they share them."""
-    from sentinet.mixed import combine_runs  # no torch: only the run directories' files are read
-
-    result = combine_runs(runs, output)
-    for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
-    for m in result.members:
-        typer.echo(f"{m.path}\t{m.encoder}\tdev F-macro {m.best['f_macro']:.4f}\tF-micro {m.best['f_micro']:.4f}")
-    scored, count = result.summary["ensemble"], len(result.members)
-    if scored is None:
-        typer.echo(f"ensemble of {count}\tnot scored on dev: {result.summary['dev']['note']}")
-    else:
-        typer.echo(f"ensemble of {count}\tdev F-macro {scored['f_macro']:.4f}\tF-micro {scored['f_micro']:.4f}")
-    typer.echo(str(result.path))
+# The commands that compare models live in sentinet.cli_compare.
+app.command()(baseline)
+app.command()(tune)
+app.command()(ensemble)
 
 
 @app.command("eval")
@@ -297,7 +245,8 @@ def _refuse_stdout_on(input_path: Path) -> None:
 
 
 def _load_predictor(run: Path, device: str):
-    """A run loaded for inference (eval, predict, serve), with two measures for speed:
+    """A run loaded for inference (eval, predict, serve) — a ``sentinet baseline`` run without
+    torch — with two measures for speed:
 
     - torch's idle CPU threads spin briefly, then sleep (GOMP_SPINCOUNT=10000 unless OpenMP
       is tuned already; GNU OpenMP reads it once, when torch loads). Every op of a forward
@@ -309,6 +258,10 @@ def _load_predictor(run: Path, device: str):
       the hundred thousand, and each collection walks them all); then what was loaded is
       frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
     """
+    from sentinet.baseline import BaselinePredictor, is_baseline
+
+    if is_baseline(run):  # scikit-learn only: no torch to load, no device to use
+        return BaselinePredictor.load(run)
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     collecting = gc.isenabled()
@@ -375,7 +328,10 @@ def export_run(
     --onnx, an ONNX graph for serving stacks."""
     from sentinet.export import export
     from sentinet.fileio import check_output, replaced_note
+    from sentinet.rundir import BASELINE_JSON
 
+    if (run / BASELINE_JSON).is_file():
+        raise SentinetError(f"{run}: baseline runs are not exported yet (copy the run directory instead)")
     if out is None and onnx is None:
         raise SentinetError("nothing to write: give the archive (OUT.tar.gz), --onnx PATH.onnx, or both")
     replaced = check_output(out, _run_files(run)) if out is not None else False
@@ -416,10 +372,13 @@ def _resumable_config(run_dir: Path, device: str | None):
     """The config a run directory was trained with, checked before anything else happens.
     An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
     from sentinet.artifacts import read_config
+    from sentinet.baseline import FITTING, is_baseline
     from sentinet.rundir import CONFIG, LAST, status
 
     if not (run_dir / CONFIG).is_file():
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
+    if is_baseline(run_dir) or status(run_dir) == FITTING:
+        raise SentinetError(f"{run_dir}: a baseline run has nothing to resume; run sentinet baseline again")
     if not (run_dir / LAST).is_file() and status(run_dir) is None:
         raise SentinetError(f"{run_dir}: no {LAST} to resume from")
     cfg = read_config(run_dir / CONFIG)

@@ -20,7 +20,8 @@ def config_show(
 ) -> None:
     """Print the config as training will see it: every default spelled out, overrides applied,
     data and vector paths resolved where the files are found."""
-    from sentinet.config import dump_yaml, load_config, resolve_paths
+    from sentinet.config import dump_yaml, load_config
+    from sentinet.config_paths import resolve_paths
     from sentinet.models import ENCODER_OPTIONS
 
     cfg = load_config(config, overrides, ENCODER_OPTIONS)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from sentinet import artifacts, rundir
-from sentinet.config import Config, resolve_paths
+from sentinet.config import Config
+from sentinet.config_paths import resolve_paths
 from sentinet.labels import LabelSet
 from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError

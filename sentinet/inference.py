@@ -127,11 +127,14 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device) -> Predictor:
-        """A run directory, its model.pt, an ensemble directory, or a ``sentinet export``
-        archive (unpacked into a temporary folder that lives as long as the predictor)."""
-        from sentinet import archive
+        """A run directory, its model.pt, an ensemble directory, a ``sentinet baseline`` run
+        (a BaselinePredictor, with the same interface), or a ``sentinet export`` archive
+        (unpacked into a temporary folder that lives as long as the predictor)."""
+        from sentinet import archive, baseline
 
         path = Path(path)
+        if baseline.is_baseline(path):
+            return baseline.BaselinePredictor.load(path)
         if archive.is_archive(path):
             unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")  # private: mode 700
             try:

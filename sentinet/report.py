@@ -48,6 +48,11 @@ def describe_run(run_dir: Path) -> dict:
                   # a mixed ensemble of runs scored on different dev data has no ensemble score
                   "ensemble F-macro": f"{metrics['ensemble']['f_macro']:.4f}" if metrics.get("ensemble") else "—",
                   "members": str(len(metrics["members"]))}
+    elif metrics.get("kind") == "baseline":  # sentinet baseline: no epochs
+        config_dir, best = run_dir, metrics.get("best", {})
+        scores = {"dev F-macro": f"{best.get('f_macro', float('nan')):.4f}",
+                  "dev F-micro": f"{best.get('f_micro', float('nan')):.4f}",
+                  "best epoch": "-", "baseline": f"tf-idf + logistic regression, C {metrics.get('C')}"}
     else:
         config_dir = run_dir
         best, best_epoch = metrics.get("best", {}), metrics.get("best_epoch")

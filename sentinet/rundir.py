@@ -7,7 +7,8 @@ is sentinet.artifacts' job.
 weights ``model.pt``, ``metrics.json`` (every epoch and the best), ``metrics.csv``,
 ``train.log``, ``dev_predictions.json`` (the best model's dev probabilities), ``last.pt`` (what
 resume needs), and, when tuned, ``decision.json`` (per-class decision bias); pictures and
-TensorBoard logs with their extras. A group directory adds ``group.json`` (what it trains) and
+TensorBoard logs with their extras. A ``sentinet baseline`` run holds ``baseline.json`` and
+``baseline.npz`` (sentinet.baseline) in place of the vocabulary and weights. A group directory adds ``group.json`` (what it trains) and
 ``ensemble.json`` (its members) to the same summary files.
 
 The ``INCOMPLETE`` note is written first, when a directory is made, and removed last, once every
@@ -34,7 +35,9 @@ DECISION, ENSEMBLE, DEV, LAST = "decision.json", "ensemble.json", "dev_predictio
 CSV, CURVES, CONFUSION, TENSORBOARD = "metrics.csv", "curves.png", "confusion.png", "tensorboard"
 NOTE, GROUP = "INCOMPLETE", "group.json"  # group.json: in a --seeds/--folds group, what it trains
 BUNDLE = "vectors.npz"  # in an export: the vectors of words unseen in training
-READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE)  # never an output's name
+BASELINE_JSON, BASELINE_NPZ = "baseline.json", "baseline.npz"  # a `sentinet baseline` run's model, as data
+READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE,
+                     BASELINE_JSON, BASELINE_NPZ)  # never an output's name
 TRAINING = "training has not finished: it is running, or was killed"  # the first status
 
 

@@ -14,7 +14,6 @@ import copy
 import math
 import shutil
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +24,13 @@ from torch import nn
 from tqdm import tqdm
 
 from sentinet import artifacts, checkpoint, plots, rundir
-from sentinet.config import Config, resolve_paths
+from sentinet.config import Config
+from sentinet.config_paths import resolve_paths
 from sentinet.data.batching import EncodedDataset, make_loader
 from sentinet.data.tokenize import Tokenizer
-from sentinet.data.training_data import TrainingData, load_training_data, read_unlabeled, split_warning
+from sentinet.data.training_data import (
+    TrainingData, class_counts, load_training_data, log_data, split_warning, unlabeled_texts,
+)
 from sentinet.data.vocab import Vocab
 from sentinet.decision import Bias, decide, describe_bias, tune_bias
 from sentinet.device import resolve_device
@@ -219,40 +221,6 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
     return Prepared(config, data, [vocab.encode(x) for x in train_tokens],
                     [vocab.encode(x) for x in dev_tokens], vocab, model, loss_fn, device, saved,
                     [vocab.encode(x) for x in unlabeled_tokens])
-
-
-def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Tokenizer, log: RunLog) -> list[list[str]]:
-    """data.unlabeled, tokenised: read only when the auxiliary LM objective will use it."""
-    if not config.data.unlabeled:
-        return []
-    if not config.train.aux_lm.weight:
-        log("data: data.unlabeled is read only by train.aux_lm, whose weight is 0: not used")
-        return []
-    records, dropped = read_unlabeled(config.data, data.dev_window)
-    tokens = [tokenizer(r.text) for r in records]
-    log(f"data: {len(tokens)} unlabelled texts for the auxiliary language model"
-        + (f"; {dropped} from the dev period left out" if dropped else ""))
-    return tokens
-
-
-def class_counts(data: TrainingData) -> list[int]:
-    """Training tweets per class (what a hierarchical head's tree is built from)."""
-    counts = Counter(c for _, c in data.train)
-    return [counts[i] for i in range(len(data.labels))]
-
-
-def log_data(data: TrainingData, log: RunLog) -> None:
-    log(f"data: {len(data.train)} training tweets, {len(data.dev)} dev tweets "
-        f"({sum(len(r.labels) for r in data.dev)} scored dev pairs); {data.description}")
-    for source in data.sources if len(data.sources) > 1 else []:
-        dropped = source["dropped_in_dev_period"]
-        log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
-            + (f"; {dropped} from the dev period left out" if dropped else ""))
-    classes = data.labels
-    counts = Counter(classes.values[c] for _, c in data.train)
-    metric = "official SentiRuEval F-macro" if classes.sentiment else "macro-F1 over all classes"
-    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training tweets; "
-        f"model selection by {metric}")
 
 
 def new_state(prep: Prepared) -> TrainState:

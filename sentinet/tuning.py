@@ -10,10 +10,8 @@ database after every run, so it covers every trial, wherever it ran.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import importlib.util
-import io
 import logging
 import multiprocessing
 import os
@@ -34,7 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tqdm import tqdm
 
-from sentinet import plots, tables
+from sentinet import plots
 from sentinet.config import Config, apply_override, check_folds, check_plain_name, dump_yaml, from_dict, read_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
@@ -42,6 +40,9 @@ from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.search_space import Param, build_config, grid, grid_size, read_space, tried_points
+from sentinet.study_tables import (
+    cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds,
+)
 from sentinet.training import TrainResult, train
 
 # Median stopping rule: only once 5 trials have finished, and never on the first epoch,
@@ -374,10 +375,10 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 def _print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
     """One line per finished trial, from whichever worker ran it."""
     value = f"  F-macro {trial.value:.4f}" if trial.state == TrialState.COMPLETE else ""
-    params = "  ".join(f"{k}={_cell(v)}" for k, v in trial.params.items())
-    note = _note(trial)
+    params = "  ".join(f"{k}={cell(v)}" for k, v in trial.params.items())
+    note = trial_note(trial)
     tqdm.write(f"trial {trial.number} {trial.state.name.lower()}{value}  {params}  "
-               f"({_seconds(trial):.1f}s){f'  [{note}]' if note else ''}")
+               f"({trial_seconds(trial):.1f}s){f'  [{note}]' if note else ''}")
 
 
 class _UserErrorFilter(logging.Filter):
@@ -444,12 +445,6 @@ def sampler_of(study: optuna.Study) -> str:
     return f"grid ({grid_size(attrs.get('grid', {}))} points, order from seed {attrs.get('grid_seed')})"
 
 
-def scores(trials: list[FrozenTrial]) -> list[tuple[int, float | None]]:
-    """(number, dev score) of every finished trial, in order; None for a pruned or failed one."""
-    return [(t.number, t.value if t.state == TrialState.COMPLETE else None)
-            for t in sorted(trials, key=lambda t: t.number) if t.state.is_finished()]
-
-
 def write_best(job: Job, best: FrozenTrial, n_trials: int, sampler: str = "tpe") -> Path:
     """The base config with the best trial's values: ready for ``sentinet train --config``."""
     try:
@@ -466,49 +461,3 @@ def write_best(job: Job, best: FrozenTrial, n_trials: int, sampler: str = "tpe")
               f"# Train it: sentinet train --config {path}{folds}\n")
     atomic_write_text(path, header + dump_yaml(config))
     return path
-
-
-def trial_rows(trials: list[FrozenTrial], keys: list[str]) -> list[dict]:
-    """One row per trial, the complete ones best first; a column per parameter (this space's,
-    then any other). A pruned trial's f_macro is its last reported score."""
-    keys = keys + sorted({k for t in trials for k in t.params} - set(keys))
-    ranked = sorted(trials, key=lambda t: (t.state != TrialState.COMPLETE,
-                                           -t.value if t.state == TrialState.COMPLETE else 0.0, t.number))
-    return [{"trial": t.number, "state": t.state.name.lower(), "f_macro": t.value,
-             "seconds": round(_seconds(t), 1), **{k: t.params.get(k) for k in keys},
-             "note": _note(t), "run_dir": t.user_attrs.get("run_dir", "")} for t in ranked]
-
-
-def markdown_table(rows: list[dict]) -> str:
-    if not rows:
-        return "(no trials yet)"
-    columns = [c for c in rows[0] if c != "run_dir"]
-    return tables.markdown_table(columns, [[_cell(row[c]) for c in columns] for row in rows])
-
-
-def csv_table(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
-    return buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _note(trial: FrozenTrial) -> str:
-    attrs = trial.user_attrs
-    return attrs.get("error") or attrs.get("pruned") or ""
-
-
-def _seconds(trial: FrozenTrial) -> float:
-    if "seconds" in trial.user_attrs:
-        return float(trial.user_attrs["seconds"])
-    return trial.duration.total_seconds() if trial.duration else 0.0

@@ -139,6 +139,14 @@ def write_tiny_data(tmp_path: Path) -> dict[str, Path]:
     return {"train": train, "test": test, "vectors": vectors, "lines": lines, "dir": tmp_path}
 
 
+def tiny_project(root: Path) -> tuple[dict[str, Path], Path]:
+    """The tiny data in ``root`` and tiny.yaml over it (for fixtures shared by a module)."""
+    data = write_tiny_data(root)
+    config = root / "tiny.yaml"
+    config.write_text(tiny_config_yaml(data), encoding="utf-8")
+    return data, config
+
+
 def tiny_config_yaml(data: dict[str, Path], encoder: str = "gru", epochs: int = 2) -> str:
     return f"""
 data:

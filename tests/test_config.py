@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sentinet.config import Config, apply_override, from_dict, load_config, resolve_path
+from sentinet.config import Config, apply_override, from_dict, load_config
+from sentinet.config_paths import resolve_path
 from sentinet.fields import Range
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.errors import SentinetError

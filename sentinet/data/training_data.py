@@ -5,6 +5,8 @@ the label set, read and checked before anything is built or written."""
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sentinet.config import Config, DataConfig, train_files
@@ -107,3 +109,39 @@ def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> Labe
     for path, records in files:
         check_known(records, labels, path)
     return labels
+
+
+def log_data(data: TrainingData, log: Callable[[str], None]) -> None:
+    """What a run trains and selects on, for its log."""
+    log(f"data: {len(data.train)} training tweets, {len(data.dev)} dev tweets "
+        f"({sum(len(r.labels) for r in data.dev)} scored dev pairs); {data.description}")
+    for source in data.sources if len(data.sources) > 1 else []:
+        dropped = source["dropped_in_dev_period"]
+        log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
+            + (f"; {dropped} from the dev period left out" if dropped else ""))
+    classes = data.labels
+    counts = Counter(classes.values[c] for _, c in data.train)
+    metric = "official SentiRuEval F-macro" if classes.sentiment else "macro-F1 over all classes"
+    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training tweets; "
+        f"model selection by {metric}")
+
+
+def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Callable[[str], list[str]],
+                    log: Callable[[str], None]) -> list[list[str]]:
+    """data.unlabeled, tokenised: read only when the auxiliary LM objective will use it."""
+    if not config.data.unlabeled:
+        return []
+    if not config.train.aux_lm.weight:
+        log("data: data.unlabeled is read only by train.aux_lm, whose weight is 0: not used")
+        return []
+    records, dropped = read_unlabeled(config.data, data.dev_window)
+    tokens = [tokenizer(r.text) for r in records]
+    log(f"data: {len(tokens)} unlabelled texts for the auxiliary language model"
+        + (f"; {dropped} from the dev period left out" if dropped else ""))
+    return tokens
+
+
+def class_counts(data: TrainingData) -> list[int]:
+    """Training tweets per class (what a hierarchical head's tree is built from)."""
+    counts = Counter(c for _, c in data.train)
+    return [counts[i] for i in range(len(data.labels))]

@@ -24,7 +24,7 @@ from sentinet import artifacts, checkpoint
 from sentinet.inference import Predictor, evaluate
 from sentinet.data.training_data import load_training_data
 
-from ..helpers import tiny_config_yaml, write_tiny_data
+from ..helpers import tiny_project
 from ..fault_launcher import INTERRUPT, LAUNCHER, MARKER, PAUSE
 from ..helpers import STATEFUL, without_times
 from .test_resume import run_cli
@@ -58,9 +58,7 @@ def stop_when_paused(moment: str, tmp_path: Path, *args: str, sig: int = signal.
 def reference(tmp_path_factory) -> dict:
     """Tiny data and an uninterrupted run of it: what every killed and resumed run must equal."""
     root = tmp_path_factory.mktemp("faults")
-    data = write_tiny_data(root)
-    config = root / "tiny.yaml"
-    config.write_text(tiny_config_yaml(data), encoding="utf-8")
+    data, config = tiny_project(root)
     whole = run_cli("train", "--config", str(config), "--output-dir", str(root / "whole"), *STATEFUL)
     assert whole.returncode == 0, whole.stderr
     (run,) = (root / "whole").iterdir()

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from sentinet import __version__
-from sentinet.config import from_dict, resolve_path
+from sentinet.config import from_dict
+from sentinet.config_paths import resolve_path
 from sentinet.models import ENCODER_OPTIONS
 
 from ..helpers import tiny_config_yaml
