@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Train the chosen model for one domain (chosen by the temporal-folds dev mean, docs/RESULTS.md
-# section 1) as a 5-seed ensemble:
+# sections 0 and 1) as a 5-seed ensemble:
 #   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/train_best.sh banks|tkk
-# Step 1 (once, shared by both domains): word2vec on the training texts of both domains —
-# no labels, no test texts — written to data/vectors/sentirueval_w2v.bin, which the best
-# configs concatenate to navec. Step 2: sentinet train --seeds 5; the ensemble directory it
-# prints is what `sentinet eval` and `sentinet predict` take.
+# Step 1 (once, shared by both domains): word2vec and fastText on the training texts of both
+# domains — no labels, no test texts — written to data/vectors/sentirueval_{w2v,ft}.bin, which
+# the best configs concatenate to navec (the fastText since issue 15).
+# Step 2: sentinet train --seeds 5; the ensemble directory it prints is what `sentinet eval`
+# and `sentinet predict` take.
 set -euo pipefail
 domain=${1:?usage: train_best.sh banks|tkk}
 cd "$(dirname "$0")/.."
@@ -14,9 +15,14 @@ default=sentinet
 [[ -x .venv/bin/sentinet ]] && default=.venv/bin/sentinet  # what `make install` creates
 sentinet=${SENTINET:-$default}
 w2v=data/vectors/sentirueval_w2v.bin
+corpus=("$data/sentirueval2016/bank_train_2016.xml" "$data/sentirueval2016/tkk_train_2016.xml")
 if [[ ! -f $w2v ]]; then
-    $sentinet embeddings train "$data/sentirueval2016/bank_train_2016.xml" \
-        "$data/sentirueval2016/tkk_train_2016.xml" --out "$w2v" \
+    $sentinet embeddings train "${corpus[@]}" --out "$w2v" \
         --set vectors.word2vec.dim=100 --set vectors.word2vec.epochs=20 --seed 13
+fi
+ft=data/vectors/sentirueval_ft.bin  # fastText on the same texts: what the best configs use (issue 15)
+if [[ ! -f $ft ]]; then
+    $sentinet embeddings train "${corpus[@]}" --out "$ft" --model fasttext \
+        --set vectors.word2vec.dim=100 --set vectors.word2vec.epochs=20 --seed 13 --workers 1
 fi
 $sentinet train --config "configs/best_${domain}.yaml" --seeds 5 "${@:2}"

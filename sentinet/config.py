@@ -411,6 +411,10 @@ def _build(cls: type, raw: Any, where: str, encoders: Encoders) -> Any:
         if key not in fields:
             raise SentinetError(unknown_key(str(key), where, list(fields)))
         values[key] = _check_value(hints[key], fields[key], value, join_key(where, key), encoders)
+    for key, hint in hints.items():  # sections left out still get their encoder's own options
+        if key not in values and (hint is EncoderOptions or dataclasses.is_dataclass(hint)):
+            if hint is not EncoderOptions or EncoderOptions.name in encoders:
+                values[key] = _check_value(hint, fields[key], None, join_key(where, key), encoders)
     return cls(**values)
 
 

@@ -219,3 +219,12 @@ def test_null_and_zero_keep_their_meaning():
     for key in ("train.patience", "train.epochs", "train.num_threads", "vectors.unfreeze_epoch"):
         with pytest.raises(SentinetError, match=rf"^{re.escape(key)}: 0 must be ≥ 1"):
             from_dict(_raw(key, {}, 0), ENCODER_OPTIONS)
+
+
+def test_a_config_without_a_model_section_gets_the_default_encoders_options(tmp_path):
+    """A minimal config (data + vectors) once built a bare EncoderOptions, and training failed
+    with "'EncoderOptions' object has no attribute 'hidden_size'"."""
+    for raw in ({"data": {"train": "x.xml"}}, {"model": {"embedding_dropout": 0.1}}):
+        encoder = from_dict(raw, ENCODER_OPTIONS).model.encoder
+        assert encoder == ENCODER_OPTIONS["gru"]()
+        assert encoder.hidden_size == 128

@@ -239,7 +239,7 @@ def test_a_training_error_stops_the_study_with_one_line(study):
     assert "file not found" in trials[0].user_attrs["error"]
 
 
-@pytest.mark.parametrize("space", ["gru", "encoders", "shift"])
+@pytest.mark.parametrize("space", ["gru", "encoders", "shift", "samplers"])
 @pytest.mark.parametrize("base", ["banks_gru", "tkk_gru", "best_banks"])
 def test_example_spaces_fit_the_shipped_configs(space, base):
     repo = Path(__file__).resolve().parents[1]

@@ -114,3 +114,19 @@ def test_run_files_are_readable_by_others_and_record_versions(tiny_data):
 def test_a_missing_input_is_reported_before_any_model_is_loaded(tmp_path, command):
     result = run_cli(command, str(tmp_path / "no-run"), str(tmp_path / "missing.xml"))
     assert_one_line_error(result, "missing.xml: file not found")
+
+
+def test_a_minimal_config_trains(tiny_data):
+    """data + vectors and nothing else: every other key at its default, the GRU's included."""
+    from ..helpers import run_cli
+
+    config = tiny_data["dir"] / "minimal.yaml"
+    config.write_text(f"data:\n  train: {tiny_data['train']}\nvectors:\n  path: {tiny_data['vectors']}\n",
+                      encoding="utf-8")
+    result = run_cli("train", "--config", str(config), "--set", "train.epochs=1",
+                     "--output-dir", str(tiny_data["dir"] / "runs"))
+    assert result.returncode == 0, result.stderr
+    (run,) = (tiny_data["dir"] / "runs").iterdir()
+    saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["model"]["encoder"] == {"name": "gru", "hidden_size": 128, "num_layers": 1,
+                                         "bidirectional": True, "dropout": 0.0, "pooling": "max"}
