@@ -190,3 +190,18 @@ def test_onnx_without_the_extra_is_one_line_and_the_rest_still_works(tmp_path):
     result = cli("export", str(run), str(archive))
     assert result.returncode == 0, result.stderr
     assert archive.is_file()
+
+
+@pytest.mark.parametrize("vocab_size", ["0", "50000"])
+def test_an_export_with_no_unseen_word_to_bundle_predicts(quick_run, tmp_path, vocab_size):
+    """--vocab-size 0 (what export's own message recommends) bundles no rows for unseen words,
+    as does a vectors file the run's vocabulary already holds whole: both once died with a
+    ValueError reshaping the empty matrix. 50000: rows bundled, as before."""
+    from .helpers import run_cli
+
+    archive = tmp_path / "run.tar.gz"
+    exported = run_cli("export", str(quick_run["run"]), str(archive), "--vocab-size", vocab_size)
+    assert exported.returncode == 0, exported.stderr
+    predicted = run_cli("predict", str(archive), str(quick_run["lines"]))
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(predicted.stdout.splitlines()) == 3  # header + 2 lines
