@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from sentinet.fileio import remove_partials
 from sentinet.metrics import full_report
 from sentinet.runlog import RunLog
 from sentinet.training import TrainResult, train
+from sentinet.tables import mean_std
 
 
 @dataclass
@@ -38,10 +38,6 @@ class EnsembleResult:
     path: Path
     members: list[TrainResult]
     summary: dict  # mean/std of the members and the ensemble's dev scores
-
-
-def mean_std(values: list[float]) -> dict:
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def train_ensemble(config: Config, seeds: int, group: Path | None = None) -> EnsembleResult:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from sentinet.decision import decide
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_write_text
 from sentinet.labels import LabelSet
+from sentinet.tables import mean_std
 
 RUN_FILES = (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS, rundir.METRICS)
 COLUMNS = ("text_column", "label_column", "id_column", "quoting")  # what eval/predict read with
@@ -168,11 +168,6 @@ def _check_members(members: list[Member], runs: list[Path], out: Path) -> None:
 
 # --------------------------------------------------------------------------------------
 # Scores
-
-
-def mean_std(values: list[float]) -> dict:
-    """As sentinet.ensemble's (a sibling module, so not imported from it)."""
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
 
 def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:

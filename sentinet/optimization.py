@@ -33,14 +33,16 @@ def build_optimizer(params, cfg: OptimizerConfig, lr: float | None = None) -> to
 PARTS = {"embedder": "embeddings", "encoder": "encoder", "head": "head"}
 
 
-def parameter_groups(model: nn.Module, scale: LrScaleConfig, lr: float) -> list:
+def parameter_groups(model: nn.Module, scale: LrScaleConfig, lr: float, extra: list | None = None) -> list:
     """The trainable parameters as optimizer groups at ``lr`` times each part's scale
-    (train.lr_scale); a part scaled to 0 stops training. With every scale 1 this is the
-    plain parameter list, so checkpoints of runs without scales keep their one group."""
+    (train.lr_scale); a part scaled to 0 stops training. ``extra`` (the training objective's
+    own parameters) trains at ``lr``. With every scale 1 this is the plain parameter list, so
+    checkpoints of runs without scales keep their one group."""
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    extra = list(extra or [])
     scales = {part: getattr(scale, part) for part in PARTS.values()}
     if set(scales.values()) == {1.0}:
-        return [p for _, p in trainable]
+        return [p for _, p in trainable] + extra
     groups: dict[str, list] = {part: [] for part in scales}
     for name, param in trainable:
         groups[PARTS.get(name.split(".")[0], "encoder")].append(param)
@@ -48,8 +50,9 @@ def parameter_groups(model: nn.Module, scale: LrScaleConfig, lr: float) -> list:
         if scales[part] == 0:
             for param in params:
                 param.requires_grad_(False)
-    return [{"params": params, "lr": lr * scales[part], "name": part}
-            for part, params in groups.items() if params and scales[part] > 0]
+    groups = [{"params": params, "lr": lr * scales[part], "name": part}
+              for part, params in groups.items() if params and scales[part] > 0]
+    return groups + ([{"params": extra, "lr": lr, "name": "aux_lm"}] if extra else [])
 
 
 def encoder_lr(optimizer: torch.optim.Optimizer) -> float:

@@ -231,9 +231,7 @@ def new_state(prep: Prepared) -> TrainState:
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
     objective = build_objective(prep.loss_fn, t.aux_lm, model, len(prep.vocab), prep.train_ids,
                                 prep.unlabeled_ids, t.batch_size, t.bucket_pool, t.seed).to(prep.device)
-    params = parameter_groups(model, t.lr_scale, t.optimizer.lr)
-    if extra := list(objective.parameters()):  # the LM head trains at the base rate
-        params += [{"params": extra, "lr": t.optimizer.lr, "name": "aux_lm"}] if params and isinstance(params[0], dict) else extra
+    params = parameter_groups(model, t.lr_scale, t.optimizer.lr, extra=list(objective.parameters()))
     optimizers = [build_optimizer(params, t.optimizer)]
     schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
     result = TrainResult(run_dir=Path(), best_epoch=0, best={"f_macro": -math.inf},

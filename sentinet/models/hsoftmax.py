@@ -72,13 +72,12 @@ class HierarchicalSoftmax(nn.Module):
         """log p(target | hidden) for each row: the training cost, one path per row."""
         paths, codes, mask = self.paths[targets], self.codes[targets], self.mask[targets]
         w, b = self.nodes.weight[paths], self.nodes.bias[paths]  # [N, depth, in], [N, depth]
-        logits = torch.einsum("nd,nkd->nk", hidden, w) + b
-        return (F.logsigmoid(logits * (2 * codes - 1)) * mask).sum(-1)
+        return _path_log_prob(torch.einsum("nd,nkd->nk", hidden, w) + b, codes, mask)
 
     def log_probs(self, hidden: Tensor) -> Tensor:
         """[..., in_dim] → [..., V] log-probabilities of every output (they sum to 1)."""
         gathered = self.nodes(hidden)[..., self.paths]  # [..., V, depth]: each leaf's path
-        return (F.logsigmoid(gathered * (2 * self.codes - 1)) * self.mask).sum(-1)
+        return _path_log_prob(gathered, self.codes, self.mask)
 
     def forward(self, hidden: Tensor) -> Tensor:
         return self.log_probs(hidden)
@@ -94,6 +93,12 @@ class HierarchicalSoftmax(nn.Module):
             saved = state_dict.get(prefix + name)
             if saved is not None and saved.dim() == 2 and saved.size(0) == self.num_outputs:
                 setattr(self, name, torch.empty_like(saved))
+
+
+def _path_log_prob(logits: Tensor, codes: Tensor, mask: Tensor) -> Tensor:
+    """Sum of the log-probabilities of the turns along a (padded) path: a turn right (code 1)
+    has probability sigmoid(logit), a turn left sigmoid(-logit)."""
+    return (F.logsigmoid(logits * (2 * codes - 1)) * mask).sum(-1)
 
 
 def adopt_trees(model: nn.Module, state_dict: dict) -> None:
