@@ -6,7 +6,8 @@
 Each encoder sits in the full classifier (frozen 300-d vectors → encoder → head) and runs on
 the same random batches of tweet-like lengths. Rounds interleave the encoders, so machine
 noise hits them all alike; the table shows medians and the ratio to nn.GRU (> 1: faster).
-"sru-reference" is the same SRU with the plain autograd loop instead of the fast recurrence.
+"sru" uses the fused C++ kernel when it is built (python -m sentinet.models.sru_kernel),
+"sru-torch" the same SRU without it, and "sru-reference" the plain autograd loop.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def build(name: str, hidden: int, layers: int, vocab: int, dim: int) -> Sentimen
     if name == "sru-reference":
         for layer in model.encoder.layers:
             layer.recurrence = sru_recurrence_reference
+    if name == "sru-torch":
+        for layer in model.encoder.layers:
+            layer.fused = False
     return model
 
 
@@ -80,7 +84,7 @@ def time_infer(model, data, device) -> float:
 
 
 def bench(device: torch.device, args: argparse.Namespace) -> None:
-    names = ["gru", "lstm", "rnn", "cnn", "sru", "sru-reference"]
+    names = ["gru", "lstm", "rnn", "cnn", "sru", "sru-torch", "sru-reference"]
     models = {n: build(n, args.hidden, args.layers, args.vocab, 300).to(device) for n in names}
     optims = {n: torch.optim.Adam([p for p in m.parameters() if p.requires_grad]) for n, m in models.items()}
     data = batches(args.steps, args.batch, args.max_len, args.vocab, device)

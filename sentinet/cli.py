@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -18,6 +17,7 @@ from sentinet import outputs
 from sentinet.cli_compare import baseline, ensemble, tune, with_baseline
 from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
+from sentinet.threads import quiet_spin
 
 app = typer.Typer(
     add_completion=False,
@@ -42,6 +42,10 @@ def root(
                                  help="Print the sentinet, torch and Python versions and exit."),
 ) -> None:
     """Sentiment classification of short texts over frozen word vectors."""
+
+
+INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
+             "of the float model's.")
 
 
 @app.command()
@@ -134,6 +138,7 @@ def evaluate(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
 ) -> None:
     """Score a trained model: the official SentiRuEval F-macro / F-micro for SentiRuEval
     labels (macro-F1 for any other label set), and a per-class report."""
@@ -141,7 +146,7 @@ def evaluate(
     from sentinet.data.readers import check_readable
 
     check_readable(data_file)  # before the model: a typo should not cost a model load
-    predictor = _load_predictor(run, device)
+    predictor = _load_predictor(run, device, int8)
     from sentinet.inference import evaluate as run_eval
 
     records = _read(data_file, predictor)
@@ -186,6 +191,7 @@ def predict(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1),
     chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
@@ -210,7 +216,7 @@ def predict(
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
     if output_format == "sentirueval" and output is None:
         raise SentinetError("--format sentirueval writes XML: give --output FILE")
-    predictor = _load_predictor(run, device)
+    predictor = _load_predictor(run, device, int8)
     d = predictor.config.data
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
@@ -244,16 +250,12 @@ def _refuse_stdout_on(input_path: Path) -> None:
         raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
 
 
-def _load_predictor(run: Path, device: str):
+def _load_predictor(run: Path, device: str, int8: bool = False):
     """A run loaded for inference (eval, predict, serve) — a ``sentinet baseline`` run without
     torch — with two measures for speed:
 
-    - torch's idle CPU threads spin briefly, then sleep (GOMP_SPINCOUNT=10000 unless OpenMP
-      is tuned already; GNU OpenMP reads it once, when torch loads). Every op of a forward
-      pass ends at a barrier. By default a thread spins ~300,000 times there, holding the core
-      its descheduled partner needs: on a busy 2-core machine a 2-thread forward pass ran 20x
-      slower than a 1-thread one. Never spinning (OMP_WAIT_POLICY=PASSIVE) cost 40% on an
-      idle machine; 10,000 spins cost ~6% there and do not collapse on a busy one.
+    - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
+      (sentinet/threads.py says why);
     - no garbage collection while torch and the model load (importing torch makes objects by
       the hundred thousand, and each collection walks them all); then what was loaded is
       frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
@@ -261,15 +263,15 @@ def _load_predictor(run: Path, device: str):
     from sentinet.baseline import BaselinePredictor, is_baseline
 
     if is_baseline(run):  # scikit-learn only: no torch to load, no device to use
+        if int8:
+            raise SentinetError(f"--int8: {run} is a linear baseline; it has no neural layers to quantise")
         return BaselinePredictor.load(run)
-    if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     collecting = gc.isenabled()
     gc.disable()
     try:
         from sentinet.inference import Predictor
 
-        return Predictor.load(run, _device(device))
+        return Predictor.load(run, _device(device), int8)
     finally:
         gc.freeze()
         if collecting:
@@ -304,12 +306,13 @@ def serve(
     max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),
     max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
 ) -> None:
     """An HTTP API over a run: GET /health, POST /predict {"texts": [...]} (the serve extra)."""
     from sentinet.serve import require_extra, run_server
 
     require_extra()
-    predictor = _load_predictor(run, device)
+    predictor = _load_predictor(run, device, int8)
     typer.echo(f"serving {predictor.path} on http://{host}:{port} (POST /predict, GET /health)", err=True)
     run_server(predictor, host, port, max_texts, max_bytes)
 
@@ -403,6 +406,7 @@ def _read(path: Path, predictor, format: str = "auto"):
 
 
 def main() -> None:
+    quiet_spin()  # before anything imports torch: OpenMP reads it once
     try:
         app()  # typer turns a Ctrl-C outside training into exit code 130 itself
     except Interrupted as stop:  # Ctrl-C during training, after the run was made usable

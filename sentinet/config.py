@@ -257,7 +257,7 @@ class TrainConfig:
     seed: int = bounded(13, ge=0, le=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bucket_pool: int = bounded(50, ge=1)  # batches per pool of similar-length tweets (1 = no bucketing)
-    num_threads: int | None = bounded(None, ge=1)  # torch CPU threads; null keeps torch's default
+    num_threads: int | None = bounded(None, ge=1)  # torch CPU threads; null: the cores other processes leave free
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Loss: "balanced" weighs classes by inverse training frequency; or one weight per class
     # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1.

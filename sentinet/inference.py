@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +22,18 @@ from sentinet.decision import decide
 from sentinet.embeddings import open_sources, refuse_pickles
 from sentinet.errors import SentinetError, UnsafeFileError
 from sentinet.models.classifier import SentimentClassifier
+from sentinet.threads import ThreadGovernor
 
 
 def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: torch.device,
-                batch_size: int = 256, progress: bool = False) -> np.ndarray:
+                batch_size: int = 256, progress: bool = False,
+                between: Callable[[], None] | None = None) -> np.ndarray:
     """Class probabilities [N, classes] of token-id lists, in input order.
 
     The batches are the length-sorted ones of a non-shuffling ``BucketBatchSampler`` (so the
     numbers a ``make_loader`` loop gives), padded in one ``torch.tensor`` call per batch: a
     plain loop, since a DataLoader's per-item tensors and collate cost more than the model on
-    short tweets."""
+    short tweets. ``between`` runs after every batch (the thread governor's tick)."""
     model.eval()
     batches = list(BucketBatchSampler([len(x) for x in ids], batch_size, shuffle=False))
     shown = batches
@@ -48,6 +50,8 @@ def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: to
             lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
             logits = model(batch.to(device), lengths)
             parts.append(torch.softmax(logits, dim=-1).float().cpu())
+            if between is not None:
+                between()
     if not parts:
         return np.zeros((0, model.head[-1].out_features), dtype=np.float32)
     probs = np.empty((len(ids), parts[0].shape[1]), dtype=np.float32)
@@ -70,11 +74,13 @@ class RunPredictor:
         self.tokenizer = Tokenizer(run.config.tokenizer)
         self._stores = {} if stores is None else stores  # shared by an ensemble's members
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool,
+                      between: Callable[[], None] | None = None) -> np.ndarray:
         tokens = [self.tokenizer(t) for t in texts]
         self._add_unseen_words(tokens)
         encode = self.run.vocab.encode
-        return predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress)
+        return predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress,
+                           between)
 
     def _add_unseen_words(self, tokens: list[list[str]]) -> None:
         vocab = self.run.vocab
@@ -120,16 +126,32 @@ class Predictor:
                 raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.run.labels.values)}, "
                                     f"not {list(self.classes.values)}: members must share one label set")
         self.bias = rundir.load_decision(path, len(self.classes))
+        # the cores other processes leave free, re-read between batches (sentinet/threads.py)
+        on_cpu = members[0].device.type == "cpu"
+        self.threads = ThreadGovernor(torch.set_num_threads, most=torch.get_num_threads()) if on_cpu else None
 
     @property
     def config(self):
         return self.members[0].run.config
 
     @classmethod
-    def load(cls, path: str | Path, device: torch.device) -> Predictor:
+    def load(cls, path: str | Path, device: torch.device, int8: bool = False) -> Predictor:
         """A run directory, its model.pt, an ensemble directory, a ``sentinet baseline`` run
         (a BaselinePredictor, with the same interface), or a ``sentinet export`` archive
-        (unpacked into a temporary folder that lives as long as the predictor)."""
+        (unpacked into a temporary folder that lives as long as the predictor). ``int8``:
+        dynamic int8 layers (sentinet/models/quantize.py), an opt-in for speed."""
+        predictor = cls._load(path, device)
+        if int8:
+            from sentinet.models.quantize import quantise_int8
+
+            if not hasattr(predictor, "members"):
+                raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
+            for member in predictor.members:
+                quantise_int8(member.run.model.eval(), device)
+        return predictor
+
+    @classmethod
+    def _load(cls, path: str | Path, device: torch.device) -> Predictor:
         from sentinet import archive, baseline
 
         path = Path(path)
@@ -138,7 +160,7 @@ class Predictor:
         if archive.is_archive(path):
             unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")  # private: mode 700
             try:
-                predictor = cls.load(archive.unpack(path, Path(unpacked.name)), device)
+                predictor = cls._load(archive.unpack(path, Path(unpacked.name)), device)
             except BaseException:
                 unpacked.cleanup()  # a refused archive leaves nothing behind
                 raise
@@ -157,7 +179,8 @@ class Predictor:
         return cls(run.run_dir, [RunPredictor(run, device)])
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
-        return np.mean([m.predict_proba(texts, batch_size, progress) for m in self.members], axis=0)
+        between = self.threads.tick if self.threads is not None else None
+        return np.mean([m.predict_proba(texts, batch_size, progress, between) for m in self.members], axis=0)
 
     def labels(self, probs: np.ndarray) -> list[int | str]:
         return decide(probs, self.classes, self.bias)

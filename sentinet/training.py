@@ -48,6 +48,7 @@ from sentinet.optimization import (
 )
 from sentinet.provenance import versions
 from sentinet.runlog import RunLog
+from sentinet.threads import ThreadGovernor
 
 __all__ = ["RunLog", "TrainResult", "TrainState", "train"]
 
@@ -161,7 +162,8 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
         state.load_state_dict(prep.saved, prep.config)
         started -= prep.saved["seconds"]  # the run's time counts the part before the interruption
     run_dir = state.result.run_dir = open_run_dir(prep.config, resume, into)
-    events = Events([state.schedule, state.averager,
+    threads = cpu_threads(prep)
+    events = Events([threads, state.schedule, state.averager,
                      *plots.epoch_loggers(prep.config.run, state.result.epochs), *callbacks])
     try:
         start_run_dir(prep, run_dir, log, restarting=resume is not None)
@@ -177,6 +179,7 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
         raise
     finally:
         events.close()
+    state.result.machine = machine(prep.device, threads)
     return complete(prep, state.result, log, started)
 
 
@@ -422,10 +425,20 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
         f"({result.seconds:.0f}s)\n{report['report']}")
 
 
-def machine(device: torch.device) -> str:
+def cpu_threads(prep: Prepared) -> Callback:
+    """``train.num_threads`` when set (prepare() applied it); else a governor that gives torch
+    the cores other processes leave free, up to torch's own default (sentinet/threads.py)."""
+    if prep.config.train.num_threads or prep.device.type != "cpu":
+        return Callback()
+    return ThreadGovernor(torch.set_num_threads, most=torch.get_num_threads())
+
+
+def machine(device: torch.device, threads: Callback | None = None) -> str:
     """Where a run trained, recorded beside its scores (timings mean nothing without it)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if isinstance(threads, ThreadGovernor):
+        return f"CPU, {threads.describe()}"
     return f"CPU, {torch.get_num_threads()} threads"
 
 

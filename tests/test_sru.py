@@ -107,3 +107,98 @@ def test_sru_encoder_on_cuda_matches_reference():
     torch.testing.assert_close(fast, ref)
     for a, b in zip(fast_grads, ref_grads):
         torch.testing.assert_close(a, b)
+
+
+# --------------------------------------------------------------------------------------
+# The fused CPU kernel (sru_cpu.cpp), where it is built (make install builds it)
+
+from sentinet.models import sru_kernel  # noqa: E402
+
+needs_kernel = pytest.mark.skipif(not sru_kernel.available(),
+                                  reason="fused SRU kernel not built (python -m sentinet.models.sru_kernel)")
+
+
+def encoder_pair(input_dim: int, hidden: int, layers: int, bidirectional: bool, pooling: str, seed: int = 0):
+    """The same SRU twice: the fused kernel and the plain-torch path."""
+    torch.manual_seed(seed)
+    options = SRUOptions(name="sru", hidden_size=hidden, num_layers=layers, bidirectional=bidirectional,
+                         pooling=pooling, dropout=0.0)
+    fused = SRUEncoder(options, input_dim).double()
+    plain = SRUEncoder(options, input_dim).double()
+    plain.load_state_dict(fused.state_dict())
+    for layer in plain.layers:
+        layer.fused = False
+    return fused, plain
+
+
+@needs_kernel
+@pytest.mark.parametrize("input_dim, hidden, layers, bidirectional, pooling", [
+    (6, 4, 2, True, "max"),     # K = 4 (projected highway) in both layers
+    (4, 4, 1, False, "last"),   # K = 3: the input itself is the highway
+    (4, 4, 2, True, "mean"),    # K = 3 then K = 4
+    (4, 4, 1, True, "last"),    # K = 3 with two directions sharing one input
+])
+def test_fused_kernel_matches_the_torch_path(input_dim, hidden, layers, bidirectional, pooling):
+    fused, plain = encoder_pair(input_dim, hidden, layers, bidirectional, pooling)
+    x = torch.randn(4, 6, input_dim, dtype=torch.float64)
+    lengths = torch.tensor([6, 4, 1, 3])
+    outs, grads_ = [], []
+    for enc in (fused, plain):
+        xi = x.clone().requires_grad_()
+        pooled, states = enc(xi, lengths, states=True)
+        weights = torch.linspace(-1, 1, pooled.numel(), dtype=pooled.dtype).view_as(pooled)
+        (pooled * weights).sum().backward()
+        real = torch.arange(6) < lengths.unsqueeze(1)
+        outs.append((pooled, states[real]))
+        grads_.append([xi.grad] + [p.grad for p in enc.parameters()])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b)
+    for a, b in zip(*grads_):
+        torch.testing.assert_close(a, b)
+
+
+@needs_kernel
+@pytest.mark.parametrize("k", [3, 4])
+def test_fused_kernel_gradcheck(k):
+    g = torch.Generator().manual_seed(k)
+    T, B, D, H = 4, 3, 2, 3
+    make = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64).requires_grad_()
+    U, v, b = make(T, B, D, k, H), make(2, D * H), make(2, D * H)
+    x = make(T, B, H) if k == 3 else torch.empty(0, dtype=torch.float64)
+    lengths = torch.tensor([4, 2, 1])
+    assert torch.autograd.gradcheck(sru_kernel.FusedSRU.apply, (U, x, v, b, lengths))
+
+
+@needs_kernel
+def test_fused_kernel_leaves_padding_at_zero_and_ignores_it():
+    fused, _ = encoder_pair(5, 4, 1, True, "max")
+    x = torch.randn(2, 3, 5, dtype=torch.float64)
+    lengths = torch.tensor([3, 2])
+    wide = torch.cat([x, torch.randn(2, 4, 5, dtype=torch.float64)], 1)  # junk after the real steps
+    pooled, states = fused(x, lengths, states=True)
+    pooled_wide, states_wide = fused(wide, lengths, states=True)
+    torch.testing.assert_close(pooled, pooled_wide)
+    torch.testing.assert_close(states, states_wide[:, :3])
+    assert states_wide[:, 3:].abs().max() == 0 and states[1, 2].abs().max() == 0
+
+
+def test_kernel_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("SENTINET_SRU_KERNEL", "0")
+    sru_kernel.kernel.cache_clear()
+    try:
+        assert not sru_kernel.available()
+    finally:
+        monkeypatch.delenv("SENTINET_SRU_KERNEL")
+        sru_kernel.kernel.cache_clear()
+
+
+def test_kernel_name_follows_source_and_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTINET_CACHE", str(tmp_path))
+    sru_kernel.kernel.cache_clear()
+    try:
+        assert sru_kernel.build_dir().parent == tmp_path
+        assert not sru_kernel.available()  # nothing built in an empty cache: the torch path runs
+        enc = SRUEncoder(SRUOptions(name="sru", hidden_size=3, num_layers=1), 3)
+        assert enc(torch.randn(2, 4, 3), torch.tensor([4, 2])).shape == (2, 6)
+    finally:
+        sru_kernel.kernel.cache_clear()

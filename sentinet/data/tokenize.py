@@ -108,6 +108,12 @@ _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)  # Оооо is one 
 _SYMBOL_RUN = re.compile(r"(.)\1{2,}")
 _LOOKALIKES = str.maketrans("хХДдРрОо", "xXDdPpOo")  # Cyrillic typed into emoticons
 _UNESCAPE_ROUNDS = 4  # exports escape at most twice or three times (&amp;amp;quot;)
+# Normalised pieces are remembered per tokenizer: words repeat (Zipf), so most pieces of a
+# tweet were normalised before, and predict spent a third of its time here. Bounded, and only
+# short pieces, so a hostile input cannot grow it.
+_CACHE_ENTRIES = 200_000
+_CACHE_PIECE_CHARS = 64
+_MISSING = object()
 
 
 # --------------------------------------------------------------------------------------
@@ -131,6 +137,8 @@ class Tokenizer:
             "word": self._word,
             "punct": self._punct,
         }
+        self._cache: dict[str, dict[str, str | None]] = {kind: {} for kind in self.normalisers}
+        self._cached = 0
 
     def __call__(self, text: str) -> list[str]:
         """The first ``max_tokens`` tokens; the scan stops there, so a huge text costs no more
@@ -140,12 +148,23 @@ class Tokenizer:
             kind, piece = match.lastgroup, match.group()
             if i == 0 and self._is_dropped_retweet_marker(kind, piece):
                 continue
-            token = self.normalisers[kind](piece)
+            token = self._normalised(kind, piece)
             if token:
                 tokens.append(token)
                 if len(tokens) == self.config.max_tokens:
                     break
         return tokens
+
+    def _normalised(self, kind: str, piece: str) -> str | None:
+        """``normalisers[kind](piece)``, remembered (the normalisers are pure functions)."""
+        cache = self._cache[kind]
+        token = cache.get(piece, _MISSING)
+        if token is _MISSING:
+            token = self.normalisers[kind](piece)
+            if self._cached < _CACHE_ENTRIES and len(piece) <= _CACHE_PIECE_CHARS:
+                cache[piece] = token
+                self._cached += 1
+        return token
 
     def _is_dropped_retweet_marker(self, kind: str, piece: str) -> bool:
         return self.config.retweets == "drop" and kind == "word" and piece.casefold() == "rt"

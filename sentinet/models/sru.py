@@ -8,9 +8,11 @@ Per layer and direction, with one GEMM for every time step and projection::
     c_t = f_t ⊙ c_{t-1} + (1 − f_t) ⊙ x̃_t
     h_t = r_t ⊙ c_t + (1 − r_t) ⊙ x_t        (x projected when its size differs)
 
-Only the c recurrence is sequential, and it is elementwise: ``sru_recurrence`` runs it with
-a hand-written backward (few ops per step on the CPU, a fused Triton kernel on CUDA); r and h
-are then computed for all steps at once. The backward direction runs the same recurrence
+Only the c recurrence is sequential, and it is elementwise. On the CPU, when the C++ kernel is
+built (``python -m sentinet.models.sru_kernel``; ``make install`` does), everything after the
+GEMM is one fused call, forward and backward (sru_cpu.cpp). Otherwise ``sru_recurrence`` runs
+the recurrence with a hand-written backward (few ops per step on the CPU, a fused Triton
+kernel on CUDA); r and h are then computed for all steps at once. The backward direction runs the same recurrence
 over each tweet reversed within its own length, so it starts at the tweet's last real token
 and padding always comes after the real steps: it can never reach a real state.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from sentinet.models import sru_kernel
 from sentinet.models.pooling import masked_max, masked_mean
 from sentinet.fields import bounded
 from sentinet.models.recurrent import RecurrentOptions
@@ -121,9 +124,13 @@ class SRULayer(nn.Module):
         self.b = nn.Parameter(torch.zeros(2, self.dirs * hidden))
         nn.init.xavier_uniform_(self.weight.weight)
         self.recurrence = sru_recurrence  # benchmarks swap in sru_recurrence_reference
+        self.fused = True  # the C++ kernel on the CPU when it is built (benchmarks turn it off)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """[B, T, D] → [B, T, dirs * H], both directions in the original time order."""
+        if (self.fused and self.recurrence is sru_recurrence and not x.is_cuda
+                and not torch.jit.is_tracing() and sru_kernel.available()):
+            return self._fused(x, lengths)
         B, T, _ = x.shape
         H, dirs, k = self.hidden, self.dirs, self.k
         # Time-major, and the backward direction reads each tweet reversed within its length.
@@ -144,6 +151,17 @@ class SRULayer(nn.Module):
         if dirs == 2:
             h = torch.stack([h[:, :, 0], reverse_within_lengths(h[:, :, 1], lengths)], 2)
         return h.reshape(B, T, dirs * H)
+
+    def _fused(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The same layer with one GEMM and one fused kernel call (sru_cpu.cpp): the backward
+        direction walks each tweet from its last real token, so nothing is reversed; padding
+        steps come out 0."""
+        B, T, _ = x.shape
+        x_tm = x.transpose(0, 1)
+        u = (x_tm @ self.weight.weight.T).contiguous().view(T, B, self.dirs, self.k, self.hidden)
+        highway = x_tm.contiguous() if self.k == 3 else x.new_empty(0)
+        h = sru_kernel.FusedSRU.apply(u, highway, self.v, self.b, lengths.to("cpu", torch.long).contiguous())
+        return h.transpose(0, 1)
 
 
 class SRUEncoder(nn.Module):

@@ -417,3 +417,35 @@ def test_huge_text_is_cut():
 def test_max_tokens_must_be_positive():
     with pytest.raises(SentinetError, match=r"tokenizer.max_tokens: 0 must be ≥ 1"):
         from_dict({"tokenizer": {"max_tokens": 0}}, ENCODER_OPTIONS)
+
+
+# --------------------------------------------------------------------------------------
+# The per-tokenizer cache of normalised pieces
+
+
+CACHE_TEXTS = [TWEET, "ДАААА!!!! СССР оооочень :-))) xD", "Сбербанк сбербанк СБЕРБАНК ёлка Ёлка",
+               "@User #Тег http://t.co/Ab 12,5% 4g", "🙂🏽 👍 ... ....", "rt RT Rt"]
+
+
+@pytest.mark.parametrize("changes", [{}, {"lowercase": False}, {"squash_elongations": False},
+                                     {"hashtags": "keep", "users": "keep"}])
+def test_a_reused_tokenizer_gives_what_fresh_ones_give(changes):
+    config = dataclasses.replace(TokenizerConfig(), **changes)
+    reused = Tokenizer(config)
+    for _ in range(2):  # the second pass is served from the cache
+        assert [reused(t) for t in CACHE_TEXTS] == [Tokenizer(config)(t) for t in CACHE_TEXTS]
+    assert reused._cached > 0
+
+
+def test_the_cache_is_bounded(monkeypatch):
+    from sentinet.data import tokenize
+
+    monkeypatch.setattr(tokenize, "_CACHE_ENTRIES", 3)
+    t = Tokenizer(TokenizerConfig())
+    assert t("раз два три четыре пять шесть") == ["раз", "два", "три", "четыре", "пять", "шесть"]
+    assert t._cached == 3 and sum(map(len, t._cache.values())) == 3
+    long_word = "а" + "б" * 100
+    assert Tokenizer(TokenizerConfig())(long_word) == ["абб"]
+    fresh = Tokenizer(TokenizerConfig())
+    fresh(long_word)
+    assert fresh._cached == 0  # a long piece is normalised, never remembered
