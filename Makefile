@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/python -m sentinet.models.sru_kernel  # SRU's fused CPU kernel, if a compiler is here (~1 min)
+	$(BIN)/python -m sentinet.models.build_kernel  # SRU's fused CPU kernel, if a compiler is here (~20 s)
 	touch $@
 
 train: install

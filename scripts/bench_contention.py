@@ -3,6 +3,7 @@ synthetic CPU hog, before and after sentinet's thread policy (sentinet/threads.p
 
     python scripts/bench_contention.py                       # banks GRU, 2 epochs, 1/2/4 at once + 1 hog
     python scripts/bench_contention.py --counts 1,2 --hogs 0 --records 1500 --epochs 2
+    python scripts/bench_contention.py --counts 1 --hogs 0 --modes after --tune-trials 8
 
 Modes, side by side in one run (these machines are noisy):
   before  what sentinet did until issue 16: torch's default thread count (every core), fixed,
@@ -14,6 +15,8 @@ Each scenario starts its trainings together (different seeds, same config and da
 reports the median seconds per epoch over their epochs, beside the fair share: on C cores,
 N busy processes (trainings + hogs) should each take at most max(1, N / C) x the quiet epoch
 (the mode's own 1-alone row). ratio = measured / fair; about 1 is fair, far above 1 a collapse.
+With --tune-trials N, also ``sentinet tune`` throughput: N trials (one epoch each) with
+--jobs 1, then with --jobs 2, in trials per hour (today's defaults only).
 Data: the first --records tweets of the SentiRuEval banks training file (under
 $SENTINET_DATA), written as a TSV so that an epoch stays short. Dev data only.
 """
@@ -91,6 +94,25 @@ def scenario(args, data: Path, work: Path, mode: str, trainings: int, hogs: int)
     return statistics.median(sum((epoch_seconds(d) for d in out.iterdir()), []))
 
 
+SPACE = "model.encoder.hidden_size: {choice: [64, 128]}\ntrain.optimizer.lr: {choice: [0.001, 0.002]}\n"
+
+
+def tune_rate(args, data: Path, work: Path, jobs: int) -> float:
+    """Trials per hour of ``sentinet tune --jobs J`` over --tune-trials one-epoch trials."""
+    space = work / "space.yaml"
+    space.write_text(SPACE, encoding="utf-8")
+    cmd = [sys.executable, "-m", "sentinet", "tune", "--config", str(args.config), "--space", str(space),
+           "--trials", str(args.tune_trials), "--jobs", str(jobs), "--sampler", "random",
+           "--study", f"jobs{jobs}", "--output-dir", str(work / "tune"),
+           "--set", f"data.train={data}", "--set", "data.format=tsv", "--set", "data.split=random",
+           "--set", "train.epochs=1"]
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"tune --jobs {jobs} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return args.tune_trials / (time.monotonic() - started) * 3600
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=ROOT / "configs/banks_gru.yaml")
@@ -99,6 +121,7 @@ def main() -> None:
     p.add_argument("--counts", default="1,2,4", help="trainings at once")
     p.add_argument("--hogs", type=int, default=1, help="busy loops beside one training (0: skip)")
     p.add_argument("--modes", default="before,after")
+    p.add_argument("--tune-trials", type=int, default=0, help="also tune throughput, --jobs 1 vs 2 (0: skip)")
     args = p.parse_args()
     cores = os.cpu_count() or 1
     counts = [int(c) for c in args.counts.split(",")]
@@ -116,6 +139,7 @@ def main() -> None:
                 results[mode, n, hogs] = scenario(args, data, work, mode, n, hogs)
                 print(f"  {mode:6} {n} training(s) + {hogs} hog(s): {results[mode, n, hogs]:.2f} s/epoch "
                       f"({time.monotonic() - started:.0f} s wall)", flush=True)
+        tune = {jobs: tune_rate(args, data, work, jobs) for jobs in (1, 2)} if args.tune_trials else {}
     print("\n| scenario | " + " | ".join(f"{m}: s/epoch | {m}: ratio to fair" for m in modes) + " |")
     print("|---|" + "---|---|" * len(modes))
     for n, hogs in rows:
@@ -127,6 +151,9 @@ def main() -> None:
             cells += [f"{value:.2f}", f"{value / fair:.2f}" if fair else "—"]
         name = f"{n} at once" + (f" + {hogs} CPU hog" + ("s" if hogs > 1 else "") if hogs else "")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if tune:
+        print(f"\nsentinet tune, {args.tune_trials} one-epoch trials: --jobs 1 {tune[1]:.0f} trials/hour, "
+              f"--jobs 2 {tune[2]:.0f} trials/hour ({tune[2] / tune[1]:.2f}x)")
 
 
 if __name__ == "__main__":

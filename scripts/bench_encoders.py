@@ -6,7 +6,15 @@
 Each encoder sits in the full classifier (frozen 300-d vectors → encoder → head) and runs on
 the same random batches of tweet-like lengths. Rounds interleave the encoders, so machine
 noise hits them all alike; the table shows medians and the ratio to nn.GRU (> 1: faster).
-"sru" uses the fused C++ kernel when it is built (python -m sentinet.models.sru_kernel),
+With --configs, the shipped configs instead: each configs/banks_<encoder>.yaml trains for
+--epochs epochs in a subprocess (its own thread policy), and the table gives training tweets
+per second per epoch (an epoch row's seconds: its batches and its dev scoring), beside
+fastText's supervised training time on the same file (pip install fasttext-wheel) and, with
+--sru-layers, the SRU config at GRU's depth too:
+
+    python scripts/bench_encoders.py --configs --epochs 2
+
+"sru" uses the fused C++ kernel when it is built (python -m sentinet.models.build_kernel),
 "sru-torch" the same SRU without it, and "sru-reference" the plain autograd loop.
 """
 
@@ -14,8 +22,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -108,6 +122,60 @@ def bench(device: torch.device, args: argparse.Namespace) -> None:
         print(f"| {n} | {t * 1e3:.2f} | {gru_train / t:.2f}x | {i * 1e3:.2f} | {gru_infer / i:.2f}x |")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ["gru", "lstm", "rnn", "cnn", "sru"]
+
+
+def train_epochs(config: Path, out: Path, epochs: int, extra: list[str]) -> tuple[float, int]:
+    """(median seconds per epoch, training tweets) of one shipped config."""
+    cmd = [sys.executable, "-m", "sentinet", "train", "--config", str(config), "--output-dir", str(out),
+           "--set", f"train.epochs={epochs}", "--set", f"train.patience={epochs}", "--device", "cpu", *extra]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{config.name}: {done.stderr.strip().splitlines()[-1:]}")
+    (metrics,) = out.glob("*/metrics.json")
+    m = json.loads(metrics.read_text(encoding="utf-8"))
+    return statistics.median(e["seconds"] for e in m["epochs"]), sum(t["tweets"] for t in m["data"]["train"])
+
+
+def fasttext_seconds(data: Path, epochs: int, threads: int) -> str:
+    try:
+        import fasttext
+    except ImportError:
+        return "not installed (pip install fasttext-wheel)"
+    from sentinet.data.readers import read_records
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
+        for r in read_records(data):
+            if r.labels:
+                label = statistics.mode(str(v) for v in r.labels.values())
+                f.write(f"__label__{label} {' '.join(r.text.lower().split())}\n")
+    started = time.perf_counter()
+    fasttext.train_supervised(f.name, epoch=epochs, wordNgrams=2, thread=threads, verbose=0)
+    seconds = time.perf_counter() - started
+    os.unlink(f.name)
+    return f"{seconds:.2f} s for {epochs} epochs ({seconds / epochs:.2f} s per epoch), {threads} threads"
+
+
+def bench_configs(args: argparse.Namespace) -> None:
+    rows = [(name, ROOT / f"configs/banks_{name}.yaml", []) for name in SHIPPED]
+    if args.sru_layers:
+        rows.append((f"sru, {args.sru_layers} layer(s)", ROOT / "configs/banks_sru.yaml",
+                     ["--set", f"model.encoder.num_layers={args.sru_layers}"]))
+    print(f"shipped configs, {args.epochs} epochs each, CPU, load average {os.getloadavg()[0]:.2f}", flush=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, config, extra) in enumerate(rows):
+            results[name] = train_epochs(config, Path(tmp) / str(i), args.epochs, extra)
+            print(f"  {name}: {results[name][0]:.2f} s per epoch", flush=True)
+    gru = results["gru"][0]
+    print("\n| encoder (config) | s per epoch | train tweets/s | vs GRU |\n|---|---|---|---|")
+    for name, (seconds, tweets) in results.items():
+        print(f"| {name} | {seconds:.2f} | {tweets / seconds:,.0f} | {gru / seconds:.2f}x |")
+    data = Path(os.environ.get("SENTINET_DATA", ROOT / "data")) / "sentirueval2016/bank_train_2016.xml"
+    print(f"\nfastText supervised on the same file: {fasttext_seconds(data, 5, os.cpu_count() or 1)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
@@ -118,7 +186,13 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--configs", action="store_true", help="train the shipped banks configs instead")
+    parser.add_argument("--epochs", type=int, default=2, help="with --configs")
+    parser.add_argument("--sru-layers", type=int, default=1, help="with --configs: also SRU at this depth (0: no)")
     args = parser.parse_args()
+    if args.configs:
+        bench_configs(args)
+        return
     torch.manual_seed(0)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     for name in devices:

@@ -19,6 +19,14 @@ For each run:
                 biggest imports of ``python -X importtime``;
   (d) memory    peak RSS of predict on --big-lines lines (and on --lines, for comparison): a
                 streamed input keeps it flat.
+  (e) stages    where predict's time goes, in this process on the same lines: reading,
+                tokenising, unseen-word lookup (the vectors file), vocabulary lookup, sorting and
+                padding, forward, writing the CSV;
+  (f) --int8    predict end to end with dynamic int8 layers, its labels' agreement with the
+                default and the largest probability change;
+  (g) fastText  supervised fastText (``pip install fasttext-wheel``; skipped without it) trained
+                on the same training file, predicting the same lines with all class
+                probabilities (load + read + predict + write): the ratio sentinet / fastText.
 
 Texts are real tweets (the SentiRuEval training files under $SENTINET_DATA, or --texts), repeated
 to the wanted number of lines. The children get OMP_NUM_THREADS=--threads (torch's intra-op
@@ -212,6 +220,102 @@ def bench_run(run: Path, texts: list[str], inputs: dict[str, Path], args) -> Non
         wall, big_rss, _ = timed(predict_cmd(run, inputs["big"], work / "big.csv"), env)
         line += f"; {args.big_lines:,} lines {big_rss} MB ({wall:.1f} s, {args.big_lines / wall:,.0f} tweets/s)"
     say(line + f"   [load average now {os.getloadavg()[0]:.1f}]")
+    spent = stages(run, inputs["lines"], args.batch_size, args.threads)
+    total = sum(spent.values())
+    say(f"(e) stages ({total:.2f} s in all): " + ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in spent.items()))
+    say(int8_check(run, inputs["lines"], work, env, n))
+
+
+def stages(run: Path, lines: Path, batch_size: int, threads: int) -> dict[str, float]:
+    """Seconds per stage of what predict does, stage by stage over the whole input."""
+    import csv
+    import io
+
+    import torch
+
+    from sentinet.data.batching import BucketBatchSampler
+    from sentinet.data.vocab import PAD_ID
+    from sentinet.inference import Predictor
+
+    torch.set_num_threads(threads)
+    member = Predictor.load(run, torch.device("cpu")).members[0]
+    clock, spent = time.perf_counter(), {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        spent[name], clock = now - clock, now
+
+    texts = lines.read_text(encoding="utf-8").splitlines()
+    lap("read")
+    tokens = [member.tokenizer(t) for t in texts]
+    lap("tokenise")
+    member._add_unseen_words(tokens)
+    lap("unseen words")
+    ids = [member.run.vocab.encode(t) for t in tokens]
+    lap("vocabulary")
+    order = list(BucketBatchSampler([len(x) for x in ids], batch_size, shuffle=False))
+    batches = []
+    for index in order:
+        rows = [ids[i] for i in index]
+        width = len(rows[-1])
+        batches.append((torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows]),
+                        torch.tensor([len(r) for r in rows])))
+    lap("sort + pad")
+    model = member.run.model.eval()
+    with torch.inference_mode():
+        probs = torch.cat([torch.softmax(model(b, n), -1) for b, n in batches]).numpy()
+    lap("forward")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for i, p in enumerate(probs):
+        writer.writerow([i, int(p.argmax()), *(round(float(x), 6) for x in p)])
+    lap("write")
+    return spent
+
+
+def int8_check(run: Path, lines: Path, work: Path, env: dict, n: int) -> str:
+    plain, fast = work / f"out-{run.name}.csv", work / f"int8-{run.name}.csv"
+    wall, _, _ = timed(predict_cmd(run, lines, fast) + ["--int8"], env)
+    a = plain.read_text(encoding="utf-8").splitlines()[1:]
+    b = fast.read_text(encoding="utf-8").splitlines()[1:]
+    agree = sum(x.split(",")[1] == y.split(",")[1] for x, y in zip(a, b)) / len(a)
+    delta = max(abs(float(u) - float(v)) for x, y in zip(a, b)
+                for u, v in zip(x.split(",")[2:], y.split(",")[2:]))
+    return (f"(f) predict --int8: {wall:.2f} s, {n / wall:,.0f} tweets/s end to end; labels agree "
+            f"{agree:.2%}, largest |Δp| {delta:.4f}")
+
+
+def fasttext_rate(train_files: list[Path], lines: Path, work: Path, threads: int) -> str:
+    """fastText supervised on the same tweets (one label per tweet: its most common company
+    label), then load + read + predict every class's probability + write, timed."""
+    try:
+        import fasttext
+    except ImportError:
+        return "(g) fastText: not installed (pip install fasttext-wheel); skipped"
+    from sentinet.data.readers import read_records
+
+    train = work / "fasttext-train.txt"
+    with train.open("w", encoding="utf-8") as f:
+        for path in train_files[:1]:  # the banks file, as the runs train on
+            for r in read_records(path):
+                if r.labels:
+                    label = statistics.mode(str(v) for v in r.labels.values())
+                    f.write(f"__label__{label} {' '.join(r.text.lower().split())}\n")
+    started = time.perf_counter()
+    model = fasttext.train_supervised(str(train), epoch=5, wordNgrams=2, thread=threads, verbose=0)
+    trained = time.perf_counter() - started
+    model.save_model(str(work / "fasttext.bin"))
+    started = time.perf_counter()
+    model = fasttext.load_model(str(work / "fasttext.bin"))
+    texts = [" ".join(t.lower().split()) for t in lines.read_text(encoding="utf-8").splitlines()]
+    labels, probs = model.predict(texts, k=-1)
+    with (work / "fasttext-out.csv").open("w", encoding="utf-8") as f:
+        for i, (ls, ps) in enumerate(zip(labels, probs)):
+            f.write(f"{i},{ls[0][9:]}," + ",".join(f"{p:.6f}" for p in ps) + "\n")
+    wall = time.perf_counter() - started
+    return (f"(g) fastText ({threads} threads): trained in {trained:.1f} s; load + predict + write "
+            f"{len(texts):,} lines {wall:.2f} s, {len(texts) / wall:,.0f} tweets/s")
 
 
 def say(line: str) -> None:
@@ -246,6 +350,7 @@ def main() -> None:
     print(f"{len(set(texts)):,} distinct tweets repeated to {args.lines:,} lines; work dir {args.work}")
     for run in runs:
         bench_run(run, texts, inputs, args)
+    say(fasttext_rate(args.texts or [data / f for f in DATA_FILES], inputs["lines"], args.work, args.threads))
 
 
 if __name__ == "__main__":

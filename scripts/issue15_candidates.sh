@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of docs/RESULTS.md section 0 (issue 15), as they were run: each candidate is
 # the pre-issue-15 best config with one change, seeds 1..5, temporal folds (2), 2 runs x 1
-# thread side by side. Dev data only. Takes about 2.5 hours on the project's 2-core CPU.
+# thread side by side. Dev data only. Takes about 4 hours on the project's 2-core CPU.
 #   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/issue15_candidates.sh [OUT]
 # Needs data/vectors/sentirueval_{w2v,ft}.bin (scripts/train_best.sh trains both).
 set -euo pipefail
@@ -10,23 +10,38 @@ out=${1:-runs/issue15}
 py=${PYTHON:-python}
 w2v='vectors.concat=[./data/vectors/sentirueval_w2v.bin]'  # the in-domain vectors before issue 15
 ft='vectors.concat=[./data/vectors/sentirueval_ft.bin]'
+banks='data.train=sentirueval2016/bank_train_2016.xml'  # best_banks.yaml before the telecom file joined it
+cross='data.train=[sentirueval2016/bank_train_2016.xml,sentirueval2016/tkk_train_2016.xml]'
 folds() { $py scripts/run_benchmark.py "$1" --label "$2" --seeds 5 --protocols "${PROTOCOLS:-folds}" \
             --jobs 2 --threads 1 --output-dir "$out" "${@:3}"; }
 
-for domain in banks tkk; do
-    folds "configs/best_$domain.yaml" "${domain}_best" --set "$w2v"
-    folds "configs/best_$domain.yaml" "${domain}_ft" --set "$ft"
-done
-folds configs/best_banks.yaml banks_aux --set "$w2v" --set train.aux_lm.weight=0.5
-folds configs/best_banks.yaml banks_aux_full --set "$w2v" --set train.aux_lm.weight=0.5 --set train.aux_lm.softmax=full
-folds configs/best_banks.yaml banks_aux_unl --set "$w2v" --set train.aux_lm.weight=0.5 \
+folds configs/best_banks.yaml banks_best --set "$w2v" --set "$banks"
+folds configs/best_banks.yaml banks_ft --set "$ft" --set "$banks"
+folds configs/best_tkk.yaml tkk_best --set "$w2v"
+folds configs/best_tkk.yaml tkk_ft --set "$ft"
+folds configs/best_banks.yaml banks_aux --set "$w2v" --set "$banks" --set train.aux_lm.weight=0.5
+folds configs/best_banks.yaml banks_aux_full --set "$w2v" --set "$banks" --set train.aux_lm.weight=0.5 --set train.aux_lm.softmax=full
+folds configs/best_banks.yaml banks_aux_unl --set "$w2v" --set "$banks" --set train.aux_lm.weight=0.5 \
     --set 'data.unlabeled=[sentirueval2016/tkk_train_2016.xml]'
 folds configs/default_banks.yaml banks_default
-PROTOCOLS=random,temporal folds configs/best_banks.yaml banks_ft --set "$ft"
+folds configs/best_banks.yaml banks_cross --set "$ft" --set "$cross"   # = best_banks.yaml since issue 15
+# The other protocols (random dev, temporal dev) of the rows above
+PROTOCOLS=random,temporal folds configs/best_banks.yaml banks_ft --set "$ft" --set "$banks"
+PROTOCOLS=random folds configs/best_banks.yaml banks_best --set "$w2v" --set "$banks"
+PROTOCOLS=random,temporal folds configs/best_banks.yaml banks_aux --set "$w2v" --set "$banks" --set train.aux_lm.weight=0.5
+PROTOCOLS=random,temporal folds configs/best_banks.yaml banks_aux_full --set "$w2v" --set "$banks" \
+    --set train.aux_lm.weight=0.5 --set train.aux_lm.softmax=full
+PROTOCOLS=random,temporal folds configs/best_banks.yaml banks_cross --set "$ft" --set "$cross"
+PROTOCOLS=random,temporal folds configs/best_tkk.yaml tkk_best --set "$w2v"
+PROTOCOLS=random,temporal folds configs/best_tkk.yaml tkk_ft --set "$ft"
 
 # The mixed ensembles: every seed's fold models of the candidates averaged (sentinet ensemble).
 $py scripts/mixed_folds.py "$out" banks_best banks_aux banks_ft --out "$out/mixed_banks"
+$py scripts/mixed_folds.py "$out" banks_cross banks_ft banks_aux --out "$out/mixed_banks_cross"
 $py scripts/mixed_folds.py "$out" tkk_best tkk_ft --out "$out/mixed_tkk"
+for p in temporal random; do
+    $py scripts/mixed_folds.py "$out" banks_best banks_aux banks_ft --out "$out/mixed_banks_$p" --protocol $p
+done
 
 # The TF-IDF baseline on each protocol's split.
 for config in best_banks default_banks best_tkk default_tkk; do
@@ -42,11 +57,11 @@ for config in best_banks default_banks best_tkk default_tkk; do
 done
 
 # Transfer (temporal split only): a telecom source per seed, then banks from it.
-PROTOCOLS=temporal folds configs/best_banks.yaml banks_best --set "$w2v"
+PROTOCOLS=temporal folds configs/best_banks.yaml banks_best --set "$w2v" --set "$banks"
 PROTOCOLS=temporal folds configs/best_banks.yaml tkk_source --set "$w2v" --set data.train=sentirueval2016/tkk_train_2016.xml
 for seed in 1 2 3 4 5; do
     source=$(ls -d "$out"/tkk_source/temporal/tkk_source-s$seed-* | head -1)
-    $py -m sentinet train --config configs/best_banks.yaml --set "$w2v" --set data.split=temporal \
+    $py -m sentinet train --config configs/best_banks.yaml --set "$w2v" --set "$banks" --set data.split=temporal \
         --set data.dev_from=2014-07-01 --set train.seed=$seed --set train.num_threads=1 \
         --set model.init_from="$source" --set train.lr_scale.encoder=0.5 \
         --set run.name=banks_transfer-s$seed --output-dir "$out/banks_transfer/temporal"
@@ -55,7 +70,7 @@ done
 # One small study per sampler at an equal budget, and their curves side by side.
 for sampler in tpe random grid; do
     $py -m sentinet tune --config configs/best_banks.yaml --set "$w2v" --space configs/search/samplers.yaml \
-        --sampler $sampler --study banks-$sampler --trials 4 --set data.split=temporal \
+        --sampler $sampler --study banks-$sampler --trials 4 --set data.split=temporal --set "$banks" \
         --set data.dev_from=2014-07-01 --set train.num_threads=1 --jobs 2 --output-dir "$out/samplers"
 done
 $py scripts/compare_samplers.py -o "$out/samplers.png" "$out"/samplers/banks-{tpe,random,grid}

@@ -1,11 +1,13 @@
-"""Score a mixed ensemble of benchmark candidates under the temporal-folds protocol.
+"""Score a mixed ensemble of benchmark candidates under one dev protocol (temporal folds by default).
 
 For every seed and fold, ``sentinet ensemble`` averages the fold models of the named
 candidates (runs of scripts/run_benchmark.py --protocols folds, one per candidate, same seed
 and fold: the same dev records) and scores them on that fold's dev; the fold mean per seed is
-then reported as mean ± std over seeds, beside each candidate's own, as run_benchmark does:
+then reported as mean ± std over seeds, beside each candidate's own, as run_benchmark does.
+With --protocol temporal or random, each seed's single runs are mixed instead (one "fold"):
 
     python scripts/mixed_folds.py runs/benchmark banks_best banks_aux banks_ft --out runs/mixed
+    python scripts/mixed_folds.py runs/benchmark banks_best banks_aux banks_ft --out runs/mixed-t --protocol temporal
 
 Dev data only.
 """
@@ -21,9 +23,14 @@ import sys
 from pathlib import Path
 
 
-def fold_runs(root: Path, label: str) -> dict[int, list[Path]]:
-    """seed → [fold0, fold1, ...] of one candidate's folds groups."""
+def fold_runs(root: Path, label: str, protocol: str = "folds") -> dict[int, list[Path]]:
+    """seed → [fold0, fold1, ...] of one candidate's folds groups (or [its run] under the
+    temporal or random protocol)."""
     found = {}
+    if protocol != "folds":
+        for run in sorted((root / label / protocol).glob(f"{label}-s*-*")):
+            found[int(re.search(r"-s(\d+)-", run.name).group(1))] = [run]
+        return found
     for group in sorted((root / label / "folds").glob(f"{label}-s*-folds*")):
         seed = int(re.search(r"-s(\d+)-folds", group.name).group(1))
         found[seed] = sorted(group.glob("fold*"), key=lambda p: int(p.name[4:]))
@@ -39,8 +46,9 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="run_benchmark.py's --output-dir")
     parser.add_argument("labels", nargs="+", help="candidates to mix (2 or more)")
     parser.add_argument("--out", type=Path, required=True, help="where the mixed ensembles go")
+    parser.add_argument("--protocol", choices=["folds", "temporal", "random"], default="folds")
     args = parser.parse_args()
-    runs = {label: fold_runs(args.root, label) for label in args.labels}
+    runs = {label: fold_runs(args.root, label, args.protocol) for label in args.labels}
     seeds = sorted(set.intersection(*(set(r) for r in runs.values())))
     if not seeds:
         sys.exit("error: no seed was run for every candidate")
@@ -60,8 +68,9 @@ def main() -> None:
         rows["mixed"].append(statistics.mean(mixed))
         for label in args.labels:
             rows[label].append(statistics.mean(f_macro(run) for run in runs[label][seed]))
-    print(f"temporal folds, fold mean per seed, seeds {seeds}")
-    print("| candidate | folds mean | per seed |")
+    what = "temporal folds, fold mean" if args.protocol == "folds" else f"{args.protocol} dev"
+    print(f"{what} per seed, seeds {seeds}")
+    print(f"| candidate | {'folds mean' if args.protocol == 'folds' else args.protocol + ' dev'} | per seed |")
     print("|---|---|---|")
     for label, values in rows.items():
         std = statistics.stdev(values) if len(values) > 1 else 0.0

@@ -115,7 +115,7 @@ def test_sru_encoder_on_cuda_matches_reference():
 from sentinet.models import sru_kernel  # noqa: E402
 
 needs_kernel = pytest.mark.skipif(not sru_kernel.available(),
-                                  reason="fused SRU kernel not built (python -m sentinet.models.sru_kernel)")
+                                  reason="fused SRU kernel not built (python -m sentinet.models.build_kernel)")
 
 
 def encoder_pair(input_dim: int, hidden: int, layers: int, bidirectional: bool, pooling: str, seed: int = 0):

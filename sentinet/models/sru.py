@@ -9,7 +9,7 @@ Per layer and direction, with one GEMM for every time step and projection::
     h_t = r_t ⊙ c_t + (1 − r_t) ⊙ x_t        (x projected when its size differs)
 
 Only the c recurrence is sequential, and it is elementwise. On the CPU, when the C++ kernel is
-built (``python -m sentinet.models.sru_kernel``; ``make install`` does), everything after the
+built (``python -m sentinet.models.build_kernel``; ``make install`` does), everything after the
 GEMM is one fused call, forward and backward (sru_cpu.cpp). Otherwise ``sru_recurrence`` runs
 the recurrence with a hand-written backward (few ops per step on the CPU, a fused Triton
 kernel on CUDA); r and h are then computed for all steps at once. The backward direction runs the same recurrence

@@ -17,8 +17,12 @@
 // lerp(a, b, w) = a + w (b - a) as torch.lerp computes it, so results match the torch path
 // to rounding.
 
-#include <torch/extension.h>
+// Only the headers it needs (torch/extension.h pulls in all of libtorch's: 2x the build time).
+#include <ATen/Dispatch.h>
+#include <ATen/Functions.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <torch/csrc/utils/pybind.h>
 
 #include <cmath>
 #include <vector>

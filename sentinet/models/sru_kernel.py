@@ -1,9 +1,9 @@
 """The fused CPU kernel of SRU's elementwise part (sru_cpu.cpp): built once, at install time.
 
-    python -m sentinet.models.sru_kernel          # build it (make install does); needs g++ and ninja
-    python -m sentinet.models.sru_kernel --check  # say whether this process would use it
+    python -m sentinet.models.build_kernel          # build it (make install does); needs g++ and ninja
+    python -m sentinet.models.build_kernel --check  # say whether this process would use it
 
-Building takes ~1 minute with ``torch.utils.cpp_extension`` and lands in the cache folder
+Building takes ~20 s with ``torch.utils.cpp_extension`` and lands in the cache folder
 (``$SENTINET_CACHE``, else ``$XDG_CACHE_HOME/sentinet``, else ``~/.cache/sentinet``), under a
 name that changes with the source and the torch version, so a stale build is never loaded.
 At run time the built library is only imported, never compiled: without a compiler, or
