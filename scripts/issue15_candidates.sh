@@ -46,6 +46,7 @@ done
 # The TF-IDF baseline on each protocol's split.
 for config in best_banks default_banks best_tkk default_tkk; do
     extra=(); [[ $config == best_* ]] && extra=(--set "$w2v")
+    [[ $config == best_banks ]] && extra+=(--set "$banks")  # the banks file alone, as before issue 15
     for fold in 0 1; do
         $py -m sentinet baseline --config "configs/$config.yaml" --output-dir "$out/baselines/$config/folds" \
             --set data.split=temporal --set data.folds=2 --set data.fold=$fold "${extra[@]}"
@@ -66,6 +67,26 @@ for seed in 1 2 3 4 5; do
         --set model.init_from="$source" --set train.lr_scale.encoder=0.5 \
         --set run.name=banks_transfer-s$seed --output-dir "$out/banks_transfer/temporal"
 done
+
+# Transfer on the random protocol: a telecom source per seed (random split), then banks from it.
+PROTOCOLS=random folds configs/best_banks.yaml tkk_source --set "$w2v" --set data.train=sentirueval2016/tkk_train_2016.xml
+for seed in 1 2 3 4 5; do
+    source=$(ls -d "$out"/tkk_source/random/tkk_source-s$seed-* | head -1)
+    $py -m sentinet train --config configs/best_banks.yaml --set "$w2v" --set "$banks" --set data.split=random \
+        --set data.dev_from=null --set data.val_fraction=0.1 --set train.seed=$seed --set train.num_threads=1 \
+        --set model.init_from="$source" --set train.lr_scale.encoder=0.5 \
+        --set run.name=banks_transfer-s$seed --output-dir "$out/banks_transfer/random"
+done
+
+# The baseline on the cross split (best_banks.yaml since issue 15: banks + telecom files).
+for fold in 0 1; do
+    $py -m sentinet baseline --config configs/best_banks.yaml --output-dir "$out/baselines/best_banks_cross/folds" \
+        --set data.split=temporal --set data.folds=2 --set data.fold=$fold
+done
+$py -m sentinet baseline --config configs/best_banks.yaml --output-dir "$out/baselines/best_banks_cross/temporal" \
+    --set data.split=temporal --set data.dev_from=2014-07-01
+$py -m sentinet baseline --config configs/best_banks.yaml --output-dir "$out/baselines/best_banks_cross/random" \
+    --set data.split=random --set data.val_fraction=0.1
 
 # One small study per sampler at an equal budget, and their curves side by side.
 for sampler in tpe random grid; do
