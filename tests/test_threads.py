@@ -32,6 +32,8 @@ def stat_file(path: Path, per_cpu: list[tuple[int, int]]) -> Path:
     (1.0, 1.0, 2, 2, 1),    # another process on one of two cores
     (2.0, 1.0, 2, 2, 1),    # both cores taken: still one thread, never zero
     (0.4, 1.0, 2, 2, 2),    # a light neighbour (40% of a core) leaves 1.6 → 2
+    (0.7, 1.0, 2, 2, 2),    # under 3/4 of a core busy: still both
+    (0.8, 1.0, 2, 2, 1),
     (2.5, 1.0, 8, 4, 4),    # capped at torch's default
     (3.0, 1.0, 8, 8, 5),
     (-0.2, 1.0, 2, 2, 2),   # own time read a tick late: never more than the cores
