@@ -129,6 +129,7 @@ class SRULayer(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """[B, T, D] → [B, T, dirs * H], both directions in the original time order."""
         if (self.fused and self.recurrence is sru_recurrence and not x.is_cuda
+                and x.dtype in (torch.float32, torch.float64)
                 and not torch.jit.is_tracing() and sru_kernel.available()):
             return self._fused(x, lengths)
         B, T, _ = x.shape
