@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+import fasttext_baseline  # scripts/, beside this file
 from sentinet.config import ModelConfig
 from sentinet.models import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier
@@ -139,21 +140,11 @@ def train_epochs(config: Path, out: Path, epochs: int, extra: list[str]) -> tupl
 
 
 def fasttext_seconds(data: Path, epochs: int, threads: int) -> str:
-    try:
-        import fasttext
-    except ImportError:
-        return "not installed (pip install fasttext-wheel)"
-    from sentinet.data.readers import read_records
-
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
-        for r in read_records(data):
-            if r.labels:
-                label = statistics.mode(str(v) for v in r.labels.values())
-                f.write(f"__label__{label} {' '.join(r.text.lower().split())}\n")
-    started = time.perf_counter()
-    fasttext.train_supervised(f.name, epoch=epochs, wordNgrams=2, thread=threads, verbose=0)
-    seconds = time.perf_counter() - started
-    os.unlink(f.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = fasttext_baseline.train(data, Path(tmp), epochs, threads)
+    if trained is None:
+        return f"not installed ({fasttext_baseline.INSTALL})"
+    seconds = trained[1]
     return f"{seconds:.2f} s for {epochs} epochs ({seconds / epochs:.2f} s per epoch), {threads} threads"
 
 

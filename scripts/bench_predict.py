@@ -289,22 +289,14 @@ def int8_check(run: Path, lines: Path, work: Path, env: dict, n: int) -> str:
 def fasttext_rate(train_files: list[Path], lines: Path, work: Path, threads: int) -> str:
     """fastText supervised on the same tweets (one label per tweet: its most common company
     label), then load + read + predict every class's probability + write, timed."""
-    try:
-        import fasttext
-    except ImportError:
-        return "(g) fastText: not installed (pip install fasttext-wheel); skipped"
-    from sentinet.data.readers import read_records
+    import fasttext_baseline  # scripts/, beside this file
 
-    train = work / "fasttext-train.txt"
-    with train.open("w", encoding="utf-8") as f:
-        for path in train_files[:1]:  # the banks file, as the runs train on
-            for r in read_records(path):
-                if r.labels:
-                    label = statistics.mode(str(v) for v in r.labels.values())
-                    f.write(f"__label__{label} {' '.join(r.text.lower().split())}\n")
-    started = time.perf_counter()
-    model = fasttext.train_supervised(str(train), epoch=5, wordNgrams=2, thread=threads, verbose=0)
-    trained = time.perf_counter() - started
+    fitted = fasttext_baseline.train(train_files[0], work, 5, threads)  # the banks file, as the runs train on
+    if fitted is None:
+        return f"(g) fastText: not installed ({fasttext_baseline.INSTALL}); skipped"
+    model, trained = fitted
+    import fasttext
+
     model.save_model(str(work / "fasttext.bin"))
     started = time.perf_counter()
     model = fasttext.load_model(str(work / "fasttext.bin"))
