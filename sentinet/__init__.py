@@ -1,3 +1,26 @@
-"""sentinet: short-text sentiment classification over frozen word vectors."""
+"""sentinet: short-text sentiment classification over frozen word vectors.
 
-__version__ = "0.1.0"
+``sentinet.load(path)`` and ``sentinet.train(config)`` are the Python API (sentinet/api.py);
+importing sentinet itself stays light: torch loads with the first model.
+"""
+
+from __future__ import annotations
+
+__all__ = ["load", "train", "SentinetError"]
+
+from sentinet.errors import SentinetError
+from sentinet.provenance import __version__  # noqa: F401
+
+
+def load(path, device: str = "auto", int8: bool = False):
+    """A run, ensemble, baseline run or export archive as a ``sentinet.api.Model``."""
+    from sentinet.api import load as _load
+
+    return _load(path, device, int8)
+
+
+def train(config, overrides=(), output_dir=None, device=None):
+    """Train one run from a YAML path, Config or dict; returns its run directory."""
+    from sentinet.api import train as _train
+
+    return _train(config, overrides, output_dir, device)

@@ -3,7 +3,7 @@ labels and tokenizer, so every config shows whether its deep model earns its kee
 
 Features: word 1–2-grams and ``char_wb`` 2–5-grams (sublinear tf, min_df 2) of the run's
 tokens joined by spaces; C is chosen on dev from ``C_GRID`` by the run's own selection metric
-(``f_macro``). The result is an ordinary run directory (config.yaml, metrics.json,
+(``train.metric``). The result is an ordinary run directory (config.yaml, metrics.json,
 dev_predictions.json, train.log) with the model as data, never a pickle: ``baseline.json``
 (settings, each vectorizer's terms in column order, C, classes) and ``baseline.npz`` (idf,
 coef, intercept; read with ``allow_pickle=False``). Loading rebuilds the vectorizers from their
@@ -103,7 +103,7 @@ class Baseline:
     config: Config  # resolved, data.labels filled in: what config.yaml keeps
     model: LinearModel
     C: float
-    grid: list[dict]  # per C: its dev f_macro and f_micro
+    grid: list[dict]  # per C: its dev scores
     report: dict  # full_report of the chosen C on dev
     dev_ids: list[str]
     dev_gold: list[dict]
@@ -133,14 +133,15 @@ def fit(config: Config, progress: bool = True) -> Baseline:
     from tqdm import tqdm
 
     from sentinet.data.tokenize import Tokenizer
-    from sentinet.data.training_data import load_training_data, log_data
-    from sentinet.metrics import full_report, scores
+    from sentinet.data.training_data import class_counts, load_training_data, log_data
+    from sentinet.metrics import all_scores, full_report, headline, resolve_metric, scores
 
     started = time.time()
     config = resolve_paths(copy.deepcopy(config))
     data = load_training_data(config)
     labels, log = data.labels, []
-    log_data(data, log.append)
+    resolve_metric(config.train.metric, labels)
+    log_data(data, log.append, config.train.metric)
     config.data.labels = list(labels.values)
     tokenizer = Tokenizer(config.tokenizer)
     train_docs = [" ".join(tokenizer(r.text)) for r, _ in data.train]
@@ -164,17 +165,17 @@ def fit(config: Config, progress: bool = True) -> Baseline:
             lr.fit(X, y, sample_weight=np.asarray(data.weights, dtype=np.float64))
         model = LinearModel(vectorizers, lr.coef_, lr.intercept_, lr.classes_.astype(np.int64), len(labels))
         probs = model.proba(X_dev)
-        s = scores(gold, decide(probs, labels), labels)
-        grid.append({"C": C, "f_macro": s["f_macro"], "f_micro": s["f_micro"]})
-        log.append(f"C {C:g}\tdev F-macro {s['f_macro']:.4f}\tF-micro {s['f_micro']:.4f}")
-        if best is None or s["f_macro"] > best[0]:  # ties keep the smaller C
-            best = (s["f_macro"], C, model, probs)
+        s = scores(gold, decide(probs, labels), labels, config.train.metric)
+        grid.append({"C": C, **{k: v for k, v in s.items() if k != "pairs"}})
+        log.append(f"C {C:g}\tdev {headline(s)}")
+        if best is None or s["score"] > best[0]:  # ties keep the smaller C
+            best = (s["score"], C, model, probs)
     _, C, model, probs = best
-    report = full_report(gold, decide(probs, labels), labels)
-    log.append(f"chosen C {C:g}: dev F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}  "
-               f"macro-F1 (all classes) {report['macro_f1']:.4f}\n{report['report'].rstrip()}")
+    report = full_report(gold, decide(probs, labels), labels, config.train.metric)
+    log.append(f"chosen C {C:g}: dev {all_scores(report)}\n{report['report'].rstrip()}")
     return Baseline(config, model, C, grid, report, [r.id for r in data.dev], gold, probs,
-                    {"split": data.description, "train": data.sources}, time.time() - started, log)
+                    {"split": data.description, "train": data.sources, "class_counts": class_counts(data)},
+                    time.time() - started, log)
 
 
 # --------------------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def write(result: Baseline) -> Path:
 def metrics(result: Baseline) -> dict:
     import sklearn
 
-    from sentinet import __version__
+    from sentinet.provenance import __version__
     from sentinet.provenance import git_commit
 
     return {

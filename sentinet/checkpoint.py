@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from sentinet import rundir
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, Terminated
 from sentinet.fileio import atomic_torch_save, load_torch
 
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
@@ -47,20 +47,27 @@ def with_frozen(state: dict, table: torch.Tensor) -> dict:
 
 @contextlib.contextmanager
 def uninterrupted() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends: an epoch's saves (model.pt, last.pt, metrics) then
-    happen all or none, and a run stopped by Ctrl-C is exactly its last checkpoint."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield  # only Python's own Ctrl-C handler is replaced (not SIG_IGN, not someone else's)
+    """Hold a Ctrl-C (or a SIGTERM sentinet.cli turned into one) until the block ends: an
+    epoch's saves (model.pt, last.pt, metrics) then happen all or none, and a stopped run is
+    exactly its last checkpoint."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held = {signum: signal.signal(signum, lambda n, frame: caught.append(n))
+            for signum in (signal.SIGINT, signal.SIGTERM) if _raises(signal.getsignal(signum))}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, previous in held.items():
+            signal.signal(signum, previous)
     if caught:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
+
+
+def _raises(handler) -> bool:
+    """Python's own Ctrl-C handler or sentinet's SIGTERM one (not SIG_IGN, not someone else's)."""
+    return handler is signal.default_int_handler or getattr(handler, "sentinet_sigterm", False)
 
 
 def save(run_dir: Path, state: dict) -> None:

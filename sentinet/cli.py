@@ -14,7 +14,8 @@ from pathlib import Path
 import typer
 
 from sentinet import outputs
-from sentinet.cli_compare import baseline, ensemble, tune, with_baseline
+from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
+from sentinet.cli_infer import INT8_HELP, _load_predictor, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.threads import quiet_spin
@@ -44,9 +45,6 @@ def root(
     """Sentiment classification of short texts over frozen word vectors."""
 
 
-INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
-             "of the float model's.")
-
 
 @app.command()
 def train(
@@ -62,11 +60,12 @@ def train(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check config, data and vectors, build the "
                                  "model, and stop before training (nothing is written)."),
 ) -> None:
-    """Train a model; the best epoch on dev F-macro is kept in runs/<name>-<time>/."""
+    """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
     from sentinet.config import check_folds, load_config
     from sentinet.models import ENCODER_OPTIONS
     from sentinet.ensemble import cross_validate, train_ensemble
     from sentinet.training import train as run_training
+    from sentinet.metrics import score_of
 
     if folds and seeds > 1:
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
@@ -82,10 +81,7 @@ def train(
             _echo_group(resume_group(resume, device))
             return
         cfg = _resumable_config(resume, device)
-        result = run_training(cfg, resume=resume)
-        with_baseline(cfg, result.best["f_macro"], "neural")
-        typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
-                   f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+        _echo_run(cfg, run_training(cfg, resume=resume))
         return
     if config is None:
         raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
@@ -108,21 +104,28 @@ def train(
         return
     if seeds > 1:
         group = train_ensemble(cfg, seeds)
-        with_baseline(cfg, group.summary["ensemble"]["f_macro"], f"neural ({seeds}-seed ensemble)")
+        with_baseline(cfg, score_of(group.summary["ensemble"]), f"neural ({seeds}-seed ensemble)")
         _echo_group(group)
         return
-    result = run_training(cfg)
-    with_baseline(cfg, result.best["f_macro"], "neural")
-    typer.echo(f"{result.run_dir}\tdev F-macro {result.best['f_macro']:.4f}\t"
-               f"F-micro {result.best['f_micro']:.4f}\tbest epoch {result.best_epoch}")
+    _echo_run(cfg, run_training(cfg))
+
+
+def _echo_run(cfg, result) -> None:
+    """The last line of a training run: its directory and best dev scores, tab-separated."""
+    from sentinet.metrics import headline, score_of
+
+    with_baseline(cfg, score_of(result.best), "neural")
+    typer.echo(f"{result.run_dir}\tdev {headline(result.best, sep=TAB)}\tbest epoch {result.best_epoch}")
 
 
 def _echo_group(group) -> None:
-    fm, e = group.summary["f_macro"], group.summary["ensemble"]
-    folds = group.summary.get("folds")
+    from sentinet.metrics import headline, metric_name, score_of
+
+    summary = group.summary
+    folds = summary.get("folds")
     members = f"{folds} folds\tout-of-fold" if folds else f"{len(group.members)} seeds\tensemble"
-    typer.echo(f"{group.path}\tdev F-macro {fm['mean']:.4f} ± {fm['std']:.4f} over {members} "
-               f"F-macro {e['f_macro']:.4f}\tF-micro {e['f_micro']:.4f}")
+    typer.echo(f"{group.path}\tdev {metric_name(summary)} {score_of(summary):.4f} ± {summary['score']['std']:.4f} "
+               f"over {members} {headline(summary['ensemble'], sep=TAB)}")
 
 
 # The commands that compare models live in sentinet.cli_compare.
@@ -131,171 +134,10 @@ app.command()(tune)
 app.command()(ensemble)
 
 
-@app.command("eval")
-def evaluate(
-    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
-    data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(256, min=1),
-    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
-) -> None:
-    """Score a trained model: the official SentiRuEval F-macro / F-micro for SentiRuEval
-    labels (macro-F1 for any other label set), and a per-class report."""
-    from sentinet.labels import require_labels
-    from sentinet.data.readers import check_readable
-
-    check_readable(data_file)  # before the model: a typo should not cost a model load
-    predictor = _load_predictor(run, device, int8)
-    from sentinet.inference import evaluate as run_eval
-
-    records = _read(data_file, predictor)
-    require_labels(records, str(data_file))
-    report = run_eval(predictor, [r for r in records if r.labels], batch_size, str(data_file))
-    if json_output:
-        typer.echo(json.dumps({"run": str(predictor.path), "data": str(data_file), **report},
-                              ensure_ascii=False))
-        return
-    typer.echo(f"{data_file}: {report['pairs']} scored (tweet, company) pairs")
-    if "f_pos" in report:  # the official metric: SentiRuEval labels
-        typer.echo(f"F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}  "
-                   f"F1+ {report['f_pos']:.4f}  F1- {report['f_neg']:.4f}  "
-                   f"macro-F1 (all classes) {report['macro_f1']:.4f}")
-    else:
-        typer.echo(f"macro-F1 {report['macro_f1']:.4f}  accuracy {report['accuracy']:.4f}")
-    typer.echo(report["report"])
-    if "confusion" not in report:  # too many classes for a matrix (metrics.PER_CLASS_LIMIT)
-        return
-    typer.echo(f"confusion (rows gold, columns predicted: {', '.join(report['classes'])})")
-    for row in report["confusion"]:
-        typer.echo("  " + " ".join(f"{n:6d}" for n in row))
-
-
-@app.command()
-def predict(
-    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
-    input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
-                                     "JSONL, or - for standard input."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout), "
-                                       "written whole at the end; an existing file is replaced (and "
-                                       "stderr says so); one of the inputs is refused."),
-    output_format: str = typer.Option("csv", "--format", help="csv, tsv (tabs and newlines inside a "
-                                      "text become spaces), jsonl or sentirueval."),
-    input_format: str = typer.Option("auto", "--input-format",
-                                     help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
-    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
-    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
-    quoting: str | None = typer.Option(None, help="TSV/CSV input quoting: auto (TSV none, CSV quoted), "
-                                       "none or quoted (default: the run's data.quoting)."),
-    echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(256, min=1),
-    chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
-    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
-) -> None:
-    """Label every record: id, label and one probability per class. Line formats are
-    streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
-    from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
-    from sentinet.fileio import check_output, replaced_note
-
-    if output_format not in outputs.OUTPUT_FORMATS:
-        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(outputs.OUTPUT_FORMATS)}")
-    if input_format not in ("auto", *DATA_FORMATS):
-        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
-    if quoting is not None and quoting not in QUOTINGS:
-        raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
-    stdin = input_file == "-"
-    source = 0 if stdin else Path(input_file)
-    replaced = output is not None and check_output(output, [source, *_run_files(run)])
-    if output is None and not stdin:
-        _refuse_stdout_on(Path(input_file))
-    if not stdin:
-        check_readable(Path(input_file))
-    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_data_format(Path(input_file))
-    if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
-        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
-    if output_format == "sentirueval" and output is None:
-        raise SentinetError("--format sentirueval writes XML: give --output FILE")
-    predictor = _load_predictor(run, device, int8)
-    d = predictor.config.data
-    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
-               "quoting": quoting or d.quoting}
-    if fmt == "sentirueval":
-        count = _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size)
-    else:
-        with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
-            from sentinet.data.readers import stream_records
-
-            records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
-            count = outputs.write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size)
-    if output is not None:
-        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
-
-
-def _run_files(run: Path) -> list[Path]:
-    """What predict and export read from a run: the path given and its run directory's files
-    (a run's model.pt stands for its directory, as it does for loading)."""
-    from sentinet.rundir import READ_BY_INFERENCE
-
-    folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
-    names = READ_BY_INFERENCE if folder else ()
-    return [run, *(folder / name for name in names)]
-
-
-def _refuse_stdout_on(input_path: Path) -> None:
-    """``predict RUN in.txt >> in.txt`` would read its own output forever (GNU cat refuses too)."""
-    from sentinet.fileio import same_file
-
-    if same_file(1, input_path):
-        raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
-
-
-def _load_predictor(run: Path, device: str, int8: bool = False):
-    """A run loaded for inference (eval, predict, serve) — a ``sentinet baseline`` run without
-    torch — with two measures for speed:
-
-    - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
-      (sentinet/threads.py says why);
-    - no garbage collection while torch and the model load (importing torch makes objects by
-      the hundred thousand, and each collection walks them all); then what was loaded is
-      frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
-    """
-    from sentinet.baseline import BaselinePredictor, is_baseline
-
-    if is_baseline(run):  # scikit-learn only: no torch to load, no device to use
-        if int8:
-            raise SentinetError(f"--int8: {run} is a linear baseline; it has no neural layers to quantise")
-        return BaselinePredictor.load(run)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        from sentinet.inference import Predictor
-
-        return Predictor.load(run, _device(device), int8)
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
-                 batch_size: int) -> int:
-    """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
-    from sentinet.data.readers import write_sentirueval
-
-    records = _read(input_file, predictor, "sentirueval")
-    if output_format == "sentirueval":
-        roles = predictor.classes.sentiment
-        if roles is None:
-            raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
-                                f"{list(predictor.classes.values)}")
-        as_sentiment = {predictor.classes.values[i]: role for role, i in roles.items()}
-        probs = predictor.predict_proba([r.text for r in records], batch_size)
-        labels = predictor.labels(probs)
-        write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
-        return len(records)
-    with outputs.output_stream(output) as out:
-        return outputs.write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096)
+# eval, predict and explain live in sentinet.cli_infer.
+app.command("eval")(evaluate)
+app.command()(predict)
+app.command()(explain)
 
 
 @app.command()
@@ -390,34 +232,44 @@ def _resumable_config(run_dir: Path, device: str | None):
     return cfg
 
 
-def _device(spec: str):
-    from sentinet.device import resolve_device
-
-    return resolve_device(spec)
-
-
-def _read(path: Path, predictor, format: str = "auto"):
-    """Records of any supported format, with the column names and quoting the run was trained with."""
-    from sentinet.data.readers import read_records
-
-    d = predictor.config.data
-    return read_records(path, format, text_column=d.text_column, label_column=d.label_column,
-                        id_column=d.id_column, quoting=d.quoting)
-
-
 def main() -> None:
     quiet_spin()  # before anything imports torch: OpenMP reads it once
+    terminated = _stop_on_sigterm()
     try:
         app()  # typer turns a Ctrl-C outside training into exit code 130 itself
-    except Interrupted as stop:  # Ctrl-C during training, after the run was made usable
+    except Interrupted as stop:  # Ctrl-C (or SIGTERM) during training, after the run was made usable
         typer.echo(f"interrupted: {stop}", err=True)
-        raise SystemExit(130) from None
+        raise SystemExit(143 if terminated() else 130) from None
     except SentinetError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     except OSError as exc:
         typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         raise SystemExit(2) from None
+    except SystemExit as done:
+        if terminated():
+            raise SystemExit(143) from None
+        raise done
+
+
+def _stop_on_sigterm():
+    """SIGTERM becomes a Ctrl-C (sentinet.checkpoint): training keeps its checkpoint, temp
+    files are removed, and the exit code is 128 + 15. A run started in the background ignores
+    SIGINT, so SIGTERM is how it is stopped. Returns whether one arrived."""
+    import signal
+
+    from sentinet.errors import Terminated
+
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise Terminated
+
+    handler.sentinet_sigterm = True  # sentinet.checkpoint.uninterrupted holds it like a Ctrl-C
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+    return lambda: bool(received)
 
 
 if __name__ == "__main__":

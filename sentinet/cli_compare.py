@@ -10,6 +10,8 @@ import typer
 
 from sentinet.errors import SentinetError
 
+TAB = "\t"  # the columns of the lines scripts read
+
 
 def with_baseline(cfg, neural: float, what: str) -> None:
     """train.baseline: fit the baseline on the run's own config after it, and print both dev
@@ -17,12 +19,13 @@ def with_baseline(cfg, neural: float, what: str) -> None:
     if not cfg.train.baseline:
         return
     from sentinet.baseline import fit, write
+    from sentinet.metrics import headline, metric_name, score_of
 
     result = fit(cfg)
     run_dir, best = write(result), result.report
-    typer.echo(f"{run_dir}\tbaseline dev F-macro {best['f_macro']:.4f}\tF-micro {best['f_micro']:.4f}\t"
-               f"C {result.C:g}")
-    typer.echo(f"dev F-macro: {what} {neural:.4f} vs baseline {best['f_macro']:.4f} ({neural - best['f_macro']:+.4f})")
+    typer.echo(f"{run_dir}\tbaseline dev {headline(best, sep=TAB)}\tC {result.C:g}")
+    theirs = score_of(best)
+    typer.echo(f"dev {metric_name(best)}: {what} {neural:.4f} vs baseline {theirs:.4f} ({neural - theirs:+.4f})")
 
 
 def baseline(
@@ -36,6 +39,7 @@ def baseline(
     runs/<name>-baseline-<time>/, which eval, predict, serve and report take like a run."""
     from sentinet.baseline import fit, write
     from sentinet.config import load_config
+    from sentinet.metrics import all_scores, headline, metric_name, pairs_noun
     from sentinet.models import ENCODER_OPTIONS
 
     if config is None:
@@ -46,13 +50,11 @@ def baseline(
     result = fit(cfg)
     run_dir, best = write(result), result.report
     for row in result.grid:
-        typer.echo(f"C {row['C']:g}\tdev F-macro {row['f_macro']:.4f}\tF-micro {row['f_micro']:.4f}")
-    typer.echo(f"chosen C {result.C:g} (best dev F-macro; ties go to the smaller C)")
-    official = f"F1+ {best['f_pos']:.4f}  F1- {best['f_neg']:.4f}  " if "f_pos" in best else ""
-    typer.echo(f"dev: {best['pairs']} scored pairs  F-macro {best['f_macro']:.4f}  F-micro {best['f_micro']:.4f}  "
-               f"{official}macro-F1 (all classes) {best['macro_f1']:.4f}")
+        typer.echo(f"C {row['C']:g}\tdev {headline(row, sep=TAB)}")
+    typer.echo(f"chosen C {result.C:g} (best dev {metric_name(best)}; ties go to the smaller C)")
+    typer.echo(f"dev: {best['pairs']} scored {pairs_noun(best)}  {all_scores(best)}")
     typer.echo(best["report"].rstrip("\n"))
-    typer.echo(f"{run_dir}\tdev F-macro {best['f_macro']:.4f}\tF-micro {best['f_micro']:.4f}\tC {result.C:g}")
+    typer.echo(f"{run_dir}\tdev {headline(best, sep=TAB)}\tC {result.C:g}")
 
 
 def tune(
@@ -104,16 +106,17 @@ def ensemble(
     """Average runs trained apart (other encoders, vectors, configs; one label set) into one
     ensemble directory that eval, predict, serve and export take like a single run; scored on
     the members' dev records when they share them."""
+    from sentinet.metrics import headline
     from sentinet.mixed import combine_runs  # no torch: only the run directories' files are read
 
     result = combine_runs(runs, output)
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
     for m in result.members:
-        typer.echo(f"{m.path}\t{m.encoder}\tdev F-macro {m.best['f_macro']:.4f}\tF-micro {m.best['f_micro']:.4f}")
+        typer.echo(f"{m.path}\t{m.encoder}\tdev {headline(m.best, sep=TAB)}")
     scored, count = result.summary["ensemble"], len(result.members)
     if scored is None:
         typer.echo(f"ensemble of {count}\tnot scored on dev: {result.summary['dev']['note']}")
     else:
-        typer.echo(f"ensemble of {count}\tdev F-macro {scored['f_macro']:.4f}\tF-micro {scored['f_micro']:.4f}")
+        typer.echo(f"ensemble of {count}\tdev {headline(scored, sep=TAB)}")
     typer.echo(str(result.path))

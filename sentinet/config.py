@@ -252,7 +252,10 @@ class TrainConfig:
     batch_size: int = bounded(64, ge=1)  # tweets per optimizer step
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     clip_grad_norm: float | None = bounded(5.0, ge=0)  # max gradient L2 norm; 0 or null: no clipping
-    patience: int = bounded(5, ge=1)  # epochs without a better dev F-macro before stopping
+    patience: int = bounded(5, ge=1)  # epochs without a better dev score (train.metric) before stopping
+    # What selects the best epoch, model and trial. auto: the official SentiRuEval F-macro for
+    # -1/0/1 labels, else macro_f1; weighted_f1 suits imbalanced sets scored that way; accuracy.
+    metric: str = choice("auto", "sentirueval", "macro_f1", "weighted_f1", "accuracy")
     # weights, dropout and batch order (the dev split has data.split_seed)
     seed: int = bounded(13, ge=0, le=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -293,6 +296,9 @@ class RunConfig:
     name: str = ""  # run directory prefix; defaults to the config file's stem
     output_dir: str = "runs"  # where run directories are created
     tensorboard: bool = False  # also log per-epoch scalars to <run>/tensorboard (the tensorboard extra)
+    # When stderr is not a terminal (nohup, Docker, Slurm): a progress line this often, in
+    # seconds (a terminal gets tqdm's bar instead); 0: none.
+    progress_every: float = bounded(60.0, ge=0)
 
     def __post_init__(self) -> None:
         if self.name:

@@ -44,7 +44,7 @@ def tune_bias(probs: np.ndarray, gold: Sequence[Mapping[str, Label]], labels: La
 
     roles = labels.sentiment
     if roles is None:
-        return no_bias(labels), scores(gold, decide(probs, labels), labels)["f_macro"]
+        return no_bias(labels), scores(gold, decide(probs, labels), labels)["score"]
     neg, pos = roles[-1], roles[1]
     grid = np.round(np.arange(-2.0, 2.0001, 0.1), 2) if grid is None else grid
     tweet = np.array([i for i, g in enumerate(gold) for _ in g], dtype=np.int64)
@@ -59,7 +59,7 @@ def tune_bias(probs: np.ndarray, gold: Sequence[Mapping[str, Label]], labels: La
             closer = abs(b_neg) + abs(b_pos) < abs(best_bias[neg]) + abs(best_bias[pos])
             if score > best + 1e-9 or (abs(score - best) <= 1e-9 and closer):
                 best_bias, best = tuple(float(b) for b in bias), score
-    return best_bias, scores(gold, decide(probs, labels, best_bias), labels)["f_macro"]
+    return best_bias, scores(gold, decide(probs, labels, best_bias), labels, "sentirueval")["score"]
 
 
 def _f_macro(truth: np.ndarray, pred: np.ndarray, negative: int = -1, positive: int = 1) -> float:

@@ -352,6 +352,19 @@ def coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float, floa
     return token_cov, len(known) / len(counts)
 
 
+def is_word(token: str) -> bool:
+    """A token a vectors file could hold: it has a letter and is no placeholder (<url>,
+    <user>, <num>). Punctuation, emoticons and emoji are tokens, not words."""
+    return not (token.startswith("<") and token.endswith(">")) and any(c.isalpha() for c in token)
+
+
+def word_coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float, float, int]:
+    """``coverage`` of the words only (``is_word``), and how many word types there are: the
+    number to read, since no vectors file has ``))`` or 👍."""
+    words = {w: n for w, n in counts.items() if is_word(w)}
+    return (*coverage(words, store), len(words))
+
+
 # --------------------------------------------------------------------------------------
 # Training word2vec or fastText
 

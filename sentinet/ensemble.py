@@ -27,10 +27,9 @@ from sentinet.labels import LabelSet
 from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import remove_partials
-from sentinet.metrics import full_report
+from sentinet.metrics import full_report, headline, resolve_metric, summarise
 from sentinet.runlog import RunLog
 from sentinet.training import TrainResult, train
-from sentinet.tables import mean_std
 
 
 @dataclass
@@ -194,15 +193,15 @@ def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[
     log.attach(path / rundir.LOG)
     classes = members[0].labels
     bias = None
-    if config.train.tune_decision and classes.sentiment is not None:
+    metric = config.train.metric
+    if config.train.tune_decision and resolve_metric(metric, classes) == "sentirueval":
         bias, _ = tune_bias(probs, gold, classes)
         rundir.save_decision(path, bias)
-    report = full_report(gold, decide(probs, classes, bias), classes)
+    report = full_report(gold, decide(probs, classes, bias), classes, metric)
     summary = {
         **summary,
         "members": [str(m.run_dir) for m in members],
-        "f_macro": mean_std([m.best["f_macro"] for m in members]),
-        "f_micro": mean_std([m.best["f_micro"] for m in members]),
+        **summarise([m.best for m in members]),
         "seconds": sum(m.seconds for m in members),
         "ensemble": {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
@@ -211,10 +210,7 @@ def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[
     rundir.write_members(path, [os.path.relpath(m.run_dir, path) for m in members])
     rundir.write_metrics(path, summary)
     for m in members:
-        log(f"member {m.run_dir}: dev F-macro {m.best['f_macro']:.4f}  F-micro {m.best['f_micro']:.4f}")
-    fm, fu = summary["f_macro"], summary["f_micro"]
-    log(f"{len(members)} members: dev F-macro {fm['mean']:.4f} ± {fm['std']:.4f}  "
-        f"F-micro {fu['mean']:.4f} ± {fu['std']:.4f}")
-    log(f"{what}{', tuned bias' if config.train.tune_decision else ''}: "
-        f"dev F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}\n{report['report']}")
+        log(f"member {m.run_dir}: dev {headline(m.best)}")
+    log(f"{len(members)} members: dev {headline(summary)}")
+    log(f"{what}{', tuned bias' if bias is not None else ''}: dev {headline(report)}\n{report['report']}")
     return EnsembleResult(path, members, summary)

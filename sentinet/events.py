@@ -7,7 +7,7 @@ the order it was given, at:
 
 - ``after_batch()``: after every optimizer step (and the head's max-norm constraint);
 - ``after_train_epoch(epoch)``: the epoch's batches are done, dev not yet scored;
-- ``after_scoring(epoch, scores)``: dev scored; ``scores["f_macro"]`` is what selects models;
+- ``after_scoring(epoch, scores)``: dev scored; ``scores["score"]`` (train.metric) selects models;
 - ``after_commit(epoch, row, run_dir)``: the epoch is saved (model.pt when best, last.pt,
   metrics.json); Ctrl-C is held until every subscriber returns, so keep it short;
 - ``after_epoch(epoch, row, run_dir)``: outside that guard; raising here stops training with

@@ -34,7 +34,7 @@ from sentinet.decision import decide
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_write_text
 from sentinet.labels import LabelSet
-from sentinet.tables import mean_std
+from sentinet.metrics import full_report, headline, summarise
 
 RUN_FILES = (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS, rundir.METRICS)
 COLUMNS = ("text_column", "label_column", "id_column", "quoting")  # what eval/predict read with
@@ -132,7 +132,7 @@ def _read_member(path: Path) -> Member:
         raise SentinetError(f"{path / rundir.CONFIG}: {exc}") from None
     metrics = rundir.read_metrics(path)
     best = metrics.get("best")
-    if not isinstance(best, dict) or not all(_is_number(best.get(k)) for k in ("f_macro", "f_micro")):
+    if not isinstance(best, dict) or not _is_number(best.get("score", best.get("f_macro"))):
         raise SentinetError(f"{path / rundir.METRICS}: unreadable metrics (no best dev scores)")
     seconds = metrics.get("seconds")
     return Member(path, str(name), vectors, labels, best, float(seconds) if _is_number(seconds) else 0.0,
@@ -187,34 +187,36 @@ def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:
         notes.append(f"the ensemble is not scored on dev: {dev}")
         dev_info = {"records": None, "note": dev}
     else:
-        from sentinet.metrics import full_report  # sklearn: only when scoring
 
         gold, probs, matched = dev
-        report = full_report(gold, decide(probs, classes, None), classes)
+        report = full_report(gold, decide(probs, classes, None), classes, _shared_metric(members))
         dev_info = {"records": len(gold), "matched": matched}
     summary = {
         "kind": "mixed",
         "members": [str(m.path) for m in members],
         "member_scores": [{"run": str(m.path), "encoder": m.encoder, "vectors": m.vectors,
-                           "f_macro": m.best["f_macro"], "f_micro": m.best["f_micro"]} for m in members],
-        "f_macro": mean_std([m.best["f_macro"] for m in members]),
-        "f_micro": mean_std([m.best["f_micro"] for m in members]),
+                           **{k: v for k, v in m.best.items() if _is_number(v) or k == "metric"}}
+                          for m in members],
+        **summarise([m.best for m in members]),
         "seconds": sum(m.seconds for m in members),
         "dev": dev_info,
         "ensemble": None if report is None else {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
         "decision_bias": None,
     }
-    log = [f"member {m.path}: {m.encoder} over {m.vectors}, dev F-macro {m.best['f_macro']:.4f}  "
-           f"F-micro {m.best['f_micro']:.4f}" for m in members]
-    fm, fu = summary["f_macro"], summary["f_micro"]
-    log.append(f"{len(members)} members: dev F-macro {fm['mean']:.4f} ± {fm['std']:.4f}  "
-               f"F-micro {fu['mean']:.4f} ± {fu['std']:.4f}")
+    log = [f"member {m.path}: {m.encoder} over {m.vectors}, dev {headline(m.best)}" for m in members]
+    log.append(f"{len(members)} members: dev {headline(summary)}")
     log += [f"note: {n}" for n in notes]
     if report is not None:
         log.append(f"ensemble (averaged probabilities) on the members' {len(dev[0])} dev records: "
-                   f"dev F-macro {report['f_macro']:.4f}  F-micro {report['f_micro']:.4f}\n{report['report']}")
+                   f"dev {headline(report)}\n{report['report']}")
     return summary, notes, log
+
+
+def _shared_metric(members: list[Member]) -> str:
+    """The members' own selecting metric when they agree (older runs: auto), else auto."""
+    found = {m.best.get("metric") if "score" in m.best else "auto" for m in members}
+    return found.pop() if len(found) == 1 else "auto"
 
 
 def _shared_dev(members: list[Member]) -> tuple[list[dict], np.ndarray, str] | str:

@@ -14,7 +14,9 @@ from sentinet import artifacts, checkpoint, rundir
 from sentinet.config import Config, VectorsConfig
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.errors import SentinetError
-from sentinet.embeddings import VectorStore, coverage, default_cache_dir, open_sources, train_word2vec
+from sentinet.embeddings import (
+    VectorStore, coverage, default_cache_dir, open_sources, train_word2vec, word_coverage,
+)
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.runlog import RunLog
 
@@ -45,9 +47,11 @@ def new_model(config: Config, train_tokens: list[list[str]], extra_tokens: list[
     plan = plan_vocab(train_tokens, extra_tokens, store.__contains__,
                       config.vectors.oov, config.vectors.oov_min_count)
     vocab = vocab_from_plan(plan, {**sources, "dim": store.dim})
-    token_cov, type_cov = coverage(plan.counts, store)
-    log(f"vectors: dim {store.dim}; training coverage {token_cov:.1%} of tokens, "
-        f"{type_cov:.1%} of {len(plan.counts)} types; vocabulary {len(vocab)} "
+    token_cov, _ = coverage(plan.counts, store)
+    word_cov, word_type_cov, word_types = word_coverage(plan.counts, store)
+    log(f"vectors: dim {store.dim}; training coverage {word_cov:.1%} of words, {word_type_cov:.1%} of "
+        f"{word_types} word types ({token_cov:.1%} of all tokens, counting punctuation, emoticons, "
+        f"emoji and placeholders); vocabulary {len(vocab)} "
         f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
         f"oov policy '{config.vectors.oov}')")
     model = build_model(config, store, vocab, class_counts)  # only the rows the model needs are kept

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sentinet import __version__, artifacts, rundir
+from sentinet import artifacts, rundir
+from sentinet.provenance import __version__
 from sentinet.errors import SentinetError
 
 FORMAT = "sentinet-onnx/1"

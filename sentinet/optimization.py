@@ -91,7 +91,7 @@ class Schedule(Callback):
         if self.name == "step":
             self.scheduler.step()
         elif self.name == "plateau":
-            self.scheduler.step(scores["f_macro"])
+            self.scheduler.step(scores["score"])
 
     def state_dict(self) -> dict:
         return {} if self.scheduler is None else self.scheduler.state_dict()

@@ -44,12 +44,15 @@ def columns(names: Sequence[str], echo: bool) -> list[str]:
 
 
 def write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
-                       chunk_size: int) -> int:
-    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows."""
+                       chunk_size: int, keep: list | None = None) -> int:
+    """Label ``records`` chunk by chunk, writing and flushing each chunk's rows; ``keep``
+    collects each chunk's probabilities (for --summary: a few bytes per record)."""
     write_row = row_writer(out, output_format, columns(predictor.classes.names, echo))
     count = 0
     while chunk := list(itertools.islice(records, chunk_size)):
         probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
+        if keep is not None:
+            keep.append(probs)
         for r, y, p in zip(chunk, predictor.labels(probs), probs.tolist()):
             write_row([r.id, y, *(round(x, 6) for x in p), *([r.text] if echo else [])])
         out.flush()

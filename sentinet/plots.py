@@ -17,13 +17,14 @@ from sentinet.events import Callback
 from sentinet.rundir import CONFUSION, CSV, CURVES, TENSORBOARD
 from sentinet.fileio import atomic_open, atomic_write_text
 
-SCALARS = ("loss", "dev_loss", "f_macro", "f_micro")  # then f1_<class> per class, lr
+SCALARS = ("loss", "dev_loss", "score", "f_macro", "f_micro", "macro_f1", "weighted_f1", "accuracy")  # then f1_<class>, lr
 
 
 def scalar_keys(epochs: Sequence[dict]) -> list[str]:
     """The per-epoch numbers worth a column or a curve: losses, scores, every class's F1, lr."""
-    per_class = [k for k in (epochs[0] if epochs else {}) if k.startswith("f1_")]
-    return [*SCALARS, *per_class, "lr"]
+    first = epochs[0] if epochs else {}
+    per_class = [k for k in first if k.startswith("f1_")]
+    return [*(k for k in SCALARS if k in first or not first), *per_class, "lr"]
 
 
 def write_csv(run_dir: Path, epochs: Sequence[dict]) -> None:
@@ -61,10 +62,9 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     ax_loss.plot(x, [r.get("dev_loss") for r in epochs], "o-", label="dev")
     ax_loss.set(title="loss (cross-entropy)", xlabel="epoch")
     ax_loss.legend()
-    official = epochs[-1].get("metric", "sentirueval_f_macro") == "sentirueval_f_macro"
-    ax_f1.plot(x, [r["f_macro"] for r in epochs], "o-", label="F-macro (official)" if official else "macro-F1")
-    ax_f1.plot(x, [r.get("f_micro") for r in epochs], "s--", alpha=0.6,
-               label="F-micro" if official else "micro-F1 (accuracy)")
+    first, second = curve_keys(epochs[-1])
+    ax_f1.plot(x, [r.get(first[0]) for r in epochs], "o-", label=first[1])
+    ax_f1.plot(x, [r.get(second[0]) for r in epochs], "s--", alpha=0.6, label=second[1])
     ax_f1.axvline(best_epoch, color="gray", linestyle=":", label=f"best epoch {best_epoch}")
     ax_f1.set(title="dev scores", xlabel="epoch")
     ax_f1.legend()
@@ -78,21 +78,32 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     fig.tight_layout()
     _save(fig, run_dir / CURVES, plt)
 
+    write_confusion(run_dir / CONFUSION, confusion, class_names, f"dev confusion, best epoch {best_epoch}", log)
+
+
+def write_confusion(path: Path, confusion: list[list[int]] | None, class_names: Sequence[str], title: str,
+                    log: Callable[[str], None]) -> bool:
+    """A confusion matrix picture (rows gold, columns predicted, counts in the cells);
+    False, with a note, when matplotlib is missing or the classes are too many to draw."""
+    plt = _pyplot()
+    if plt is None:
+        log(f"no {path.name}: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        return False
     if confusion is None:
-        log(f"no confusion.png: {len(class_names)} classes are too many to draw (the log names the "
+        log(f"no {path.name}: {len(class_names)} classes are too many to draw (the report names the "
             "most frequent confusions)")
-        return
+        return False
     fig, ax = plt.subplots(figsize=(4.6, 4))
     ax.imshow(confusion, cmap="Blues")
     ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)),
-           xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="gold",
-           title=f"dev confusion, best epoch {best_epoch}")
+           xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="gold", title=title)
     top = max(max(row) for row in confusion) or 1
     for i, row in enumerate(confusion):
         for j, n in enumerate(row):
             ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")
     fig.tight_layout()
-    _save(fig, run_dir / CONFUSION, plt)
+    _save(fig, path, plt)
+    return True
 
 
 def write_best_so_far(path: Path, series: dict[str, Sequence[tuple[int, float | None]]],
@@ -186,3 +197,18 @@ class TensorBoard(Callback):
 def epoch_loggers(run: RunConfig, epochs: Sequence[dict]) -> list[Callback]:
     """The per-epoch logs a run keeps: metrics.csv always, TensorBoard when asked for."""
     return [CsvLog(epochs), *([TensorBoard()] if run.tensorboard else [])]
+
+
+def curve_keys(row: dict) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(key, legend) of the selecting score and the one beside it, for an epoch row of any
+    run (older rows: f_macro and f_micro, named by the labels' metric)."""
+    from sentinet.metrics import KEYS, NAMES, SECOND
+
+    metric = row.get("metric")
+    if "score" in row and metric in KEYS:
+        first, second = KEYS[metric], SECOND[metric]
+        official = " (official)" if metric == "sentirueval" else ""
+        return (first, NAMES[first] + official + ", selects"), (second, NAMES[second])
+    if metric == "macro_f1":
+        return ("f_macro", "macro-F1"), ("f_micro", "micro-F1 (accuracy)")
+    return ("f_macro", "F-macro (official)"), ("f_micro", "F-micro")

@@ -6,7 +6,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from sentinet import __version__
+__version__ = "0.1.0"  # sentinet.__version__; pyproject.toml says the same
 
 
 def git_commit() -> str | None:

@@ -10,6 +10,7 @@ import yaml
 
 from sentinet import rundir, tables
 from sentinet.errors import SentinetError
+from sentinet.metrics import headline
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
 
@@ -42,24 +43,18 @@ def describe_run(run_dir: Path) -> dict:
             metrics.update(load_record(run_dir / rundir.WEIGHTS))
     if (run_dir / rundir.ENSEMBLE).is_file():
         config_dir = rundir.members(run_dir)[0]
-        fm = metrics["f_macro"]
-        scores = {"dev F-macro": f"{fm['mean']:.4f} ± {fm['std']:.4f}",
-                  "dev F-micro": f"{metrics['f_micro']['mean']:.4f}",
+        scores = {"dev": headline(metrics),
                   # a mixed ensemble of runs scored on different dev data has no ensemble score
-                  "ensemble F-macro": f"{metrics['ensemble']['f_macro']:.4f}" if metrics.get("ensemble") else "—",
+                  "ensemble dev": headline(metrics["ensemble"]) if metrics.get("ensemble") else "—",
                   "members": str(len(metrics["members"]))}
     elif metrics.get("kind") == "baseline":  # sentinet baseline: no epochs
         config_dir, best = run_dir, metrics.get("best", {})
-        scores = {"dev F-macro": f"{best.get('f_macro', float('nan')):.4f}",
-                  "dev F-micro": f"{best.get('f_micro', float('nan')):.4f}",
-                  "best epoch": "-", "baseline": f"tf-idf + logistic regression, C {metrics.get('C')}"}
+        scores = {"dev": headline(best) or "—", "best epoch": "-", "baseline": f"tf-idf + logistic regression, C {metrics.get('C')}"}
     else:
         config_dir = run_dir
         best, best_epoch = metrics.get("best", {}), metrics.get("best_epoch")
         epochs = max(len(metrics.get("epochs", [])), best_epoch or 0)  # model.pt may be an epoch ahead
-        scores = {"dev F-macro": f"{best.get('f_macro', float('nan')):.4f}",
-                  "dev F-micro": f"{best.get('f_micro', float('nan')):.4f}",
-                  "best epoch": f"{best_epoch} of {epochs}"}
+        scores = {"dev": headline(best) or "—", "best epoch": f"{best_epoch} of {epochs}"}
     scores["time (s)"] = f"{metrics.get('seconds', 0):.0f}"
     if status is not None:
         scores["time (s)"] += " (incomplete)"

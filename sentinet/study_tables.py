@@ -10,6 +10,7 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from sentinet import tables
+from sentinet.metrics import KEYS, NAMES
 
 
 def scores(trials: list[FrozenTrial]) -> list[tuple[int, float | None]]:
@@ -18,13 +19,21 @@ def scores(trials: list[FrozenTrial]) -> list[tuple[int, float | None]]:
             for t in sorted(trials, key=lambda t: t.number) if t.state.is_finished()]
 
 
+def score_name(base: dict, folds: int) -> str:
+    """"dev F-macro", "mean dev weighted-F1 over 5 folds": what the trials are scored by."""
+    train = base.get("train")
+    metric = train.get("metric", "auto") if isinstance(train, dict) else "auto"
+    name = {"auto": "score", "sentirueval": "F-macro"}.get(metric) or NAMES.get(KEYS.get(metric, ""), "score")
+    return f"mean dev {name} over {folds} folds" if folds else f"dev {name}"
+
+
 def trial_rows(trials: list[FrozenTrial], keys: list[str]) -> list[dict]:
     """One row per trial, the complete ones best first; a column per parameter (this space's,
-    then any other). A pruned trial's f_macro is its last reported score."""
+    then any other). A pruned trial's score is its last reported one."""
     keys = keys + sorted({k for t in trials for k in t.params} - set(keys))
     ranked = sorted(trials, key=lambda t: (t.state != TrialState.COMPLETE,
                                            -t.value if t.state == TrialState.COMPLETE else 0.0, t.number))
-    return [{"trial": t.number, "state": t.state.name.lower(), "f_macro": t.value,
+    return [{"trial": t.number, "state": t.state.name.lower(), "score": t.value,
              "seconds": round(trial_seconds(t), 1), **{k: t.params.get(k) for k in keys},
              "note": trial_note(t), "run_dir": t.user_attrs.get("run_dir", "")} for t in ranked]
 

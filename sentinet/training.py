@@ -39,13 +39,14 @@ from sentinet.events import Callback, Events
 from sentinet.fileio import remove_partials
 from sentinet.inference import predict_ids
 from sentinet.labels import LabelSet
-from sentinet.metrics import epoch_scores, full_report
+from sentinet.metrics import all_scores, epoch_scores, full_report, headline, metric_name, resolve_metric, score_of
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.model_setup import new_model, restored_model
 from sentinet.multitask import ClassificationObjective, build_objective
 from sentinet.optimization import (
     Averager, Schedule, build_loss, build_optimizer, encoder_lr, parameter_groups, unfreeze_vectors,
 )
+from sentinet.progress import progress_lines
 from sentinet.provenance import versions
 from sentinet.runlog import RunLog
 from sentinet.threads import ThreadGovernor
@@ -163,7 +164,9 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
         started -= prep.saved["seconds"]  # the run's time counts the part before the interruption
     run_dir = state.result.run_dir = open_run_dir(prep.config, resume, into)
     threads = cpu_threads(prep)
-    events = Events([threads, state.schedule, state.averager,
+    progress = progress_lines(len(state.loader), prep.config.train.epochs, state.epoch + 1,
+                              prep.config.run.progress_every)
+    events = Events([threads, state.schedule, state.averager, progress,
                      *plots.epoch_loggers(prep.config.run, state.result.epochs), *callbacks])
     try:
         start_run_dir(prep, run_dir, log, restarting=resume is not None)
@@ -197,10 +200,11 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
     torch.manual_seed(t.seed)
 
     data = load_training_data(config)
+    resolve_metric(t.metric, data.labels)  # sentirueval needs its labels: say so before training
     tokenizer = Tokenizer(config.tokenizer)
     train_tokens = [tokenizer(r.text) for r, _ in data.train]
     dev_tokens = [tokenizer(r.text) for r in data.dev]
-    log_data(data, log)
+    log_data(data, log, t.metric)
     unlabeled_tokens = unlabeled_texts(config, data, tokenizer, log)
     if warning := split_warning(config, data):
         log(warning)
@@ -237,10 +241,11 @@ def new_state(prep: Prepared) -> TrainState:
     params = parameter_groups(model, t.lr_scale, t.optimizer.lr, extra=list(objective.parameters()))
     optimizers = [build_optimizer(params, t.optimizer)]
     schedule = Schedule(t.scheduler, optimizers[0], total_steps=t.epochs * len(loader))
-    result = TrainResult(run_dir=Path(), best_epoch=0, best={"f_macro": -math.inf},
+    result = TrainResult(run_dir=Path(), best_epoch=0, best={"score": -math.inf},
                          dev_gold=[r.labels for r in data.dev], labels=data.labels,
                          machine=machine(prep.device),
-                         data={"split": data.description, "train": data.sources}, versions=versions())
+                         data={"split": data.description, "train": data.sources,
+                               "class_counts": class_counts(data)}, versions=versions())
     # The frozen vectors stay out of last.pt only if they never train: model.pt holds them as loaded.
     frozen = not prep.config.vectors.unfreeze_epoch and not model.embedder.pretrained.weight.requires_grad
     return TrainState(model, objective, optimizers, schedule, Averager(t, model), loader, frozen, result)
@@ -290,20 +295,20 @@ def run_epochs(prep: Prepared, state: TrainState, events: Events, log: RunLog, s
         loss = train_epoch(state, prep.device, t.clip_grad_norm, f"epoch {epoch}/{t.epochs}", events)
         events.after_train_epoch(epoch)
         probs = predict_ids(state.averager.model, prep.dev_ids, prep.device)
-        scores = epoch_scores(gold, probs, decide(probs, classes), classes)
+        scores = epoch_scores(gold, probs, decide(probs, classes), classes, t.metric)
         events.after_scoring(epoch, scores)
         row = {"epoch": epoch, "loss": loss, **state.objective.epoch_stats(), **scores,
                "lr": encoder_lr(state.optimizers[0]), "seconds": time.time() - tick}
         with checkpoint.uninterrupted():  # the epoch is recorded whole or not at all
             improved = commit(state, epoch, row, scores, started)
             lm = f" (LM {row['lm_loss']:.4f})" if "lm_loss" in row else ""
-            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}{lm}  dev F-macro {scores['f_macro']:.4f}"
-                f"  F-micro {scores['f_micro']:.4f}  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
+            log(f"epoch {epoch:>3}/{t.epochs}  loss {loss:.4f}{lm}  dev {headline(scores)}"
+                f"  ({row['seconds']:.1f}s){'  *best' if improved else ''}")
             write_metrics(result.run_dir, result)
             events.after_commit(epoch, row, result.run_dir)
         events.after_epoch(epoch, row, result.run_dir)
         if epoch - result.best_epoch >= t.patience:
-            log(f"early stop: no better dev F-macro for {t.patience} epochs")
+            log(f"early stop: no better dev {metric_name(result.best)} for {t.patience} epochs")
             break
 
 
@@ -339,7 +344,7 @@ def commit(state: TrainState, epoch: int, row: dict, scores: dict, started: floa
     result, run_dir = state.result, state.result.run_dir
     result.epochs.append(row)
     state.epoch = epoch
-    improved = scores["f_macro"] > result.best["f_macro"]
+    improved = scores["score"] > score_of(result.best)
     if improved:
         result.best_epoch, result.best = epoch, scores
         best = checkpoint.without_frozen(state.averager.model.state_dict(), state.frozen)
@@ -406,23 +411,21 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     best = artifacts.load_run(run_dir, prep.device)
     result.dev_probs = predict_ids(best.model, prep.dev_ids, prep.device)
     rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs)
-    tune_decision = prep.config.train.tune_decision
-    if tune_decision and classes.sentiment is None:
+    tune_decision, metric = prep.config.train.tune_decision, prep.config.train.metric
+    if tune_decision and resolve_metric(metric, classes) != "sentirueval":
         log("decision rule: not tuned (train.tune_decision favours the official F-macro's "
-            "negative and positive classes; these labels are not SentiRuEval's)")
+            f"negative and positive classes; this run selects on {metric_name(result.best)})")
     elif tune_decision:
         result.decision, tuned = tune_bias(result.dev_probs, gold, classes)
         rundir.save_decision(run_dir, result.decision)
         log(f"decision rule tuned on dev: bias {describe_bias(result.decision, classes)} "
-            f"(dev F-macro {result.best['f_macro']:.4f} → {tuned:.4f}; optimistic: tuned on the same dev set)")
+            f"(dev F-macro {score_of(result.best):.4f} → {tuned:.4f}; optimistic: tuned on the same dev set)")
     result.seconds = time.time() - started
-    report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes)
+    report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes, metric)
     result.best = {k: v for k, v in report.items() if k != "report"}
     write_metrics(run_dir, result)
     plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log)
-    log(f"best epoch {result.best_epoch}: dev F-macro {report['f_macro']:.4f}  "
-        f"F-micro {report['f_micro']:.4f}  macro-F1 (all classes) {report['macro_f1']:.4f}  "
-        f"({result.seconds:.0f}s)\n{report['report']}")
+    log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)\n{report['report']}")
 
 
 def cpu_threads(prep: Prepared) -> Callback:

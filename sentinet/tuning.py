@@ -41,8 +41,9 @@ from sentinet.fileio import atomic_write_text
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.search_space import Param, build_config, grid, grid_size, read_space, tried_points
 from sentinet.study_tables import (
-    cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds,
+    cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds, score_name,
 )
+from sentinet.metrics import score_of
 from sentinet.training import TrainResult, train
 
 # Median stopping rule: only once 5 trials have finished, and never on the first epoch,
@@ -143,7 +144,7 @@ def create_study(job: Job) -> optuna.Study:
                                 direction="maximize", load_if_exists=True)
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise SentinetError(f"study {job.name!r} in {job.storage} minimises; sentinet maximises "
-                            "dev F-macro: choose another --study name")
+                            "the dev score: choose another --study name")
     return study
 
 
@@ -198,16 +199,17 @@ def grid_budget(study: optuna.Study, job: Job, trials: int, seed: int) -> int:
 
 
 def objective(trial: Trial, job: Job) -> float:
-    """Train the trial's config; its score is dev F-macro (the fold mean with --folds)."""
+    """Train the trial's config; its score is the dev score train.metric names (the fold mean
+    with --folds)."""
     started = time.time()
     try:
         config = trial_config(trial, job)
         if job.folds:
             cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
-            value, run_dir = cv.summary["f_macro"]["mean"], cv.path
+            value, run_dir = score_of(cv.summary), cv.path
         else:
             result = train(config, callbacks=[_EpochPruner(trial)])
-            value, run_dir = result.best["f_macro"], result.run_dir
+            value, run_dir = score_of(result.best), result.run_dir
         trial.set_user_attr("run_dir", str(run_dir))
     except Interrupted:  # Ctrl-C: training kept what it could, then stopped the study
         trial.set_user_attr("error", "interrupted")
@@ -254,14 +256,14 @@ class _EpochPruner(Callback):
         self.trial = trial
 
     def after_epoch(self, epoch: int, row: dict, run_dir: Path) -> None:
-        _report(self.trial, row["f_macro"], epoch, f"epoch {epoch}")
+        _report(self.trial, row["score"], epoch, f"epoch {epoch}")
 
 
 def _fold_pruner(trial: Trial):
     scores: list[float] = []
 
     def on_fold(i: int, result: TrainResult) -> None:
-        scores.append(result.best["f_macro"])
+        scores.append(score_of(result.best))
         _report(trial, sum(scores) / len(scores), i + 1, f"fold {i + 1}")
 
     return on_fold
@@ -270,7 +272,7 @@ def _fold_pruner(trial: Trial):
 def _report(trial: Trial, score: float, step: int, where: str) -> None:
     trial.report(score, step)
     if trial.should_prune():
-        trial.set_user_attr("pruned", f"{where}: dev F-macro {score:.4f}, below the median")
+        trial.set_user_attr("pruned", f"{where}: dev score {score:.4f}, below the median")
         raise optuna.TrialPruned(where)
 
 
@@ -374,7 +376,7 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 
 def _print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
     """One line per finished trial, from whichever worker ran it."""
-    value = f"  F-macro {trial.value:.4f}" if trial.state == TrialState.COMPLETE else ""
+    value = f"  dev score {trial.value:.4f}" if trial.state == TrialState.COMPLETE else ""
     params = "  ".join(f"{k}={cell(v)}" for k, v in trial.params.items())
     note = trial_note(trial)
     tqdm.write(f"trial {trial.number} {trial.state.name.lower()}{value}  {params}  "
@@ -427,7 +429,7 @@ def summarize(job: Job) -> Summary:
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         return Summary(table, len(trials), None, None, sampler)
-    score = f"mean dev F-macro over {job.folds} folds" if job.folds else "dev F-macro"
+    score = score_name(job.base, job.folds)
     picture = job.directory / BEST_SO_FAR
     label = f"{job.name} ({study.user_attrs.get('sampler', 'tpe')})"
     drawn = plots.write_best_so_far(picture, {label: scores(trials)}, tqdm.write, score)
@@ -453,7 +455,7 @@ def write_best(job: Job, best: FrozenTrial, n_trials: int, sampler: str = "tpe")
         raise SentinetError(f"best trial {best.number} no longer fits the base config: {exc}") from None
     config.run.name = config.run.name or job.name
     path = job.directory / "best.yaml"
-    score = f"mean dev F-macro over {job.folds} folds" if job.folds else "dev F-macro"
+    score = score_name(job.base, job.folds)
     folds = f" --folds {job.folds}" if job.folds else ""
     header = (f"# Best trial of study '{job.name}' in {shown_url(job.storage)} ({n_trials} trials "
               f"so far): trial {best.number}, {score} {best.value:.4f}\n"

@@ -66,8 +66,9 @@ def test_report_shows_what_differs_and_the_scores(two_runs):
     assert lines[0] == f"|  | {two_runs[0].name} | {two_runs[1].name} |"
     assert "| model.encoder.hidden_size | 16 | 8 |" in lines
     assert "| run.tensorboard | true | false |" in lines
-    f_macros = [json.loads((r / "metrics.json").read_text(encoding="utf-8"))["best"]["f_macro"] for r in two_runs]
-    assert f"| dev F-macro | {f_macros[0]:.4f} | {f_macros[1]:.4f} |" in lines
+    best = [json.loads((r / "metrics.json").read_text(encoding="utf-8"))["best"] for r in two_runs]
+    cells = [f"F-macro {b['f_macro']:.4f}  F-micro {b['f_micro']:.4f}" for b in best]
+    assert f"| dev | {cells[0]} | {cells[1]} |" in lines
     assert not any(line.startswith("| train.seed") for line in lines)  # equal keys are not shown
     plain = run_cli("report", *map(str, two_runs))
     assert plain.returncode == 0 and "model.encoder.hidden_size" in plain.stdout

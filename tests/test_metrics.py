@@ -2,7 +2,7 @@ import pytest
 
 from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
-from sentinet.metrics import full_report, pairs, sentirueval_scores
+from sentinet.metrics import full_report, headline, pairs, score_of, sentirueval_scores
 
 GOLD = [{"a": -1}, {"a": -1, "b": 0}, {"a": 1}, {"a": 0}]
 
@@ -88,9 +88,11 @@ def test_five_string_classes_hand_computed():
     r = full_report(gold, pred, labels)
     # per class (negative, neutral, positive, skip, speech):
     # negative 0 (FN 1); neutral TP1 FP1 → 2/3; positive 1; skip TP0 FP1 FN1 → 0; speech TP1 FP1 FN1 → 1/2
-    assert r["metric"] == "macro_f1" and "f_pos" not in r
-    assert r["f_macro"] == pytest.approx((0 + 2 / 3 + 1 + 0 + 0.5) / 5) == pytest.approx(r["macro_f1"])
-    assert r["f_micro"] == pytest.approx(3 / 6) == pytest.approx(r["accuracy"])
+    assert r["metric"] == "macro_f1" and not {"f_pos", "f_macro", "f_micro"} & set(r)  # named as they are
+    assert r["score"] == pytest.approx((0 + 2 / 3 + 1 + 0 + 0.5) / 5) == pytest.approx(r["macro_f1"])
+    assert r["accuracy"] == pytest.approx(3 / 6)
+    # weighted by support (1, 1, 1, 1, 2): (0 + 2/3 + 1 + 0 + 2 * 1/2) / 6
+    assert r["weighted_f1"] == pytest.approx((2 / 3 + 1 + 1) / 6)
     assert r["f1_neutral"] == pytest.approx(2 / 3) and r["f1_speech"] == pytest.approx(0.5)
     assert r["classes"] == ["negative", "neutral", "positive", "skip", "speech"]
     assert r["confusion"][4] == [0, 0, 0, 1, 1]  # gold speech: once skip, once speech
@@ -101,9 +103,9 @@ def test_binary_and_mixed_numbers_and_text():
     labels = LabelSet.from_data([0, 1, "spam"])
     r = full_report(gold, pred, labels)
     # 0: TP1 FN1 → 2/3; 1: TP1 FP1 → 2/3; spam: 1
-    assert r["f_macro"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
+    assert r["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3) == r["score"]
     binary = full_report(gold[:3], pred[:3], LabelSet((0, 1)))
-    assert binary["f_macro"] == pytest.approx(2 / 3) and binary["confusion"] == [[1, 1], [0, 1]]
+    assert binary["macro_f1"] == pytest.approx(2 / 3) and binary["confusion"] == [[1, 1], [0, 1]]
 
 
 def test_string_sentiment_labels_get_the_official_metric():
@@ -111,7 +113,8 @@ def test_string_sentiment_labels_get_the_official_metric():
     official = full_report(GOLD, [-1, -1, -1, -1])
     spelled = full_report([{k: words[v] for k, v in g.items()} for g in GOLD], ["negative"] * 4,
                           LabelSet(("negative", "neutral", "positive")))
-    assert spelled["metric"] == official["metric"] == "sentirueval_f_macro"
+    assert spelled["metric"] == official["metric"] == "sentirueval"
+    assert spelled["score"] == spelled["f_macro"]
     assert spelled["f_macro"] == pytest.approx(official["f_macro"]) == pytest.approx(2 / 7)
 
 
@@ -122,3 +125,35 @@ def test_mixed_sentiment_spellings_are_one_class_each():
     assert "speech" not in labels
     gold = [{"a": "negative"}, {"a": 1}, {"a": "neutral"}]
     assert full_report(gold, [-1, 1, 0], labels)["f_macro"] == 1.0
+
+
+def test_train_metric_picks_the_selecting_score():
+    """Hand-computed: gold a a a b, predicted a a b b. a: TP2 FN1 → 0.8; b: TP1 FP1 → 2/3."""
+    gold, pred = [{"label": x} for x in "aaab"], list("aabb")
+    labels = LabelSet(("a", "b"))
+    values = {m: full_report(gold, pred, labels, m)["score"] for m in ("macro_f1", "weighted_f1", "accuracy")}
+    assert values["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
+    assert values["weighted_f1"] == pytest.approx((3 * 0.8 + 2 / 3) / 4)
+    assert values["accuracy"] == pytest.approx(3 / 4)
+    with pytest.raises(SentinetError, match="train.metric: sentirueval scores -1/0/1"):
+        full_report(gold, pred, labels, "sentirueval")
+
+
+def test_headline_names_the_metric_used():
+    gold, pred = [{"label": x} for x in "aaab"], list("aabb")
+    r = full_report(gold, pred, LabelSet(("a", "b")), "weighted_f1")
+    assert headline(r) == f"weighted-F1 {r['weighted_f1']:.4f}  macro-F1 {r['macro_f1']:.4f}"
+    official = full_report(GOLD, [-1, -1, -1, -1])
+    assert headline(official).startswith("F-macro 0.2857  F-micro")
+    # a run written before train.metric: f_macro was the score, named by its labels' metric
+    assert headline({"metric": "macro_f1", "f_macro": 0.5, "f_micro": 0.75}) == "macro-F1 0.5000  accuracy 0.7500"
+    assert score_of({"metric": "sentirueval_f_macro", "f_macro": 0.5}) == 0.5
+
+
+def test_confused_pairs_count_both_directions():
+    gold = [{"label": x} for x in ["a", "a", "b", "b", "b", "c", "c"]]
+    pred = ["b", "b", "a", "c", "b", "c", "a"]
+    r = full_report(gold, pred, LabelSet(("a", "b", "c")))
+    # a↔b: a→b 2, b→a 1 (3); a↔c: c→a 1; b↔c: b→c 1
+    assert r["confused_pairs"][0] == ["a", "b", 2, 1]
+    assert sorted(map(tuple, r["confused_pairs"][1:])) == [("a", "c", 0, 1), ("b", "c", 1, 0)]

@@ -85,8 +85,8 @@ def test_linear_schedule_resumes_from_a_checkpoint_of_the_old_lambda_schedule():
 def test_plateau_schedule_decays_on_a_flat_dev_score():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = Schedule(SchedulerConfig(name="plateau", patience=0, gamma=0.5), opt, 10)
-    schedule.after_scoring(1, {"f_macro": 0.5})
-    schedule.after_scoring(2, {"f_macro": 0.5})
+    schedule.after_scoring(1, {"score": 0.5})
+    schedule.after_scoring(2, {"score": 0.5})
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5)
 
 

@@ -91,7 +91,7 @@ def test_study_writes_best_config_and_resumes(study):
 
     rows = list(csv.DictReader((study["dir"] / "trials.csv").open(encoding="utf-8")))
     assert sorted(int(r["trial"]) for r in rows) == [0, 1]
-    assert float(rows[0]["f_macro"]) == best.value  # best first
+    assert float(rows[0]["score"]) == best.value  # best first
     assert all(Path(r["run_dir"]).is_dir() for r in rows)
     assert (study["dir"] / "trials.md").read_text().count("| complete |") == 2
 
@@ -152,16 +152,16 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
         for epoch in (1, 2, 3):
             steps.append((config.train.optimizer.lr, epoch))
             for callback in callbacks:
-                callback.after_epoch(epoch, {"f_macro": score(config)}, tmp_path)
-        return TrainResult(run_dir=tmp_path, best_epoch=3, best={"f_macro": score(config)})
+                callback.after_epoch(epoch, {"score": score(config)}, tmp_path)
+        return TrainResult(run_dir=tmp_path, best_epoch=3, best={"score": score(config)})
 
     def fake_cross_validate(config, k, on_fold):
         members = []
         for i in range(k):
             steps.append((config.train.optimizer.lr, i + 1))
-            members.append(TrainResult(run_dir=tmp_path, best_epoch=1, best={"f_macro": score(config)}))
+            members.append(TrainResult(run_dir=tmp_path, best_epoch=1, best={"score": score(config)}))
             on_fold(i, members[-1])
-        return EnsembleResult(tmp_path, members, {"f_macro": {"mean": score(config)}})
+        return EnsembleResult(tmp_path, members, {"score": {"mean": score(config)}})
 
     monkeypatch.setattr(tuning, "train", fake_train)
     monkeypatch.setattr(tuning, "cross_validate", fake_cross_validate)
@@ -186,7 +186,7 @@ def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(ti
 
     def fake_train(config, callbacks):
         trained.append(config.model.encoder)
-        return TrainResult(run_dir=tmp_path, best_epoch=1, best={"f_macro": 0.5})
+        return TrainResult(run_dir=tmp_path, best_epoch=1, best={"score": 0.5})
 
     monkeypatch.setattr(tuning, "train", fake_train)
     trials = run_enqueued(job, [{"model.encoder.name": "gru", "model.encoder.filters": 4},

@@ -204,7 +204,8 @@ def _read_table(
     lines = (line.removesuffix("\r") for line in _read_text(path).split("\n"))
     rows = _table_rows(enumerate(lines, 1), format, quoted, str(path))
     records: list[Record] = []
-    for cells in _table_cells(rows, str(path), text_column, "set data.text_column"):
+    for cells in _table_cells(rows, str(path), text_column,
+                                                     "set data.text_column (eval: --text-column)"):
         rid = cells.get(id_column, str(len(records) + 1))
         label = cells.get(label_column)
         record = _single_label_record(path, rid, cells[text_column], label, label_column)
@@ -237,12 +238,24 @@ def _table_cells(rows: Iterator[tuple[int, list[str]]], name: str, text_column: 
     header = [h.strip() for h in header]
     if text_column not in header:
         raise SentinetError(f"{name}: no {text_column!r} column in the header (columns: "
-                            f"{', '.join(header) or 'none'}; {how_to_choose})")
+                            f"{', '.join(header) or 'none'}; {_delimiter_hint(header) or how_to_choose})")
     for n, row in rows:
         if len(row) != len(header):
             raise SentinetError(f"{name}: line {n}: {len(row)} fields, but the header has "
                                 f"{len(header)}")
         yield dict(zip(header, row))
+
+
+def _delimiter_hint(header: list[str]) -> str:
+    """A one-column header holding another separator: the file is not split the way it is read."""
+    if len(header) != 1:
+        return ""
+    found = [name for sep, name in ((";", "';'"), ("\t", "tabs"), (",", "','"), ("|", "'|'")) if sep in header[0]]
+    if not found:
+        return ""
+    return (f"the header looks separated by {found[0]}, but CSV here means ',' and TSV tabs: "
+            "give the file the extension (or data.format / --input-format) of its separator, "
+            "or convert it")
 
 
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:

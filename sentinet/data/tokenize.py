@@ -26,6 +26,15 @@ Decisions worth knowing:
 - URLs: ``http(s)://``, ``www.`` and bare ``t.co/`` links; a URL cut off by retweet
   truncation keeps its ``…`` (``http://t.co/ab…``, ``http:/…``). Bare domains
   (``sberbank.ru``) are not URLs: their words carry the company name.
+- Mentions: every network's markup is one piece, so ``users`` treats them all alike —
+  ``@name``, Instagram's ``@ivan.petrov``, Mastodon's ``@user@mastodon.social``, Reddit's
+  ``u/name`` and ``/u/name``, VK's ``[id1|Имя Фамилия]``, ``[club1|Сбербанк]``
+  (``public``, ``event`` too), ``@id1 (Имя)`` and ``*id1 (Имя)`` → ``<user>``. Kept
+  (``users: keep``), a mention is its account's handle, one token: ``@id1``, ``@club1``,
+  ``u/name``; VK's display text is dropped, as it is free text naming the same account
+  many ways (placeholder mode drops it too). A parenthesis after a plain ``@name`` stays
+  words: outside VK's numeric ids it is the author's. Reddit's ``r/sub`` is a topic, not
+  a person: it follows ``hashtags`` (``r/sberbank`` → ``sberbank``; keep: ``r/sberbank``).
 - ``RT`` is dropped only as the first token; kept URLs stay verbatim (paths are
   case-sensitive), kept mentions and hashtags are lowercased like words.
 """
@@ -57,8 +66,23 @@ _URL = (
     rf"{_URL_CHAR}+?(?={_URL_TAIL}*(?!{_URL_CHAR}))…?"
     r"|(?i:https?:?/{0,2}|htt?)…"
 )
-_USER = r"(?<!\w)@\w+"
-_HASHTAG = r"#(?=\w*[^\W\d])\w+"  # needs a letter ("#1" is "number one"); "#нг#билайн" is two
+# Mentions in each network's markup, one piece each (see "Decisions worth knowing"). A VK id
+# is numeric and not followed by more handle ("@id1abc", "@id1.x" are plain handles).
+_VK_ID = r"(?:id|club|public|event)\d+(?!\w|\.[0-9A-Za-z_])"
+_DOMAIN = r"\w+(?:-\w+)*(?:\.\w+(?:-\w+)*)+"
+_MENTIONS = [
+    rf"\[{_VK_ID}\|[^\[\]|\n]{{1,100}}\]",  # VK: [id1|Имя Фамилия] [club1|Сбербанк]
+    rf"(?<!\w)[@*]{_VK_ID}(?:[ \t]?\([^()\n]{{1,100}}\))?",  # VK: @id1 (Имя), *id1 (Имя), *id1
+    r"(?<![\w/])/?u/(?=\w*[^\W\d])\w{2,}(?:-\w+)*",  # Reddit: u/name, /u/name
+    # @name, Instagram's @ivan.petrov (Latin after the dot: "@sber.Спасибо" is two
+    # sentences), Mastodon's @user@instance.social; "info@mts.ru" is no mention.
+    rf"(?<!\w)@\w+(?:\.[0-9A-Za-z_]+)*(?:@{_DOMAIN})?",
+]
+_USER = rf"(?=[\[@*/u])(?:{'|'.join(_MENTIONS)})"  # the lookahead skips them all elsewhere
+_HASHTAG = (
+    r"#(?=\w*[^\W\d])\w+"  # needs a letter ("#1" is "number one"); "#нг#билайн" is two
+    r"|(?<![\w/])/?r/(?=\w*[^\W\d])\w{2,}"  # a Reddit community (r/sub, /r/sub) is a topic
+)
 
 _EMOTICON = "|".join(
     [
@@ -106,6 +130,7 @@ _INVISIBLE = re.compile(r"[\u00ad\u200e\u200f\u2060\ufeff\u0300\u0301]")
 _EMOJI_VARIANT = re.compile(r"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)  # Оооо is one run
 _SYMBOL_RUN = re.compile(r"(.)\1{2,}")
+_VK_ACCOUNT = re.compile(r"[\[@*](\w+)")  # the id in VK's mention markup
 _LOOKALIKES = str.maketrans("хХДдРрОо", "xXDdPpOo")  # Cyrillic typed into emoticons
 _UNESCAPE_ROUNDS = 4  # exports escape at most twice or three times (&amp;amp;quot;)
 # Normalised pieces are remembered per tokenizer: words repeat (Zipf), so most pieces of a
@@ -175,11 +200,12 @@ class Tokenizer:
         return _by_mode(self.config.urls, URL, piece)  # kept verbatim: paths are case-sensitive
 
     def _user(self, piece: str) -> str | None:
-        return _by_mode(self.config.users, USER, self._fold(piece))
+        return _by_mode(self.config.users, USER, self._fold(_mention_handle(piece)))
 
     def _hashtag(self, piece: str) -> str | None:
-        body = self._word(piece[1:])
-        return {"strip": body, "keep": "#" + body, "drop": None}[self.config.hashtags]
+        mark, body = ("#", piece[1:]) if piece[0] == "#" else ("r/", piece.split("r/", 1)[1])
+        body = self._word(body)
+        return {"strip": body, "keep": mark + body, "drop": None}[self.config.hashtags]
 
     def _emoticon(self, piece: str) -> str:
         token = self._fold(piece.translate(_LOOKALIKES))
@@ -219,6 +245,14 @@ def _clean(text: str) -> str:
         text = unescaped
     text = unicodedata.normalize("NFC", text)
     return _INVISIBLE.sub("", text.replace("\u200b", " "))
+
+
+def _mention_handle(piece: str) -> str:
+    """The account a mention names, as ``users: keep`` keeps it: VK's markup becomes its
+    ``@id1`` / ``@club1`` handle (the display text is dropped), ``/u/name`` → ``u/name``."""
+    if piece[0] in "[*" or piece[-1] == ")":
+        return "@" + _VK_ACCOUNT.match(piece).group(1)
+    return piece.lstrip("/")
 
 
 def _by_mode(mode: str, placeholder: str, piece: str) -> str | None:

@@ -97,7 +97,7 @@ def split_warning(config: Config, data: TrainingData) -> str | None:
     return (f"data: the training tweets carry dates but data.split is {d.split}: a {d.split} dev "
             "split overstates how well the model will do on a later period (on SentiRuEval by "
             "~0.2 F-macro); for a dev number that predicts next year's, use data.split: temporal, "
-            "or --folds K with it (README: 'Dev numbers that predict next year')")
+            "or --folds K with it (docs/GUIDE.md: 'Dev numbers that predict next year')")
 
 
 def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
@@ -111,19 +111,25 @@ def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> Labe
     return labels
 
 
-def log_data(data: TrainingData, log: Callable[[str], None]) -> None:
-    """What a run trains and selects on, for its log."""
-    log(f"data: {len(data.train)} training tweets, {len(data.dev)} dev tweets "
-        f"({sum(len(r.labels) for r in data.dev)} scored dev pairs); {data.description}")
+def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto") -> None:
+    """What a run trains and selects on, for its log, in the words of its data: tweets and
+    (tweet, company) pairs for SentiRuEval labels, texts otherwise."""
+    classes = data.labels
+    items = "tweets" if classes.sentiment else "texts"
+    pairs = sum(len(r.labels) for r in data.dev)
+    scored = f" ({pairs} scored dev (tweet, company) pairs)" if pairs != len(data.dev) else ""
+    log(f"data: {len(data.train)} training {items}, {len(data.dev)} dev {items}{scored}; {data.description}")
     for source in data.sources if len(data.sources) > 1 else []:
         dropped = source["dropped_in_dev_period"]
-        log(f"data: {source['tweets']} training tweets from {source['path']} (weight {source['weight']:g})"
+        log(f"data: {source['tweets']} training {items} from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
-    classes = data.labels
     counts = Counter(classes.values[c] for _, c in data.train)
-    metric = "official SentiRuEval F-macro" if classes.sentiment else "macro-F1 over all classes"
-    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training tweets; "
-        f"model selection by {metric}")
+    if metric == "auto":
+        metric = "sentirueval" if classes.sentiment else "macro_f1"
+    selection = {"sentirueval": "the official SentiRuEval F-macro", "macro_f1": "macro-F1 over all classes",
+                 "weighted_f1": "weighted F1", "accuracy": "accuracy"}[metric]
+    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training {items}; "
+        f"model selection by {selection} (train.metric)")
 
 
 def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Callable[[str], list[str]],

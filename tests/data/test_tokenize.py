@@ -135,6 +135,70 @@ def test_email_is_not_a_mention():
     assert tok("info@mts.ru") == ["info", "@", "mts", ".", "ru"]
 
 
+@pytest.mark.parametrize(
+    "mention, kept",
+    [
+        ("[id123|Имя Фамилия]", "@id123"),  # VK
+        ("[club42|Сбербанк Онлайн]", "@club42"),
+        ("[public7|ВТБ]", "@public7"),
+        ("[event9|Концерт 12.05]", "@event9"),
+        ("@id123 (Имя)", "@id123"),
+        ("*id123 (Имя Фамилия)", "@id123"),
+        ("*club42", "@club42"),
+        ("u/spez", "u/spez"),  # Reddit
+        ("/u/Some_User-1", "u/some_user-1"),
+        ("@user@mastodon.social", "@user@mastodon.social"),  # Mastodon
+        ("@ivan.petrov", "@ivan.petrov"),  # Instagram
+        ("@Sber_RU", "@sber_ru"),  # Twitter, Telegram
+    ],
+)
+def test_network_mention_markup_is_one_mention(mention, kept):
+    text = f"привет {mention}, как дела"
+    assert tok(text) == ["привет", "<user>", ",", "как", "дела"]
+    assert tok(text, users="keep") == ["привет", kept, ",", "как", "дела"]
+    assert tok(text, users="drop") == ["привет", ",", "как", "дела"]
+
+
+def test_vk_mention_glued_to_text_and_without_a_space():
+    assert tok("спасибо[club1|Банк]!*id5(Вася)") == ["спасибо", "<user>", "!", "<user>"]
+
+
+def test_near_misses_of_mention_markup_stay_words():
+    """A parenthesis after a non-VK-id handle is the author's; VK markup needs a numeric id and
+    a display text; a lone * is a correction; u/ needs two characters and no word before it."""
+    assert tok("@sber (опять) @id1abc (x)") == [
+        "<user>", "(", "опять", ")", "<user>", "(", "x", ")",
+    ]  # fmt: skip
+    assert tok("[durov|Павел] [id1|]") == ["[", "durov", "|", "павел", "]", "[", "id1", "|", "]"]
+    assert tok("*исправление km/u/h u/s") == [
+        "*", "исправление", "km", "/", "u", "/", "h", "u", "/", "s",
+    ]  # fmt: skip
+
+
+def test_dots_in_mentions():
+    # Inner dots with Latin after them are Instagram's; a final dot or one before Cyrillic ends
+    # the sentence, and a Mastodon instance keeps its dots but not the sentence's.
+    expected = ["@ivan.petrov", ".", "@sber", ".", "спасибо"]
+    assert tok("@ivan.petrov. @sber.Спасибо", users="keep") == expected
+    assert tok("@user@mastodon.social.", users="keep") == ["@user@mastodon.social", "."]
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("strip", ["в", "russia", "sberbank"]),
+        ("keep", ["в", "r/russia", "r/sberbank"]),
+        ("drop", ["в"]),
+    ],
+)
+def test_subreddits_are_topics_like_hashtags(mode, expected):
+    assert tok("в r/russia /r/Sberbank", hashtags=mode) == expected
+    # A bare domain stays words (no URL), and a subreddit needs a letter.
+    assert tok("reddit.com/r/sub r/2") == [
+        "reddit", ".", "com", "/", "r", "/", "sub", "r", "/", "<num>",
+    ]  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------
 # Numbers
 
@@ -424,7 +488,8 @@ def test_max_tokens_must_be_positive():
 
 
 CACHE_TEXTS = [TWEET, "ДАААА!!!! СССР оооочень :-))) xD", "Сбербанк сбербанк СБЕРБАНК ёлка Ёлка",
-               "@User #Тег http://t.co/Ab 12,5% 4g", "🙂🏽 👍 ... ....", "rt RT Rt"]
+               "@User #Тег http://t.co/Ab 12,5% 4g", "🙂🏽 👍 ... ....", "rt RT Rt",
+               "[id1|Вася] *club2 (Банк) u/Name r/Sub @a@b.social"]
 
 
 @pytest.mark.parametrize("changes", [{}, {"lowercase": False}, {"squash_elongations": False},

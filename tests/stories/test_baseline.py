@@ -50,7 +50,7 @@ def test_baseline_is_an_ordinary_run_that_learns_the_tiny_corpus(made):
     assert any(line.startswith("chosen C ") for line in out) and any("precision" in line for line in out)
     m = metrics(run)
     assert m["kind"] == "baseline" and m["best_epoch"] is None and m["labels"] == [-1, 0, 1]
-    assert m["best"]["metric"] == "sentirueval_f_macro" and m["best"]["f_macro"] > 0.8
+    assert m["best"]["metric"] == "sentirueval" and m["best"]["f_macro"] > 0.8
     assert m["C"] in [row["C"] for row in m["grid"]] and len(m["grid"]) == 6
     assert out[-1] == f"{run}\tdev F-macro {m['best']['f_macro']:.4f}\tF-micro {m['best']['f_micro']:.4f}\tC {m['C']:g}"
     dev = json.loads((run / rundir.DEV).read_text(encoding="utf-8"))

@@ -1,0 +1,247 @@
+"""sentinet from Python: load a run and label strings, or train one from a config.
+
+    import sentinet
+    model = sentinet.load("runs/banks_gru-20261201-101500")   # a run, ensemble or export archive
+    model.classes                        # [-1, 0, 1]
+    model.predict(["Сбер опять завис", "спасибо, Тинькофф!"])   # [-1, 1]
+    model.predict_proba(texts)           # np.ndarray [N, classes], columns in model.classes order
+    model.explain("Сбер опять завис")    # each token's contribution to the label
+    model.prevalence(texts)              # each class's share of the texts, three estimators
+    model.evaluate("dev.tsv")            # the eval report (dict), a prevalence block included
+    run_dir = sentinet.train("configs/banks_gru.yaml", overrides=["train.epochs=3"])
+
+The CLI's eval, predict and explain are this module with files around it. Problems raise
+``sentinet.errors.SentinetError`` with the one-line message the CLI would print.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentinet import rundir
+from sentinet.config import Config, from_dict, load_config
+from sentinet.data.readers import SINGLE_LABEL, Record, parse_label, read_records
+from sentinet.errors import SentinetError
+from sentinet.labels import Label, check_known, require_labels
+
+Texts = str | Sequence[str]
+
+
+@dataclass
+class Evaluation:
+    """What ``Model.evaluation`` scored: the records, their probabilities and labels, the report."""
+
+    records: list[Record]
+    probs: np.ndarray
+    predicted: list[Label]
+    report: dict
+
+    def mistakes(self, names: Sequence[str]) -> list[dict]:
+        """Every misclassified (record, company) pair, the most confident mistakes first."""
+        rows = []
+        for record, p, y in zip(self.records, self.probs, self.predicted):
+            for entity, gold in record.labels.items():
+                if gold != y:
+                    rows.append({"id": record.id, "entity": entity, "text": record.text, "gold": gold,
+                                 "predicted": y, "confidence": float(p.max()),
+                                 "probabilities": dict(zip(names, (float(x) for x in p)))})
+        return sorted(rows, key=lambda r: -r["confidence"])
+
+
+class Model:
+    """A loaded run, ensemble, baseline or export archive (``sentinet.load`` gives one)."""
+
+    def __init__(self, predictor: Any):
+        self._predictor = predictor
+
+    def __repr__(self) -> str:
+        return f"sentinet.Model({str(self.path)!r}, classes={self.classes})"
+
+    @property
+    def path(self) -> Path:
+        return Path(self._predictor.path)
+
+    @property
+    def classes(self) -> list[Label]:
+        """The labels ``predict`` returns, in the column order of ``predict_proba``."""
+        return list(self._predictor.classes.values)
+
+    @property
+    def config(self) -> Config:
+        return self._predictor.config
+
+    def predict_proba(self, texts: Texts, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities: [N, classes] for a list, [classes] for one string."""
+        batch = [texts] if isinstance(texts, str) else _strings(texts)
+        probs = self._predictor.predict_proba(batch, batch_size, progress=False)
+        return probs[0] if isinstance(texts, str) else probs
+
+    def predict(self, texts: Texts, batch_size: int = 256) -> Label | list[Label]:
+        """Labels under the run's decision rule: a list for a list, one label for one string."""
+        probs = self.predict_proba([texts] if isinstance(texts, str) else texts, batch_size)
+        labels = self.labels(probs)
+        return labels[0] if isinstance(texts, str) else labels
+
+    def labels(self, probs: np.ndarray) -> list[Label]:
+        """The decision rule (argmax plus the run's tuned bias) applied to probabilities."""
+        return self._predictor.labels(np.atleast_2d(probs))
+
+    def explain(self, text: str, method: str = "occlusion"):
+        """Each token's contribution to the predicted class (a sentinet.explain.Explanation):
+        ``occlusion`` or ``integrated_gradients`` (neural runs)."""
+        from sentinet.explain import explain
+
+        if not isinstance(text, str):
+            raise SentinetError(f"explain takes one text (a str), not {type(text).__name__}")
+        return explain(self._predictor, text, method)
+
+    def prevalence(self, texts: Sequence[str], batch_size: int = 256) -> dict:
+        """Each class's share of ``texts`` by counting labels, averaging probabilities and the
+        EM-adjusted estimate (sentinet.prevalence; EM is the one to trust on new data)."""
+        probs = self.predict_proba(_strings(texts), batch_size)
+        return self.prevalence_of(probs)
+
+    def prevalence_of(self, probs: np.ndarray, true: Sequence[float] | None = None) -> dict:
+        """``prevalence`` from probabilities already computed (one row per text)."""
+        from sentinet.prevalence import errors, estimate
+
+        priors, where = training_priors(self._predictor)
+        predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
+        shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))
+        block = {"classes": list(self._predictor.classes.names), "texts": len(probs), **shares,
+                 "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where}
+        if true is not None:
+            block["true"] = [round(float(x), 6) for x in true]
+            block["mean_absolute_error"] = errors(shares, true)
+        return block
+
+    def evaluate(self, data: str | Path | Iterable, batch_size: int = 256, **columns: str) -> dict:
+        """The eval report of labelled data: a file (any supported format; ``text_column``,
+        ``label_column``, ``id_column``, ``format`` as keywords) or (text, label) pairs,
+        {"text", "label"} dicts or Records. Scores, per-class report, confusions, prevalence."""
+        return self.evaluation(data, batch_size, **columns).report
+
+    def evaluation(self, data: str | Path | Iterable, batch_size: int = 256, progress: bool = False,
+                   **columns: str) -> Evaluation:
+        """``evaluate`` with the records, probabilities and labels behind the report."""
+        from sentinet.metrics import full_report
+
+        records, source = self._records(data, columns)
+        require_labels(records, source)
+        records = [r for r in records if r.labels]
+        classes = self._predictor.classes
+        check_known(records, classes, source)
+        probs = self._predictor.predict_proba([r.text for r in records], batch_size, progress=progress)
+        predicted = self.labels(probs)
+        report = full_report([r.labels for r in records], predicted, classes, self.config.train.metric)
+        per_pair = np.repeat(probs, [len(r.labels) for r in records], axis=0)
+        gold = [classes.to_class(v) for r in records for v in r.labels.values()]
+        true = np.bincount(gold, minlength=len(classes)) / max(len(gold), 1)
+        report["prevalence"] = self.prevalence_of(per_pair, true)
+        return Evaluation(records, probs, predicted, report)
+
+    def _records(self, data: Any, columns: dict[str, str]) -> tuple[list[Record], str]:
+        if isinstance(data, (str, Path)):
+            d = self.config.data
+            unknown = set(columns) - {"format", "text_column", "label_column", "id_column", "quoting"}
+            if unknown:
+                raise SentinetError(f"evaluate: unknown keyword {sorted(unknown)[0]!r} (format, text_column, "
+                                    "label_column, id_column, quoting)")
+            options = {"text_column": d.text_column, "label_column": d.label_column, "id_column": d.id_column,
+                       "quoting": d.quoting, **{k: v for k, v in columns.items() if v is not None}}
+            return read_records(Path(data), **options), str(data)
+        return [_record(x, i) for i, x in enumerate(data, 1)], "the records"
+
+
+def load(path: str | Path, device: str = "auto", int8: bool = False) -> Model:
+    """A run directory (or its model.pt), an ensemble directory, a baseline run or an export
+    archive, ready to label text on ``device`` (auto: CUDA when present)."""
+    from sentinet.baseline import BaselinePredictor, is_baseline
+
+    path = Path(path)
+    if is_baseline(path):
+        if int8:
+            raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
+        return Model(BaselinePredictor.load(path))
+    from sentinet.device import resolve_device
+    from sentinet.inference import Predictor
+
+    return Model(Predictor.load(path, resolve_device(device), int8))
+
+
+def train(config: str | Path | Config | dict, overrides: Sequence[str] = (), output_dir: str | Path | None = None,
+          device: str | None = None) -> Path:
+    """Train one run as ``sentinet train --config`` does; returns its run directory. ``config``
+    is a YAML path, a Config or a dict of the YAML's shape; ``overrides`` are ``a.b=value``."""
+    from sentinet.models import ENCODER_OPTIONS
+    from sentinet.training import train as run_training
+
+    if isinstance(config, (str, Path)):
+        cfg = load_config(config, list(overrides), ENCODER_OPTIONS)
+    else:
+        if overrides:
+            raise SentinetError("train: overrides apply to a YAML file; change the Config or dict itself")
+        cfg = copy.deepcopy(config) if isinstance(config, Config) else from_dict(config, ENCODER_OPTIONS)
+        cfg.run.name = cfg.run.name or "run"
+    if output_dir is not None:
+        cfg.run.output_dir = str(output_dir)
+    if device is not None:
+        cfg.train.device = device
+    return run_training(cfg).run_dir
+
+
+def training_priors(predictor: Any) -> tuple[np.ndarray, str]:
+    """The class priors a model was trained under, the start of the EM estimate: uniform for
+    ``class_weights: balanced`` (the loss weighs every class alike), else the training class
+    counts (times the configured weights) from metrics.json; uniform if a run lacks them."""
+    n = len(predictor.classes)
+    weights = predictor.config.train.class_weights
+    if weights == "balanced":
+        return np.full(n, 1.0 / n), "uniform (train.class_weights: balanced)"
+    members = [m.run.run_dir for m in predictor.members] if hasattr(predictor, "members") else [predictor.path]
+    counts = np.zeros(n)
+    for run_dir in members:
+        try:
+            found = rundir.read_metrics(run_dir).get("data", {}).get("class_counts")
+        except SentinetError:
+            found = None
+        if not isinstance(found, list) or len(found) != n:
+            return np.full(n, 1.0 / n), "uniform (the run does not record its training class counts)"
+        counts += np.asarray(found, dtype=np.float64)
+    if isinstance(weights, list) and len(weights) == n:
+        counts *= np.asarray(weights, dtype=np.float64)
+    if counts.sum() <= 0:
+        return np.full(n, 1.0 / n), "uniform (no training counts)"
+    return counts / counts.sum(), "training class counts" + (" x class_weights" if isinstance(weights, list) else "")
+
+
+def _strings(texts: Any) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, Iterable):
+        raise SentinetError(f"expected a list of strings, got {type(texts).__name__}")
+    texts = list(texts)
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise SentinetError(f"text {bad + 1} is a {type(texts[bad]).__name__}, not a str")
+    return texts
+
+
+def _record(item: Any, n: int) -> Record:
+    """A Record from a Record, a (text, label) pair or a {"text", "label"[, "id"]} dict."""
+    if isinstance(item, Record):
+        return item
+    if isinstance(item, dict) and "text" in item:
+        text, label, rid = item["text"], item.get("label"), str(item.get("id", n))
+    elif isinstance(item, (tuple, list)) and len(item) == 2:
+        (text, label), rid = item, str(n)
+    else:
+        raise SentinetError(f"record {n}: expected a (text, label) pair, a {{'text', 'label'}} dict or a Record")
+    if not isinstance(text, str):
+        raise SentinetError(f"record {n}: the text is a {type(text).__name__}, not a str")
+    value = parse_label(label, f"record {n}")
+    return Record(rid, text, {} if value is None else {SINGLE_LABEL: value})

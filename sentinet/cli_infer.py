@@ -1,0 +1,311 @@
+"""The commands that use a trained model: ``sentinet eval | predict | explain`` (sentinet.cli
+registers them beside the others). Each is a thin layer over sentinet.api: files in, the
+same calls a notebook makes, files out."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import typer
+
+from sentinet import outputs
+from sentinet.errors import SentinetError
+
+INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
+             "of the float model's.")
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
+    data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object (every score, "
+                                     "confusions, prevalence)."),
+    errors: Path | None = typer.Option(None, "--errors", help="Write every misclassified item (id, "
+                                       "text, gold, predicted, probabilities) to this TSV, the most "
+                                       "confident mistakes first."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write confusion.png into this folder "
+                                      "(the plots extra)."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto (from the extension), "
+                                     "sentirueval, tsv, csv or jsonl."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL data (default: the run's)."),
+    label_column: str | None = typer.Option(None, help="Label column of TSV/CSV/JSONL data (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL data (default: the run's)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+) -> None:
+    """Score a trained model on labelled data: every headline score (the official SentiRuEval
+    F-macro / F-micro for SentiRuEval labels; macro-F1, weighted-F1 and accuracy for any),
+    the per-class report, the most confused classes and each class's estimated share."""
+    from sentinet.data.readers import DATA_FORMATS, check_readable
+    from sentinet.fileio import check_output
+
+    if input_format not in ("auto", *DATA_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
+    check_readable(data_file)  # before the model: a typo should not cost a model load
+    replaced = errors is not None and check_output(errors, [data_file, *_run_files(run)])
+    if plots is not None and plots.exists() and not plots.is_dir():
+        raise SentinetError(f"--plots {plots}: not a folder")
+    model = _load_model(run, device, int8)
+    columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
+               "id_column": id_column}
+    result = model.evaluation(data_file, batch_size, progress=True, **columns)
+    report, names = result.report, list(model._predictor.classes.names)
+    if errors is not None:
+        count = _write_errors(errors, result.mistakes(names), names)
+        typer.echo(f"wrote {count} misclassified items to {errors}{_replaced(replaced)}", err=True)
+    if plots is not None:
+        _confusion_png(plots, report, data_file)
+    if json_output:
+        typer.echo(json.dumps({"run": str(model.path), "data": str(data_file), **report}, ensure_ascii=False))
+        return
+    _print_report(report, data_file)
+
+
+def _print_report(report: dict, data_file: Path) -> None:
+    from sentinet.metrics import all_scores, pairs_noun
+    from sentinet.prevalence import summary_table
+
+    typer.echo(f"{data_file}: {report['pairs']} scored {pairs_noun(report)}")
+    typer.echo(all_scores(report))
+    typer.echo(report["report"])
+    if report.get("confused_pairs"):
+        typer.echo("most confused: " + "; ".join(f"{a} ↔ {b} ({ab} {a}→{b}, {ba} {b}→{a})"
+                                                  for a, b, ab, ba in report["confused_pairs"]))
+    if "confusion" in report:  # not beyond metrics.PER_CLASS_LIMIT classes
+        typer.echo(f"confusion (rows gold, columns predicted: {', '.join(report['classes'])})")
+        for row in report["confusion"]:
+            typer.echo("  " + " ".join(f"{n:6d}" for n in row))
+    prevalence = report["prevalence"]
+    typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
+               f"{prevalence['train_priors_from']})")
+    typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
+
+
+def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
+    """errors.tsv: one mistake per line; tabs and newlines inside a text become spaces."""
+    from sentinet.fileio import atomic_open
+
+    columns = ["id", "entity", "gold", "predicted", "confidence", *(f"p_{n}" for n in names), "text"]
+    with atomic_open(path) as f:
+        write_row = outputs.row_writer(f, "tsv", columns)
+        for m in mistakes:
+            write_row([m["id"], m["entity"], m["gold"], m["predicted"], f"{m['confidence']:.6f}",
+                       *(f"{m['probabilities'][n]:.6f}" for n in names), m["text"]])
+    return len(mistakes)
+
+
+def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
+    from sentinet.plots import write_confusion
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "confusion.png"
+    notes: list[str] = []
+    if write_confusion(path, report.get("confusion"), report["classes"],
+                       f"{data_file.name}: confusion ({report['pairs']} pairs)", notes.append):
+        typer.echo(f"wrote {path}", err=True)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+def _replaced(replaced: bool) -> str:
+    from sentinet.fileio import replaced_note
+
+    return replaced_note(replaced)
+
+
+def predict(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
+                                     "JSONL, or - for standard input."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout), "
+                                       "written whole at the end; an existing file is replaced (and "
+                                       "stderr says so); one of the inputs is refused."),
+    output_format: str = typer.Option("csv", "--format", help="csv, tsv (tabs and newlines inside a "
+                                      "text become spaces), jsonl or sentirueval."),
+    input_format: str = typer.Option("auto", "--input-format",
+                                     help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
+    quoting: str | None = typer.Option(None, help="TSV/CSV input quoting: auto (TSV none, CSV quoted), "
+                                       "none or quoted (default: the run's data.quoting)."),
+    echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1),
+    chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    summary: bool = typer.Option(False, "--summary", help="Also print each class's share of the input "
+                                 "(counted labels, averaged probabilities, EM-adjusted) on stderr."),
+) -> None:
+    """Label every record: id, label and one probability per class. Line formats are
+    streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
+    from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
+    from sentinet.fileio import check_output, replaced_note
+
+    if output_format not in outputs.OUTPUT_FORMATS:
+        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(outputs.OUTPUT_FORMATS)}")
+    if input_format not in ("auto", *DATA_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
+    if quoting is not None and quoting not in QUOTINGS:
+        raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
+    stdin = input_file == "-"
+    source = 0 if stdin else Path(input_file)
+    replaced = output is not None and check_output(output, [source, *_run_files(run)])
+    if output is None and not stdin:
+        _refuse_stdout_on(Path(input_file))
+    if not stdin:
+        check_readable(Path(input_file))
+    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_data_format(Path(input_file))
+    if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
+        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
+    if output_format == "sentirueval" and output is None:
+        raise SentinetError("--format sentirueval writes XML: give --output FILE")
+    model = _load_model(run, device, int8)
+    predictor, kept = model._predictor, [] if summary else None
+    d = predictor.config.data
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
+               "quoting": quoting or d.quoting}
+    if fmt == "sentirueval":
+        count = _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size, kept)
+    else:
+        with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
+            from sentinet.data.readers import stream_records
+
+            records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+            count = outputs.write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size,
+                                              kept)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
+    if kept is not None:
+        _print_summary(model, kept)
+
+
+def _print_summary(model, kept: list) -> None:
+    """--summary: the input's class shares by the three estimators, on stderr (stdout holds rows)."""
+    import numpy as np
+
+    from sentinet.prevalence import summary_table
+
+    probs = np.concatenate(kept) if kept else np.zeros((0, len(model.classes)))
+    block = model.prevalence_of(probs)
+    typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
+               f"{block['train_priors_from']}; on data from another period trust EM):", err=True)
+    typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
+
+
+def _run_files(run: Path) -> list[Path]:
+    """What predict and export read from a run: the path given and its run directory's files
+    (a run's model.pt stands for its directory, as it does for loading)."""
+    from sentinet.rundir import READ_BY_INFERENCE
+
+    folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
+    names = READ_BY_INFERENCE if folder else ()
+    return [run, *(folder / name for name in names)]
+
+
+def _refuse_stdout_on(input_path: Path) -> None:
+    """``predict RUN in.txt >> in.txt`` would read its own output forever (GNU cat refuses too)."""
+    from sentinet.fileio import same_file
+
+    if same_file(1, input_path):
+        raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
+
+
+def _load_predictor(run: Path, device: str, int8: bool = False):
+    """The predictor behind ``_load_model`` (serve and the streaming writers use it directly)."""
+    return _load_model(run, device, int8)._predictor
+
+
+def _load_model(run: Path, device: str, int8: bool = False):
+    """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
+
+    - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
+      (sentinet/threads.py says why);
+    - no garbage collection while torch and the model load (importing torch makes objects by
+      the hundred thousand, and each collection walks them all); then what was loaded is
+      frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
+    A ``sentinet baseline`` run loads without torch.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from sentinet.api import load
+
+        return load(run, device, int8)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
+                 batch_size: int, kept: list | None) -> int:
+    """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
+    from sentinet.data.readers import write_sentirueval
+
+    records = _read(input_file, predictor, "sentirueval")
+    if output_format == "sentirueval":
+        roles = predictor.classes.sentiment
+        if roles is None:
+            raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
+                                f"{list(predictor.classes.values)}")
+        as_sentiment = {predictor.classes.values[i]: role for role, i in roles.items()}
+        probs = predictor.predict_proba([r.text for r in records], batch_size)
+        if kept is not None:
+            kept.append(probs)
+        labels = predictor.labels(probs)
+        write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
+        return len(records)
+    with outputs.output_stream(output) as out:
+        return outputs.write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096, kept)
+
+
+def _read(path: Path, predictor, format: str = "auto"):
+    """Records of any supported format, with the column names and quoting the run was trained with."""
+    from sentinet.data.readers import read_records
+
+    d = predictor.config.data
+    return read_records(path, format, text_column=d.text_column, label_column=d.label_column,
+                        id_column=d.id_column, quoting=d.quoting)
+
+
+
+
+def explain(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
+    text: str = typer.Argument(..., help="The text to explain (- reads it from standard input)."),
+    method: str = typer.Option("occlusion", "--method", help="occlusion (the probability lost when a "
+                               "token becomes <unk>) or ig (integrated gradients on the word vectors; "
+                               "attributions sum to the logit difference)."),
+    html_out: Path | None = typer.Option(None, "--html", help="Also write a page with each word "
+                                         "coloured by its contribution."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Why a text got its label: each token's contribution to the predicted class."""
+    import sys
+
+    from sentinet.fileio import atomic_write_text, check_output
+
+    methods = {"occlusion": "occlusion", "ig": "integrated_gradients",
+               "integrated_gradients": "integrated_gradients"}
+    if method not in methods:
+        raise SentinetError(f"--method {method!r}: choose occlusion or ig")
+    if text == "-":
+        text = sys.stdin.read().strip()
+    if not text.strip():
+        raise SentinetError("explain: the text is empty")
+    replaced = html_out is not None and check_output(html_out, _run_files(run))
+    model = _load_model(run, device)
+    from sentinet.explain import format_table, render_html
+
+    explanation = model.explain(text, methods[method])
+    if html_out is not None:
+        atomic_write_text(html_out, render_html(explanation))
+        typer.echo(f"wrote {html_out}{_replaced(replaced)}", err=True)
+    if json_output:
+        typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(format_table(explanation))
