@@ -159,8 +159,8 @@ def _train(ft: dict, name: str, subprocess: bool, **vectors) -> tuple[Path, str]
 
 
 def _coverage(log: str) -> tuple[str, int]:
-    """(type coverage, trainable rows) from the training log's vectors line."""
-    match = re.search(r"training coverage [\d.]+% of tokens, ([\d.]+)% of \d+ types; .*?, (\d+) trainable rows", log)
+    """(word type coverage, trainable rows) from the training log's vectors line."""
+    match = re.search(r"training coverage [\d.]+% of words, ([\d.]+)% of \d+ word types .*?, (\d+) trainable rows", log)
     assert match, log
     return match.group(1), int(match.group(2))
 
