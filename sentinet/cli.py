@@ -7,13 +7,10 @@ exit code 2, no traceback.
 
 from __future__ import annotations
 
-import gc
-import json
 from pathlib import Path
 
 import typer
 
-from sentinet import outputs
 from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
 from sentinet.cli_infer import INT8_HELP, _load_predictor, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app

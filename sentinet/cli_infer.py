@@ -40,7 +40,7 @@ def evaluate(
     F-macro / F-micro for SentiRuEval labels; macro-F1, weighted-F1 and accuracy for any),
     the per-class report, the most confused classes and each class's estimated share."""
     from sentinet.data.readers import DATA_FORMATS, check_readable
-    from sentinet.fileio import check_output
+    from sentinet.fileio import check_output, replaced_note
 
     if input_format not in ("auto", *DATA_FORMATS):
         raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
@@ -55,7 +55,7 @@ def evaluate(
     report, names = result.report, list(model._predictor.classes.names)
     if errors is not None:
         count = _write_errors(errors, result.mistakes(names), names)
-        typer.echo(f"wrote {count} misclassified items to {errors}{_replaced(replaced)}", err=True)
+        typer.echo(f"wrote {count} misclassified items to {errors}{replaced_note(replaced)}", err=True)
     if plots is not None:
         _confusion_png(plots, report, data_file)
     if json_output:
@@ -108,12 +108,6 @@ def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
         typer.echo(f"wrote {path}", err=True)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-
-
-def _replaced(replaced: bool) -> str:
-    from sentinet.fileio import replaced_note
-
-    return replaced_note(replaced)
 
 
 def predict(
@@ -271,8 +265,6 @@ def _read(path: Path, predictor, format: str = "auto"):
                         id_column=d.id_column, quoting=d.quoting)
 
 
-
-
 def explain(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
     text: str = typer.Argument(..., help="The text to explain (- reads it from standard input)."),
@@ -287,7 +279,7 @@ def explain(
     """Why a text got its label: each token's contribution to the predicted class."""
     import sys
 
-    from sentinet.fileio import atomic_write_text, check_output
+    from sentinet.fileio import atomic_write_text, check_output, replaced_note
 
     methods = {"occlusion": "occlusion", "ig": "integrated_gradients",
                "integrated_gradients": "integrated_gradients"}
@@ -304,7 +296,7 @@ def explain(
     explanation = model.explain(text, methods[method])
     if html_out is not None:
         atomic_write_text(html_out, render_html(explanation))
-        typer.echo(f"wrote {html_out}{_replaced(replaced)}", err=True)
+        typer.echo(f"wrote {html_out}{replaced_note(replaced)}", err=True)
     if json_output:
         typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
     else:

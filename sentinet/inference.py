@@ -15,7 +15,6 @@ import torch
 from sentinet import artifacts, rundir
 from sentinet.data.batching import BucketBatchSampler
 from sentinet.labels import LabelSet
-from sentinet.data.readers import Record
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import PAD_ID
 from sentinet.decision import decide
@@ -184,15 +183,3 @@ class Predictor:
 
     def labels(self, probs: np.ndarray) -> list[int | str]:
         return decide(probs, self.classes, self.bias)
-
-
-def evaluate(predictor: Predictor, records: Sequence[Record], batch_size: int = 256,
-             source: str = "the data") -> dict:
-    """Scores and the per-class report of a loaded run on labelled records, whose labels
-    must be among the run's classes."""
-    from sentinet.labels import check_known
-    from sentinet.metrics import full_report  # sklearn: only when scoring
-
-    check_known(records, predictor.classes, source)
-    probs = predictor.predict_proba([r.text for r in records], batch_size)
-    return full_report([r.labels for r in records], predictor.labels(probs), predictor.classes)

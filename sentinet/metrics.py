@@ -24,7 +24,6 @@ from sentinet.errors import SentinetError
 from sentinet.labels import Label, LabelSet
 from sentinet.tables import mean_std
 
-METRICS = ("auto", "sentirueval", "macro_f1", "weighted_f1", "accuracy")  # train.metric
 KEYS = {"sentirueval": "f_macro", "macro_f1": "macro_f1", "weighted_f1": "weighted_f1", "accuracy": "accuracy"}
 NAMES = {"f_macro": "F-macro", "f_micro": "F-micro", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1",
          "accuracy": "accuracy"}

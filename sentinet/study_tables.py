@@ -23,7 +23,7 @@ def score_name(base: dict, folds: int) -> str:
     """"dev F-macro", "mean dev weighted-F1 over 5 folds": what the trials are scored by."""
     train = base.get("train")
     metric = train.get("metric", "auto") if isinstance(train, dict) else "auto"
-    name = {"auto": "score", "sentirueval": "F-macro"}.get(metric) or NAMES.get(KEYS.get(metric, ""), "score")
+    name = NAMES.get(KEYS.get(metric, ""), "score")  # auto: F-macro or macro-F1, by the labels
     return f"mean dev {name} over {folds} folds" if folds else f"dev {name}"
 
 

@@ -14,6 +14,7 @@ from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
 from sentinet.labels import LabelSet, check_known, require_labels, training_pairs
+from sentinet.metrics import resolve_metric
 
 
 @dataclass
@@ -124,10 +125,8 @@ def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto
         log(f"data: {source['tweets']} training {items} from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
     counts = Counter(classes.values[c] for _, c in data.train)
-    if metric == "auto":
-        metric = "sentirueval" if classes.sentiment else "macro_f1"
     selection = {"sentirueval": "the official SentiRuEval F-macro", "macro_f1": "macro-F1 over all classes",
-                 "weighted_f1": "weighted F1", "accuracy": "accuracy"}[metric]
+                 "weighted_f1": "weighted F1", "accuracy": "accuracy"}[resolve_metric(metric, classes)]
     log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training {items}; "
         f"model selection by {selection} (train.metric)")
 
