@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from sentinet import artifacts, checkpoint
-from sentinet.inference import Predictor, evaluate
+from sentinet.api import load
 from sentinet.data.training_data import load_training_data
 
 from ..helpers import tiny_project
@@ -85,7 +84,7 @@ def assert_consistent(run: Path, reference: dict, killed_in: int, point: str) ->
     assert record["best_epoch"] == expected_best
     assert record["best"] == {k: rows[expected_best - 1][k] for k in record["best"]}
     dev = load_training_data(artifacts.read_config(run / "config.yaml")).dev
-    rescored = evaluate(Predictor.load(run, torch.device("cpu")), dev)["f_macro"]
+    rescored = load(run, "cpu").evaluate(dev)["f_macro"]
     assert rescored == pytest.approx(record["best"]["f_macro"])  # the weights are what the record says
     if committed == 0:
         assert not (run / "last.pt").exists()
