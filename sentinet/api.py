@@ -31,6 +31,9 @@ from sentinet.errors import SentinetError
 from sentinet.labels import Label, check_known, require_labels
 
 Texts = str | Sequence[str]
+# What Model.explain (and so the CLI and serve) accepts, short names included.
+EXPLAIN_METHODS = {"occlusion": "occlusion", "integrated_gradients": "integrated_gradients",
+                   "ig": "integrated_gradients"}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Model:
 
     def __init__(self, predictor: Any):
         self._predictor = predictor
+        self._temperature: tuple[float, str] | None = None
 
     def __repr__(self) -> str:
         return f"sentinet.Model({str(self.path)!r}, classes={self.classes})"
@@ -71,6 +75,17 @@ class Model:
     def classes(self) -> list[Label]:
         """The labels ``predict`` returns, in the column order of ``predict_proba``."""
         return list(self._predictor.classes.values)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The classes' names (``negative`` for -1 …), the keys of probability dicts and reports."""
+        return list(self._predictor.classes.names)
+
+    @property
+    def predictor(self):
+        """What labels the texts underneath (``inference.Predictor`` or ``baseline.BaselinePredictor``):
+        the CLI's streaming writers take it, for progress bars and chunked output."""
+        return self._predictor
 
     @property
     def config(self) -> Config:
@@ -94,12 +109,17 @@ class Model:
 
     def explain(self, text: str, method: str = "occlusion"):
         """Each token's contribution to the predicted class (a sentinet.explain.Explanation):
-        ``occlusion`` or ``integrated_gradients`` (neural runs)."""
-        from sentinet.explain import explain
-
+        ``occlusion`` or ``integrated_gradients`` (``ig``; neural runs)."""
         if not isinstance(text, str):
             raise SentinetError(f"explain takes one text (a str), not {type(text).__name__}")
-        return explain(self._predictor, text, method)
+        if not isinstance(method, str) or method not in EXPLAIN_METHODS:
+            raise SentinetError(f"unknown explanation method {str(method)[:40]!r} (choose occlusion or "
+                                "integrated_gradients)")
+        if not text.strip():
+            raise SentinetError("explain: the text is empty")
+        from sentinet.explain import explain
+
+        return explain(self._predictor, text, EXPLAIN_METHODS[method])
 
     def prevalence(self, texts: Sequence[str], batch_size: int = 256) -> dict:
         """Each class's share of ``texts`` by counting labels, averaging probabilities and the
@@ -112,10 +132,14 @@ class Model:
         from sentinet.prevalence import errors, estimate
 
         priors, where = training_priors(self._predictor)
+        if self._temperature is None:  # fitted once per model: it reads the whole dev file
+            self._temperature = dev_temperature(self._predictor, priors)
+        temperature, fitted = self._temperature
         predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
-        shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))
-        block = {"classes": list(self._predictor.classes.names), "texts": len(probs), **shares,
-                 "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where}
+        shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64), temperature)
+        block = {"classes": self.class_names, "texts": len(probs), **shares,
+                 "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where,
+                 "em_temperature": round(temperature, 4), "em_temperature_from": fitted}
         if true is not None:
             block["true"] = [round(float(x), 6) for x in true]
             block["mean_absolute_error"] = errors(shares, true)
@@ -204,9 +228,8 @@ def training_priors(predictor: Any) -> tuple[np.ndarray, str]:
     weights = predictor.config.train.class_weights
     if weights == "balanced":
         return np.full(n, 1.0 / n), "uniform (train.class_weights: balanced)"
-    members = [m.run.run_dir for m in predictor.members] if hasattr(predictor, "members") else [predictor.path]
     counts = np.zeros(n)
-    for run_dir in members:
+    for run_dir in _run_dirs(predictor):
         try:
             found = rundir.read_metrics(run_dir).get("data", {}).get("class_counts")
         except SentinetError:
@@ -219,6 +242,38 @@ def training_priors(predictor: Any) -> tuple[np.ndarray, str]:
     if counts.sum() <= 0:
         return np.full(n, 1.0 / n), "uniform (no training counts)"
     return counts / counts.sum(), "training class counts" + (" x class_weights" if isinstance(weights, list) else "")
+
+
+def dev_temperature(predictor: Any, priors: np.ndarray) -> tuple[float, str]:
+    """The temperature EM reads probabilities at, fitted on the run's dev_predictions.json
+    (an ensemble: its members' mean, when they scored the same dev records); 1 without them
+    (an export archive does not bundle them)."""
+    from sentinet.prevalence import fit_temperature
+
+    rows = []
+    for run_dir in _run_dirs(predictor):
+        try:
+            gold, probs = rundir.load_dev_predictions(run_dir)
+        except (SentinetError, KeyError, TypeError):
+            return 1.0, "none (no dev predictions beside the model)"
+        rows.append((gold, np.asarray(probs, dtype=np.float64)))
+    gold = rows[0][0]
+    if any(g != gold or p.shape != rows[0][1].shape for g, p in rows[1:]):
+        return 1.0, "none (the members scored different dev records)"
+    classes = predictor.classes
+    try:
+        ids = np.asarray([classes.to_class(v) for g in gold for v in g.values()], dtype=np.int64)
+        probs = np.repeat(np.mean([p for _, p in rows], axis=0), [len(g) for g in gold], axis=0)
+        return fit_temperature(probs, ids, priors), f"fitted on {len(ids)} dev pairs"
+    except (SentinetError, KeyError, ValueError, AttributeError):
+        return 1.0, "none (unreadable dev predictions)"
+
+
+def _run_dirs(predictor: Any) -> list[Path]:
+    """The run directories behind a predictor: its members' (a run, an unpacked archive, an
+    ensemble), or the baseline run's own."""
+    members = getattr(predictor, "members", None)
+    return [m.run.run_dir for m in members] if members is not None else [Path(predictor.path)]
 
 
 def _strings(texts: Any) -> list[str]:

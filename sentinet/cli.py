@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
-from sentinet.cli_infer import INT8_HELP, _load_predictor, _run_files, evaluate, explain, predict
+from sentinet.cli_infer import INT8_HELP, _load_model, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.threads import quiet_spin
@@ -147,13 +147,15 @@ def serve(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
 ) -> None:
-    """An HTTP API over a run: GET /health, POST /predict {"texts": [...]} (the serve extra)."""
+    """An HTTP API over a run: GET /health, POST /predict {"texts": [...]}, POST /explain
+    {"text": "..."} (the serve extra)."""
     from sentinet.serve import require_extra, run_server
 
     require_extra()
-    predictor = _load_predictor(run, device, int8)
-    typer.echo(f"serving {predictor.path} on http://{host}:{port} (POST /predict, GET /health)", err=True)
-    run_server(predictor, host, port, max_texts, max_bytes)
+    model = _load_model(run, device, int8)
+    typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, GET /health)",
+               err=True)
+    run_server(model, host, port, max_texts, max_bytes)
 
 
 @app.command("export")

@@ -52,7 +52,7 @@ def evaluate(
     columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
                "id_column": id_column}
     result = model.evaluation(data_file, batch_size, progress=True, **columns)
-    report, names = result.report, list(model._predictor.classes.names)
+    report, names = result.report, model.class_names
     if errors is not None:
         count = _write_errors(errors, result.mistakes(names), names)
         typer.echo(f"wrote {count} misclassified items to {errors}{replaced_note(replaced)}", err=True)
@@ -80,7 +80,8 @@ def _print_report(report: dict, data_file: Path) -> None:
             typer.echo("  " + " ".join(f"{n:6d}" for n in row))
     prevalence = report["prevalence"]
     typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
-               f"{prevalence['train_priors_from']})")
+               f"{prevalence['train_priors_from']}; temperature {prevalence['em_temperature']:g}: "
+               f"{prevalence['em_temperature_from']})")
     typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
 
 
@@ -157,7 +158,7 @@ def predict(
     if output_format == "sentirueval" and output is None:
         raise SentinetError("--format sentirueval writes XML: give --output FILE")
     model = _load_model(run, device, int8)
-    predictor, kept = model._predictor, [] if summary else None
+    predictor, kept = model.predictor, [] if summary else None
     d = predictor.config.data
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
@@ -185,7 +186,8 @@ def _print_summary(model, kept: list) -> None:
     probs = np.concatenate(kept) if kept else np.zeros((0, len(model.classes)))
     block = model.prevalence_of(probs)
     typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
-               f"{block['train_priors_from']}; on data from another period trust EM):", err=True)
+               f"{block['train_priors_from']}; temperature {block['em_temperature']:g}: "
+               f"{block['em_temperature_from']}; on data from another period trust EM):", err=True)
     typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
 
 
@@ -205,11 +207,6 @@ def _refuse_stdout_on(input_path: Path) -> None:
 
     if same_file(1, input_path):
         raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
-
-
-def _load_predictor(run: Path, device: str, int8: bool = False):
-    """The predictor behind ``_load_model`` (serve and the streaming writers use it directly)."""
-    return _load_model(run, device, int8)._predictor
 
 
 def _load_model(run: Path, device: str, int8: bool = False):
@@ -237,9 +234,9 @@ def _load_model(run: Path, device: str, int8: bool = False):
 def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
                  batch_size: int, kept: list | None) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
-    from sentinet.data.readers import write_sentirueval
+    from sentinet.data.readers import read_records, write_sentirueval
 
-    records = _read(input_file, predictor, "sentirueval")
+    records = read_records(input_file, "sentirueval")  # XML: no columns to choose
     if output_format == "sentirueval":
         roles = predictor.classes.sentiment
         if roles is None:
@@ -256,15 +253,6 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
         return outputs.write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096, kept)
 
 
-def _read(path: Path, predictor, format: str = "auto"):
-    """Records of any supported format, with the column names and quoting the run was trained with."""
-    from sentinet.data.readers import read_records
-
-    d = predictor.config.data
-    return read_records(path, format, text_column=d.text_column, label_column=d.label_column,
-                        id_column=d.id_column, quoting=d.quoting)
-
-
 def explain(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
     text: str = typer.Argument(..., help="The text to explain (- reads it from standard input)."),
@@ -279,11 +267,10 @@ def explain(
     """Why a text got its label: each token's contribution to the predicted class."""
     import sys
 
+    from sentinet.api import EXPLAIN_METHODS
     from sentinet.fileio import atomic_write_text, check_output, replaced_note
 
-    methods = {"occlusion": "occlusion", "ig": "integrated_gradients",
-               "integrated_gradients": "integrated_gradients"}
-    if method not in methods:
+    if method not in EXPLAIN_METHODS:
         raise SentinetError(f"--method {method!r}: choose occlusion or ig")
     if text == "-":
         text = sys.stdin.read().strip()
@@ -293,7 +280,7 @@ def explain(
     model = _load_model(run, device)
     from sentinet.explain import format_table, render_html
 
-    explanation = model.explain(text, methods[method])
+    explanation = model.explain(text, method)
     if html_out is not None:
         atomic_write_text(html_out, render_html(explanation))
         typer.echo(f"wrote {html_out}{replaced_note(replaced)}", err=True)

@@ -19,6 +19,11 @@ closer to a third each. Three estimators, from naive to corrected:
   π = π_train is EM for the mixture weights, with the classifier's likelihood ratios fixed;
   it converges to the maximum-likelihood shares.
 
+EM trusts the model's probabilities: an over-confident model (a few epochs, top probabilities
+near 1) makes its likelihood ratios too large and EM overshoots. ``fit_temperature`` fixes the
+scale on labelled dev data (temperature scaling, Guo et al. 2017) and ``estimate`` runs EM on
+the tempered probabilities; ``count`` and ``average`` stay what the model said.
+
 Conventions (all numpy, float64; nothing here imports torch, so a notebook can use it on
 saved probabilities):
 
@@ -41,21 +46,23 @@ from sentinet.errors import SentinetError
 
 ESTIMATORS = ("count", "average", "em")
 _ROW_SUM_TOLERANCE = 1e-3  # float32 softmax rows sum to 1 within ~1e-6; logits are far off
+_FLOOR = 1e-7  # saved probabilities are rounded to 6 digits, so a 0 there means "below 5e-7"
 
 
-def estimate(probs, train_priors, predicted=None) -> dict:
+def estimate(probs, train_priors, predicted=None, temperature: float = 1.0) -> dict:
     """Each class's share in ``probs`` [N, C] by all three estimators.
 
     Returns ``{"count", "average", "em"}`` (lists of C floats summing to 1; ``count`` is
     None without ``predicted``, all three are None for N = 0) plus ``em_iterations`` and
-    ``em_converged``. ``train_priors`` may be shares or class counts (they are normalised).
+    ``em_converged``. ``train_priors`` may be shares or class counts (they are normalised);
+    EM reads the probabilities tempered by ``temperature`` (1: as they are).
     """
     p, prior = _checked(probs, train_priors)
     counts = None if predicted is None else _count(predicted, len(p), len(prior))
     if len(p) == 0:
         return {"count": None, "average": None, "em": None,
                 "em_iterations": 0, "em_converged": False}  # fmt: skip
-    shares, iterations, converged = em_priors(p, prior)
+    shares, iterations, converged = em_priors(temper(p, temperature), prior)
     return {
         "count": counts,
         "average": _as_list(p.mean(axis=0)),
@@ -101,6 +108,60 @@ def adjusted_posteriors(probs, train_priors, new_priors) -> np.ndarray:
     p, prior = _checked(probs, train_priors)
     new = _priors(new_priors, len(prior), "new_priors")
     return _adjusted(p, prior, new)
+
+
+def temper(probs, temperature: float) -> np.ndarray:
+    """softmax(log p / T): T > 1 softens over-confident probabilities, T < 1 sharpens them."""
+    if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and temperature > 0):
+        raise SentinetError(f"The temperature must be a positive number, not {temperature!r}.")
+    p = np.asarray(probs, dtype=np.float64)
+    if temperature == 1 or len(p) == 0:
+        return p
+    scaled = np.log(np.clip(p, _FLOOR, None)) / temperature
+    scaled -= scaled.max(axis=1, keepdims=True)
+    e = np.exp(scaled)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs, gold, train_priors) -> float:
+    """The temperature that makes ``probs`` [N, C] best predict the ``gold`` class ids of
+    labelled dev data (least negative log-likelihood).
+
+    The posteriors are first moved from the training priors to the dev data's own class
+    shares (Bayes' rule, as in EM), so that the temperature corrects only the scale of the
+    model's evidence, not a prior it was trained to hold (``class_weights: balanced`` makes
+    a model believe in uniform classes; a temperature must not undo that). The likelihood is
+    convex in 1/T, so a golden-section search on log T over [1/50, 50] finds the minimum.
+    """
+    p, prior = _checked(probs, train_priors)
+    y = np.asarray(gold)
+    if len(p) == 0 or y.shape != (len(p),) or not np.issubdtype(y.dtype, np.integer):
+        raise SentinetError("Fitting a temperature needs one integer gold class id per row of probabilities.")
+    if y.min() < 0 or y.max() >= len(prior):
+        raise SentinetError(f"The gold class ids must be from 0 to {len(prior) - 1}.")
+    dev_shares = np.bincount(y, minlength=len(prior)) / len(y)
+    log_ratio = np.log(np.clip(np.divide(dev_shares, prior, out=np.zeros_like(prior), where=prior > 0), _FLOOR, None))
+    log_p = np.log(np.clip(p, _FLOOR, None))
+
+    def loss(log_t: float) -> float:
+        z = log_p / np.exp(log_t) + log_ratio
+        top = z.max(axis=1, keepdims=True)
+        return float(np.mean(top[:, 0] + np.log(np.exp(z - top).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+    low, high = -np.log(50.0), np.log(50.0)
+    golden = (np.sqrt(5) - 1) / 2
+    a, b = high - golden * (high - low), low + golden * (high - low)
+    fa, fb = loss(a), loss(b)
+    for _ in range(60):  # the bracket shrinks to 0.618^60 of its width: far below any useful digit
+        if fa < fb:
+            high, b, fb = b, a, fa
+            a = high - golden * (high - low)
+            fa = loss(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + golden * (high - low)
+            fb = loss(b)
+    return float(np.exp((low + high) / 2))
 
 
 def errors(shares: dict, true) -> dict:

@@ -1,11 +1,16 @@
 """``sentinet serve RUN``: a small HTTP API over a trained run (the ``serve`` extra).
 
     GET  /health   → {"status": "ok", "run": ..., "labels": [the run's labels], "classes": [their names]}
-    POST /predict  {"texts": ["...", ...]} → {"predictions": [{"label": 1, "probabilities": {...}}]}
+    POST /predict  {"texts": ["...", ...]} → {"predictions": [{"label": 1, "probabilities": {...}}],
+                                              "prevalence": {each class's share, three estimators}}
+    POST /explain  {"text": "...", "method": "occlusion" | "integrated_gradients", "html": false}
+                   → each token's contribution to the label (or, with "html": true, the page)
 
-The model is loaded once, before the server starts. Requests are checked by hand rather than
-by a schema so every mistake gets one plain sentence and the right status: 400 for a body that
-is not JSON, 413 for one too big, 422 for JSON of the wrong shape.
+The model is loaded once, before the server starts, and runs in a worker thread so /health
+answers while a large batch is being labelled. Requests are checked by hand rather than by a
+schema so every mistake gets one plain sentence and the right status: 400 for a body that is
+not JSON, 413 for one too big (counted as it arrives, chunked bodies included), 422 for JSON of
+the wrong shape or a text the model cannot explain.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
@@ -16,6 +21,14 @@ import threading
 from sentinet.errors import SentinetError
 
 
+class BadRequest(Exception):
+    """A request the server answers with ``status`` and one sentence, never a traceback."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 def require_extra():
     try:
         import fastapi  # noqa: F401
@@ -24,53 +37,101 @@ def require_extra():
         raise SentinetError("serve needs FastAPI and uvicorn: pip install 'sentinet-nlp[serve]'") from None
 
 
-def build_app(predictor, max_texts: int, max_bytes: int):
+def build_app(model, max_texts: int, max_bytes: int):
+    """The app over ``model`` (a ``sentinet.api.Model``)."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.concurrency import run_in_threadpool
 
-    classes = predictor.classes
     app = FastAPI(title="sentinet", docs_url=None, redoc_url=None)
     lock = threading.Lock()  # predict grows the run's vocabulary with unseen words
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    def locked(function, *args):
+        with lock:
+            return function(*args)
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "run": str(predictor.path), "labels": list(classes.values),
-                "classes": list(classes.names)}
+        return {"status": "ok", "run": str(model.path), "labels": list(model.classes),
+                "classes": list(model.class_names)}
 
     @app.post("/predict")
     async def predict(request: Request):
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            return error(413, f"request body over {max_bytes} bytes")
-        body = await request.body()
-        if len(body) > max_bytes:
-            return error(413, f"request body over {max_bytes} bytes")
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return error(400, f"body is not valid JSON ({exc})")
+        payload = await read_json(request, max_bytes)
         texts = payload.get("texts") if isinstance(payload, dict) else None
         if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            return error(422, 'expected {"texts": ["a text", ...]}: a list of strings')
+            raise BadRequest(422, 'expected {"texts": ["a text", ...]}: a list of strings')
         if len(texts) > max_texts:
-            return error(413, f"{len(texts)} texts in one request; the limit is {max_texts}")
+            raise BadRequest(413, f"{len(texts)} texts in one request; the limit is {max_texts}")
         if not texts:
             return {"predictions": []}
-        with lock:
-            probs = predictor.predict_proba(texts, progress=False)
-            labels = predictor.labels(probs)
-        return {"predictions": [
-            {"label": y, "probabilities": {n: round(float(x), 6) for n, x in zip(classes.names, p)}}
-            for y, p in zip(labels, probs)
-        ]}
+        return await run_in_threadpool(locked, predictions, model, texts)
+
+    @app.post("/explain")
+    async def explain(request: Request):
+        payload = await read_json(request, max_bytes)
+        text, method, as_html = explain_request(payload)
+        try:
+            explanation = await run_in_threadpool(locked, model.explain, text, method)
+        except SentinetError as exc:
+            raise BadRequest(422, str(exc)) from None
+        if as_html:
+            from sentinet.explain import render_html
+
+            return HTMLResponse(render_html(explanation))
+        return explanation.to_dict()
 
     return app
 
 
-def run_server(predictor, host: str, port: int, max_texts: int, max_bytes: int) -> None:
+def predictions(model, texts: list[str]) -> dict:
+    """/predict's answer: each text's label and probabilities, and the batch's class shares."""
+    probs = model.predict_proba(texts)
+    names = model.class_names
+    rows = [{"label": y, "probabilities": {n: round(float(x), 6) for n, x in zip(names, p)}}
+            for y, p in zip(model.labels(probs), probs)]
+    return {"predictions": rows, "prevalence": model.prevalence_of(probs)}
+
+
+def explain_request(payload) -> tuple[str, str, bool]:
+    """(text, method, html) from an /explain body, or a 422 naming what is wrong in its shape."""
+    shape = 'expected {"text": "a text", "method": "occlusion" or "integrated_gradients", "html": false}'
+    if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+        raise BadRequest(422, shape)
+    unknown = sorted(set(payload) - {"text", "method", "html"})
+    if unknown:
+        raise BadRequest(422, f"unknown field {unknown[0][:40]!r}: {shape}")
+    as_html = payload.get("html", False)
+    if not isinstance(as_html, bool):
+        raise BadRequest(422, '"html" must be true or false')
+    return payload["text"], payload.get("method", "occlusion"), as_html  # Model.explain checks the method
+
+
+async def read_json(request, max_bytes: int):
+    """The request's JSON, read no further than ``max_bytes`` (a declared length above it is
+    refused before reading; a chunked body is refused as soon as it passes the limit)."""
+    too_big = BadRequest(413, f"request body over {max_bytes} bytes")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise too_big
+    try:
+        return json.loads(bytes(body))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(400, f"body is not valid JSON ({exc})") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, an integer of thousands of digits
+        raise BadRequest(400, f"body is not JSON this server reads ({str(exc)[:80]})") from None
+
+
+def run_server(model, host: str, port: int, max_texts: int, max_bytes: int) -> None:
     import uvicorn
 
-    uvicorn.run(build_app(predictor, max_texts, max_bytes), host=host, port=port, log_level="warning")
+    uvicorn.run(build_app(model, max_texts, max_bytes), host=host, port=port, log_level="warning")

@@ -15,7 +15,7 @@ import pytest
 
 from sentinet.errors import SentinetError
 from sentinet.prevalence import (
-    ESTIMATORS, adjusted_posteriors, em_priors, errors, estimate, summary_table,
+    ESTIMATORS, adjusted_posteriors, em_priors, errors, estimate, fit_temperature, summary_table, temper,
 )
 
 MEANS = np.array([-2.0, 0.0, 2.0])  # unit variance: neighbouring classes overlap a lot
@@ -62,6 +62,39 @@ def test_em_recovers_shifted_shares_that_count_and_average_miss(train_priors):
     assert shares["average"][2] > truth[2] + 0.03 and shares["count"][2] > truth[2] + 0.02
     for name in ESTIMATORS:
         assert sum(shares[name]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("dev_shares", [UNIFORM, [0.5, 0.35, 0.15]], ids=["dev-uniform", "dev-skewed"])
+def test_a_temperature_fitted_on_dev_undoes_overconfidence_and_rescues_em(dev_shares):
+    """An over-confident model (posteriors cubed: temperature 1/3) makes EM overshoot; the
+    temperature fitted on labelled dev data from the training period is ~3, whatever that
+    dev data's own class shares, and EM on the tempered probabilities is accurate again."""
+    def overconfident(x):
+        return temper(bayes_posterior(x, UNIFORM), 1 / 3)
+
+    rng = np.random.default_rng(1)
+    y_dev = rng.choice(3, size=4000, p=dev_shares)
+    t = fit_temperature(overconfident(MEANS[y_dev] + rng.standard_normal(4000)), y_dev, UNIFORM)
+    assert t == pytest.approx(3.0, rel=0.1)
+    x, truth = sample(SHIFTED)
+    raw = errors(estimate(overconfident(x), UNIFORM), truth)["em"]
+    fixed = errors(estimate(overconfident(x), UNIFORM, temperature=t), truth)["em"]
+    print(f"\nfitted T {t:.3f}; EM MAE uncalibrated {raw:.4f}, calibrated {fixed:.4f}")
+    assert fixed < 0.02 and raw > 2 * fixed
+
+
+def test_a_calibrated_model_keeps_a_temperature_near_one():
+    rng = np.random.default_rng(2)
+    y = rng.choice(3, size=4000, p=UNIFORM)
+    assert fit_temperature(bayes_posterior(MEANS[y] + rng.standard_normal(4000), UNIFORM), y, UNIFORM) == \
+        pytest.approx(1.0, abs=0.08)
+    probs = bayes_posterior(np.array([0.3, -1.0]), UNIFORM)
+    np.testing.assert_allclose(temper(probs, 1.0), probs)
+    np.testing.assert_allclose(temper(probs, 1e6), np.full((2, 3), 1 / 3), atol=1e-5)  # hot: uniform
+    with pytest.raises(SentinetError, match="temperature must be a positive number"):
+        temper(probs, 0)
+    with pytest.raises(SentinetError, match="one integer gold class id per row"):
+        fit_temperature(probs, [0], UNIFORM)
 
 
 def test_em_does_not_depend_on_the_training_priors_the_posteriors_came_from():

@@ -24,25 +24,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def request(url: str, body: bytes | None = None) -> tuple[int, dict]:
+def request(url: str, body=None, raw: bool = False) -> tuple[int, dict | str]:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read())
+            data = response.read()
+            return response.status, data.decode() if raw else json.loads(data)
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def run(learned_run) -> Path:
     return learned_run["run"]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(run):
+    """One server for the module: every test here only asks it questions."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port),
-                                "--max-texts", "5", "--max-bytes", "2000"],
+                                "--max-texts", "5", "--max-bytes", "10000"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -75,6 +77,67 @@ def test_health_and_predict(server, run):
     assert request(server + "/predict", b'{"texts": []}') == (200, {"predictions": []})
 
 
+def test_predict_answers_the_batch_prevalence(server):
+    texts = ["сбербанк спасибо отлично", "втб ужасно плохо", "кошмар", "втб отлично"]
+    status, answer = request(server + "/predict", json.dumps({"texts": texts[:4]}).encode())
+    assert status == 200
+    shares = answer["prevalence"]
+    assert shares["classes"] == ["negative", "neutral", "positive"] and shares["texts"] == 4
+    labels = [p["label"] for p in answer["predictions"]]
+    assert shares["count"] == [labels.count(y) / 4 for y in (-1, 0, 1)]
+    mean = [sum(p["probabilities"][n] for p in answer["predictions"]) / 4 for n in shares["classes"]]
+    assert shares["average"] == pytest.approx(mean, abs=1e-5)
+    assert sum(shares["em"]) == pytest.approx(1, abs=1e-5)
+
+
+def test_explain_answers_what_the_python_api_says(server, run):
+    import sentinet
+
+    text = "сбербанк спасибо отлично"
+    for method in ("occlusion", "integrated_gradients"):
+        status, answer = request(server + "/explain", json.dumps({"text": text, "method": method}).encode())
+        assert status == 200
+        local = sentinet.load(run).explain(text, method).to_dict()
+        assert answer["tokens"] == local["tokens"] == ["сбербанк", "спасибо", "отлично"]
+        assert answer["label"] == 1 and answer["method"] == method
+        assert answer["scores"] == pytest.approx(local["scores"], abs=1e-5)
+    assert answer["completeness"]["relative_error"] <= 0.01
+
+
+def test_explain_as_html_is_the_page(server):
+    status, page = request(server + "/explain", json.dumps({"text": "втб ужасно <b>", "html": True}).encode(),
+                           raw=True)
+    assert status == 200 and page.lstrip().lower().startswith("<!doctype html")
+    assert "ужасно" in page and "<b>" not in page  # the text is escaped, not markup
+
+
+@pytest.mark.parametrize(("body", "fragment"), [
+    (b'{"texts": ["a"]}', 'expected {"text"'),
+    (b'{"text": 5}', 'expected {"text"'),
+    (b'{"text": "x", "method": "shap"}', "unknown explanation method 'shap'"),
+    (b'{"text": "x", "method": ["ig"]}', "unknown explanation method"),
+    (b'{"text": "  "}', "the text is empty"),
+    (b'{"text": "x", "steps": 5}', "unknown field 'steps'"),
+    (b'{"text": "x", "html": "yes"}', '"html" must be true or false'),
+])
+def test_bad_explain_requests_get_422(server, body, fragment):
+    status, answer = request(server + "/explain", body)
+    assert status == 422 and fragment in answer["error"]
+
+
+def test_chunked_body_over_the_limit_is_refused_as_it_arrives(server):
+    chunks = iter([b'{"texts": ["'] + [b"x" * 2000] * 10 + [b'"]}'])  # no Content-Length: chunked
+    status, answer = request(server + "/predict", chunks)
+    assert status == 413 and "over 10000 bytes" in answer["error"]
+
+
+@pytest.mark.parametrize("body", [b"[" * 4000 + b"]" * 4000, b'{"texts": ' + b"7" * 5000 + b"}"])
+def test_json_too_deep_or_too_long_a_number_is_a_400(server, body):
+    status, answer = request(server + "/predict", body)
+    assert status == 400 and "JSON" in answer["error"]
+    assert request(server + "/health")[0] == 200
+
+
 @pytest.mark.parametrize(("body", "status", "fragment"), [
     (b'{"texts": ["unclosed"', 400, "not valid JSON"),
     (b"\xff\xfe", 400, "not valid JSON"),
@@ -82,7 +145,7 @@ def test_health_and_predict(server, run):
     (b'{"texts": "one string"}', 422, "a list of strings"),
     (b'{"texts": ["ok", 5]}', 422, "a list of strings"),
     (json.dumps({"texts": ["x"] * 6}).encode(), 413, "the limit is 5"),
-    (json.dumps({"texts": ["слово " * 400]}).encode(), 413, "over 2000 bytes"),
+    (json.dumps({"texts": ["слово " * 1000]}).encode(), 413, "over 10000 bytes"),
 ])
 def test_bad_requests_get_clear_4xx(server, body, status, fragment):
     got, answer = request(server + "/predict", body)
