@@ -62,7 +62,6 @@ class Model:
 
     def __init__(self, predictor: Any):
         self._predictor = predictor
-        self._temperature: tuple[float, str] | None = None
 
     def __repr__(self) -> str:
         return f"sentinet.Model({str(self.path)!r}, classes={self.classes})"
@@ -132,14 +131,10 @@ class Model:
         from sentinet.prevalence import errors, estimate
 
         priors, where = training_priors(self._predictor)
-        if self._temperature is None:  # fitted once per model: it reads the whole dev file
-            self._temperature = dev_temperature(self._predictor, priors)
-        temperature, fitted = self._temperature
         predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
-        shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64), temperature)
+        shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))
         block = {"classes": self.class_names, "texts": len(probs), **shares,
-                 "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where,
-                 "em_temperature": round(temperature, 4), "em_temperature_from": fitted}
+                 "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where}
         if true is not None:
             block["true"] = [round(float(x), 6) for x in true]
             block["mean_absolute_error"] = errors(shares, true)
@@ -242,31 +237,6 @@ def training_priors(predictor: Any) -> tuple[np.ndarray, str]:
     if counts.sum() <= 0:
         return np.full(n, 1.0 / n), "uniform (no training counts)"
     return counts / counts.sum(), "training class counts" + (" x class_weights" if isinstance(weights, list) else "")
-
-
-def dev_temperature(predictor: Any, priors: np.ndarray) -> tuple[float, str]:
-    """The temperature EM reads probabilities at, fitted on the run's dev_predictions.json
-    (an ensemble: its members' mean, when they scored the same dev records); 1 without them
-    (an export archive does not bundle them)."""
-    from sentinet.prevalence import fit_temperature
-
-    rows = []
-    for run_dir in _run_dirs(predictor):
-        try:
-            gold, probs = rundir.load_dev_predictions(run_dir)
-        except (SentinetError, KeyError, TypeError):
-            return 1.0, "none (no dev predictions beside the model)"
-        rows.append((gold, np.asarray(probs, dtype=np.float64)))
-    gold = rows[0][0]
-    if any(g != gold or p.shape != rows[0][1].shape for g, p in rows[1:]):
-        return 1.0, "none (the members scored different dev records)"
-    classes = predictor.classes
-    try:
-        ids = np.asarray([classes.to_class(v) for g in gold for v in g.values()], dtype=np.int64)
-        probs = np.repeat(np.mean([p for _, p in rows], axis=0), [len(g) for g in gold], axis=0)
-        return fit_temperature(probs, ids, priors), f"fitted on {len(ids)} dev pairs"
-    except (SentinetError, KeyError, ValueError, AttributeError):
-        return 1.0, "none (unreadable dev predictions)"
 
 
 def _run_dirs(predictor: Any) -> list[Path]:

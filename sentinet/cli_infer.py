@@ -80,8 +80,7 @@ def _print_report(report: dict, data_file: Path) -> None:
             typer.echo("  " + " ".join(f"{n:6d}" for n in row))
     prevalence = report["prevalence"]
     typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
-               f"{prevalence['train_priors_from']}; temperature {prevalence['em_temperature']:g}: "
-               f"{prevalence['em_temperature_from']})")
+               f"{prevalence['train_priors_from']})")
     typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
 
 
@@ -186,8 +185,7 @@ def _print_summary(model, kept: list) -> None:
     probs = np.concatenate(kept) if kept else np.zeros((0, len(model.classes)))
     block = model.prevalence_of(probs)
     typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
-               f"{block['train_priors_from']}; temperature {block['em_temperature']:g}: "
-               f"{block['em_temperature_from']}; on data from another period trust EM):", err=True)
+               f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):", err=True)
     typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
 
 

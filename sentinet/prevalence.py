@@ -19,10 +19,12 @@ closer to a third each. Three estimators, from naive to corrected:
   π = π_train is EM for the mixture weights, with the classifier's likelihood ratios fixed;
   it converges to the maximum-likelihood shares.
 
-EM trusts the model's probabilities: an over-confident model (a few epochs, top probabilities
-near 1) makes its likelihood ratios too large and EM overshoots. ``fit_temperature`` fixes the
-scale on labelled dev data (temperature scaling, Guo et al. 2017) and ``estimate`` runs EM on
-the tempered probabilities; ``count`` and ``average`` stay what the model said.
+EM trusts the model's probabilities: an over-confident model makes its likelihood ratios too
+large and EM overshoots. ``fit_temperature`` fits the scale on labelled dev data (temperature
+scaling, Guo et al. 2017) and ``estimate(..., temperature=T)`` runs EM on the tempered
+probabilities (``count`` and ``average`` stay what the model said). It is an option, off in
+the CLI: it fixes over-confidence on synthetic posteriors, but on real SentiRuEval runs it made
+EM worse (docs/GUIDE.md, Share of voice).
 
 Conventions (all numpy, float64; nothing here imports torch, so a notebook can use it on
 saved probabilities):
