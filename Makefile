@@ -7,9 +7,8 @@ TORCH ?= torch==2.13.0
 CONFIG ?= configs/banks_gru.yaml
 # pytest-xdist workers for `make test`: one per core of the project's 2-core machines
 TEST_JOBS ?= 2
-# Data and vectors: data/ when you placed them there (see data/README.md), else ../shared.
-export SENTINET_DATA ?= $(if $(wildcard data/sentirueval2016),data,../shared/data)
-export SENTINET_VECTORS ?= $(if $(wildcard data/navec_*.tar),data,../shared/embeddings)
+# Data and vectors are looked for in data/, then ../shared beside the checkout (README:
+# Data and vectors); $SENTINET_DATA / $SENTINET_VECTORS, when you set them, instead.
 
 BIN := $(VENV)/bin
 

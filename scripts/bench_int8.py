@@ -26,12 +26,12 @@ def measure(run: Path, texts: int) -> str:
     import numpy as np
     import torch
 
-    from sentinet import artifacts
+    from sentinet import rundir
     from sentinet.data.training_data import load_training_data
     from sentinet.inference import Predictor
     from sentinet.metrics import full_report
 
-    dev = load_training_data(artifacts.read_config(run / "config.yaml")).dev
+    dev = load_training_data(rundir.read_config(run / "config.yaml")).dev
     gold = [r.labels for r in dev]
     many = [r.text for r in itertools.islice(itertools.cycle(dev), texts)]
     row, predictors = {}, {}

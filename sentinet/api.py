@@ -184,6 +184,8 @@ def load(path: str | Path, device: str = "auto", int8: bool = False) -> Model:
     from sentinet.baseline import BaselinePredictor, is_baseline
 
     path = Path(path)
+    if not path.exists():  # said before torch is imported
+        raise SentinetError(f"{path}: no such run directory, model file or export archive")
     if is_baseline(path):
         if int8:
             raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")

@@ -13,13 +13,12 @@ from pathlib import Path
 import torch
 
 from sentinet import rundir
-from sentinet.config import Config, from_dict, read_yaml
+from sentinet.config import Config
 from sentinet.data.vocab import Vocab
 from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 from sentinet.models.classifier import Embedder, SentimentClassifier
-from sentinet.models import ENCODER_OPTIONS
 from sentinet.models.hsoftmax import adopt_trees
 
 def save_weights(state_dict: dict, path: Path, record: dict) -> None:
@@ -56,15 +55,6 @@ def find_run_dir(path: str | Path) -> Path:
     return run_dir
 
 
-def read_config(path: Path) -> Config:
-    """A run's config.yaml; any problem is one line naming the file."""
-    try:
-        return from_dict(read_yaml(path), ENCODER_OPTIONS)
-    except SentinetError as exc:
-        message = str(exc)
-        raise SentinetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
-
-
 def load_weights(path: Path) -> dict:
     """The state_dict of model.pt (with its record, or a plain state_dict of older runs)."""
     state = load_torch(path, "weights file")
@@ -86,7 +76,7 @@ def load_record(path: Path) -> dict:
 
 def load_run(path: str | Path, device: torch.device) -> LoadedRun:
     run_dir = find_run_dir(path)
-    config = read_config(run_dir / rundir.CONFIG)
+    config = rundir.read_config(run_dir / rundir.CONFIG)
     vocab = Vocab.load(run_dir / rundir.VOCAB)
     model = model_from_state(config, vocab, load_weights(run_dir / rundir.WEIGHTS), run_dir / rundir.WEIGHTS)
     return LoadedRun(run_dir, config, vocab, model.to(device).eval())

@@ -21,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, like git's: no boxes, no "<bool>" after flags, lines wrapped whole
     help="Sentiment classification of short texts over frozen word vectors.",
 )
 
@@ -43,7 +44,7 @@ def root(
 
 
 
-@app.command()
+@app.command(short_help="Train a model (or --seeds / --folds groups); keep the best epoch.")
 def train(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
@@ -58,11 +59,11 @@ def train(
                                  "model, and stop before training (nothing is written)."),
 ) -> None:
     """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
+    # Arguments and the config are checked before anything imports torch (a typo should not
+    # wait for it): sentinet.config and the encoder options are torch-free.
     from sentinet.config import check_folds, load_config
+    from sentinet.config_paths import resolve_paths
     from sentinet.models import ENCODER_OPTIONS
-    from sentinet.ensemble import cross_validate, train_ensemble
-    from sentinet.training import train as run_training
-    from sentinet.metrics import score_of
 
     if folds and seeds > 1:
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
@@ -71,14 +72,19 @@ def train(
         if config or overrides or seeds > 1 or folds or output_dir or dry_run:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
-        from sentinet.ensemble import resume_group
         from sentinet.rundir import is_group
 
-        if is_group(resume):
+        if not resume.exists():
+            raise SentinetError(f"--resume {resume}: no such run directory")
+        group = is_group(resume)
+        cfg = None if group else _resumable_config(resume, device)
+        from sentinet.ensemble import resume_group
+        from sentinet.training import train as run_training
+
+        if group:
             _echo_group(resume_group(resume, device))
-            return
-        cfg = _resumable_config(resume, device)
-        _echo_run(cfg, run_training(cfg, resume=resume))
+        else:
+            _echo_run(cfg, run_training(cfg, resume=resume))
         return
     if config is None:
         raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
@@ -87,6 +93,11 @@ def train(
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    resolve_paths(cfg)  # a missing data or vectors file is said before torch starts
+    from sentinet.ensemble import cross_validate, train_ensemble
+    from sentinet.metrics import score_of
+    from sentinet.training import train as run_training
+
     if dry_run:
         run_training(cfg, dry_run=True)
         typer.echo("dry run: config, data and vectors are fine; nothing was written")
@@ -126,22 +137,22 @@ def _echo_group(group) -> None:
 
 
 # The commands that compare models live in sentinet.cli_compare.
-app.command()(baseline)
-app.command()(tune)
-app.command()(ensemble)
+app.command(short_help="TF-IDF + logistic regression on the same split: the bar to beat.")(baseline)
+app.command(short_help="Search hyperparameters with Optuna (resumable).")(tune)
+app.command(short_help="Average runs trained apart into one ensemble directory.")(ensemble)
 
 
 # eval, predict and explain live in sentinet.cli_infer.
-app.command("eval")(evaluate)
-app.command()(predict)
-app.command()(explain)
+app.command("eval", short_help="Score a model on labelled data: every score, mistakes, class shares.")(evaluate)
+app.command(short_help="Label every line or record, with per-class probabilities.")(predict)
+app.command(short_help="Each token's contribution to a text's label (table, JSON or HTML).")(explain)
 
 
-@app.command()
+@app.command(short_help="An HTTP API over a run: /health, /predict, /explain.")
 def serve(
     run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
-    port: int = typer.Option(8000, min=1, max=65535),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),
     max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -158,7 +169,7 @@ def serve(
     run_server(model, host, port, max_texts, max_bytes)
 
 
-@app.command("export")
+@app.command("export", short_help="A self-contained .tar.gz of a run, and/or an ONNX graph.")
 def export_run(
     run: Path = typer.Argument(..., help="Run or ensemble directory."),
     out: Path | None = typer.Argument(None, help="The archive to write (.tar.gz); optional with --onnx."),
@@ -170,10 +181,11 @@ def export_run(
     """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
     eval and predict take on another machine, without the original vectors file; and/or, with
     --onnx, an ONNX graph for serving stacks."""
-    from sentinet.export import export
     from sentinet.fileio import check_output, replaced_note
     from sentinet.rundir import BASELINE_JSON
 
+    if not run.is_dir():
+        raise SentinetError(f"{run}: no such run or ensemble directory")
     if (run / BASELINE_JSON).is_file():
         raise SentinetError(f"{run}: baseline runs are not exported yet (copy the run directory instead)")
     if out is None and onnx is None:
@@ -185,7 +197,11 @@ def export_run(
         check_target(run, onnx)  # before the archive, so a bad --onnx leaves nothing written
         check_output(onnx, _run_files(run))
     if out is not None:
-        count = export(run, out, vocab_size)
+        from sentinet.export import export
+
+        count, notes = export(run, out, vocab_size)
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
         typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
                    f"{replaced_note(replaced)}", err=True)
     if onnx is not None:
@@ -196,15 +212,18 @@ def export_run(
                    f"({len(meta['vocab'])} words, classes {', '.join(meta['classes'])})", err=True)
 
 
-@app.command()
+@app.command(short_help="Runs side by side: differing config keys, dev scores, time.")
 def report(
     runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),
     markdown: bool = typer.Option(False, "--md", help="A Markdown table."),
 ) -> None:
     """Runs side by side: the config keys that differ, best dev scores, training time."""
-    from sentinet.report import compare, render
+    from sentinet.report import compare, render, select_runs
 
-    header, rows = compare(runs)
+    chosen, notes = select_runs(runs)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    header, rows = compare(chosen)
     typer.echo(render(header, rows, markdown), nl=False)
 
 
@@ -215,9 +234,8 @@ app.add_typer(embeddings_app, name="embeddings")
 def _resumable_config(run_dir: Path, device: str | None):
     """The config a run directory was trained with, checked before anything else happens.
     An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
-    from sentinet.artifacts import read_config
     from sentinet.baseline import FITTING, is_baseline
-    from sentinet.rundir import CONFIG, LAST, status
+    from sentinet.rundir import CONFIG, LAST, read_config, status
 
     if not (run_dir / CONFIG).is_file():
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
@@ -235,7 +253,9 @@ def main() -> None:
     quiet_spin()  # before anything imports torch: OpenMP reads it once
     terminated = _stop_on_sigterm()
     try:
-        app()  # typer turns a Ctrl-C outside training into exit code 130 itself
+        command = typer.main.get_command(app)
+        _name_values(command)
+        command(prog_name="sentinet")  # click turns a Ctrl-C outside training into exit code 130 itself
     except Interrupted as stop:  # Ctrl-C (or SIGTERM) during training, after the run was made usable
         typer.echo(f"interrupted: {stop}", err=True)
         raise SystemExit(143 if terminated() else 130) from None
@@ -249,6 +269,26 @@ def main() -> None:
         if terminated():
             raise SystemExit(143) from None
         raise done
+
+
+# How --help names the values of options whose parameter name says less than this.
+VALUE_NAMES = {"config": "FILE", "overrides": "KEY=VALUE", "resume": "RUN_DIR", "output_dir": "DIR",
+               "output": "FILE", "space": "FILE"}
+
+
+def _name_values(command) -> None:
+    """``--config FILE``, ``RUN``: every value in --help named after what it is, where typer
+    would print its type (``<path>``, ``<int range>``) and braces (``{run}``)."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) or param.metavar is not None:
+            continue
+        param.metavar = VALUE_NAMES.get(param.name, param.name.upper())
+        if param.param_type_name == "argument":  # usage "RUN [OUT]", not "{RUN} [OUT]"; no "<path>"
+            name = param.metavar + ("..." if param.nargs != 1 else "")
+            param._usage_display_name = lambda name=name, required=param.required: name if required else f"[{name}]"
+            param.display_type_rich = lambda ctx: ""
+    for sub in getattr(command, "commands", {}).values():
+        _name_values(sub)
 
 
 def _stop_on_sigterm():

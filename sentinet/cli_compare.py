@@ -76,10 +76,12 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna; resumable; writes best.yaml, a table of trials and
     best_so_far.png."""
-    from sentinet import tuning  # imports optuna: only this command needs it
+    from sentinet.search_space import make_job
 
     started = time.time()
-    job = tuning.make_job(config, space, overrides, study, output_dir, storage, folds, sampler)
+    job = make_job(config, space, overrides, study, output_dir, storage, folds, sampler)  # before torch
+    from sentinet import tuning  # imports optuna and torch: only this command needs them
+
     interrupted = tuning.run(job, trials, timeout or None, jobs, seed)
     summary = tuning.summarize(job)
     lines = summary.table.splitlines()
@@ -100,7 +102,7 @@ def tune(
 def ensemble(
     runs: list[Path] = typer.Argument(..., help="Runs to average: run directories, or ensemble "
                                       "(--seeds/--folds) directories, whose members are taken in."),
-    output: Path = typer.Option(..., "--output", "-o", help="The ensemble directory to write: a new "
+    output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="The ensemble directory to write: a new "
                                 "path or an empty folder (an existing run is never written into)."),
 ) -> None:
     """Average runs trained apart (other encoders, vectors, configs; one label set) into one

@@ -33,7 +33,7 @@ def evaluate(
     label_column: str | None = typer.Option(None, help="Label column of TSV/CSV/JSONL data (default: the run's)."),
     id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL data (default: the run's)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(256, min=1),
+    batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
 ) -> None:
     """Score a trained model on labelled data: every headline score (the official SentiRuEval
@@ -127,7 +127,7 @@ def predict(
                                        "none or quoted (default: the run's data.quoting)."),
     echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    batch_size: int = typer.Option(256, min=1),
+    batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
     chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
     summary: bool = typer.Option(False, "--summary", help="Also print each class's share of the input "

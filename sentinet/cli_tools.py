@@ -10,10 +10,10 @@ import typer
 from sentinet.errors import SentinetError
 
 
-config_app = typer.Typer(no_args_is_help=True, help="Configs: the resolved config, the key reference.")
+config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Configs: the resolved config, the key reference.")
 
 
-@config_app.command("show")
+@config_app.command("show", short_help="The config as training sees it: defaults, overrides, resolved paths.")
 def config_show(
     config: Path = typer.Argument(..., help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
@@ -32,7 +32,7 @@ def config_show(
     typer.echo(dump_yaml(cfg), nl=False)
 
 
-@config_app.command("reference")
+@config_app.command("reference", short_help="Every config key: type, default, meaning (docs/CONFIG.md).")
 def config_reference() -> None:
     """Print every config key with its type, default and meaning (Markdown), generated from
     the config dataclasses (docs/CONFIG.md is this output)."""
@@ -41,11 +41,11 @@ def config_reference() -> None:
     typer.echo(reference_markdown(), nl=False)
 
 
-embeddings_app = typer.Typer(no_args_is_help=True,
+embeddings_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                              help="Word vectors: train word2vec or fastText on your own texts.")
 
 
-@embeddings_app.command("train")
+@embeddings_app.command("train", short_help="Train word2vec or fastText vectors on your own corpus.")
 def embeddings_train(
     corpus: list[Path] = typer.Argument(..., help="Texts: plain text (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
     out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec); "

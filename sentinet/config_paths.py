@@ -12,17 +12,42 @@ from sentinet.errors import SentinetError
 
 
 # Where relative data and vector paths are looked for when $SENTINET_DATA / $SENTINET_VECTORS
-# are unset: data/ (see data/README.md), then ../shared beside the checkout (the project's
-# own machines keep the files there).
+# are unset: data/ in the working directory (see data/README.md), then data/ in the sentinet
+# checkout and ../shared beside it (the project's own machines keep the files there), so a
+# config works from any working directory.
 SEARCH_ROOTS = {
     "SENTINET_DATA": ("data", "../shared/data"),
     "SENTINET_VECTORS": ("data", "../shared/embeddings"),
 }
 
 
+def checkout() -> Path | None:
+    """The sentinet checkout this code runs from (an editable install), or None for a wheel."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "sentinet").is_dir() else None
+
+
 def search_roots(env_var: str) -> tuple[str, ...]:
+    """$env_var alone when it is set; else data/ here, then data/ and ../shared/… of the checkout."""
     value = os.environ.get(env_var)
-    return (value,) if value else SEARCH_ROOTS[env_var]
+    if value:
+        return (value,)
+    here, beside = SEARCH_ROOTS[env_var]
+    root = checkout()
+    roots = [here] if root is None else [here, str(root / here), os.path.normpath(root / beside)]
+    cwd = Path.cwd().resolve()
+    return tuple(dict.fromkeys(_shown(r, cwd) for r in roots))  # one entry per folder
+
+
+def _shown(root: str, cwd: Path) -> str:
+    """A root as the error message names it: relative to the working directory when inside it."""
+    path = Path(root)
+    if not path.is_absolute():
+        return root
+    try:
+        return str(path.relative_to(cwd)) or "."
+    except ValueError:
+        return str(path)
 
 
 def resolve_path(path: str, env_var: str) -> Path:
@@ -45,8 +70,10 @@ def _resolve_existing(path: str, env_var: str, key: str) -> str:
     if p.is_absolute() or path.startswith(("./", "../")):
         raise SentinetError(f"{key}: {resolved}: file not found")
     roots = search_roots(env_var)
+    folders = [f"{r}/" for r in roots]
     where = (f"${env_var}={roots[0]}" if os.environ.get(env_var)
-             else " and ".join(f"{r}/" for r in roots) + f" ({env_var} is not set)")
+             else (", ".join(folders[:-1]) + " or " if len(folders) > 1 else "") + folders[-1]
+             + f" ({env_var} is not set)")
     raise SentinetError(f"{key}: {path} not found in {where}; put it there or set {env_var} "
                         "to the folder that holds it (see data/README.md)")
 

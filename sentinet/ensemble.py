@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentinet import artifacts, rundir
+from sentinet import rundir
 from sentinet.config import Config
 from sentinet.config_paths import resolve_paths
 from sentinet.labels import LabelSet
@@ -75,7 +75,7 @@ def cross_validate(config: Config, folds: int,
 def resume_group(path: Path, device: str | None) -> EnsembleResult:
     """Go on with a group directory as it was configured (``--device`` aside)."""
     kind, count = rundir.read_group_plan(path)
-    config = artifacts.read_config(path / rundir.CONFIG)
+    config = rundir.read_config(path / rundir.CONFIG)
     if device:
         config.train.device = device
     if kind == "seeds":

@@ -82,7 +82,7 @@ def export_onnx(source: Path, path: Path, vocab_size: int) -> dict:
 
     check_target(source, path)
     run = artifacts.load_run(source, torch.device("cpu"))
-    words, matrix = unseen_vectors(run.vocab, vocab_size)
+    words, matrix, _ = unseen_vectors(run.vocab, vocab_size)  # the note is export's to print
     if words:  # the same rows predict would append for these words
         run.vocab.extend(words)
         run.model.embedder.append_pretrained(torch.from_numpy(matrix))

@@ -24,7 +24,20 @@ def git_commit() -> str | None:
 
 
 def versions() -> dict[str, str | None]:
-    import torch
-
-    return {"sentinet": __version__, "torch": torch.__version__,
+    return {"sentinet": __version__, "torch": torch_version(),
             "python": platform.python_version(), "git": git_commit()}
+
+
+def torch_version() -> str | None:
+    """torch's version without importing it (``--version`` should not take a torch start):
+    the loaded module's when there is one, else the installed distribution's."""
+    import sys
+    from importlib import metadata
+
+    loaded = getattr(sys.modules.get("torch"), "__version__", None)
+    if loaded:
+        return loaded
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return None

@@ -67,6 +67,37 @@ def describe_run(run_dir: Path) -> dict:
     return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}
 
 
+def select_runs(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The run and ensemble directories among ``paths`` (``report runs/*`` meets study
+    folders, logs and stray files too), and a note for each path left out. One path given
+    alone must be a run; a missing path is always an error."""
+    runs, notes = [], []
+    for path in paths:
+        if not path.exists():
+            raise SentinetError(f"{path}: no such run directory")
+        why = _not_a_run(path)
+        if why is None:
+            runs.append(path)
+        elif len(paths) == 1:
+            raise SentinetError(f"{path}: {why}")
+        else:
+            notes.append(f"{path}: {why}; left out")
+    if not runs:
+        raise SentinetError(f"no run directories among the {len(paths)} paths given")
+    return runs, notes
+
+
+def _not_a_run(path: Path) -> str | None:
+    """Why ``path`` is not a run, ensemble or baseline directory (None when it is one)."""
+    if not path.is_dir():
+        return "a file, not a run directory"
+    if (path / rundir.METRICS).is_file() or (path / rundir.CONFIG).is_file() or rundir.status(path):
+        return None
+    if (path / "trials.md").is_file() or (path / "study.db").is_file():
+        return f"a tune study, not a run (its trials are in {path / 'trials.md'})"
+    return "not a sentinet run directory (no metrics.json or config.yaml)"
+
+
 def compare(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per differing config key, then one per score."""
     runs = [describe_run(Path(d)) for d in run_dirs]
@@ -79,6 +110,8 @@ def compare(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.12g}"  # 0.3, not the 0.30000000000000004 a stepped search may store
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 

@@ -26,9 +26,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sentinet.config import Config, dump_yaml
+from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_write_text
+from sentinet.models import ENCODER_OPTIONS  # torch-free: the options, not the encoders
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
 DECISION, ENSEMBLE, DEV, LAST = "decision.json", "ensemble.json", "dev_predictions.json", "last.pt"
@@ -101,6 +102,15 @@ def read_metrics(run_dir: Path) -> dict:
     if not isinstance(metrics, dict):
         raise SentinetError(f"{run_dir / METRICS}: unreadable metrics (not a JSON object)")
     return metrics
+
+
+def read_config(path: Path) -> Config:
+    """A run's config.yaml; any problem is one line naming the file (no torch needed)."""
+    try:
+        return from_dict(read_yaml(path), ENCODER_OPTIONS)
+    except SentinetError as exc:
+        message = str(exc)
+        raise SentinetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 def write_members(group: Path, members: Sequence[str]) -> None:

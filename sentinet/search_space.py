@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sentinet.config import Config, apply_override, from_dict, read_yaml
+from sentinet.config import Config, apply_override, check_folds, check_plain_name, from_dict, read_yaml
 from sentinet.errors import SentinetError
 from sentinet.models import ENCODER_OPTIONS
 
@@ -162,8 +162,14 @@ def build_config(base: dict, values: dict[str, Any]) -> Config:
     if ENCODER_NAME in values:
         _keep_encoder_options(raw, values[ENCODER_NAME])
     for key, value in values.items():
+        value = tidy(value)  # a stepped float is 0.30000000000000004 where the step meant 0.3
         apply_override(raw, f"{key}={yaml.safe_dump(value)}")  # YAML text: round-trips any value
     return from_dict(raw, ENCODER_OPTIONS)
+
+
+def tidy(value: Any) -> Any:
+    """A float rounded to 12 significant digits (float noise off; no setting needs more)."""
+    return float(f"{value:.12g}") if isinstance(value, float) and math.isfinite(value) else value
 
 
 def _keep_encoder_options(raw: dict, name: Any) -> None:
@@ -211,3 +217,45 @@ def tried_points(points: dict[str, list], tried: list[dict[str, Any]]) -> set[tu
     """The grid points among the values of trials (``params`` dicts) that have all its keys."""
     return {tuple(params[k] for k in points) for params in tried
             if all(k in params and params[k] in v for k, v in points.items())}
+
+
+# --------------------------------------------------------------------------------------
+# A study's job, checked before optuna and torch are imported
+
+
+SAMPLERS = ("tpe", "random", "grid")  # --sampler; a study keeps the one it was created with
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker process needs to run trials of one study (picklable)."""
+
+    name: str
+    storage: str  # SQLAlchemy URL
+    directory: Path  # OUTPUT_DIR/<study>: trials/, best.yaml, trials.md, trials.csv
+    base: dict  # the base config as raw YAML, --set applied
+    space: tuple[Param, ...]
+    folds: int = 0  # > 0: each trial is k-fold cross-validation, scored by the fold mean
+    sampler: str | None = None  # tpe | random | grid; None: the study's own (tpe for a new one)
+
+
+def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
+             output_dir: Path | None, storage: str | None, folds: int,
+             sampler: str | None = None) -> Job:
+    """Everything checked up front, nothing written: a bad input leaves no study behind."""
+    if sampler is not None and sampler not in SAMPLERS:
+        raise SentinetError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
+    base = read_yaml(config)
+    for item in overrides:
+        apply_override(base, item)
+    cfg = from_dict(base, ENCODER_OPTIONS)
+    check_folds(folds, "--folds")
+    if folds and cfg.data.dev:
+        raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
+    name = check_plain_name(config.stem if study is None else study, "--study", " (it names a directory)")
+    directory = Path(output_dir or cfg.run.output_dir).resolve() / name
+    params = read_space(space, base)
+    if sampler == "grid":
+        grid(params, str(space))
+    return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base, params,
+               folds, sampler)

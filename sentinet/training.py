@@ -382,8 +382,8 @@ def stop_interrupted(state: TrainState, run_dir: Path, resume: Path | None, log:
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing in it worth keeping
             raise Interrupted("before the first epoch ended; no run directory was kept") from None
         raise Interrupted(f"before the first epoch ended; {run_dir} is as it was") from None
-    log(f"interrupted after epoch {state.result.epochs[-1]['epoch']}: model.pt holds the best epoch "
-        f"so far ({state.result.best_epoch}); {rundir.hint(run_dir)}")
+    log(f"interrupted after epoch {state.result.epochs[-1]['epoch']}: finishing the run with the best "
+        f"epoch so far ({state.result.best_epoch})")  # how to resume is the last line, said once
 
 
 def complete(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> TrainResult:
@@ -425,7 +425,9 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     result.best = {k: v for k, v in report.items() if k != "report"}
     write_metrics(run_dir, result)
     plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log)
-    log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)\n{report['report']}")
+    in_group = (run_dir.parent / rundir.GROUP).is_file()  # a --seeds/--folds member: its group reports
+    log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)"
+        + ("" if in_group else f"\n{report['report']}"))
 
 
 def cpu_threads(prep: Prepared) -> Callback:

@@ -33,13 +33,12 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tqdm import tqdm
 
 from sentinet import plots
-from sentinet.config import Config, apply_override, check_folds, check_plain_name, dump_yaml, from_dict, read_yaml
+from sentinet.config import Config, dump_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
-from sentinet.models import ENCODER_OPTIONS
-from sentinet.search_space import Param, build_config, grid, grid_size, read_space, tried_points
+from sentinet.search_space import Job, Param, build_config, grid, grid_size, tried_points
 from sentinet.study_tables import (
     cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds, score_name,
 )
@@ -49,47 +48,11 @@ from sentinet.training import TrainResult, train
 # Median stopping rule: only once 5 trials have finished, and never on the first epoch,
 # whose dev score says more about the learning rate than about the model.
 PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP = 5, 2
-SAMPLERS = ("tpe", "random", "grid")  # --sampler; a study keeps the one it was created with
 BEST_SO_FAR = "best_so_far.png"
 
 
 # --------------------------------------------------------------------------------------
 # A study and its trials
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every worker process needs to run trials of one study (picklable)."""
-
-    name: str
-    storage: str  # SQLAlchemy URL
-    directory: Path  # OUTPUT_DIR/<study>: trials/, best.yaml, trials.md, trials.csv
-    base: dict  # the base config as raw YAML, --set applied
-    space: tuple[Param, ...]
-    folds: int = 0  # > 0: each trial is k-fold cross-validation, scored by the fold mean
-    sampler: str | None = None  # tpe | random | grid; None: the study's own (tpe for a new one)
-
-
-def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
-             output_dir: Path | None, storage: str | None, folds: int,
-             sampler: str | None = None) -> Job:
-    """Everything checked up front, nothing written: a bad input leaves no study behind."""
-    if sampler is not None and sampler not in SAMPLERS:
-        raise SentinetError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
-    base = read_yaml(config)
-    for item in overrides:
-        apply_override(base, item)
-    cfg = from_dict(base, ENCODER_OPTIONS)
-    check_folds(folds, "--folds")
-    if folds and cfg.data.dev:
-        raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
-    name = check_plain_name(config.stem if study is None else study, "--study", " (it names a directory)")
-    directory = Path(output_dir or cfg.run.output_dir).resolve() / name
-    params = read_space(space, base)
-    if sampler == "grid":
-        grid(params, str(space))
-    return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base, params,
-               folds, sampler)
 
 
 def open_storage(url: str) -> optuna.storages.RDBStorage:

@@ -174,6 +174,7 @@ def test_train_seeds_writes_an_ensemble_that_eval_accepts(tiny_data):
     assert res.exit_code == 0, res.output
     ensemble = next((tiny_data["dir"] / "runs").glob("tiny-ensemble2-*"))
     assert "over 2 seeds" in res.output and str(ensemble) in res.output
+    assert res.output.count("best epoch ") >= 2 and res.output.count("precision") == 1  # the ensemble's alone
     ev = invoke("eval", str(ensemble), str(tiny_data["test"]), "--json")
     assert ev.exit_code == 0, ev.output
     assert json.loads(ev.output.strip().splitlines()[-1])["pairs"] == 32

@@ -12,7 +12,7 @@ from sentinet.config_paths import resolve_path
 from sentinet.fields import Range
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.errors import SentinetError
-from sentinet.models.recurrent import RecurrentOptions
+from sentinet.models.options import RecurrentOptions
 
 
 def write(tmp_path: Path, text: str) -> Path:

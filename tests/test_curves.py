@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import run_cli, tiny_config_yaml, write_tiny_data
+from .helpers import assert_one_line_error, run_cli, tiny_config_yaml, write_tiny_data
 
 
 
@@ -72,6 +72,29 @@ def test_report_shows_what_differs_and_the_scores(two_runs):
     assert not any(line.startswith("| train.seed") for line in lines)  # equal keys are not shown
     plain = run_cli("report", *map(str, two_runs))
     assert plain.returncode == 0 and "model.encoder.hidden_size" in plain.stdout
+
+
+def test_report_over_a_glob_leaves_out_study_folders_and_files(two_runs, tmp_path):
+    """``report runs/*`` where tune wrote a study beside the runs and a log lies there too."""
+    study = tmp_path / "tune_study"
+    study.mkdir()
+    (study / "trials.md").write_text("| trial |\n", encoding="utf-8")
+    (study / "study.db").write_bytes(b"")
+    log = tmp_path / "notes.txt"
+    log.write_text("x", encoding="utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("report", *map(str, two_runs), str(study), str(log), str(empty))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == [r.name for r in two_runs]
+    notes = result.stderr.splitlines()
+    assert notes == [f"note: {study}: a tune study, not a run (its trials are in {study / 'trials.md'}); left out",
+                     f"note: {log}: a file, not a run directory; left out",
+                     f"note: {empty}: not a sentinet run directory (no metrics.json or config.yaml); left out"]
+    assert "Errno" not in result.stderr
+    assert_one_line_error(run_cli("report", str(study)), f"{study}: a tune study, not a run")
+    assert_one_line_error(run_cli("report", str(log), str(empty)), "no run directories among the 2 paths given")
+    assert_one_line_error(run_cli("report", str(tmp_path / "gone"), str(two_runs[0])), "gone: no such run directory")
 
 
 def test_a_run_without_matplotlib_still_trains_and_says_which_extra(tiny_data, tmp_path):

@@ -44,6 +44,14 @@ def test_export_predicts_like_the_run_without_the_vectors_file(tmp_path):
     archive = tmp_path / "model.tar.gz"
     result = run_cli("export", str(run), str(archive))
     assert result.returncode == 0, result.stderr
+    assert "note:" not in result.stderr  # 50,000 rows hold every word of this vectors file
+    vocab = json.loads((run / "vocab.json").read_text(encoding="utf-8"))["words"]
+    file_words = [line.split()[0] for line in data["vectors"].read_text(encoding="utf-8").splitlines()[1:]]
+    beyond = [w for w in file_words if w not in vocab]
+    small = run_cli("export", str(run), str(tmp_path / "small.tar.gz"), "--vocab-size", "1")
+    assert small.returncode == 0, small.stderr
+    assert (f"note: the archive carries vectors for 1 word beyond the run's vocabulary; {len(beyond) - 1} more "
+            f"words of vectors.txt") in small.stderr and f"--vocab-size {len(beyond)} carries them all" in small.stderr
     data["vectors"].unlink()  # another machine: the vectors file is not there
     moved = tmp_path / "elsewhere.tar.gz"
     shutil.move(archive, moved)

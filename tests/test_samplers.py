@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from sentinet import plots, tuning
 from sentinet.cli import main
 from sentinet.errors import SentinetError
-from sentinet.search_space import GRID_LIMIT, Param, grid, grid_values, tried_points
+from sentinet.search_space import GRID_LIMIT, Job, Param, grid, grid_values, tried_points
 
 from .helpers import assert_one_line_error, run_cli, study_files
 
@@ -177,8 +177,8 @@ def test_unknown_sampler_is_one_line_error(study, monkeypatch, capsys):
 # A study's sampler, at function level (no training)
 
 
-def fake_job(tmp_path: Path, space: tuple[Param, ...], sampler: str | None) -> tuning.Job:
-    return tuning.Job("fake", f"sqlite:///{tmp_path / 'fake.db'}", tmp_path / "fake", {}, space, 0, sampler)
+def fake_job(tmp_path: Path, space: tuple[Param, ...], sampler: str | None) -> Job:
+    return Job("fake", f"sqlite:///{tmp_path / 'fake.db'}", tmp_path / "fake", {}, space, 0, sampler)
 
 
 def test_a_study_from_before_samplers_is_tpe(tmp_path):
@@ -253,3 +253,14 @@ def test_compare_samplers_draws_one_line_per_study(tmp_path, capsys):
     captured = capsys.readouterr()
     assert_one_line_error(subprocess.CompletedProcess([], code, captured.out, captured.err),
                           "nowhere: no study.db here")
+
+
+def test_a_stepped_float_is_written_without_float_noise():
+    """0.1 + 0.2 is what a stepped float search hands over; best.yaml and the trial's
+    config.yaml say 0.3."""
+    from sentinet.config import dump_yaml
+    from sentinet.search_space import build_config
+
+    config = build_config({}, {"model.head_dropout": 0.1 + 0.2, "train.epochs": 3})
+    assert config.model.head_dropout == 0.3 and config.train.epochs == 3
+    assert "head_dropout: 0.3\n" in dump_yaml(config)

@@ -31,7 +31,7 @@ from sentinet.config import load_config, read_yaml
 from sentinet.models import ENCODER_OPTIONS
 from sentinet.ensemble import EnsembleResult
 from sentinet.errors import SentinetError
-from sentinet.search_space import Param, read_space
+from sentinet.search_space import Job, Param, read_space
 from sentinet.training import TrainResult
 
 from .helpers import study_files, tiny_config_yaml
@@ -125,12 +125,12 @@ def test_worker_processes_and_separate_commands_share_one_study(study):
     assert len({t.user_attrs["worker"] for t in trials}) == 3  # one process per trial
 
 
-def fake_job(tiny_data, tmp_path: Path, space: tuple[Param, ...], folds: int = 0) -> tuning.Job:
+def fake_job(tiny_data, tmp_path: Path, space: tuple[Param, ...], folds: int = 0) -> Job:
     base = yaml.safe_load(tiny_config_yaml(tiny_data))
-    return tuning.Job("fake", f"sqlite:///{tmp_path / 'fake.db'}", tmp_path / "fake", base, space, folds)
+    return Job("fake", f"sqlite:///{tmp_path / 'fake.db'}", tmp_path / "fake", base, space, folds)
 
 
-def run_enqueued(job: tuning.Job, params: list[dict]) -> list[optuna.trial.FrozenTrial]:
+def run_enqueued(job: Job, params: list[dict]) -> list[optuna.trial.FrozenTrial]:
     """The CLI's worker (its sampler, pruner and objective) on trials with fixed values."""
     study = tuning.create_study(job)
     for p in params:

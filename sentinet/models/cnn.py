@@ -7,25 +7,13 @@ max. A tweet shorter than a filter is zero-padded to one window, alone or in a b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentinet.fields import EncoderOptions, bounded
-from sentinet.errors import SentinetError
+from sentinet.models.options import CNNOptions
 from sentinet.models.pooling import masked_max
-
-
-@dataclass
-class CNNOptions(EncoderOptions):
-    widths: list[int] = bounded([3, 4, 5], ge=1)  # filter widths in words
-    filters: int = bounded(100, ge=1)  # per width
-
-    def __post_init__(self) -> None:
-        if not self.widths:
-            raise SentinetError("model.encoder.widths: [] must hold at least one filter width")
 
 
 class CNNEncoder(nn.Module):

@@ -6,24 +6,14 @@ recurrence never runs over padding, so a tweet's encoding is the same alone or i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from sentinet.fields import EncoderOptions, bounded, choice
+from sentinet.models.options import RecurrentOptions
 from sentinet.models.pooling import masked_max, masked_mean
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-
-
-@dataclass
-class RecurrentOptions(EncoderOptions):
-    hidden_size: int = bounded(128, ge=1)  # per direction
-    num_layers: int = bounded(1, ge=1)  # stacked layers
-    bidirectional: bool = True  # a backward pass too; outputs are concatenated
-    dropout: float = bounded(0.0, ge=0, lt=1)  # between stacked layers
-    pooling: str = choice("max", "last", "mean")  # last: final state of each direction
 
 
 class RecurrentEncoder(nn.Module):

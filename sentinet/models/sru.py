@@ -20,22 +20,13 @@ and padding always comes after the real steps: it can never reach a real state.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from sentinet.models import sru_kernel
 from sentinet.models.pooling import masked_max, masked_mean
-from sentinet.fields import bounded
-from sentinet.models.recurrent import RecurrentOptions
-
-
-@dataclass
-class SRUOptions(RecurrentOptions):
-    """The recurrent encoders' options; SRU layers are cheap, so two by default."""
-
-    num_layers: int = bounded(2, ge=1)
+from sentinet.models.options import SRUOptions
 
 
 # --------------------------------------------------------------------------------------

@@ -100,10 +100,10 @@ def test_sigterm_stops_training_like_ctrl_c(tiny_data):
     while time.time() < deadline and not any(out.glob("*/last.pt")):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
+    stdout, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     (run,) = out.iterdir()
-    assert (run / "model.pt").is_file() and "continue with: sentinet train --resume" in err
+    assert (run / "model.pt").is_file() and (stdout + err).count("continue with: sentinet train --resume") == 1, stdout + err
     assert "batches (" in err  # the progress lines of a non-terminal stderr
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["interrupted"] and os.path.exists(run / "INCOMPLETE")

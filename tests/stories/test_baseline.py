@@ -64,7 +64,7 @@ def sklearn_fit(run: Path):
     from sklearn.linear_model import LogisticRegression
     from scipy import sparse
 
-    from sentinet.artifacts import read_config
+    from sentinet.rundir import read_config
     from sentinet.config_paths import resolve_paths
     from sentinet.data.tokenize import Tokenizer
     from sentinet.data.training_data import load_training_data

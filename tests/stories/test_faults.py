@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinet import artifacts, checkpoint
+from sentinet import artifacts, checkpoint, rundir
 from sentinet.api import load
 from sentinet.data.training_data import load_training_data
 
@@ -83,7 +83,7 @@ def assert_consistent(run: Path, reference: dict, killed_in: int, point: str) ->
     expected_best = best_before(reference["metrics"], killed_in - 1 if point == "model.pt" else killed_in)
     assert record["best_epoch"] == expected_best
     assert record["best"] == {k: rows[expected_best - 1][k] for k in record["best"]}
-    dev = load_training_data(artifacts.read_config(run / "config.yaml")).dev
+    dev = load_training_data(rundir.read_config(run / "config.yaml")).dev
     rescored = load(run, "cpu").evaluate(dev)["f_macro"]
     assert rescored == pytest.approx(record["best"]["f_macro"])  # the weights are what the record says
     if committed == 0:

@@ -513,7 +513,7 @@ def incomplete_with_broken_config(tmp_path: Path, run: Path) -> Path:
 
 @pytest.mark.parametrize("make, fragments", [
     (not_a_run, ["empty: not a sentinet run directory (no config.yaml)"]),
-    (lambda tmp, run: tmp / "nowhere", ["nowhere: not a sentinet run directory"]),
+    (lambda tmp, run: tmp / "nowhere", ["--resume", "nowhere: no such run directory"]),
     (lambda tmp, run: run / "model.pt", ["model.pt: not a sentinet run directory"]),
     (finished_without_last, ["no last.pt to resume from"]),
     (broken_group_plan, ["group.json: unreadable group plan"]),

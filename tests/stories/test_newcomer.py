@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from sentinet.config import from_dict
 from sentinet.config_paths import resolve_path
 from sentinet.models import ENCODER_OPTIONS
 
-from ..helpers import tiny_config_yaml
+from ..helpers import tiny_config_yaml, write_tiny_data
 from ..helpers import assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,26 +73,51 @@ def test_dry_run_checks_everything_and_writes_nothing(tiny_data):
 
 def test_missing_data_says_where_it_looked_and_what_to_set(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("data:\n  train: sentirueval2016/bank_train_2016.xml\n", encoding="utf-8")
+    config.write_text("data:\n  train: sentirueval2016/bank_train_2099.xml\n", encoding="utf-8")
     env = {"SENTINET_DATA": ""}
-    result = run_cli("train", "--config", str(config), cwd=tmp_path, env=env)
-    assert_one_line_error(result, "data.train: sentirueval2016/bank_train_2016.xml not found in data/ and "
-                          "../shared/data/ (SENTINET_DATA is not set)", "set SENTINET_DATA")
-    result = run_cli("train", "--config", str(config), cwd=tmp_path, env={"SENTINET_DATA": str(tmp_path)})
+    result = run_cli("train", "--config", str(config), "--dry-run", cwd=tmp_path, env=env)
+    checkout = Path(__file__).resolve().parents[2]
+    assert_one_line_error(result, "data.train: sentirueval2016/bank_train_2099.xml not found in data/, "
+                          f"{checkout / 'data'}/ or {checkout.parent / 'shared/data'}/ (SENTINET_DATA is not set)",
+                          "set SENTINET_DATA")
+    result = run_cli("train", "--config", str(config), "--dry-run", cwd=tmp_path, env={"SENTINET_DATA": str(tmp_path)})
     assert_one_line_error(result, f"not found in $SENTINET_DATA={tmp_path}")
 
 
-def test_data_is_found_beside_the_checkout_like_the_makefile_does(tmp_path, monkeypatch):
-    (tmp_path / "shared/data/sentirueval2016").mkdir(parents=True)
-    target = tmp_path / "shared/data/sentirueval2016/banks.xml"
-    target.write_text("x", encoding="utf-8")
-    (tmp_path / "project").mkdir()
-    monkeypatch.chdir(tmp_path / "project")
-    monkeypatch.delenv("SENTINET_DATA", raising=False)
-    assert resolve_path("sentirueval2016/banks.xml", "SENTINET_DATA") == target.resolve()
+def test_shared_data_is_found_beside_the_checkout_from_any_working_directory(tmp_path):
+    """A checkout at tmp/checkout with tmp/shared beside it, run from tmp/elsewhere: the data
+    and vectors are found beside the checkout, as the README says (not beside the cwd)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "sentinet", checkout / "sentinet",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'copy'\n", encoding="utf-8")
+    (tmp_path / "made").mkdir()
+    tiny = write_tiny_data(tmp_path / "made")
+    (tmp_path / "shared/data/tiny").mkdir(parents=True)
+    (tmp_path / "shared/embeddings").mkdir(parents=True)
+    shutil.copy(tiny["train"], tmp_path / "shared/data/tiny/train.xml")
+    shutil.copy(tiny["vectors"], tmp_path / "shared/embeddings/vectors.txt")
+    config = checkout / "tiny.yaml"
+    config.write_text(tiny_config_yaml(tiny, epochs=1).replace(str(tiny["train"]), "tiny/train.xml")
+                      .replace(str(tiny["vectors"]), "vectors.txt"), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(checkout), "SENTINET_DATA": "", "SENTINET_VECTORS": ""}
+    result = run_cli("train", "--config", str(config), "--dry-run", cwd=elsewhere, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"vectors: loading {tmp_path / 'shared/embeddings/vectors.txt'}" in result.stdout
+    missing = run_cli("train", "--config", str(config), "--dry-run", "--set", "data.train=tiny/nope.xml",
+                      cwd=elsewhere, env=env)
+    assert_one_line_error(missing, f"tiny/nope.xml not found in data/, {checkout / 'data'}/ or "
+                          f"{tmp_path / 'shared/data'}/")
+
+
+def test_data_in_the_working_directory_comes_first(tmp_path, monkeypatch):
     (tmp_path / "project/data/sentirueval2016").mkdir(parents=True)
     local = tmp_path / "project/data/sentirueval2016/banks.xml"
-    local.write_text("y", encoding="utf-8")  # data/ comes first
+    local.write_text("y", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "project")
+    monkeypatch.delenv("SENTINET_DATA", raising=False)
     assert resolve_path("sentirueval2016/banks.xml", "SENTINET_DATA") == local.resolve()
 
 
@@ -130,3 +156,50 @@ def test_a_minimal_config_trains(tiny_data):
     saved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     assert saved["model"]["encoder"] == {"name": "gru", "hidden_size": 128, "num_layers": 1,
                                          "bidirectional": True, "dropout": 0.0, "pooling": "max"}
+
+
+# Every `import torch` fails under this launcher, so a command that reaches its error under it
+# said so before importing torch: a timing-free check that mistakes cost no torch start.
+NO_TORCH = ("import sys\nsys.modules['torch'] = None\nsys.argv = ['sentinet', *sys.argv[1:]]\n"
+            "from sentinet.cli import main\nmain()\n")
+
+
+def without_torch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=60)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["train"], "train needs --config"),
+    (["train", "--config", "typo.yaml"], "unknown config key 'train.epochz' (did you mean 'epochs'?)"),
+    (["train", "--config", "good.yaml", "--set", "train.epochs=-1"], "train.epochs: -1 must be ≥ 1"),
+    (["train", "--config", "good.yaml", "--set", "data.train=nope.xml"], "nope.xml not found"),
+    (["train", "--config", "good.yaml", "--folds", "2", "--seeds", "2"], "--folds and --seeds: choose one"),
+    (["train", "--resume", "nowhere"], "--resume nowhere: no such run directory"),
+    (["train", "--resume", "."], "not a sentinet run directory"),
+    (["baseline", "--config", "typo.yaml"], "unknown config key 'train.epochz'"),
+    (["tune", "--config", "typo.yaml", "--space", "space.yaml"], "unknown config key 'train.epochz'"),
+    (["tune", "--config", "good.yaml", "--space", "nowhere.yaml"], "search space file not found"),
+    (["config", "show", "typo.yaml"], "unknown config key 'train.epochz'"),
+    (["eval", "nowhere", "good.yaml"], "nowhere: no such run directory"),
+    (["eval", "nowhere", "missing.xml"], "missing.xml: file not found"),
+    (["predict", "nowhere", "missing.txt"], "missing.txt: file not found"),
+    (["explain", "nowhere", "текст"], "nowhere: no such run directory"),
+    (["explain", "nowhere", " "], "the text is empty"),
+    (["export", "nowhere", "out.tar.gz"], "nowhere: no such run or ensemble directory"),
+    (["serve", "nowhere"], "nowhere: no such run directory"),
+    (["report", "nowhere"], "nowhere"),
+])
+def test_argument_and_config_errors_come_before_torch_is_imported(tiny_data, args, fragment):
+    root = tiny_data["dir"]
+    (root / "good.yaml").write_text(tiny_config_yaml(tiny_data, epochs=1), encoding="utf-8")
+    (root / "typo.yaml").write_text("train:\n  epochz: 3\n", encoding="utf-8")
+    (root / "space.yaml").write_text("train.optimizer.lr: {type: float, low: 0.001, high: 0.1}\n", encoding="utf-8")
+    assert_one_line_error(without_torch(*args, cwd=root), fragment)
+
+
+def test_version_without_torch_and_the_launcher_really_blocks_it(quick_run, tmp_path):
+    version = without_torch("--version", cwd=tmp_path)
+    assert version.returncode == 0 and " torch 2." in version.stdout, version.stderr
+    blocked = without_torch("eval", str(quick_run["run"]), str(quick_run["train"]), cwd=tmp_path)
+    assert blocked.returncode != 0 and "import of torch halted" in blocked.stderr

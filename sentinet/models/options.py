@@ -1,0 +1,39 @@
+"""Every encoder's options, apart from its torch code: a config is checked against these
+before torch is imported, so a typo in a YAML file costs milliseconds, not a torch start.
+
+An encoder's options are a dataclass subclassing ``EncoderOptions``; the YAML
+``model.encoder`` mapping is validated against it (unknown keys, types and ranges).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentinet.errors import SentinetError
+from sentinet.fields import EncoderOptions, bounded, choice
+
+
+@dataclass
+class CNNOptions(EncoderOptions):
+    widths: list[int] = bounded([3, 4, 5], ge=1)  # filter widths in words
+    filters: int = bounded(100, ge=1)  # per width
+
+    def __post_init__(self) -> None:
+        if not self.widths:
+            raise SentinetError("model.encoder.widths: [] must hold at least one filter width")
+
+
+@dataclass
+class RecurrentOptions(EncoderOptions):
+    hidden_size: int = bounded(128, ge=1)  # per direction
+    num_layers: int = bounded(1, ge=1)  # stacked layers
+    bidirectional: bool = True  # a backward pass too; outputs are concatenated
+    dropout: float = bounded(0.0, ge=0, lt=1)  # between stacked layers
+    pooling: str = choice("max", "last", "mean")  # last: final state of each direction
+
+
+@dataclass
+class SRUOptions(RecurrentOptions):
+    """The recurrent encoders' options; SRU layers are cheap, so two by default."""
+
+    num_layers: int = bounded(2, ge=1)
