@@ -178,9 +178,12 @@ class Model:
         return [_record(x, i) for i, x in enumerate(data, 1)], "the records"
 
 
-def load(path: str | Path, device: str = "auto", int8: bool = False) -> Model:
+def load(path: str | Path, device: str = "auto", int8: bool = False, threads: int | None = None) -> Model:
     """A run directory (or its model.pt), an ensemble directory, a baseline run or an export
-    archive, ready to label text on ``device`` (auto: CUDA when present)."""
+    archive, ready to label text on ``device`` (auto: CUDA when present). ``threads``: torch
+    CPU threads, fixed (default: the cores other processes leave free, re-read as it runs)."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise SentinetError(f"threads: {threads!r} must be a whole number of at least 1")
     from sentinet.baseline import BaselinePredictor, is_baseline
 
     path = Path(path)
@@ -193,7 +196,13 @@ def load(path: str | Path, device: str = "auto", int8: bool = False) -> Model:
     from sentinet.device import resolve_device
     from sentinet.inference import Predictor
 
-    return Model(Predictor.load(path, resolve_device(device), int8))
+    predictor = Predictor.load(path, resolve_device(device), int8)
+    if threads is not None and hasattr(predictor, "threads"):
+        import torch
+
+        predictor.threads = None  # no governor: the number asked for holds
+        torch.set_num_threads(threads)
+    return Model(predictor)
 
 
 def train(config: str | Path | Config | dict, overrides: Sequence[str] = (), output_dir: str | Path | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
-from sentinet.cli_infer import INT8_HELP, _load_model, _run_files, evaluate, explain, predict
+from sentinet.cli_infer import INT8_HELP, THREADS_HELP, _load_model, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.threads import quiet_spin
@@ -57,6 +57,8 @@ def train(
                               "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check config, data and vectors, build the "
                                  "model, and stop before training (nothing is written)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (sets "
+                                       "train.num_threads; default: the cores other processes leave free)."),
 ) -> None:
     """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
     # Arguments and the config are checked before anything imports torch (a typo should not
@@ -69,7 +71,7 @@ def train(
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
     check_folds(folds, "--folds")
     if resume is not None:
-        if config or overrides or seeds > 1 or folds or output_dir or dry_run:
+        if config or overrides or seeds > 1 or folds or output_dir or dry_run or threads:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
         from sentinet.rundir import is_group
@@ -93,6 +95,8 @@ def train(
         cfg.train.device = device
     if output_dir:
         cfg.run.output_dir = str(output_dir)
+    if threads:
+        cfg.train.num_threads = threads
     resolve_paths(cfg)  # a missing data or vectors file is said before torch starts
     from sentinet.ensemble import cross_validate, train_ensemble
     from sentinet.metrics import score_of
@@ -157,16 +161,19 @@ def serve(
     max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One line per request on "
+                                    "stderr (client, method, path, status)."),
 ) -> None:
     """An HTTP API over a run: GET /health, POST /predict {"texts": [...]}, POST /explain
     {"text": "..."} (the serve extra)."""
     from sentinet.serve import require_extra, run_server
 
     require_extra()
-    model = _load_model(run, device, int8)
+    model = _load_model(run, device, int8, threads)
     typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, GET /health)",
                err=True)
-    run_server(model, host, port, max_texts, max_bytes)
+    run_server(model, host, port, max_texts, max_bytes, access_log)
 
 
 @app.command("export", short_help="A self-contained .tar.gz of a run, and/or an ONNX graph.")
@@ -242,7 +249,9 @@ def _resumable_config(run_dir: Path, device: str | None):
     if is_baseline(run_dir) or status(run_dir) == FITTING:
         raise SentinetError(f"{run_dir}: a baseline run has nothing to resume; run sentinet baseline again")
     if not (run_dir / LAST).is_file() and status(run_dir) is None:
-        raise SentinetError(f"{run_dir}: no {LAST} to resume from")
+        raise SentinetError(f"{run_dir}: a finished run (no {LAST} to resume from); to train it further, start "
+                            f"a new run from its weights: sentinet train --config {run_dir / CONFIG} "
+                            f"--set model.init_from={run_dir} --set train.epochs=N")
     cfg = read_config(run_dir / CONFIG)
     if device:
         cfg.train.device = device

@@ -15,6 +15,7 @@ from sentinet.errors import SentinetError
 
 INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
              "of the float model's.")
+THREADS_HELP = "CPU threads for torch (default: the cores other processes leave free, re-read as it runs)."
 
 
 def evaluate(
@@ -35,6 +36,7 @@ def evaluate(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Score a trained model on labelled data: every headline score (the official SentiRuEval
     F-macro / F-micro for SentiRuEval labels; macro-F1, weighted-F1 and accuracy for any),
@@ -48,7 +50,7 @@ def evaluate(
     replaced = errors is not None and check_output(errors, [data_file, *_run_files(run)])
     if plots is not None and plots.exists() and not plots.is_dir():
         raise SentinetError(f"--plots {plots}: not a folder")
-    model = _load_model(run, device, int8)
+    model = _load_model(run, device, int8, threads)
     columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
                "id_column": id_column}
     result = model.evaluation(data_file, batch_size, progress=True, **columns)
@@ -98,13 +100,14 @@ def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
 
 
 def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
+    from sentinet.metrics import pairs_noun
     from sentinet.plots import write_confusion
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "confusion.png"
     notes: list[str] = []
-    if write_confusion(path, report.get("confusion"), report["classes"],
-                       f"{data_file.name}: confusion ({report['pairs']} pairs)", notes.append):
+    if write_confusion(path, report.get("confusion"), report["classes"], f"{data_file.name}: confusion",
+                       notes.append, pairs_noun(report)):
         typer.echo(f"wrote {path}", err=True)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
@@ -132,6 +135,10 @@ def predict(
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
     summary: bool = typer.Option(False, "--summary", help="Also print each class's share of the input "
                                  "(counted labels, averaged probabilities, EM-adjusted) on stderr."),
+    top: int | None = typer.Option(None, "--top", "-k", min=1, metavar="K", help="Write the K most probable "
+                                   "classes and their probabilities (label_1, p_1, ...) instead of one "
+                                   "column per class: for label sets too large to list."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
@@ -156,20 +163,22 @@ def predict(
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
     if output_format == "sentirueval" and output is None:
         raise SentinetError("--format sentirueval writes XML: give --output FILE")
-    model = _load_model(run, device, int8)
+    if top is not None and output_format == "sentirueval":
+        raise SentinetError("--top: --format sentirueval writes one label per company; use csv, tsv or jsonl")
+    model = _load_model(run, device, int8, threads)
     predictor, kept = model.predictor, [] if summary else None
+    layout = outputs.Layout(output_format, echo, top)
     d = predictor.config.data
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
     if fmt == "sentirueval":
-        count = _predict_xml(predictor, Path(input_file), output, output_format, echo, batch_size, kept)
+        count = _predict_xml(predictor, Path(input_file), output, layout, batch_size, kept)
     else:
         with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
             from sentinet.data.readers import stream_records
 
             records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
-            count = outputs.write_predictions(predictor, records, out, output_format, echo, batch_size, chunk_size,
-                                              kept)
+            count = outputs.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
     if output is not None:
         typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
     if kept is not None:
@@ -207,7 +216,7 @@ def _refuse_stdout_on(input_path: Path) -> None:
         raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
 
 
-def _load_model(run: Path, device: str, int8: bool = False):
+def _load_model(run: Path, device: str, int8: bool = False, threads: int | None = None):
     """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
 
     - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
@@ -222,20 +231,20 @@ def _load_model(run: Path, device: str, int8: bool = False):
     try:
         from sentinet.api import load
 
-        return load(run, device, int8)
+        return load(run, device, int8, threads)
     finally:
         gc.freeze()
         if collecting:
             gc.enable()
 
 
-def _predict_xml(predictor, input_file: Path, output: Path | None, output_format: str, echo: bool,
-                 batch_size: int, kept: list | None) -> int:
+def _predict_xml(predictor, input_file: Path, output: Path | None, layout: outputs.Layout, batch_size: int,
+                 kept: list | None) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
     from sentinet.data.readers import read_records, write_sentirueval
 
     records = read_records(input_file, "sentirueval")  # XML: no columns to choose
-    if output_format == "sentirueval":
+    if layout.format == "sentirueval":
         roles = predictor.classes.sentiment
         if roles is None:
             raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
@@ -248,7 +257,7 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, output_format
         write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
         return len(records)
     with outputs.output_stream(output) as out:
-        return outputs.write_predictions(predictor, iter(records), out, output_format, echo, batch_size, 4096, kept)
+        return outputs.write_predictions(predictor, iter(records), out, layout, batch_size, 4096, kept)
 
 
 def explain(

@@ -11,7 +11,10 @@ import json
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from sentinet.fileio import atomic_open
 
@@ -39,22 +42,44 @@ def output_stream(output: Path | None):
         yield f
 
 
-def columns(names: Sequence[str], echo: bool) -> list[str]:
-    return ["id", "label", *(f"p_{name}" for name in names), *(["text"] if echo else [])]
+@dataclass(frozen=True)
+class Layout:
+    """What a prediction row holds: ``format`` (csv, tsv, jsonl), the text too (``echo``), and
+    one probability column per class or, with ``top``, the K most probable classes."""
+
+    format: str = "csv"
+    echo: bool = False
+    top: int | None = None
+
+    def columns(self, names: Sequence[str]) -> list[str]:
+        if self.top is None:
+            probabilities = [f"p_{name}" for name in names]
+        else:
+            probabilities = [c for i in range(1, min(self.top, len(names)) + 1) for c in (f"label_{i}", f"p_{i}")]
+        return ["id", "label", *probabilities, *(["text"] if self.echo else [])]
+
+    def row(self, record, label, probs: np.ndarray, values: Sequence) -> list:
+        if self.top is None:
+            cells = [round(float(x), 6) for x in probs]
+        else:
+            order = np.argsort(-probs, kind="stable")[: self.top]
+            cells = [c for i in order for c in (values[i], round(float(probs[i]), 6))]
+        return [record.id, label, *cells, *([record.text] if self.echo else [])]
 
 
-def write_predictions(predictor, records, out, output_format: str, echo: bool, batch_size: int,
-                       chunk_size: int, keep: list | None = None) -> int:
+def write_predictions(predictor, records, out, layout: Layout, batch_size: int, chunk_size: int,
+                      keep: list | None = None) -> int:
     """Label ``records`` chunk by chunk, writing and flushing each chunk's rows; ``keep``
     collects each chunk's probabilities (for --summary: a few bytes per record)."""
-    write_row = row_writer(out, output_format, columns(predictor.classes.names, echo))
+    classes = predictor.classes
+    write_row = row_writer(out, layout.format, layout.columns(classes.names))
     count = 0
     while chunk := list(itertools.islice(records, chunk_size)):
         probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
         if keep is not None:
             keep.append(probs)
-        for r, y, p in zip(chunk, predictor.labels(probs), probs.tolist()):
-            write_row([r.id, y, *(round(x, 6) for x in p), *([r.text] if echo else [])])
+        for r, y, p in zip(chunk, predictor.labels(probs), probs):
+            write_row(layout.row(r, y, p, classes.values))
         out.flush()
         count += len(chunk)
     return count

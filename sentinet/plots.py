@@ -49,42 +49,60 @@ def _pyplot():
 
 
 def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confusion: list[list[int]] | None,
-                   class_names: Sequence[str], log: Callable[[str], None]) -> None:
-    """curves.png (train/dev loss, dev F-macro with the best epoch marked, learning rate) and
-    confusion.png (the best epoch's dev confusion matrix)."""
+                   class_names: Sequence[str], log: Callable[[str], None], counted: str = "texts") -> None:
+    """curves.png (train/dev loss, dev scores with the best epoch marked, and the learning rate
+    when it changed) and confusion.png (the best epoch's dev confusion matrix of ``counted``)."""
     plt = _pyplot()
     if plt is None:
         log("no curves.png / confusion.png: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
         return
     x = [row["epoch"] for row in epochs]
-    fig, (ax_loss, ax_f1, ax_lr) = plt.subplots(1, 3, figsize=(13, 3.8))
+    rates = [r["lr"] for r in epochs]
+    varied = len({round(r, 12) for r in rates}) > 1  # a flat lr line is not worth a panel
+    fig, axes = plt.subplots(1, 3 if varied else 2, figsize=(13, 4.2) if varied else (11, 4.2),
+                             gridspec_kw={"width_ratios": [3, 3, 2] if varied else [1, 1]})
+    ax_loss, ax_f1 = axes[0], axes[1]
     ax_loss.plot(x, [r["loss"] for r in epochs], "o-", label="train")
     ax_loss.plot(x, [r.get("dev_loss") for r in epochs], "o-", label="dev")
-    ax_loss.set(title="loss (cross-entropy)", xlabel="epoch")
-    ax_loss.legend()
+    constant = "" if varied or not rates else f"; learning rate {rates[0]:.3g} throughout"
+    ax_loss.set(title=f"loss (cross-entropy){constant}", xlabel="epoch")
     first, second = curve_keys(epochs[-1])
     ax_f1.plot(x, [r.get(first[0]) for r in epochs], "o-", label=first[1])
     ax_f1.plot(x, [r.get(second[0]) for r in epochs], "s--", alpha=0.6, label=second[1])
     ax_f1.axvline(best_epoch, color="gray", linestyle=":", label=f"best epoch {best_epoch}")
     ax_f1.set(title="dev scores", xlabel="epoch")
-    ax_f1.legend()
-    ax_lr.plot(x, [r["lr"] for r in epochs], "o-")
-    ax_lr.set(title="learning rate (end of epoch)", xlabel="epoch")
-    from matplotlib.ticker import MaxNLocator
-
-    for ax in (ax_loss, ax_f1, ax_lr):
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if varied:
+        axes[2].plot(x, rates, "o-", color="tab:green")
+        axes[2].set(title="learning rate (end of epoch)", xlabel="epoch")
+    for ax in axes:
+        _epoch_axis(ax, x)
+    for ax in (ax_loss, ax_f1):  # below the plot: a legend inside it covers points
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize="small")
     fig.tight_layout()
     _save(fig, run_dir / CURVES, plt)
+    write_confusion(run_dir / CONFUSION, confusion, class_names, f"dev confusion, best epoch {best_epoch}", log,
+                    counted)
 
-    write_confusion(run_dir / CONFUSION, confusion, class_names, f"dev confusion, best epoch {best_epoch}", log)
+
+def _epoch_axis(ax, x: Sequence[int]) -> None:
+    """Whole epochs only, each one marked while they are few; one epoch gets room around it."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.grid(alpha=0.3)
+    if len(x) <= 15:
+        ax.set_xticks(list(x))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if x:
+        ax.set_xlim(min(x) - 0.5, max(x) + 0.5)
 
 
 def write_confusion(path: Path, confusion: list[list[int]] | None, class_names: Sequence[str], title: str,
-                    log: Callable[[str], None]) -> bool:
-    """A confusion matrix picture (rows gold, columns predicted, counts in the cells);
-    False, with a note, when matplotlib is missing or the classes are too many to draw."""
+                    log: Callable[[str], None], counted: str = "texts") -> bool:
+    """A confusion matrix picture: rows gold, columns predicted; each cell the count of
+    ``counted`` and its share of the gold row (the row's recall on the diagonal), coloured by
+    that share, with a colour bar. False, with a note, when matplotlib is missing or the
+    classes are too many to draw."""
     plt = _pyplot()
     if plt is None:
         log(f"no {path.name}: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
@@ -93,14 +111,19 @@ def write_confusion(path: Path, confusion: list[list[int]] | None, class_names: 
         log(f"no {path.name}: {len(class_names)} classes are too many to draw (the report names the "
             "most frequent confusions)")
         return False
-    fig, ax = plt.subplots(figsize=(4.6, 4))
-    ax.imshow(confusion, cmap="Blues")
+    shares = [[n / (sum(row) or 1) for n in row] for row in confusion]
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("share of the gold row")
+    total = sum(map(sum, confusion))
     ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)),
-           xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="gold", title=title)
-    top = max(max(row) for row in confusion) or 1
+           xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="gold",
+           title=f"{title}\n{total} {counted}: count and % of the gold row")
     for i, row in enumerate(confusion):
         for j, n in enumerate(row):
-            ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")
+            ax.text(j, i, f"{n}\n{100 * shares[i][j]:.0f}%", ha="center", va="center", fontsize="small",
+                    color="white" if shares[i][j] > 0.5 else "black")
     fig.tight_layout()
     _save(fig, path, plt)
     return True

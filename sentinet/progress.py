@@ -44,10 +44,12 @@ class ProgressLines(Callback):
             return
         self.last = now
         elapsed = now - self.started
-        left = (self.batches - self.done) * elapsed / self.done
+        per_batch = elapsed / self.done
+        left = (self.batches - self.done) * per_batch
+        later = max(self.epochs - self.epoch, 0) * self.batches * per_batch  # early stopping may skip them
         self.write(f"epoch {self.epoch}/{self.epochs}: {self.done}/{self.batches} batches "
                    f"({self.done / max(self.batches, 1):.0%}), {duration(elapsed)} in, "
-                   f"about {duration(left)} left in the epoch")
+                   f"about {duration(left)} left in the epoch, at most {duration(left + later)} in the run")
 
     def after_epoch(self, epoch: int, row: dict, run_dir: Path) -> None:
         self.epoch, self.done = epoch + 1, 0

@@ -131,7 +131,17 @@ async def read_json(request, max_bytes: int):
         raise BadRequest(400, f"body is not JSON this server reads ({str(exc)[:80]})") from None
 
 
-def run_server(model, host: str, port: int, max_texts: int, max_bytes: int) -> None:
-    import uvicorn
+def run_server(model, host: str, port: int, max_texts: int, max_bytes: int, access_log: bool = True) -> None:
+    import copy
 
-    uvicorn.run(build_app(model, max_texts, max_bytes), host=host, port=port, log_level="warning")
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    # uvicorn's own lines only for warnings; with access_log, one line per request on stderr
+    # ('127.0.0.1:5012 - "POST /predict HTTP/1.1" 200 OK'), not on stdout.
+    logs = copy.deepcopy(LOGGING_CONFIG)
+    logs["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    logs["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    logs["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    uvicorn.run(build_app(model, max_texts, max_bytes), host=host, port=port, log_config=logs, log_level=None,
+                access_log=access_log)

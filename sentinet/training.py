@@ -39,7 +39,7 @@ from sentinet.events import Callback, Events
 from sentinet.fileio import remove_partials
 from sentinet.inference import predict_ids
 from sentinet.labels import LabelSet
-from sentinet.metrics import all_scores, epoch_scores, full_report, headline, metric_name, resolve_metric, score_of
+from sentinet.metrics import all_scores, epoch_scores, full_report, headline, metric_name, pairs_noun, resolve_metric, score_of
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.model_setup import new_model, restored_model
 from sentinet.multitask import ClassificationObjective, build_objective
@@ -424,7 +424,8 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     report = full_report(gold, decide(result.dev_probs, classes, result.decision), classes, metric)
     result.best = {k: v for k, v in report.items() if k != "report"}
     write_metrics(run_dir, result)
-    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log)
+    plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log,
+                         pairs_noun(report))
     in_group = (run_dir.parent / rundir.GROUP).is_file()  # a --seeds/--folds member: its group reports
     log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)"
         + ("" if in_group else f"\n{report['report']}"))

@@ -106,3 +106,16 @@ def test_a_subscriber_that_raises_after_an_epoch_stops_training_with_the_epoch_k
     (run,) = (tiny_data["dir"] / "runs").iterdir()
     saved = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert [r["epoch"] for r in saved["epochs"]] == [1, 2] and (run / "INCOMPLETE").is_file()
+
+
+def test_progress_lines_say_the_time_left_in_the_epoch_and_the_run():
+    from sentinet.progress import ProgressLines
+
+    now, lines = [0.0], []
+    progress = ProgressLines(batches=281, epochs=15, first_epoch=3, every=64.99, write=lines.append,
+                             clock=lambda: now[0])
+    for _ in range(120):
+        now[0] += 65 / 120  # 120 batches in 65 s
+        progress.after_batch()
+    assert lines == ["epoch 3/15: 120/281 batches (43%), 1m05s in, about 1m27s left in the epoch, "
+                     "at most 31m54s in the run"]

@@ -84,7 +84,7 @@ def test_study_writes_best_config_and_resumes(study):
     config = load_config(best_yaml, None, ENCODER_OPTIONS)
     assert set(best.params) == {"model.encoder.hidden_size", "train.optimizer.lr", "train.class_weights"}
     for key, value in best.params.items():
-        assert config_value(config, key) == value, key
+        assert config_value(config, key) == (pytest.approx(value, rel=1e-11) if isinstance(value, float) else value), key  # 12 digits
     assert f"trial {best.number}" in best_yaml.read_text().splitlines()[0]
     trained = subprocess.Popen([sys.executable, "-m", "sentinet", "train", "--config", str(best_yaml)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # beside the resume

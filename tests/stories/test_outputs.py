@@ -6,6 +6,9 @@ version of this file, run against the old code, replaced the machine's /dev/stdo
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import stat
 import subprocess
@@ -103,3 +106,18 @@ def test_a_dangling_symlink_into_a_missing_folder_is_one_line(quick_run, tmp_pat
     link.symlink_to(tmp_path / "missing" / "x.csv")
     assert_one_line_error(predict_to(quick_run, link), "link.csv: a symlink to", "does not exist")
     assert not (tmp_path / "missing").exists()
+
+
+def test_predict_top_k_writes_the_most_probable_classes(quick_run):
+    full = run_cli("predict", str(quick_run["run"]), str(quick_run["lines"]), "--threads", "1")
+    top = run_cli("predict", str(quick_run["run"]), str(quick_run["lines"]), "-k", "2")
+    assert full.returncode == 0 and top.returncode == 0, full.stderr + top.stderr
+    assert top.stdout.splitlines()[0] == "id,label,label_1,p_1,label_2,p_2"
+    names = {"negative": "-1", "neutral": "0", "positive": "1"}
+    for whole, best in zip(csv.DictReader(io.StringIO(full.stdout)), csv.DictReader(io.StringIO(top.stdout))):
+        ranked = sorted(names, key=lambda n: -float(whole[f"p_{n}"]))
+        assert [best["label_1"], best["label_2"]] == [names[ranked[0]], names[ranked[1]]]
+        assert best["p_1"] == whole[f"p_{ranked[0]}"] and best["label"] == whole["label"]
+    wide = run_cli("predict", str(quick_run["run"]), str(quick_run["lines"]), "-k", "9", "--format", "jsonl")
+    assert set(json.loads(wide.stdout.splitlines()[0])) == {"id", "label", "label_1", "p_1", "label_2", "p_2",
+                                                              "label_3", "p_3"}  # no more than the classes

@@ -67,4 +67,4 @@ def test_resume_refuses_what_it_cannot_continue(config, tiny_data):
     (run / "last.pt").write_bytes(b"truncated")
     assert_one_line_error(run_cli("train", "--resume", str(run)), "last.pt: not a sentinet checkpoint")
     (run / "last.pt").unlink()
-    assert_one_line_error(run_cli("train", "--resume", str(run)), "no last.pt to resume from")
+    assert_one_line_error(run_cli("train", "--resume", str(run)), "a finished run (no last.pt to resume from)", f"--set model.init_from={run}")

@@ -40,17 +40,23 @@ def run(learned_run) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(run):
+def server_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "stderr.txt"
+
+
+@pytest.fixture(scope="module")
+def server(run, server_log):
     """One server for the module: every test here only asks it questions."""
     port = free_port()
+    log = server_log.open("w", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port),
-                                "--max-texts", "5", "--max-bytes", "10000"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--max-texts", "5", "--max-bytes", "10000", "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=log, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:  # bounded wait for start-up (model loading included)
         if process.poll() is not None:
-            pytest.fail(f"server exited: {process.stderr.read()}")
+            pytest.fail(f"server exited: {server_log.read_text(encoding='utf-8')}")
         try:
             if request(base + "/health")[0] == 200:
                 break
@@ -62,6 +68,7 @@ def server(run):
     yield base
     process.terminate()
     process.wait(timeout=30)
+    log.close()
 
 
 def test_health_and_predict(server, run):
@@ -155,3 +162,16 @@ def test_bad_requests_get_clear_4xx(server, body, status, fragment):
 def test_health_still_answers_after_bad_requests(server):
     request(server + "/predict", b"garbage")
     assert request(server + "/health")[0] == 200
+
+
+def test_every_request_gets_an_access_line_on_stderr(server, server_log):
+    request(server + "/predict", b'{"texts": ["ok"]}')
+    request(server + "/predict", b"garbage")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log = server_log.read_text(encoding="utf-8")
+        if '"POST /predict HTTP/1.1" 400' in log:
+            break
+        time.sleep(0.2)
+    assert '"POST /predict HTTP/1.1" 200' in log and '"POST /predict HTTP/1.1" 400' in log, log
+    assert "Traceback" not in log
