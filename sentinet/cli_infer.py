@@ -171,14 +171,15 @@ def predict(
     d = predictor.config.data
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
-    if fmt == "sentirueval":
-        count = _predict_xml(predictor, Path(input_file), output, layout, batch_size, kept)
-    else:
-        with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
-            from sentinet.data.readers import stream_records
+    with outputs.reader_may_leave():
+        if fmt == "sentirueval":
+            count = _predict_xml(predictor, Path(input_file), output, layout, batch_size, kept)
+        else:
+            with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
+                from sentinet.data.readers import stream_records
 
-            records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
-            count = outputs.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
+                records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+                count = outputs.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
     if output is not None:
         typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
     if kept is not None:

@@ -21,6 +21,7 @@ import yaml
 from sentinet import artifacts, rundir
 from sentinet.archive import ROOT, SUFFIXES
 from sentinet.rundir import BUNDLE
+from sentinet.config import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
 
@@ -95,7 +96,7 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
     vocab.save(out / rundir.VOCAB)
 
-    config = yaml.safe_load((run_dir / rundir.CONFIG).read_text(encoding="utf-8"))
+    config = load_yaml((run_dir / rundir.CONFIG).read_text(encoding="utf-8"))
     data = config.get("data", {})
     train = data.get("train")
     data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name

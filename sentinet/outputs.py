@@ -33,6 +33,19 @@ def input_stream(name: str):
 
 
 @contextlib.contextmanager
+def reader_may_leave():
+    """``predict ... | head``: when standard output's reader has gone, stop and exit 0, like a
+    pipe's writer that got what was wanted read (not click's exit 1, nor a traceback)."""
+    try:
+        yield
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the flush at exit must not fail again
+        raise SystemExit(0) from None
+
+
+@contextlib.contextmanager
 def output_stream(output: Path | None):
     """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
     if output is None:

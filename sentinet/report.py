@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from sentinet import rundir, tables
+from sentinet.config import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.metrics import headline
 
@@ -61,7 +62,7 @@ def describe_run(run_dir: Path) -> dict:
     elif metrics.get("interrupted"):
         scores["time (s)"] += " (interrupted)"
     try:
-        config = yaml.safe_load((config_dir / rundir.CONFIG).read_text(encoding="utf-8"))
+        config = load_yaml((config_dir / rundir.CONFIG).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise SentinetError(f"{config_dir}: unreadable config.yaml ({exc})") from None
     return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}

@@ -228,3 +228,23 @@ def test_a_config_without_a_model_section_gets_the_default_encoders_options(tmp_
         encoder = from_dict(raw, ENCODER_OPTIONS).model.encoder
         assert encoder == ENCODER_OPTIONS["gru"]()
         assert encoder.hidden_size == 128
+
+
+def test_yaml_that_would_be_silently_wrong_or_explode_is_refused(tmp_path):
+    """A key given twice (YAML keeps the last), an alias bomb (1 KB → 10^9 values), a file
+    too big to be a config and nesting too deep: each one line naming the file."""
+    with pytest.raises(SentinetError, match=r"key 'epochs' is given twice \(lines 2 and 3\)"):
+        load_config(write(tmp_path, "train:\n  epochs: 3\n  epochs: 5\n"), None, ENCODER_OPTIONS)
+    bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
+    path = write(tmp_path, "\n".join(bomb) + "\n")
+    assert path.stat().st_size < 1000
+    with pytest.raises(SentinetError, match="expand to more than 100,000 values"):
+        load_config(path, None, ENCODER_OPTIONS)
+    shared = load_config(write(tmp_path, "model: {head_dropout: &d 0.25}\ntrain: {label_smoothing: *d}\n"),
+                         None, ENCODER_OPTIONS)
+    assert shared.train.label_smoothing == 0.25  # an alias or two still works
+    with pytest.raises(SentinetError, match="bytes is no config"):
+        load_config(write(tmp_path, "# " + "x" * 1_000_001 + "\n"), None, ENCODER_OPTIONS)
+    with pytest.raises(SentinetError, match="nested too deep|line"):
+        load_config(write(tmp_path, "[" * 5000 + "]" * 5000 + "\n"), None, ENCODER_OPTIONS)

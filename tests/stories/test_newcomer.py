@@ -189,11 +189,17 @@ def without_torch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     (["export", "nowhere", "out.tar.gz"], "nowhere: no such run or ensemble directory"),
     (["serve", "nowhere"], "nowhere: no such run directory"),
     (["report", "nowhere"], "nowhere"),
+    (["train", "--config", "dup.yaml", "--dry-run"], "key 'epochs' is given twice (lines 2 and 3)"),
+    (["config", "show", "bomb.yaml"], "refused, as an alias bomb would be"),
 ])
 def test_argument_and_config_errors_come_before_torch_is_imported(tiny_data, args, fragment):
     root = tiny_data["dir"]
     (root / "good.yaml").write_text(tiny_config_yaml(tiny_data, epochs=1), encoding="utf-8")
     (root / "typo.yaml").write_text("train:\n  epochz: 3\n", encoding="utf-8")
+    (root / "dup.yaml").write_text("train:\n  epochs: 3\n  epochs: 5\n", encoding="utf-8")
+    bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
+    (root / "bomb.yaml").write_text("\n".join(bomb) + "\n", encoding="utf-8")  # 700 bytes → 10^9 values
     (root / "space.yaml").write_text("train.optimizer.lr: {type: float, low: 0.001, high: 0.1}\n", encoding="utf-8")
     assert_one_line_error(without_torch(*args, cwd=root), fragment)
 

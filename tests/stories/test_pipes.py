@@ -80,3 +80,15 @@ def test_predict_imports_neither_gensim_nor_sklearn(run, tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
+
+
+def test_a_reader_that_stops_early_is_a_normal_end(quick_run, tmp_path):
+    """`predict RUN big.txt | head -1`: exit 0 and nothing on stderr once the reader has gone."""
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"сбербанк спасибо {i}\n" for i in range(30000)), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "sentinet", "predict", str(quick_run["run"]), str(big),
+                                "--chunk-size", "64"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"id,label,")
+    process.stdout.close()  # what head does after its line
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and err == b"", (process.returncode, err)
