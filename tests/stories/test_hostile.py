@@ -528,12 +528,13 @@ def test_resume_of_what_cannot_be_resumed(run_copy, tmp_path, make, fragments):
 
 
 @pytest.mark.parametrize("config_yaml, fragments", [
-    ("{original}train: {{bogus: 1}}\n", ["config.yaml: unknown config key 'train.bogus'"]),
+    ("{original}bogus: {{x: 1}}\n", ["config.yaml: unknown config key 'bogus'"]),
+    ("{original}train: {{epochs: 2}}\n", ["config.yaml: key 'train' is given twice"]),
     ("train:\n  epochs: [\n", ["config.yaml: expected the node content", "line 3"]),
     ("{hidden_32}", ["model.pt: weights do not fit the run's config.yaml and vocab.json",
                      "encoder.rnn.weight_hh_l0 expected (96, 32), found (48, 16)",
                      "head.1.weight expected (3, 64), found (3, 32))"]),  # the last one: nothing cut off
-], ids=["unknown key", "broken yaml", "weights of another shape"])
+], ids=["unknown key", "duplicate key", "broken yaml", "weights of another shape"])
 def test_run_config_problems_are_one_line_naming_the_file(workspace, run_copy, config_yaml, fragments):
     original = (run_copy / "config.yaml").read_text(encoding="utf-8")
     hidden_32 = original.replace("hidden_size: 16", "hidden_size: 32")
