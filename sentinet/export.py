@@ -21,7 +21,7 @@ import yaml
 from sentinet import artifacts, rundir
 from sentinet.archive import ROOT, SUFFIXES
 from sentinet.rundir import BUNDLE
-from sentinet.config import load_yaml
+from sentinet.yamlfile import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from sentinet import rundir, tables
-from sentinet.config import load_yaml
+from sentinet.yamlfile import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.metrics import headline
 
