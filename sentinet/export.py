@@ -20,10 +20,10 @@ import yaml
 
 from sentinet import artifacts, rundir
 from sentinet.archive import ROOT, SUFFIXES
-from sentinet.rundir import BUNDLE
-from sentinet.yamlfile import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_path
+from sentinet.rundir import BUNDLE
+from sentinet.yamlfile import read_yaml
 
 def export(source: Path, target: Path, vocab_size: int) -> tuple[int, list[str]]:
     """Write ``target`` (atomically); returns how many run directories it holds and notes on
@@ -96,7 +96,7 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
     vocab.save(out / rundir.VOCAB)
 
-    config = load_yaml((run_dir / rundir.CONFIG).read_text(encoding="utf-8"))
+    config = read_yaml(run_dir / rundir.CONFIG)
     data = config.get("data", {})
     train = data.get("train")
     data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from sentinet import rundir, tables
-from sentinet.yamlfile import load_yaml
 from sentinet.errors import SentinetError
 from sentinet.metrics import headline
+from sentinet.yamlfile import load_yaml
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
 
@@ -63,7 +63,7 @@ def describe_run(run_dir: Path) -> dict:
         scores["time (s)"] += " (interrupted)"
     try:
         config = load_yaml((config_dir / rundir.CONFIG).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, SentinetError) as exc:
         raise SentinetError(f"{config_dir}: unreadable config.yaml ({exc})") from None
     return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}
 

@@ -1,5 +1,5 @@
-"""Reading a YAML config file: ``yaml.safe_load`` with what it lets through silently refused,
-and every problem one line naming the file."""
+"""Reading a YAML config file: ``yaml.safe_load``, with what it lets through silently refused
+first, and every problem one line naming the file."""
 
 from __future__ import annotations
 
@@ -14,58 +14,73 @@ MAX_CONFIG_BYTES = 1_000_000  # a config is a page of settings; anything this bi
 MAX_NODES = 100_000  # values in a config once its aliases (*name) are expanded
 
 
-class StrictLoader(yaml.SafeLoader):
-    """yaml.safe_load that refuses what it would otherwise accept silently: a key written
-    twice (the last one won), and a file whose aliases expand past MAX_NODES values (a
-    "billion laughs" file of a kilobyte becomes gigabytes wherever its values are walked or
-    printed). The expanded size is counted on the node graph, each shared node once."""
-
-    def compose_document(self):
-        node = super().compose_document()
-        sizes: dict[int, int] = {}
-
-        def size(n) -> int:
-            if id(n) not in sizes:
-                sizes[id(n)] = 0  # a node inside itself counts once (its recursion is refused later)
-                children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else \
-                    n.value if isinstance(n, yaml.SequenceNode) else []
-                sizes[id(n)] = min(1 + sum(size(c) for c in children), MAX_NODES + 1)
-            return sizes[id(n)]
-
-        if node is not None and size(node) > MAX_NODES:
-            raise yaml.YAMLError(f"its aliases (*name) expand to more than {MAX_NODES:,} values: refused, as "
-                                 "an alias bomb would be")
-        return node
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
-                raise yaml.YAMLError(f"key {str(key)[:60]!r} is given twice (lines {seen[key]} and "
-                                     f"{key_node.start_mark.line + 1}); keep one")
-            seen.setdefault(key, key_node.start_mark.line + 1)
-        return super().construct_mapping(node, deep)
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, refusing first what it would accept silently: a key written
+    twice (the last one would win), and aliases expanding past MAX_NODES values (a "billion
+    laughs" file of a kilobyte becomes gigabytes wherever its values are walked or printed).
+    Both are checked on the composed node graph, which holds no Python objects yet."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if node is not None:
+        _check_keys(node, set())
+        if _expanded_size(node, {}) > MAX_NODES:
+            raise SentinetError(f"its aliases (*name) expand to more than {MAX_NODES:,} values: refused, "
+                                "as an alias bomb would be")
+    return yaml.safe_load(text)
 
 
-def load_yaml(text: str):
-    """yaml.safe_load through StrictLoader."""
-    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded; each shared node is
+    counted once (a node inside itself counts 0 there), and counting stops past MAX_NODES."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 0
+        total = 1 + sum(_expanded_size(child, sizes) for child in _children(node))
+        sizes[id(node)] = min(total, MAX_NODES + 1)
+    return sizes[id(node)]
+
+
+def _check_keys(node: yaml.Node, visited: set[int]) -> None:
+    """No mapping gives one scalar key twice (compared as YAML resolves them: tag and text)."""
+    if id(node) in visited:
+        return
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in lines:
+                    raise SentinetError(f"key {key.value[:60]!r} is given twice (lines "
+                                        f"{lines[key.tag, key.value]} and {line}); keep one")
+                lines[key.tag, key.value] = line
+    for child in _children(node):
+        _check_keys(child, visited)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SentinetError(f"{path}: config file not found")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise SentinetError(f"{path}: {path.stat().st_size:,} bytes is no config (the limit is "
-                            f"{MAX_CONFIG_BYTES:,})")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise SentinetError(f"{path}: {size:,} bytes is no config (the limit is {MAX_CONFIG_BYTES:,})")
     try:
         raw = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or (str(exc)[:200] if type(exc) is yaml.YAMLError else "invalid YAML")
+        problem = getattr(exc, "problem", None) or "invalid YAML"
         raise SentinetError(f"{path}: {problem}{where}") from None
+    except SentinetError as exc:
+        raise SentinetError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise SentinetError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except RecursionError:
