@@ -26,7 +26,7 @@ probabilities (``count`` and ``average`` stay what the model said). It is an opt
 the CLI: it fixes over-confidence on synthetic posteriors, but on real SentiRuEval runs it made
 EM worse (docs/GUIDE.md, Share of voice).
 
-Conventions (all numpy, float64; nothing here imports torch, so a notebook can use it on
+Conventions (numpy, float64, scipy for the temperature; nothing here imports torch, so a notebook can use it on
 saved probabilities):
 
 - A class with a training prior of 0 has an EM share of 0: the model never learned what
@@ -119,10 +119,9 @@ def temper(probs, temperature: float) -> np.ndarray:
     p = np.asarray(probs, dtype=np.float64)
     if temperature == 1 or len(p) == 0:
         return p
-    scaled = np.log(np.clip(p, _FLOOR, None)) / temperature
-    scaled -= scaled.max(axis=1, keepdims=True)
-    e = np.exp(scaled)
-    return e / e.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    return softmax(np.log(np.clip(p, _FLOOR, None)) / temperature, axis=1)
 
 
 def fit_temperature(probs, gold, train_priors) -> float:
@@ -133,7 +132,7 @@ def fit_temperature(probs, gold, train_priors) -> float:
     shares (Bayes' rule, as in EM), so that the temperature corrects only the scale of the
     model's evidence, not a prior it was trained to hold (``class_weights: balanced`` makes
     a model believe in uniform classes; a temperature must not undo that). The likelihood is
-    convex in 1/T, so a golden-section search on log T over [1/50, 50] finds the minimum.
+    convex in 1/T, so scipy's bounded scalar search on log T over [1/50, 50] finds the minimum.
     """
     p, prior = _checked(probs, train_priors)
     y = np.asarray(gold)
@@ -145,25 +144,16 @@ def fit_temperature(probs, gold, train_priors) -> float:
     log_ratio = np.log(np.clip(np.divide(dev_shares, prior, out=np.zeros_like(prior), where=prior > 0), _FLOOR, None))
     log_p = np.log(np.clip(p, _FLOOR, None))
 
-    def loss(log_t: float) -> float:
-        z = log_p / np.exp(log_t) + log_ratio
-        top = z.max(axis=1, keepdims=True)
-        return float(np.mean(top[:, 0] + np.log(np.exp(z - top).sum(axis=1)) - z[np.arange(len(y)), y]))
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
 
-    low, high = -np.log(50.0), np.log(50.0)
-    golden = (np.sqrt(5) - 1) / 2
-    a, b = high - golden * (high - low), low + golden * (high - low)
-    fa, fb = loss(a), loss(b)
-    for _ in range(60):  # the bracket shrinks to 0.618^60 of its width: far below any useful digit
-        if fa < fb:
-            high, b, fb = b, a, fa
-            a = high - golden * (high - low)
-            fa = loss(a)
-        else:
-            low, a, fa = a, b, fb
-            b = low + golden * (high - low)
-            fb = loss(b)
-    return float(np.exp((low + high) / 2))
+    def loss(log_t: float) -> float:
+        z = log_softmax(log_p / np.exp(log_t) + log_ratio, axis=1)
+        return float(-np.mean(z[np.arange(len(y)), y]))
+
+    bound = np.log(50.0)
+    found = minimize_scalar(loss, bounds=(-bound, bound), method="bounded", options={"xatol": 1e-9})
+    return float(np.exp(found.x))
 
 
 def errors(shares: dict, true) -> dict:

@@ -200,7 +200,7 @@ def status(run_dir: Path) -> str | None:
 
 def hint(run_dir: Path) -> str:
     """How to go on; a member of a --seeds/--folds group goes on with its group."""
-    target = run_dir.parent if (run_dir.parent / GROUP).is_file() else run_dir
+    target = run_dir.parent if is_group(run_dir.parent) else run_dir
     return f"continue with: sentinet train --resume {target}"
 
 

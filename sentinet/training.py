@@ -426,7 +426,7 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     write_metrics(run_dir, result)
     plots.write_pictures(run_dir, result.epochs, result.best_epoch, report.get("confusion"), classes.names, log,
                          pairs_noun(report))
-    in_group = (run_dir.parent / rundir.GROUP).is_file()  # a --seeds/--folds member: its group reports
+    in_group = rundir.is_group(run_dir.parent)  # a --seeds/--folds member: its group reports
     log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)"
         + ("" if in_group else f"\n{report['report']}"))
 
