@@ -128,8 +128,12 @@ class Model:
 
     def prevalence_of(self, probs: np.ndarray, true: Sequence[float] | None = None) -> dict:
         """``prevalence`` from probabilities already computed (one row per text)."""
+        from sentinet.metrics import PER_CLASS_LIMIT
         from sentinet.prevalence import errors, estimate
 
+        if len(self.classes) > PER_CLASS_LIMIT:  # EM over 5,000 classes took most of a minute
+            return {"texts": len(probs), "left_out": f"class shares are left out beyond {PER_CLASS_LIMIT} "
+                                                     f"classes (this run has {len(self.classes):,})"}
         priors, where = training_priors(self._predictor)
         predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
         shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))

@@ -35,6 +35,10 @@ HEADER_ALLOWANCE = 16 << 20  # tar headers and padding on top of the files' own 
 METADATA_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
                   tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 METADATA_LIMIT = 64 << 10
+# Weights and vectors are float32, which gzip barely shrinks: a real export unpacks to 1-3
+# times its size. Beyond this ratio (plus a little for small archives) it is a gzip bomb.
+MAX_RATIO = 20
+RATIO_ALLOWANCE = 16 << 20
 _MEMBER_DIR = re.compile(r"member(0|[1-9][0-9]{0,2})")
 
 
@@ -57,11 +61,11 @@ def unpack(archive: Path, into: Path) -> Path:
     """Unpack an export into the empty private folder ``into``; returns the run (or ensemble)
     directory inside it. Any problem is one SentinetError naming the archive."""
     archive, into = Path(archive), Path(into)
-    limit = unpack_limit()
-    layout = _Layout(archive, into / ROOT)
+    limit, why = _limit(archive)
+    layout = _Layout(archive, into / ROOT, why)
     try:
         with gzip.open(archive, "rb") as raw:
-            stream = _Capped(raw, limit + HEADER_ALLOWANCE, archive)
+            stream = _Capped(raw, limit + HEADER_ALLOWANCE, layout)
             with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedInfo) as tar:
                 for member in tar:
                     target = layout.place(member)
@@ -77,11 +81,22 @@ def unpack(archive: Path, into: Path) -> Path:
     return layout.finish()
 
 
+def _limit(archive: Path) -> tuple[int, str]:
+    """The most bytes ``archive`` may unpack to, and what to say when it tries more."""
+    limit = unpack_limit()
+    by_ratio = MAX_RATIO * archive.stat().st_size + RATIO_ALLOWANCE
+    if by_ratio < limit:
+        return by_ratio, (f"the archive would unpack to more than {MAX_RATIO} times its size "
+                          f"({by_ratio >> 20} MB): a compression bomb, not an export")
+    return limit, (f"the archive would unpack to more than {limit >> 20} MB "
+                   f"(raise ${LIMIT_VARIABLE} for a larger trusted export)")
+
+
 class _Layout:
     """The names an export may hold, in the one place that turns them into paths."""
 
-    def __init__(self, archive: Path, root: Path):
-        self.archive, self.root = archive, root
+    def __init__(self, archive: Path, root: Path, too_big: str):
+        self.archive, self.root, self.too_big = archive, root, too_big
         self.seen: set[str] = set()
         self.members: set[int] = set()
         self.spent = 0
@@ -126,8 +141,7 @@ class _Layout:
             raise self.refuse(member.name, "its header gives a negative size")
         self.spent += member.size
         if self.spent > limit:
-            raise self.refuse(member.name, f"the archive would unpack to more than {limit >> 20} MB "
-                                           f"(raise ${LIMIT_VARIABLE} for a larger trusted export)")
+            raise self.refuse(member.name, self.too_big)
 
     def _mkdir(self, folder: Path, index: int | None) -> None:
         self.root.mkdir(mode=0o700, exist_ok=True)
@@ -201,15 +215,14 @@ class _Capped:
     """A read-only stream that gives up once more than ``cap`` decompressed bytes were read:
     whatever the headers claim, a small archive cannot expand without bound."""
 
-    def __init__(self, raw, cap: int, archive: Path):
-        self.raw, self.cap, self.archive, self.read_so_far = raw, cap, archive, 0
+    def __init__(self, raw, cap: int, layout: _Layout):
+        self.raw, self.cap, self.layout, self.read_so_far = raw, cap, layout, 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size if size >= 0 else self.cap + 1 - self.read_so_far)
         self.read_so_far += len(data)
         if self.read_so_far > self.cap:
-            raise SentinetError(f"{self.archive}: the archive expands to more than {self.cap >> 20} MB "
-                                f"(raise ${LIMIT_VARIABLE} for a larger trusted export)")
+            raise SentinetError(f"{self.layout.archive}: {self.layout.too_big}")
         return data
 
 

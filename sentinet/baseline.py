@@ -190,7 +190,8 @@ def write(result: Baseline) -> Path:
         rundir.mark(run_dir, FITTING)
         rundir.write_config(cfg, run_dir / rundir.CONFIG)
         save(result.model, result.C, list(cfg.data.labels), run_dir)
-        rundir.save_dev_predictions(run_dir, result.dev_ids, result.dev_gold, result.dev_probs)
+        left_out = rundir.save_dev_predictions(run_dir, result.dev_ids, result.dev_gold, result.dev_probs)
+        result.log += [left_out] if left_out else []
         rundir.write_metrics(run_dir, metrics(result))
         atomic_write_text(run_dir / rundir.LOG, "".join(f"{line}\n" for line in [f"run: {run_dir}", *result.log]))
         rundir.clear(run_dir)

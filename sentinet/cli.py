@@ -14,7 +14,7 @@ import typer
 from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
 from sentinet.cli_infer import INT8_HELP, THREADS_HELP, _load_model, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app
-from sentinet.errors import Interrupted, SentinetError
+from sentinet.errors import Interrupted, SentinetError, shortened
 from sentinet.threads import quiet_spin
 
 app = typer.Typer(
@@ -269,10 +269,10 @@ def main() -> None:
         typer.echo(f"interrupted: {stop}", err=True)
         raise SystemExit(143 if terminated() else 130) from None
     except SentinetError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {shortened(str(exc))}", err=True)
         raise SystemExit(2) from None
     except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        typer.echo(shortened(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")), err=True)
         raise SystemExit(2) from None
     except SystemExit as done:
         if terminated():

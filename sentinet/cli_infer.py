@@ -81,6 +81,9 @@ def _print_report(report: dict, data_file: Path) -> None:
         for row in report["confusion"]:
             typer.echo("  " + " ".join(f"{n:6d}" for n in row))
     prevalence = report["prevalence"]
+    if "left_out" in prevalence:
+        typer.echo(prevalence["left_out"])
+        return
     typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
                f"{prevalence['train_priors_from']})")
     typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
@@ -194,6 +197,9 @@ def _print_summary(model, kept: list) -> None:
 
     probs = np.concatenate(kept) if kept else np.zeros((0, len(model.classes)))
     block = model.prevalence_of(probs)
+    if "left_out" in block:
+        typer.echo(block["left_out"], err=True)
+        return
     typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
                f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):", err=True)
     typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)

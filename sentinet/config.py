@@ -64,7 +64,7 @@ class DataConfig:
     dev_from: str | None = None  # temporal: an ISO date; tweets from then on are dev
     # k-fold cross-validation (`sentinet train --folds K` sets both): fold i of K is dev.
     # random/grouped: stratified (grouped) folds; temporal: K consecutive periods.
-    folds: int = bounded(0, ge=0)  # 0: no folds; otherwise at least 2
+    folds: int = bounded(0, ge=0, le=1000)  # 0: no folds; otherwise at least 2
     fold: int = bounded(0, ge=0)  # which fold is dev (0-based); set by --folds
     # A tweet can mention several companies with different labels. Training needs one label
     # per tweet: all companies agree → that label; otherwise this policy decides.
@@ -126,25 +126,25 @@ class TokenizerConfig:
     retweets: str = choice("drop", "keep")  # the leading "RT" marker
     # Tokens kept per text; the rest are dropped at train, eval, predict and serve alike. A
     # stray megabyte-long "tweet" would otherwise stall training; tweets have < 60 tokens.
-    max_tokens: int = bounded(256, ge=1)
+    max_tokens: int = bounded(256, ge=1, le=10_000)
 
 
 @dataclass
 class Word2VecConfig:
     """gensim word2vec (or fastText) trained on the training texts when no vectors file is given."""
 
-    dim: int = bounded(100, ge=1)  # vector size
-    window: int = bounded(5, ge=1)  # context words on each side
+    dim: int = bounded(100, ge=1, le=10_000)  # vector size
+    window: int = bounded(5, ge=1, le=1000)  # context words on each side
     min_count: int = bounded(2, ge=1)  # rarer words get no vector
-    epochs: int = bounded(10, ge=1)  # passes over the texts
+    epochs: int = bounded(10, ge=1, le=10_000)  # passes over the texts
     sg: bool = True  # skip-gram (True) or CBOW (False)
     # fasttext: gensim FastText, written as a fastText .bin: words never seen in training
     # (misspelt, elongated) still get vectors from their character n-grams.
     model: str = choice("word2vec", "fasttext")
-    min_n: int = bounded(3, ge=1)  # fasttext: shortest character n-gram
-    max_n: int = bounded(6, ge=1)  # fasttext: longest character n-gram (at least min_n)
+    min_n: int = bounded(3, ge=1, le=100)  # fasttext: shortest character n-gram
+    max_n: int = bounded(6, ge=1, le=100)  # fasttext: longest character n-gram (at least min_n)
     # fasttext: hash buckets for the n-grams; the .bin holds bucket x dim floats (200000 x 100: 80 MB)
-    bucket: int = bounded(200000, ge=1)
+    bucket: int = bounded(200000, ge=1, le=100_000_000)
 
 
 @dataclass
@@ -153,7 +153,7 @@ class VectorsConfig:
 
     path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
     format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle); bundle: an exported run's vectors.npz
-    dim: int | None = bounded(None, ge=1)  # when set, a file of another dimension is an error
+    dim: int | None = bounded(None, ge=1, le=10_000)  # when set, a file of another dimension is an error
     freeze: bool = True  # keep pretrained rows fixed (see unfreeze_epoch)
     # Training words without a pretrained vector: "learn" gives each one seen oov_min_count
     # times a trainable vector (the rest share <unk>); "unk" maps them all to a trainable
@@ -241,7 +241,7 @@ class AuxLMConfig:
     # full: a softmax over the LM words. hierarchical: a Huffman tree over them (fastText's
     # hierarchical softmax): log2(V) sigmoid decisions per word instead of V logits.
     softmax: str = choice("hierarchical", "full")
-    vocab_size: int = bounded(20000, ge=2)  # the most frequent words predicted; the rest are one <other>
+    vocab_size: int = bounded(20000, ge=2, le=10_000_000)  # the most frequent words predicted; the rest are one <other>
     min_count: int = bounded(2, ge=1)  # rarer words are <other> too
 
 
@@ -249,8 +249,8 @@ class AuxLMConfig:
 class TrainConfig:
     """The training loop: epochs, batches, loss, early stopping, averaging."""
 
-    epochs: int = bounded(20, ge=1)  # at most; early stopping may end sooner
-    batch_size: int = bounded(64, ge=1)  # tweets per optimizer step
+    epochs: int = bounded(20, ge=1, le=100_000)  # at most; early stopping may end sooner
+    batch_size: int = bounded(64, ge=1, le=1_000_000)  # tweets per optimizer step
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     clip_grad_norm: float | None = bounded(5.0, ge=0)  # max gradient L2 norm; 0 or null: no clipping
     patience: int = bounded(5, ge=1)  # epochs without a better dev score (train.metric) before stopping
@@ -261,7 +261,7 @@ class TrainConfig:
     seed: int = bounded(13, ge=0, le=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bucket_pool: int = bounded(50, ge=1)  # batches per pool of similar-length tweets (1 = no bucketing)
-    num_threads: int | None = bounded(None, ge=1)  # torch CPU threads; null: the cores other processes leave free
+    num_threads: int | None = bounded(None, ge=1, le=4096)  # torch CPU threads; null: the cores other processes leave free
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Loss: "balanced" weighs classes by inverse training frequency; or one weight per class
     # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1.

@@ -37,3 +37,13 @@ def one_line(exc: BaseException, width: int = 120) -> str:
     lines = str(exc).strip().splitlines()
     line = lines[0] if lines else type(exc).__name__
     return line if len(line) <= width else line[:width - 3] + "..."
+
+
+def shortened(message: str, width: int = 600) -> str:
+    """``message`` with its middle left out past ``width`` characters: an error quotes the
+    value at fault, and a hostile value (a megabyte line, an expanded YAML alias) must not
+    become a megabyte error line."""
+    if len(message) <= width:
+        return message
+    keep = width // 2
+    return f"{message[:keep]} [... {len(message) - 2 * keep:,} characters left out ...] {message[-keep:]}"

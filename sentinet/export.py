@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import yaml
 from sentinet import artifacts, rundir
 from sentinet.archive import ROOT, SUFFIXES
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_path
+from sentinet.fileio import atomic_path, private_dir
 from sentinet.rundir import BUNDLE
 from sentinet.yamlfile import read_yaml
 
@@ -31,7 +30,7 @@ def export(source: Path, target: Path, vocab_size: int) -> tuple[int, list[str]]
     source = Path(source)
     if not target.name.endswith(SUFFIXES):
         raise SentinetError(f"{target}: an export is a .tar.gz archive")
-    with tempfile.TemporaryDirectory() as tmp:
+    with private_dir("export") as tmp:
         root = Path(tmp) / ROOT
         root.mkdir()
         if (source / rundir.ENSEMBLE).is_file():

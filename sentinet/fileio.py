@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
 import warnings
@@ -51,7 +52,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     made = _make_folders(path.parent)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        _remove_dead_partials(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide run files from others
         os.close(fd)
         yield Path(tmp)
@@ -210,6 +212,44 @@ def remove_partials(folder: Path) -> list[Path]:
     for p in gone:
         _remove(p)
     return gone
+
+
+def _remove_dead_partials(path: Path) -> None:
+    """Remove the temp files of ``path`` that a killed writer left (``kill -9`` mid-export):
+    their name holds the writer's pid, so only those of processes that are gone are touched."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            pid = entry.name.removeprefix(prefix).split(".")[0]
+            if (entry.name.startswith(prefix) and entry.name.endswith(".tmp") and pid.isdigit()
+                    and not pid_alive(int(pid)) and entry.is_file(follow_symlinks=False)):
+                _remove(entry.path)
+
+
+def private_dir(kind: str) -> tempfile.TemporaryDirectory:
+    """A temp folder only this user can read (mode 700), named ``sentinet-KIND-PID-…``; first
+    removes such folders of this user whose process is gone, which ``kill -9`` mid-unpack or
+    mid-export left behind (nothing else could ever clean them)."""
+    root = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            parts = entry.name.split("-")
+            if (len(parts) >= 4 and parts[0] == "sentinet" and parts[2].isdigit()
+                    and not pid_alive(int(parts[2])) and entry.is_dir(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_uid == os.getuid()):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"sentinet-{kind}-{os.getpid()}-")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts: it is not ours to judge)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0
+    return pid > 0
 
 
 def _remove(path: str | Path | None) -> None:

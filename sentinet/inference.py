@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sentinet.data.vocab import PAD_ID
 from sentinet.decision import decide
 from sentinet.embeddings import open_sources, refuse_pickles
 from sentinet.errors import SentinetError, UnsafeFileError
+from sentinet.fileio import private_dir
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.threads import ThreadGovernor
 
@@ -157,9 +157,12 @@ class Predictor:
         if baseline.is_baseline(path):
             return baseline.BaselinePredictor.load(path)
         if archive.is_archive(path):
-            unpacked = tempfile.TemporaryDirectory(prefix="sentinet-")  # private: mode 700
+            unpacked = private_dir("unpack")
             try:
                 predictor = cls._load(archive.unpack(path, Path(unpacked.name)), device)
+            except SentinetError as exc:  # named inside the archive, not by the temp folder
+                unpacked.cleanup()
+                raise type(exc)(str(exc).replace(f"{unpacked.name}/", f"{path}: ")) from None
             except BaseException:
                 unpacked.cleanup()  # a refused archive leaves nothing behind
                 raise

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from sentinet.errors import SentinetError
 
@@ -71,7 +72,7 @@ class LabelSet:
     def __contains__(self, value: object) -> bool:
         return self._lookup(value) is not None
 
-    @property
+    @cached_property  # computed once: a 5,000-class set looked every label up in O(classes)
     def _index(self) -> dict[Label, int]:
         return {v: i for i, v in enumerate(self.values)}
 
@@ -89,7 +90,7 @@ class LabelSet:
             raise KeyError(value)
         return index
 
-    @property
+    @cached_property
     def sentiment(self) -> dict[int, int] | None:
         """{-1: class id, 0: class id, 1: class id} when these are the SentiRuEval classes."""
         roles = {_role(v): i for i, v in enumerate(self.values)}

@@ -33,6 +33,7 @@ from sentinet.models import ENCODER_OPTIONS  # torch-free: the options, not the 
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
 DECISION, ENSEMBLE, DEV, LAST = "decision.json", "ensemble.json", "dev_predictions.json", "last.pt"
+DEV_PREDICTIONS_LIMIT = 5_000_000  # probabilities in dev_predictions.json: about 50 MB
 CSV, CURVES, CONFUSION, TENSORBOARD = "metrics.csv", "curves.png", "confusion.png", "tensorboard"
 NOTE, GROUP = "INCOMPLETE", "group.json"  # group.json: in a --seeds/--folds group, what it trains
 BUNDLE = "vectors.npz"  # in an export: the vectors of words unseen in training
@@ -127,11 +128,18 @@ def members(path: Path) -> list[Path]:
     return [(path / m).resolve() for m in names]
 
 
-def save_dev_predictions(run_dir: Path, ids: Sequence[str], gold: Sequence[dict], probs) -> None:
-    """The best model's dev probabilities, for ensembling and decision analysis after the fact."""
+def save_dev_predictions(run_dir: Path, ids: Sequence[str], gold: Sequence[dict], probs) -> str | None:
+    """The best model's dev probabilities, for ensembling and decision analysis after the fact;
+    left out (returns a note saying so) past DEV_PREDICTIONS_LIMIT probabilities, since they
+    grow with dev size times classes: 5,000 classes wrote 246 MB."""
+    values = len(ids) * (len(probs[0]) if len(probs) else 0)
+    if values > DEV_PREDICTIONS_LIMIT:
+        return (f"{DEV} not written: {len(ids):,} dev records x {len(probs[0]):,} classes is over "
+                f"{DEV_PREDICTIONS_LIMIT:,} probabilities (ensembles and decision tuning need it)")
     rows = [{"id": i, "gold": g, "probs": [round(float(p), 6) for p in ps]}
             for i, g, ps in zip(ids, gold, probs)]
     atomic_write_text(run_dir / DEV, json.dumps(rows, ensure_ascii=False))
+    return None
 
 
 def load_dev_predictions(run_dir: Path) -> tuple[list[dict], list[list[float]]]:

@@ -410,7 +410,8 @@ def finish(prep: Prepared, result: TrainResult, log: RunLog, started: float) -> 
     run_dir, gold, classes = result.run_dir, result.dev_gold, result.labels
     best = artifacts.load_run(run_dir, prep.device)
     result.dev_probs = predict_ids(best.model, prep.dev_ids, prep.device)
-    rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs)
+    if left_out := rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs):
+        log(left_out)
     tune_decision, metric = prep.config.train.tune_decision, prep.config.train.metric
     if tune_decision and resolve_metric(metric, classes) != "sentirueval":
         log("decision rule: not tuned (train.tune_decision favours the official F-macro's "

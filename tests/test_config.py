@@ -197,10 +197,11 @@ def test_values_inside_the_declared_range_are_accepted(key, select, f, kind, is_
 
 def test_yaml_and_set_meet_one_rule(tmp_path):
     """The issue's examples, from a YAML file and from --set: the same one-line message."""
-    cases = {"train.batch_size": (0, "train.batch_size: 0 must be ≥ 1"),
+    cases = {"train.batch_size": (0, "train.batch_size: 0 must be ≥ 1 and ≤ 1000000"),
              "train.clip_grad_norm": (-1, "train.clip_grad_norm: -1.0 must be ≥ 0 or null"),
              "model.head_dropout": (1.5, "model.head_dropout: 1.5 must be ≥ 0 and < 1"),
-             "vectors.word2vec.window": (0, "vectors.word2vec.window: 0 must be ≥ 1")}
+             "vectors.word2vec.window": (0, "vectors.word2vec.window: 0 must be ≥ 1 and ≤ 1000"),
+             "model.encoder.hidden_size": (10**11, "model.encoder.hidden_size: 100000000000 must be ≥ 1 and ≤ 10000")}
     for key, (value, message) in cases.items():
         with pytest.raises(SentinetError) as from_yaml:
             load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))), None, ENCODER_OPTIONS)

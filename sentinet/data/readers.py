@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ EXTENSIONS = {
     ".json": "jsonl",
     ".txt": "txt",
 }
+# A line or text past this is no short text: a binary file, a missing line break, or an attack.
+# Refused rather than cut, and read no further than this, so memory stays bounded whatever comes.
+MAX_LINE_CHARS = 10_000_000
 @dataclass
 class Record:
     """One tweet. ``labels`` maps company (or "label") → its label; empty means unlabelled."""
@@ -116,7 +120,10 @@ def check_readable(path: Path) -> None:
         raise SentinetError(f"{path}: is a directory, expected a data file")
     if not path.exists():
         raise SentinetError(f"{path}: file not found")
-    if path.stat().st_size == 0:
+    mode = path.stat().st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):  # /dev/zero never ends
+        raise SentinetError(f"{path}: a device, not a data file (for a stream, pipe it in and give -)")
+    if stat.S_ISREG(mode) and path.stat().st_size == 0:
         raise SentinetError(f"{path}: empty file, no records")
 
 
@@ -135,21 +142,30 @@ def _utf8_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> SentinetErr
     return SentinetError(f"{path}: not valid UTF-8 at byte {exc.start} (line {line})")
 
 
-def _lines(text: str) -> list[tuple[int, str]]:
-    """(line number, line) for non-blank lines; splits on \\n only, since tweets may hold
-    other characters that ``str.splitlines`` treats as line breaks (U+2028, U+0085)."""
-    lines = (line.removesuffix("\r") for line in text.split("\n"))
-    return [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+def _lines(text: str, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) for every line; splits on \\n only, since tweets may hold other
+    characters that ``str.splitlines`` treats as line breaks (U+2028, U+0085)."""
+    for n, line in enumerate(text.split("\n"), 1):
+        yield n, _checked_length(line.removesuffix("\r"), name, n)
+
+
+def _checked_length(text: str, name: str, n: int | str, what: str = "line") -> str:
+    if len(text) > MAX_LINE_CHARS:
+        raise SentinetError(f"{name}: {what} {n} is over {MAX_LINE_CHARS:,} characters: not a short text "
+                            "(a binary file, or missing line breaks?)")
+    return text
 
 
 def _read_txt(path: Path) -> list[Record]:
-    return [Record(str(n), line) for n, line in _lines(_read_text(path))]
+    return [Record(str(n), line) for n, line in _lines(_read_text(path), str(path)) if line.strip()]
 
 
 def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
                 date_column: str) -> list[Record]:
     records = []
-    for n, line in _lines(_read_text(path)):
+    for n, line in _lines(_read_text(path), str(path)):
+        if not line.strip():
+            continue
         obj = _json_object(path, n, line)
         text = _jsonl_text(path, n, obj, text_column)
         rid = _jsonl_id(obj, id_column, n)
@@ -201,8 +217,7 @@ def _read_table(
     path: Path, format: str, quoted: bool, text_column: str, label_column: str, id_column: str,
     date_column: str,
 ) -> list[Record]:
-    lines = (line.removesuffix("\r") for line in _read_text(path).split("\n"))
-    rows = _table_rows(enumerate(lines, 1), format, quoted, str(path))
+    rows = _table_rows(_lines(_read_text(path), str(path)), format, quoted, str(path))
     records: list[Record] = []
     for cells in _table_cells(rows, str(path), text_column,
                                                      "set data.text_column (eval: --text-column)"):
@@ -290,10 +305,12 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
 
 
 def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
+    """Each line, read no further than MAX_LINE_CHARS (a pipe of NULs holds no line break)."""
     n = 0
     try:
-        for n, line in enumerate(stream, 1):
-            line = line.removesuffix("\n").removesuffix("\r")
+        while line := stream.readline(MAX_LINE_CHARS + 2):  # room for \r\n
+            n += 1
+            line = _checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
             yield n, line.removeprefix("\ufeff") if n == 1 else line
     except UnicodeDecodeError:
         raise SentinetError(f"{path}: not valid UTF-8 (line {n + 1})") from None
@@ -335,6 +352,7 @@ def _table_record(path: Path, table: ET.Element, n: int) -> Record:
                 f"(columns: {', '.join(cells) or 'none'})"
             )
     rid = cells["id"].strip()
+    _checked_length(cells["text"], str(path), repr(rid[:40]), "the text of id")
     labels = {}
     for company, value in cells.items():
         if company in META_COLUMNS:

@@ -139,6 +139,10 @@ _UNESCAPE_ROUNDS = 4  # exports escape at most twice or three times (&amp;amp;qu
 _CACHE_ENTRIES = 200_000
 _CACHE_PIECE_CHARS = 64
 _MISSING = object()
+# Only this much of a text is read. The token cap bounds the tokens, not their length: Python's
+# regex engine keeps backtracking state per character of a match, so one 30 MB "word" took
+# gigabytes. 256 tokens of any real text fit well inside it.
+MAX_TEXT_CHARS = 100_000
 
 
 # --------------------------------------------------------------------------------------
@@ -166,10 +170,10 @@ class Tokenizer:
         self._cached = 0
 
     def __call__(self, text: str) -> list[str]:
-        """The first ``max_tokens`` tokens; the scan stops there, so a huge text costs no more
-        than a short one beyond cleaning it."""
+        """The first ``max_tokens`` tokens of the first MAX_TEXT_CHARS characters; the scan
+        stops there, so a huge text costs no more than a long tweet."""
         tokens = []
-        for i, match in enumerate(self.regex.finditer(_clean(text))):
+        for i, match in enumerate(self.regex.finditer(_clean(text[:MAX_TEXT_CHARS]))):
             kind, piece = match.lastgroup, match.group()
             if i == 0 and self._is_dropped_retweet_marker(kind, piece):
                 continue

@@ -127,8 +127,17 @@ def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto
     counts = Counter(classes.values[c] for _, c in data.train)
     selection = {"sentirueval": "the official SentiRuEval F-macro", "macro_f1": "macro-F1 over all classes",
                  "weighted_f1": "weighted F1", "accuracy": "accuracy"}[resolve_metric(metric, classes)]
-    log(f"labels: {', '.join(f'{v} ({counts[v]})' for v in classes.values)} training {items}; "
-        f"model selection by {selection} (train.metric)")
+    listing = ", ".join(f"{v} ({n})" for v, n in _listed(classes.values, counts))
+    log(f"labels: {listing} training {items}; model selection by {selection} (train.metric)")
+
+
+def _listed(values, counts: Counter, most: int = 20) -> list[tuple]:
+    """(label, count) for the log: every class, or past ``most`` classes, the 10 largest
+    (a 5,000-class line was 54 KB)."""
+    if len(values) <= most:
+        return [(v, counts[v]) for v in values]
+    return [*counts.most_common(10), (f"... {len(values) - 10:,} more classes", sum(counts.values()) -
+                                      sum(n for _, n in counts.most_common(10)))]
 
 
 def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Callable[[str], list[str]],

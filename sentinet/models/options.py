@@ -15,8 +15,8 @@ from sentinet.fields import EncoderOptions, bounded, choice
 
 @dataclass
 class CNNOptions(EncoderOptions):
-    widths: list[int] = bounded([3, 4, 5], ge=1)  # filter widths in words
-    filters: int = bounded(100, ge=1)  # per width
+    widths: list[int] = bounded([3, 4, 5], ge=1, le=1000)  # filter widths in words
+    filters: int = bounded(100, ge=1, le=10_000)  # per width
 
     def __post_init__(self) -> None:
         if not self.widths:
@@ -25,8 +25,8 @@ class CNNOptions(EncoderOptions):
 
 @dataclass
 class RecurrentOptions(EncoderOptions):
-    hidden_size: int = bounded(128, ge=1)  # per direction
-    num_layers: int = bounded(1, ge=1)  # stacked layers
+    hidden_size: int = bounded(128, ge=1, le=10_000)  # per direction
+    num_layers: int = bounded(1, ge=1, le=100)  # stacked layers
     bidirectional: bool = True  # a backward pass too; outputs are concatenated
     dropout: float = bounded(0.0, ge=0, lt=1)  # between stacked layers
     pooling: str = choice("max", "last", "mean")  # last: final state of each direction
@@ -36,4 +36,4 @@ class RecurrentOptions(EncoderOptions):
 class SRUOptions(RecurrentOptions):
     """The recurrent encoders' options; SRU layers are cheap, so two by default."""
 
-    num_layers: int = bounded(2, ge=1)
+    num_layers: int = bounded(2, ge=1, le=100)

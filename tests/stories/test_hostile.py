@@ -287,7 +287,7 @@ BAD_NUMBERS = [  # --set KEY=VALUE → the one-line error
     ("train.optimizer.lr=-1", "train.optimizer.lr: -1.0 must be > 0"),
     ("train.optimizer.lr=0", "train.optimizer.lr: 0.0 must be > 0"),
     ("train.optimizer.lr=.nan", "train.optimizer.lr: nan is not a finite number"),
-    ("train.num_threads=-1", "train.num_threads: -1 must be ≥ 1 or null"),
+    ("train.num_threads=-1", "train.num_threads: -1 must be ≥ 1 and ≤ 4096 or null"),
     ("train.label_smoothing=1", "train.label_smoothing: 1.0 must be ≥ 0 and < 1"),
     ("train.ema_decay=1", "train.ema_decay: 1.0 must be > 0 and < 1"),
     ("train.swa_start=0", "train.swa_start: 0 must be ≥ 1"),
