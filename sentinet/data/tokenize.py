@@ -143,6 +143,7 @@ _MISSING = object()
 # regex engine keeps backtracking state per character of a match, so one 30 MB "word" took
 # gigabytes. 256 tokens of any real text fit well inside it.
 MAX_TEXT_CHARS = 100_000
+MAX_TOKEN_CHARS = 200  # no vectors file has longer words; a longer token is cut here
 
 
 # --------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ class Tokenizer:
                 continue
             token = self._normalised(kind, piece)
             if token:
-                tokens.append(token)
+                tokens.append(token[:MAX_TOKEN_CHARS])
                 if len(tokens) == self.config.max_tokens:
                     break
         return tokens

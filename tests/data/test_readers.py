@@ -434,3 +434,20 @@ def test_shared_sentirueval_counts(name, tweets, counts):
     records = read_records(path)
     assert len(records) == tweets
     assert Counter(v for r in records for v in r.labels.values()) == counts
+
+
+def test_a_line_past_max_line_chars_is_refused_in_every_line_format(tmp_path):
+    import io
+
+    from sentinet.data.readers import MAX_LINE_CHARS
+
+    huge = "a" * (MAX_LINE_CHARS + 1)
+    files = {"in.txt": f"ok\n{huge}\n", "in.tsv": f"text\tlabel\nok\t1\n{huge}\t1\n",
+             "in.jsonl": '{"text": "ok", "label": 1}\n' + json.dumps({"text": huge, "label": 1}) + "\n"}
+    for name, text in files.items():
+        with pytest.raises(SentinetError, match=rf"in\.{name[3:]}: line \d is over 10,000,000 characters"):
+            read_records(write(tmp_path, name, text))
+    with pytest.raises(SentinetError, match="<stdin>: line 2 is over 10,000,000 characters"):
+        list(stream_records(io.StringIO(f"ok\n{huge}"), "txt", "<stdin>"))
+    exactly = list(stream_records(io.StringIO("a" * MAX_LINE_CHARS + "\r\nok\n"), "txt", "<stdin>"))
+    assert [len(r.text) for r in exactly] == [MAX_LINE_CHARS, 2]  # the limit itself is fine, \r\n or not

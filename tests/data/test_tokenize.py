@@ -514,3 +514,14 @@ def test_the_cache_is_bounded(monkeypatch):
     fresh = Tokenizer(TokenizerConfig())
     fresh(long_word)
     assert fresh._cached == 0  # a long piece is normalised, never remembered
+
+
+def test_a_text_is_read_up_to_max_text_chars_and_tokens_are_cut():
+    """Bounds on length, not only on count: one 30 MB "word" once took gigabytes in the regex."""
+    from sentinet.data.tokenize import MAX_TEXT_CHARS, MAX_TOKEN_CHARS
+
+    assert tok("ab" * MAX_TEXT_CHARS) == ["ab" * (MAX_TOKEN_CHARS // 2)]
+    assert tok("x " * (MAX_TEXT_CHARS // 2) + "спасибо") == ["x"] * 256  # the count cap still applies
+    assert tok(" " * MAX_TEXT_CHARS + "спасибо") == []  # past the characters read
+    assert tok(" " * (MAX_TEXT_CHARS - 8) + "спасибо") == ["спасибо"]
+    assert tok("а" * 10 * MAX_TEXT_CHARS) == ["аа"]  # an elongation squashed as before

@@ -293,3 +293,17 @@ def test_five_thousand_labels_train_and_evaluate_in_bounded_outputs(tmp_path):
     report = json.loads(evaluated.stdout)
     assert len(report["top_confusions"]) <= 20 and "confusion" not in report
     assert "left out beyond 50 classes" in report["prevalence"]["left_out"]
+
+
+def test_an_alias_bomb_as_an_archives_config_is_one_line(quick_run, exported, tmp_path):
+    """1.4 KB of YAML aliases that expand to billions of values: once a MemoryError traceback."""
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    archive = repacked(exported, tmp_path / "bomb.tar.gz",
+                       lambda member, data: bomb.encode() if member.endswith("/config.yaml") else data)
+    folder, env = private_tmp(tmp_path)
+    started = time.monotonic()
+    result = run_capped("predict", str(archive), str(quick_run["lines"]), env=env)
+    assert_one_line_error(result, "config.yaml", "alias")
+    assert time.monotonic() - started < 30 and len(result.stderr) < 1000
+    assert list(folder.iterdir()) == []
