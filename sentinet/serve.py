@@ -58,7 +58,7 @@ def build_app(model, max_texts: int, max_bytes: int):
             return function(*args)
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:  # on the event loop: the worker threads may all be waiting for the model
         return {"status": "ok", "run": str(model.path), "labels": list(model.classes),
                 "classes": list(model.class_names)}
 
