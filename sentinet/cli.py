@@ -170,6 +170,8 @@ def serve(
     from sentinet.serve import bind_socket, require_extra, run_server, start_listening
 
     require_extra()
+    if not run.exists():  # a mistyped run is the first thing to say, even with the port taken too
+        raise SentinetError(f"{run}: no such run directory, model file or export archive")
     with bind_socket(host, port) as sock:  # a busy port is said before the model loads
         model = _load_model(run, device, int8, threads)
         try:

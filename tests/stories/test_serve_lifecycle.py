@@ -99,6 +99,14 @@ def test_a_busy_port_is_one_line_before_serving(quick_run, archive, tmp_path, tm
     assert list(Path(tmpdir_env["TMPDIR"]).iterdir()) == []  # refused before the archive is unpacked
 
 
+def test_a_missing_run_is_said_before_a_busy_port(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run_cli("serve", str(tmp_path / "nowhere"), "--port", str(taken.getsockname()[1]))
+    assert_one_line_error(result, "nowhere: no such run directory")
+
+
 @pytest.mark.parametrize(("host", "fragment"), [
     ("no-such-host.invalid", "--host no-such-host.invalid: not an address this machine can listen on"),
     ("192.0.2.1", "--host 192.0.2.1: not an address of this machine"),  # TEST-NET-1, never local
