@@ -117,7 +117,16 @@ def test_a_host_that_cannot_be_listened_on_is_one_line(quick_run, host, fragment
     assert "serving" not in result.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may listen on ports below 1024")
+def unprivileged_port_start() -> int:
+    """Linux's lowest port anyone may listen on (1024 unless the machine lowered it)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
+@pytest.mark.skipif(os.geteuid() == 0 or unprivileged_port_start() <= 80,
+                    reason="root (or anyone, on this machine) may listen on port 80")
 def test_a_privileged_port_is_one_line(quick_run):
     result = run_cli("serve", str(quick_run["run"]), "--port", "80", timeout=120)
     assert_one_line_error(result, "port 80 on 127.0.0.1: permission denied", "--port 1024 or above")
