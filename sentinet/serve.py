@@ -142,8 +142,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                                              flags=socket.AI_PASSIVE)[0]
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SentinetError(f"--host {host}: not an address this machine can listen on "
+    except (socket.gaierror, ValueError) as exc:  # ValueError: a NUL, a label over 63 characters
+        raise SentinetError(f"--host {_shown(host)}: not an address this machine can listen on "
                             f"({getattr(exc, 'strerror', None) or exc})") from None
     sock = socket.socket(family, kind, proto)
     try:
@@ -166,7 +166,14 @@ def start_listening(sock: socket.socket, host: str, port: int) -> None:
         raise SentinetError(_bind_error(exc, host, port)) from None
 
 
+def _shown(host: str) -> str:
+    """The host as the error line shows it: quoted when it holds a newline or another control
+    character, so the error stays one line."""
+    return host if host.isprintable() else repr(host)
+
+
 def _bind_error(exc: OSError, host: str, port: int) -> str:
+    host = _shown(host)
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} on {host} is in use (another server listens there): choose another --port"
     if exc.errno == errno.EACCES:

@@ -110,6 +110,7 @@ def test_a_missing_run_is_said_before_a_busy_port(tmp_path):
 @pytest.mark.parametrize(("host", "fragment"), [
     ("no-such-host.invalid", "--host no-such-host.invalid: not an address this machine can listen on"),
     ("192.0.2.1", "--host 192.0.2.1: not an address of this machine"),  # TEST-NET-1, never local
+    ("bad\nhost", "--host 'bad\\nhost': not an address this machine can listen on"),  # still one line
 ])
 def test_a_host_that_cannot_be_listened_on_is_one_line(quick_run, host, fragment):
     result = run_cli("serve", str(quick_run["run"]), "--host", host, "--port", str(free_port()), timeout=120)
