@@ -90,6 +90,13 @@ class Model:
     def config(self) -> Config:
         return self._predictor.config
 
+    def close(self) -> None:
+        """Remove the temporary folder a loaded export archive was unpacked into (it is removed at
+        exit anyway; a long-lived process that is told to stop says so itself). A no-op otherwise."""
+        close = getattr(self._predictor, "close", None)
+        if close is not None:
+            close()
+
     def predict_proba(self, texts: Texts, batch_size: int = 256) -> np.ndarray:
         """Class probabilities: [N, classes] for a list, [classes] for one string."""
         batch = [texts] if isinstance(texts, str) else _strings(texts)

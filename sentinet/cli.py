@@ -167,13 +167,20 @@ def serve(
 ) -> None:
     """An HTTP API over a run: GET /health, POST /predict {"texts": [...]}, POST /explain
     {"text": "..."} (the serve extra)."""
-    from sentinet.serve import require_extra, run_server
+    from sentinet.serve import bind_socket, require_extra, run_server, start_listening
 
     require_extra()
-    model = _load_model(run, device, int8, threads)
-    typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, GET /health)",
-               err=True)
-    run_server(model, host, port, max_texts, max_bytes, access_log)
+    if not run.exists():  # a mistyped run is the first thing to say, even with the port taken too
+        raise SentinetError(f"{run}: no such run directory, model file or export archive")
+    with bind_socket(host, port) as sock:  # a busy port is said before the model loads
+        model = _load_model(run, device, int8, threads)
+        try:
+            start_listening(sock, host, port)
+            typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, "
+                       f"GET /health)", err=True)
+            run_server(model, sock, max_texts, max_bytes, access_log)
+        finally:  # SIGTERM included (the CLI exits 143): an unpacked export archive is removed
+            model.close()
 
 
 @app.command("export", short_help="A self-contained .tar.gz of a run, and/or an ONNX graph.")

@@ -180,6 +180,13 @@ class Predictor:
         rundir.warn(run.run_dir)
         return cls(run.run_dir, [RunPredictor(run, device)])
 
+    def close(self) -> None:
+        """Remove the folder an export archive was unpacked into, now rather than at interpreter
+        exit: a server stopped by a signal may never reach the exit hooks (serve calls it)."""
+        unpacked = getattr(self, "_unpacked", None)
+        if unpacked is not None:
+            unpacked.cleanup()
+
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
         between = self.threads.tick if self.threads is not None else None
         return np.mean([m.predict_proba(texts, batch_size, progress, between) for m in self.members], axis=0)

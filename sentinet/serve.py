@@ -15,7 +15,10 @@ the wrong shape or a text the model cannot explain.
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
 # run time, and Request is imported inside build_app (fastapi is an optional extra).
+import errno
 import json
+import signal
+import socket
 import threading
 
 from sentinet.errors import SentinetError
@@ -55,7 +58,7 @@ def build_app(model, max_texts: int, max_bytes: int):
             return function(*args)
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:  # on the event loop: the worker threads may all be waiting for the model
         return {"status": "ok", "run": str(model.path), "labels": list(model.classes),
                 "classes": list(model.class_names)}
 
@@ -131,8 +134,67 @@ async def read_json(request, max_bytes: int):
         raise BadRequest(400, f"body is not JSON this server reads ({str(exc)[:80]})") from None
 
 
-def run_server(model, host: str, port: int, max_texts: int, max_bytes: int, access_log: bool = True) -> None:
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before the model loads and before "serving" is announced, so a
+    busy port, an unknown host or a privileged port is one ``error:`` line (uvicorn would log it
+    after the announcement and exit 1). SO_REUSEADDR as asyncio sets it: a port left in TIME_WAIT
+    by the last server binds again, one another process listens on does not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, ValueError) as exc:  # ValueError: a NUL, a label over 63 characters
+        raise SentinetError(f"--host {_shown(host)}: not an address this machine can listen on "
+                            f"({getattr(exc, 'strerror', None) or exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise SentinetError(_bind_error(exc, host, port)) from None
+    return sock
+
+
+def start_listening(sock: socket.socket, host: str, port: int) -> None:
+    """Listen now, once the model is loaded: another server that bound the same port meanwhile
+    (SO_REUSEADDR lets two bind while neither listens) is found here, still before "serving"."""
+    try:
+        sock.listen(2048)  # uvicorn's default backlog; its create_server listens again, harmlessly
+    except OSError as exc:
+        raise SentinetError(_bind_error(exc, host, port)) from None
+
+
+def _shown(host: str) -> str:
+    """The host as the error line shows it: quoted when it holds a newline or another control
+    character, so the error stays one line."""
+    return host if host.isprintable() else repr(host)
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> str:
+    host = _shown(host)
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use (another server listens there): choose another --port"
+    if exc.errno == errno.EACCES:
+        return (f"port {port} on {host}: permission denied (ports below 1024 need root): "
+                f"choose --port 1024 or above")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"--host {host}: not an address of this machine (0.0.0.0 listens on every interface)"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+# How long a server told to stop (SIGTERM, Ctrl-C) waits for requests still in progress, a client
+# that never finishes sending its body included, before cutting them off and exiting.
+SHUTDOWN_GRACE_S = 5
+
+
+def run_server(model, sock: socket.socket, max_texts: int, max_bytes: int, access_log: bool = True) -> None:
+    """Serve on ``sock`` until SIGTERM or Ctrl-C. The shutdown is bounded (SHUTDOWN_GRACE_S; a
+    second SIGTERM, like a second Ctrl-C, stops at once), and uvicorn then re-raises the signal
+    with sentinet's own handler, so the caller's ``finally`` runs and the CLI exits 143 (130)."""
     import copy
+    import logging
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -143,5 +205,27 @@ def run_server(model, host: str, port: int, max_texts: int, max_bytes: int, acce
     logs["loggers"]["uvicorn.error"]["level"] = "WARNING"
     logs["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
     logs["handlers"]["access"]["stream"] = "ext://sys.stderr"
-    uvicorn.run(build_app(model, max_texts, max_bytes), host=host, port=port, log_config=logs, log_level=None,
-                access_log=access_log)
+    # lifespan off: the app has no start-up or shutdown hooks, and a forced stop would cancel the
+    # idle lifespan task, which starlette reports as a traceback
+    config = uvicorn.Config(build_app(model, max_texts, max_bytes), log_config=logs, log_level=None,
+                            access_log=access_log, lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    logging.getLogger("uvicorn.error").addFilter(_no_traceback_for_cut_requests)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            if sig == signal.SIGTERM and self.should_exit:  # uvicorn forces only on a second SIGINT
+                self.force_exit = True
+            super().handle_exit(sig, frame)
+
+    Server(config).run(sockets=[sock])
+
+
+def _no_traceback_for_cut_requests(record) -> bool:
+    """A request cut off by the shutdown grace is one line, not "Exception in ASGI application"
+    with a CancelledError traceback: nothing went wrong but the wait."""
+    import asyncio
+
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, asyncio.CancelledError):
+        record.msg, record.args, record.exc_info = "a request still in progress at shutdown was cut off", (), None
+    return True
