@@ -106,3 +106,73 @@ def test_resume_refuses_a_damaged_group_plan(stopped_run, tmp_path, plan):
     result = run_cli("train", "--resume", str(group), timeout=120, preexec_fn=capped())
     assert_one_line_error(result, "group.json")
     assert snapshot(group) == before
+
+
+# --------------------------------------------------------------------------------------
+# Labels that cannot make a classifier
+
+
+def _rows(labels: list[str], n: int = 60) -> str:
+    """A TSV of ``n`` texts cycling through ``labels`` (a word per label, so they are learnable)."""
+    lines = ["text\tlabel"]
+    for i in range(n):
+        label = labels[i % len(labels)]
+        lines.append(f"сбербанк {'спасибо' if 'os' in label.lower() else 'ужасно'} {i}\t{label}")
+    return "\n".join(lines) + "\n"
+
+
+# train.tsv's labels, dev.tsv's (None: carved from train), and what the one error line says
+BAD_LABELS = {
+    "case variants": (["Speech", "speech", "skip"], None, ["train.tsv", "'Speech' and 'speech'", "differ only in case"]),
+    "empty label": (["pos", "neg", "", "pos"], None, ["train.tsv", "empty label", "id '3'", "column 'label'"]),
+    "null label": (["pos", "neg", "NULL"], None, ["train.tsv", "empty label", "id '3'"]),
+    "one class in all the data": (["skip"], None, ["train.tsv", "'skip'", "at least two classes"]),
+    "one class in training": (["pos"], ["pos", "neg"], ["train.tsv", "one class ('pos')", "at least two classes"]),
+    "a label only in dev": (["pos", "neg"], ["pos", "neg", "skip"], ["no training tweets", "'skip'", "dev.tsv"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LABELS))
+def test_training_refuses_labels_that_cannot_make_a_classifier(tmp_path, case):
+    train, dev, fragments = BAD_LABELS[case]
+    data, config = tiny_project(tmp_path)
+    (tmp_path / "train.tsv").write_text(_rows(train), encoding="utf-8")
+    args = ["--set", f"data.train={tmp_path / 'train.tsv'}"]
+    if dev is not None:
+        (tmp_path / "dev.tsv").write_text(_rows(dev, 12), encoding="utf-8")
+        args += ["--set", f"data.dev={tmp_path / 'dev.tsv'}"]
+    result = run_cli("train", "--config", str(config), *args, timeout=120)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_rare_label_carved_into_dev_is_refused(tmp_path):
+    """A dev split can take every example of a rare label (here: the temporal split takes the
+    latest tweets, the rare one among them): the class would be untrainable."""
+    data, config = tiny_project(tmp_path)
+    rows = _rows(["pos", "neg"]).splitlines()
+    lines = ["text\tlabel\tdate"] + [f"{row}\t{1400000000 + i}" for i, row in enumerate(rows[1:])]
+    lines.append(f"сбербанк редкость\tskip\t{1500000000}")
+    (tmp_path / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli("train", "--config", str(config), "--set", f"data.train={tmp_path / 'train.tsv'}",
+                     "--set", "data.split=temporal", timeout=120)
+    assert_one_line_error(result, "no training tweets", "'skip'", "dev split")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_sentiment_words_in_any_case_are_one_class_end_to_end(tmp_path):
+    """Positive/positive/negative/NEGATIVE: two classes (sentiment words count in any case), so
+    train, eval and predict agree on them and predict's columns are distinct."""
+    data, config = tiny_project(tmp_path)
+    train = tmp_path / "train.tsv"
+    train.write_text(_rows(["Positive", "positive", "negative", "NEGATIVE"]), encoding="utf-8")
+    result = run_cli("train", "--config", str(config), "--set", f"data.train={train}",
+                     "--set", "train.epochs=1", timeout=120)
+    assert result.returncode == 0, result.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    evaluated = run_cli("eval", str(run), str(train), "--json", timeout=120)
+    assert evaluated.returncode == 0, evaluated.stderr
+    predicted = run_cli("predict", str(run), str(data["lines"]), timeout=120)
+    assert predicted.returncode == 0, predicted.stderr
+    header = predicted.stdout.splitlines()[0].split(",")
+    assert len(header) == len(set(header)) == 4, header  # id, label and one p_ per class
