@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
@@ -49,10 +50,43 @@ def reader_may_leave():
 def output_stream(output: Path | None):
     """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
     if output is None:
-        yield sys.stdout
+        yield Stdout()
         return
     with atomic_open(output, "w") as f:
         yield f
+
+
+class Stdout:
+    """Standard output for rows: closed (``>&-``) or unwritable (opened read-only, a device
+    gone) is one line saying to use -o, not a traceback; a reader that left stays
+    reader_may_leave's quiet exit."""
+
+    def __init__(self) -> None:
+        if sys.stdout is None:  # Python found file descriptor 1 closed at start
+            raise _unwritable("it is closed")
+
+    def write(self, text: str) -> int:
+        return self._guarded(sys.stdout.write, text)
+
+    def flush(self) -> None:
+        self._guarded(sys.stdout.flush)
+
+    @staticmethod
+    def _guarded(call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what is still buffered must not fail at exit
+            raise _unwritable(exc.strerror or type(exc).__name__) from None
+
+
+def _unwritable(why: str) -> SentinetError:
+    return SentinetError(f"cannot write predictions to standard output ({why}): give -o FILE, or "
+                         "redirect it to a file or pipe")
 
 
 @dataclass(frozen=True)

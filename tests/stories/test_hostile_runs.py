@@ -8,8 +8,11 @@ Add a case to a table below to extend the battery.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,30 @@ def test_sentiment_words_in_any_case_are_one_class_end_to_end(tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     header = predicted.stdout.splitlines()[0].split(",")
     assert len(header) == len(set(header)) == 4, header  # id, label and one p_ per class
+
+
+# --------------------------------------------------------------------------------------
+# predict's standard output closed or unwritable
+
+
+def _close_stdout() -> None:
+    os.close(1)  # in the child, after the pipes are in place: `sentinet predict ... >&-`
+
+
+@pytest.mark.parametrize("how", ["closed", "read-only", "full disk"])
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_predict_to_an_unwritable_stdout_is_one_line(quick_run, tmp_path, how, source):
+    if how == "full disk" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    lines = quick_run["lines"]
+    args = [sys.executable, "-m", "sentinet", "predict", str(quick_run["run"]),
+            "-" if source == "stdin" else str(lines)]
+    other = tmp_path / "other.txt"
+    other.write_text("x\n", encoding="utf-8")
+    with open(lines, "rb") as stdin, open(other if how == "read-only" else os.devnull, "rb") as read_only, \
+            open("/dev/full" if how == "full disk" else os.devnull, "wb") as full:
+        stdout = {"closed": subprocess.PIPE, "read-only": read_only, "full disk": full}[how]
+        result = subprocess.run(args, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                                timeout=120, preexec_fn=_close_stdout if how == "closed" else None)
+    assert_one_line_error(result, "standard output", "-o FILE")
+    assert other.read_text(encoding="utf-8") == "x\n"
