@@ -19,6 +19,7 @@ companies a tweet mentions agree, that is its label; otherwise ``data.conflict_p
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -152,6 +153,12 @@ def _refuse_case_variants(values: set[Label]) -> None:
                                 "differ only in case: make them one spelling, or list both in "
                                 "data.labels to keep them as two classes")
         seen[key] = value
+
+
+def unwritable(value: Label) -> bool:
+    """A text label holding a tab, line break or other control character: no output format
+    writes it as a cell (TSV splits on it, a CSV cell breaks lines), and none is ever meant."""
+    return isinstance(value, str) and any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value)
 
 
 def _role(value: Label) -> int | None:

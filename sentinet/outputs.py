@@ -137,7 +137,7 @@ def row_writer(out, output_format: str, columns: list[str]):
     if output_format == "jsonl":
         return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
     if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
-        out.write("\t".join(columns) + "\n")
+        out.write("\t".join(TSV_UNSAFE.sub(" ", c) for c in columns) + "\n")  # a class name too
         return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

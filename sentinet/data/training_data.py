@@ -14,7 +14,7 @@ from sentinet.config import Config, DataConfig, train_files
 from sentinet.data.readers import Record, detect_data_format, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
-from sentinet.labels import LabelSet, check_known, require_labels, training_pairs
+from sentinet.labels import LabelSet, check_known, require_labels, training_pairs, unwritable
 from sentinet.metrics import resolve_metric
 
 
@@ -129,7 +129,9 @@ def split_warning(config: Config, data: TrainingData) -> str | None:
 
 def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
     """data.labels when given (every label in the data must be one of them), else the
-    labels the training and dev files hold."""
+    labels the training and dev files hold; none may hold a tab, line break or control
+    character (predict's columns are named after them)."""
+    _refuse_unwritable(d, files)
     if not d.labels:
         try:
             return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
@@ -140,6 +142,19 @@ def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> Labe
     for path, records in files:
         check_known(records, labels, path)
     return labels
+
+
+def _refuse_unwritable(d: DataConfig, files: list[tuple[str, list[Record]]]) -> None:
+    """A label with a tab or a line break is never meant, and no output could name its column."""
+    for value in d.labels or []:
+        if unwritable(value):
+            raise SentinetError(f"data.labels: label {str(value)[:40]!r} holds a tab, line break or other "
+                                "control character: rename it")
+    for path, records in files:
+        for r in records:
+            if bad := next((v for v in r.labels.values() if unwritable(v)), None):
+                raise SentinetError(f"{path}: id {r.id[:40]!r} has label {bad[:40]!r}, which holds a tab, line "
+                                    "break or other control character: rename it")
 
 
 def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto") -> None:

@@ -206,3 +206,57 @@ def test_predict_to_an_unwritable_stdout_is_one_line(quick_run, tmp_path, how, s
                                 timeout=120, preexec_fn=_close_stdout if how == "closed" else None)
     assert_one_line_error(result, "standard output", "-o FILE")
     assert other.read_text(encoding="utf-8") == "x\n"
+
+
+# --------------------------------------------------------------------------------------
+# Labels no output can name a column after
+
+
+def _jsonl(labels: list[str]) -> str:
+    rows = ({"text": f"сбербанк {i}", "label": labels[i % len(labels)]} for i in range(60))
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _csv(labels: list[str]) -> str:
+    return "text,label\n" + "".join(f't{i},"{labels[i % len(labels)]}"\n' for i in range(60))
+
+
+# the training file's name and text, and a fragment of the one error line
+UNWRITABLE_LABELS = {
+    "csv label with a tab": ("train.csv", _csv(["pos", "ne\tg"]), "id '2'"),
+    "csv label with a newline": ("train.csv", _csv(["pos", "ne\ng"]), "'ne\\ng'"),
+    "jsonl label with a bell": ("train.jsonl", _jsonl(["pos", "ne\ag"]), "'ne\\x07g'"),
+    "jsonl label with a line separator": ("train.jsonl", _jsonl(["pos", "ne\u2028g"]), "train.jsonl"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNWRITABLE_LABELS))
+def test_training_refuses_a_label_with_a_tab_or_line_break(tmp_path, case):
+    name, text, fragment = UNWRITABLE_LABELS[case]
+    data, config = tiny_project(tmp_path)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = run_cli("train", "--config", str(config), "--set", f"data.train={tmp_path / name}", timeout=120)
+    assert_one_line_error(result, name, "tab, line break or other control character", fragment)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_declared_labels_with_a_tab_are_refused(tmp_path):
+    data, config = tiny_project(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "  val_fraction: 0.2\n", '  val_fraction: 0.2\n  labels: [-1, 0, 1, "x\\ty"]\n'), encoding="utf-8")
+    result = run_cli("train", "--config", str(config), timeout=120)
+    assert_one_line_error(result, "data.labels", "'x\\ty'", "control character")
+
+
+def test_tsv_header_of_an_older_run_with_a_tab_in_a_class_is_cleaned(quick_run, run_copy):
+    """A run trained before the refusal: its class names are cleaned in the header as in rows."""
+    import yaml
+
+    config = yaml.safe_load((run_copy / "config.yaml").read_text(encoding="utf-8"))
+    config["data"]["labels"] = ["neg\tative", "neu\ntral", "positive"]
+    (run_copy / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    result = run_cli("predict", str(run_copy), str(quick_run["lines"]), "--format", "tsv", timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0] == ["id", "label", "p_neg ative", "p_neu tral", "p_positive"]
+    assert {len(row) for row in rows} == {5}
