@@ -33,6 +33,33 @@ def input_stream(name: str):
         yield f
 
 
+class CountedLines:
+    """An input stream's lines, counted as they are read (to say what an input without a
+    single text held)."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.count = stream, 0
+
+    def __iter__(self):
+        for line in self.stream:
+            self.count += 1
+            yield line
+
+
+def not_empty(records, lines: CountedLines, name: str, format: str):
+    """``records``, or one line when the input had lines but no text at all (only blank lines,
+    or a table's header alone): an empty result would pass for an answer. Blank lines among
+    texts are skipped as ever; an input of no lines at all (an empty pipe) stays empty."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None and lines.count:
+        header = format in ("tsv", "csv")
+        blank = lines.count - header
+        held = f"{'the header and ' if header else ''}{blank} blank line{'s' if blank != 1 else ''}"
+        raise SentinetError(f"no texts in {name}: {held}; nothing to predict")
+    return records if first is None else itertools.chain([first], records)
+
+
 @contextlib.contextmanager
 def reader_may_leave():
     """``predict ... | head``: when standard output's reader has gone, stop and exit 0, like a

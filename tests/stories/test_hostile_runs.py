@@ -260,3 +260,45 @@ def test_tsv_header_of_an_older_run_with_a_tab_in_a_class_is_cleaned(quick_run, 
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert rows[0] == ["id", "label", "p_neg ative", "p_neu tral", "p_positive"]
     assert {len(row) for row in rows} == {5}
+
+
+# --------------------------------------------------------------------------------------
+# predict on an input without a single text
+
+
+# the input's name and text, whether it comes on stdin, and a fragment of the one error line
+NO_TEXTS = {
+    "txt of blank lines": ("in.txt", "\n\n  \n", False, "in.txt: 3 blank lines"),
+    "stdin of blank lines": ("in.txt", "\n\n", True, "<stdin>: 2 blank lines"),
+    "jsonl of blank lines": ("in.jsonl", "\n \n", False, "in.jsonl: 2 blank lines"),
+    "tsv header only": ("in.tsv", "id\ttext\n\n", False, "in.tsv: the header and 1 blank line"),
+    "csv header only": ("in.csv", "id,text\n", False, "in.csv: the header and 0 blank lines"),
+}
+
+
+@pytest.mark.parametrize("case", list(NO_TEXTS))
+@pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "-o"])
+def test_predict_on_no_texts_is_one_line(quick_run, tmp_path, case, to_file):
+    name, text, on_stdin, fragment = NO_TEXTS[case]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    args = ["predict", str(quick_run["run"]), "-" if on_stdin else str(path), *(["-o", str(out)] if to_file else [])]
+    result = run_cli(*args, stdin=text if on_stdin else None, timeout=120)
+    assert_one_line_error(result, "no texts in", fragment)
+    assert result.stdout == "" and not out.exists()
+
+
+def test_blank_lines_among_texts_are_still_skipped(quick_run, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("сбербанк спасибо\n\n\nкошмар\n", encoding="utf-8")
+    result = run_cli("predict", str(quick_run["run"]), str(path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [row.split(",")[0] for row in result.stdout.splitlines()[1:]] == ["1", "4"]  # ids: line numbers
+
+
+def test_predict_on_an_empty_pipe_writes_only_the_header(quick_run):
+    """No lines at all on a pipe (an upstream step that found nothing): an empty answer, exit 0."""
+    result = run_cli("predict", str(quick_run["run"]), "-", stdin="", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["id,label,p_negative,p_neutral,p_positive"]
