@@ -13,13 +13,14 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from ..fault_launcher import INTERRUPT
-from ..helpers import assert_one_line_error, run_cli, snapshot, tiny_project
+from ..helpers import assert_one_line_error, run_cli, snapshot, study_files, tiny_project
 
 GB = 1024 ** 3
 
@@ -302,3 +303,97 @@ def test_predict_on_an_empty_pipe_writes_only_the_header(quick_run):
     result = run_cli("predict", str(quick_run["run"]), "-", stdin="", timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["id,label,p_negative,p_neutral,p_positive"]
+
+
+# --------------------------------------------------------------------------------------
+# tune settings that cannot work
+
+
+LR_SPACE = "train.optimizer.lr: {type: float, low: 1.0e-3, high: 1.0e-2, log: true}\n"
+
+# (--storage/--study arguments or a space file's text, a fragment of the one error line)
+BAD_TUNES = {
+    "in-memory storage": (["--storage", "sqlite:///:memory:"], LR_SPACE, "in-memory SQLite"),
+    "in-memory storage, no path": (["--storage", "sqlite://"], LR_SPACE, "in-memory SQLite"),
+    "in-memory uri": (["--storage", "sqlite:///file:x?mode=memory&uri=true"], LR_SPACE, "in-memory SQLite"),
+    "empty study": (["--study", ""], LR_SPACE, "--study: ''"),
+    "blank study": (["--study", "  "], LR_SPACE, "--study: '  '"),
+    "hidden_size up to 1e11": ([], "model.encoder.hidden_size: {type: int, low: 8, high: 100000000000}\n",
+                               "model.encoder.hidden_size: 100000000000 must be ≥ 1 and ≤ 4096"),
+    "hidden_size choice 1e11": ([], "model.encoder.hidden_size: {choice: [8, 100000000000]}\n",
+                                "model.encoder.hidden_size: 100000000000 must be"),
+    "num_layers up to 1e6": ([], "model.encoder.num_layers: {type: int, low: 1, high: 1000000}\n",
+                             "model.encoder.num_layers: 1000000 must be ≥ 1 and ≤ 16"),
+    "filters of a sampled cnn": ([], "model.encoder.name: {choice: [gru, cnn]}\n"
+                                     "model.encoder.filters: {type: int, low: 8, high: 10000000000}\n",
+                                 "model.encoder.filters: 10000000000 must be"),
+    "lr below its range": ([], "train.optimizer.lr: {type: float, low: -1.0, high: 1.0}\n",
+                           "train.optimizer.lr: -1.0 must be > 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TUNES))
+def test_tune_refuses_settings_that_cannot_work(tmp_path, case):
+    args, space, fragment = BAD_TUNES[case]
+    data, _ = tiny_project(tmp_path)
+    study = study_files(data, space)
+    before = snapshot(tmp_path)
+    result = run_cli("tune", "--config", str(study["base"]), "--space", str(study["space"]),
+                     "--output-dir", str(study["out"]), "--trials", "1", *args,
+                     timeout=120, preexec_fn=capped())
+    assert_one_line_error(result, fragment, *([] if args else ["space.yaml"]))
+    assert snapshot(tmp_path) == before, "a refused study left files behind"
+
+
+def test_a_killed_trial_is_marked_failed_on_resume(tmp_path):
+    """kill -9 of the process running a trial leaves it RUNNING in the storage; the next tune
+    marks it FAIL (its worker is gone), says so, and goes on with a new trial."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from sentinet.tuning import open_storage
+
+    data, _ = tiny_project(tmp_path)
+    study = study_files(data, LR_SPACE)
+    args = [sys.executable, "-m", "sentinet", "tune", "--config", str(study["base"]), "--space",
+            str(study["space"]), "--output-dir", str(study["out"]), "--trials", "1"]
+    long = ["--set", "train.epochs=200", "--set", "train.patience=200"]
+    proc = subprocess.Popen([*args, *long], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    trials = study["dir"] / "trials"
+    deadline = time.time() + 120  # the trial's run directory: the trial runs, its worker recorded
+    while time.time() < deadline and proc.poll() is None and not list(trials.glob("trial0-*/train.log")):
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    proc.kill()
+    proc.wait(timeout=60)
+    load = lambda: optuna.load_study(study_name="base", storage=open_storage(study["storage"])).get_trials()  # noqa: E731
+    assert [t.state for t in load()] == [TrialState.RUNNING]
+
+    resumed = run_cli(*args[3:], timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trial 0 fail" in resumed.stdout and "worker process ended" in resumed.stdout
+    first, second = load()
+    assert first.state == TrialState.FAIL and "ended without finishing it" in first.user_attrs["error"]
+    assert second.state == TrialState.COMPLETE
+    assert "ended without finishing it" in (study["dir"] / "trials.md").read_text(encoding="utf-8")
+
+
+def test_a_running_trial_of_a_live_process_is_left_alone(tmp_path):
+    """Only a trial whose process is gone is failed: one another tune still runs stays RUNNING."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from sentinet.study_state import fail_abandoned, worker_name
+    from sentinet.tuning import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    live, gone, elsewhere = study.ask(), study.ask(), study.ask()
+    live.set_user_attr("worker", worker_name())
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    gone.set_user_attr("worker", f"{worker_name().rpartition(':')[0]}:{ended.pid}")
+    elsewhere.set_user_attr("worker", f"another-host:{ended.pid}")
+    assert fail_abandoned(study) == [gone.number]
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING]
