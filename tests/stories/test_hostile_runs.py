@@ -38,10 +38,11 @@ def capped(gigabytes: float = 4):
 
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory) -> Path:
-    """A 3-epoch run stopped by a Ctrl-C after epoch 1: incomplete, with a last.pt to resume."""
+    """A 3-epoch run (a per-step schedule: state to put back) stopped by a Ctrl-C after epoch 1:
+    incomplete, with a last.pt to resume."""
     data, config = tiny_project(tmp_path_factory.mktemp("stopped"))
     result = run_cli("train", "--config", str(config), "--set", "train.epochs=3",
-                     env={INTERRUPT: "1"}, faults=True)
+                     "--set", "train.scheduler.name=linear", env={INTERRUPT: "1"}, faults=True)
     assert result.returncode == 130, result.stderr
     (run,) = (data["dir"] / "runs").iterdir()
     return run
@@ -69,6 +70,7 @@ DAMAGED_CHECKPOINTS = {
     "epoch true": _set("epoch", True),
     "best_epoch after epoch": _set("best_epoch", 7),
     "epoch records short": _set("epochs", []),
+    "old-style schedule step 1e12": _set("scheduler", {"last_epoch": 10 ** 12}),  # replayed step by step
 }
 
 
