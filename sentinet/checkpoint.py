@@ -77,7 +77,15 @@ def save(run_dir: Path, state: dict) -> None:
     atomic_torch_save(state, run_dir / rundir.LAST)
 
 
-def load(run_dir: Path) -> dict:
+# What resume reads from last.pt, and the type each must have (checked before any is used).
+REQUIRED = {"model": dict, "averaged": dict, "optimizers": list, "scheduler": dict,
+            "sampler": torch.Tensor, "rng": torch.Tensor, "best_epoch": int, "best": dict,
+            "epochs": list, "seconds": (int, float)}
+
+
+def load(run_dir: Path, epochs: int) -> dict:
+    """last.pt, checked against the run's ``train.epochs``: a damaged or hand-edited one is
+    one line naming it, never a KeyError halfway through putting the run back."""
     path = run_dir / rundir.LAST
     if not path.is_file():
         raise SentinetError(f"{run_dir}: no {rundir.LAST} to resume from (the run stopped before its first "
@@ -85,7 +93,33 @@ def load(run_dir: Path) -> dict:
     state = load_torch(path, "checkpoint")
     if not isinstance(state, dict) or "epoch" not in state:
         raise SentinetError(f"{path}: not a sentinet checkpoint")
+    if why := _damage(state, epochs):
+        raise damaged(path, why)
     return state
+
+
+def damaged(path: Path, why: object) -> SentinetError:
+    """The one line for a last.pt that cannot be resumed: deleting it starts the run over."""
+    return SentinetError(f"{path}: damaged checkpoint ({str(why)[:80]}); delete it to start the run over")
+
+
+def _damage(state: dict, epochs: int) -> str | None:
+    """What is wrong with a checkpoint's fields, or None."""
+    epoch = state["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch <= epochs:
+        return f"epoch {str(epoch)[:40]!r} is not one of the run's epochs 1..{epochs}"
+    for key, kind in REQUIRED.items():
+        if key not in state:
+            return f"no {key!r}"
+        if not isinstance(state[key], kind) or isinstance(state[key], bool):
+            return f"{key!r} is a {type(state[key]).__name__}"
+    if len(state["epochs"]) != epoch:
+        return f"{len(state['epochs'])} epoch records for epoch {epoch}"
+    if not 0 <= state["best_epoch"] <= epoch:
+        return f"best_epoch {state['best_epoch']} after epoch {epoch}"
+    if state.get("best_model") is not None and not isinstance(state["best_model"], dict):
+        return f"'best_model' is a {type(state['best_model']).__name__}"
+    return None
 
 
 def restore_rng(state: dict) -> None:

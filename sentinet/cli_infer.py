@@ -181,7 +181,9 @@ def predict(
             with outputs.input_stream(input_file) as stream, outputs.output_stream(output) as out:
                 from sentinet.data.readers import stream_records
 
-                records = stream_records(stream, fmt, "<stdin>" if stdin else input_file, **columns)
+                lines = outputs.CountedLines(stream)
+                name = "<stdin>" if stdin else input_file
+                records = outputs.not_empty(stream_records(lines, fmt, name, **columns), lines, name, fmt)
                 count = outputs.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
     if output is not None:
         typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)

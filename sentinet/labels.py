@@ -19,6 +19,7 @@ companies a tweet mentions agree, that is its label; otherwise ``data.conflict_p
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,12 +78,19 @@ class LabelSet:
         return {v: i for i, v in enumerate(self.values)}
 
     def _lookup(self, value: Label) -> int | None:
-        """The class of ``value``; a sentiment set also knows its other spellings (a file
-        saying ``negative`` scored against a run trained on -1/0/1)."""
+        """The class of ``value``; a set of sentiment roles (-1/0/1, or two of them) also knows
+        their other spellings (a file saying ``negative`` or ``NEG`` scored against a run
+        trained on -1/0/1, mixed spellings in one training file)."""
         index = self._index.get(value)
-        if index is None and self.sentiment is not None:
-            index = self.sentiment.get(_role(value))
+        if index is None and (roles := self._roles) is not None:
+            index = roles.get(_role(value))
         return index
+
+    @property
+    def _roles(self) -> dict[int, int] | None:
+        """{role: class id} when every class is a distinct sentiment role, else None."""
+        roles = {_role(v): i for i, v in enumerate(self.values)}
+        return roles if None not in roles and len(roles) == len(self.values) else None
 
     def to_class(self, value: Label) -> int:
         index = self._lookup(value)
@@ -123,13 +131,35 @@ class LabelSet:
         values = set(found)
         if len(values) < 2:
             raise SentinetError(f"the training data holds {len(values)} distinct label(s) "
-                                f"({', '.join(map(repr, values)) or 'none'}); a classifier needs at least 2")
+                                f"({', '.join(repr(str(v)[:40]) for v in values) or 'none'}); a classifier needs at least "
+                                "two classes")
         roles = {_role(v) for v in values}
         if None not in roles:
             if all(isinstance(v, str) for v in values) and len(roles) == len(values):
                 return cls(tuple(sorted(values, key=_role)))
             return cls(tuple(sorted(roles)))
+        _refuse_case_variants(values)
         return cls(tuple(sorted(values, key=lambda v: (isinstance(v, str), str(v)))))
+
+
+def _refuse_case_variants(values: set[Label]) -> None:
+    """Text labels that differ only in case (``Speech``/``speech``) are one class misspelt far
+    more often than two: refused, unless data.labels lists both (then they are two classes,
+    exactly as spelt). A set of sentiment words alone never gets here: any case is one class."""
+    seen: dict[str, str] = {}
+    for value in sorted((v for v in values if isinstance(v, str)), key=str):
+        key = value.casefold()
+        if key in seen:
+            raise SentinetError(f"the training data holds labels {seen[key][:40]!r} and {value[:40]!r}, which "
+                                "differ only in case: make them one spelling, or list both in "
+                                "data.labels to keep them as two classes")
+        seen[key] = value
+
+
+def unwritable(value: Label) -> bool:
+    """A text label holding a tab, line break or other control character: no output format
+    writes it as a cell (TSV splits on it, a CSV cell breaks lines), and none is ever meant."""
+    return isinstance(value, str) and any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value)
 
 
 def _role(value: Label) -> int | None:

@@ -120,7 +120,7 @@ def _copy_rows(model: SentimentClassifier, vocab: Vocab, src: SentimentClassifie
 def restored_model(config: Config, run_dir: Path) -> tuple[dict, Vocab, SentimentClassifier]:
     """The checkpoint, vocabulary and live model of a run to resume; the frozen table, kept
     out of last.pt, comes back from model.pt."""
-    saved = checkpoint.load(run_dir)
+    saved = checkpoint.load(run_dir, config.train.epochs)
     vocab = Vocab.load(run_dir / rundir.VOCAB)
     table = artifacts.load_weights(run_dir / rundir.WEIGHTS)[checkpoint.FROZEN]
     for key in ("model", "averaged", "best_model"):

@@ -66,7 +66,7 @@ class Schedule(Callback):
     (linear warmup and decay) or per epoch on the dev score (step, plateau)."""
 
     def __init__(self, cfg: SchedulerConfig, optimizer: torch.optim.Optimizer, total_steps: int):
-        self.name = cfg.name
+        self.name, self.total_steps = cfg.name, total_steps
         sched = torch.optim.lr_scheduler
         if cfg.name == "step":
             self.scheduler = sched.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
@@ -100,6 +100,8 @@ class Schedule(Callback):
         if self.scheduler is None:
             return
         if self.name == "linear" and "_schedulers" not in state:  # a last.pt from before SequentialLR
+            if not 0 <= int(state.get("last_epoch", 0)) <= self.total_steps:  # replayed step by step
+                raise ValueError(f"scheduler step {state.get('last_epoch')} beyond the run's {self.total_steps}")
             with warnings.catch_warnings():  # "step() before optimizer.step()": on purpose here
                 warnings.simplefilter("ignore", UserWarning)
                 for _ in range(int(state.get("last_epoch", 0))):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
@@ -30,6 +31,33 @@ def input_stream(name: str):
         return
     with open(name, encoding="utf-8", newline="") as f:
         yield f
+
+
+class CountedLines:
+    """An input stream's lines, counted as they are read (to say what an input without a
+    single text held)."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.count = stream, 0
+
+    def __iter__(self):
+        for line in self.stream:
+            self.count += 1
+            yield line
+
+
+def not_empty(records, lines: CountedLines, name: str, format: str):
+    """``records``, or one line when the input had lines but no text at all (only blank lines,
+    or a table's header alone): an empty result would pass for an answer. Blank lines among
+    texts are skipped as ever; an input of no lines at all (an empty pipe) stays empty."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None and lines.count:
+        header = format in ("tsv", "csv")
+        blank = lines.count - header
+        held = f"{'the header and ' if header else ''}{blank} blank line{'s' if blank != 1 else ''}"
+        raise SentinetError(f"no texts in {name}: {held}; nothing to predict")
+    return records if first is None else itertools.chain([first], records)
 
 
 @contextlib.contextmanager
@@ -49,10 +77,43 @@ def reader_may_leave():
 def output_stream(output: Path | None):
     """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
     if output is None:
-        yield sys.stdout
+        yield Stdout()
         return
     with atomic_open(output, "w") as f:
         yield f
+
+
+class Stdout:
+    """Standard output for rows: closed (``>&-``) or unwritable (opened read-only, a device
+    gone) is one line saying to use -o, not a traceback; a reader that left stays
+    reader_may_leave's quiet exit."""
+
+    def __init__(self) -> None:
+        if sys.stdout is None:  # Python found file descriptor 1 closed at start
+            raise _unwritable("it is closed")
+
+    def write(self, text: str) -> int:
+        return self._guarded(sys.stdout.write, text)
+
+    def flush(self) -> None:
+        self._guarded(sys.stdout.flush)
+
+    @staticmethod
+    def _guarded(call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what is still buffered must not fail at exit
+            raise _unwritable(exc.strerror or type(exc).__name__) from None
+
+
+def _unwritable(why: str) -> SentinetError:
+    return SentinetError(f"cannot write predictions to standard output ({why}): give -o FILE, or "
+                         "redirect it to a file or pipe")
 
 
 @dataclass(frozen=True)
@@ -103,7 +164,7 @@ def row_writer(out, output_format: str, columns: list[str]):
     if output_format == "jsonl":
         return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
     if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
-        out.write("\t".join(columns) + "\n")
+        out.write("\t".join(TSV_UNSAFE.sub(" ", c) for c in columns) + "\n")  # a class name too
         return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)

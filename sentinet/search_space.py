@@ -141,8 +141,12 @@ def check_keys(space: tuple[Param, ...], base: dict, where: str) -> None:
         contexts = [{c.key: v} for c in choices if c is not p for v in c.choices]
         for value in p.examples():
             error = _build_error(base, {p.key: value})
-            if error and all(_build_error(base, {**context, p.key: value}) for context in contexts):
-                raise SentinetError(f"{where}: {error}")
+            if not error:
+                continue
+            others = [_build_error(base, {**context, p.key: value}) for context in contexts]
+            if all(others):  # the error of a context that has the key says more (its range)
+                known = [e for e in (error, *others) if "unknown config key" not in str(e)]
+                raise SentinetError(f"{where}: {(known or [error])[0]}")
 
 
 def _build_error(base: dict, values: dict[str, Any]) -> SentinetError | None:
@@ -257,5 +261,26 @@ def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
     params = read_space(space, base)
     if sampler == "grid":
         grid(params, str(space))
+    if storage is not None:
+        check_storage(storage)
     return Job(name, storage or f"sqlite:///{directory / 'study.db'}", directory, base, params,
                folds, sampler)
+
+
+def check_storage(url: str) -> None:
+    """An in-memory SQLite study lives in one connection: worker processes, the summary and
+    a resume each open another and find no study. Refused, with what to use instead."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # open_storage says what is wrong with it
+    memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory" \
+        or str(parsed.database).startswith("file::memory:")
+    if parsed.get_backend_name() == "sqlite" and memory:
+        shown = parsed.render_as_string(hide_password=True)[:60]
+        raise SentinetError(f"--storage {shown!r}: an in-memory SQLite database cannot hold a study "
+                            "(its workers, summary and resumes each open their own); give a file, "
+                            "e.g. sqlite:///study.db, or leave --storage out")

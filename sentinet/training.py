@@ -160,7 +160,10 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
         return TrainResult(run_dir=Path(), best_epoch=0, best={})
     state = new_state(prep)
     if prep.saved is not None:
-        state.load_state_dict(prep.saved, prep.config)
+        try:
+            state.load_state_dict(prep.saved, prep.config)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+            raise checkpoint.damaged(resume / rundir.LAST, f"{type(exc).__name__}: {exc}") from None
         started -= prep.saved["seconds"]  # the run's time counts the part before the interruption
     run_dir = state.result.run_dir = open_run_dir(prep.config, resume, into)
     threads = cpu_threads(prep)

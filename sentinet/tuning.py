@@ -16,7 +16,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
 from sentinet.fileio import atomic_write_text
 from sentinet.search_space import Job, Param, build_config, grid, grid_size, tried_points
+from sentinet.study_state import WORKER, fail_abandoned, worker_name
 from sentinet.study_tables import (
     cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds, score_name,
 )
@@ -165,6 +165,7 @@ def objective(trial: Trial, job: Job) -> float:
     """Train the trial's config; its score is the dev score train.metric names (the fold mean
     with --folds)."""
     started = time.time()
+    trial.set_user_attr(WORKER, worker_name())  # which machine, which process: see study_state
     try:
         config = trial_config(trial, job)
         if job.folds:
@@ -200,7 +201,6 @@ def trial_config(trial: Trial, job: Job) -> Config:
         trial.set_user_attr("error", f"invalid combination: {exc}")
         raise optuna.TrialPruned(str(exc)) from None
     config.run.output_dir, config.run.name = str(job.directory / "trials"), f"trial{trial.number}"
-    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine, which process
     return config
 
 
@@ -258,6 +258,8 @@ def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> b
     """Run ``trials`` new trials (0: until the timeout or Ctrl-C) on ``jobs`` worker processes.
     Returns True when stopped by Ctrl-C; finished trials are in the storage either way."""
     study = create_study(job)
+    for number in fail_abandoned(study):
+        tqdm.write(f"trial {number} fail  (its worker process ended without finishing it: killed?)")
     before = len(study.trials)
     job, grid_seed = use_sampler(study, job, seed)
     if job.sampler == "grid":

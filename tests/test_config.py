@@ -201,7 +201,7 @@ def test_yaml_and_set_meet_one_rule(tmp_path):
              "train.clip_grad_norm": (-1, "train.clip_grad_norm: -1.0 must be ≥ 0 or null"),
              "model.head_dropout": (1.5, "model.head_dropout: 1.5 must be ≥ 0 and < 1"),
              "vectors.word2vec.window": (0, "vectors.word2vec.window: 0 must be ≥ 1 and ≤ 1000"),
-             "model.encoder.hidden_size": (10**11, "model.encoder.hidden_size: 100000000000 must be ≥ 1 and ≤ 10000")}
+             "model.encoder.hidden_size": (10**11, "model.encoder.hidden_size: 100000000000 must be ≥ 1 and ≤ 4096")}
     for key, (value, message) in cases.items():
         with pytest.raises(SentinetError) as from_yaml:
             load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))), None, ENCODER_OPTIONS)

@@ -8,12 +8,13 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sentinet.config import Config, DataConfig, train_files
-from sentinet.data.readers import Record, read_records
+from sentinet.data.readers import Record, detect_data_format, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
-from sentinet.labels import LabelSet, check_known, require_labels, training_pairs
+from sentinet.labels import LabelSet, check_known, require_labels, training_pairs, unwritable
 from sentinet.metrics import resolve_metric
 
 
@@ -33,9 +34,17 @@ class TrainingData:
 
 
 def read_labelled(path: str, d: DataConfig) -> list[Record]:
+    """A train or dev file's records, every one labelled. SentiRuEval XML leaves the companies
+    a tweet does not mention NULL; a one-label row (TSV, CSV, JSONL) with an empty or null
+    label is a hole in the data, refused rather than silently trained around."""
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
                            id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
     require_labels(records, path)
+    format = detect_data_format(Path(path)) if d.format == "auto" else d.format
+    if format != "sentirueval" and (holes := [r for r in records if not r.labels]):
+        raise SentinetError(f"{path}: {len(holes)} row(s) with an empty label in column "
+                            f"{d.label_column!r} (the first: id {holes[0].id[:40]!r}); label them or "
+                            "remove them")
     return [r for r in records if r.labels]
 
 
@@ -69,7 +78,24 @@ def load_training_data(config: Config) -> TrainingData:
                         "dropped_in_dev_period": dropped})
     if not pairs:
         raise SentinetError(f"{files[0]}: no tweet left for training after the label rule")
+    check_classes_trained(pairs, labels, files[0], d.dev)
     return TrainingData(pairs, dev, weights, description, sources, labels, window)
+
+
+def check_classes_trained(pairs: list[tuple[Record, int]], labels: LabelSet, train: str,
+                          dev: str | None) -> None:
+    """Every class has training tweets: one seen only in dev (or only in data.labels) would be
+    a class the model can never learn, scored as if it could; one class alone is no classifier."""
+    counts = Counter(c for _, c in pairs)
+    if len(counts) < 2:
+        (only,) = counts
+        raise SentinetError(f"{train}: the training split holds one class ({str(labels.values[only])[:40]!r}); "
+                            "a classifier needs at least two classes")
+    missing = [str(v)[:40] for i, v in enumerate(labels.values) if not counts[i]]
+    if missing:
+        where = f"only in {dev}" if dev else "only in the dev split (data.split), or only in data.labels"
+        raise SentinetError(f"{train}: no training tweets for label(s) {', '.join(map(repr, missing))} "
+                            f"({where}): add training examples of them, or remove them")
 
 
 def read_unlabeled(d: DataConfig, window: tuple[float, float] | None) -> tuple[list[Record], int]:
@@ -103,13 +129,32 @@ def split_warning(config: Config, data: TrainingData) -> str | None:
 
 def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
     """data.labels when given (every label in the data must be one of them), else the
-    labels the training and dev files hold."""
+    labels the training and dev files hold; none may hold a tab, line break or control
+    character (predict's columns are named after them)."""
+    _refuse_unwritable(d, files)
     if not d.labels:
-        return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
+        try:
+            return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
+        except SentinetError as exc:
+            names = " and ".join(dict.fromkeys(path for path, _ in files))
+            raise SentinetError(f"{names}: {exc}") from None
     labels = LabelSet.of(d.labels)
     for path, records in files:
         check_known(records, labels, path)
     return labels
+
+
+def _refuse_unwritable(d: DataConfig, files: list[tuple[str, list[Record]]]) -> None:
+    """A label with a tab or a line break is never meant, and no output could name its column."""
+    for value in d.labels or []:
+        if unwritable(value):
+            raise SentinetError(f"data.labels: label {str(value)[:40]!r} holds a tab, line break or other "
+                                "control character: rename it")
+    for path, records in files:
+        for r in records:
+            if bad := next((v for v in r.labels.values() if unwritable(v)), None):
+                raise SentinetError(f"{path}: id {r.id[:40]!r} has label {bad[:40]!r}, which holds a tab, line "
+                                    "break or other control character: rename it")
 
 
 def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto") -> None:

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from sentinet.errors import SentinetError
 from sentinet.fields import EncoderOptions, bounded, choice
 
+# Upper bounds on an encoder's size: far above any tweet model, far below what a typo or a
+# search space reaching 1e11 would try to allocate (terabytes) before anything said no.
+MAX_UNITS, MAX_LAYERS, MAX_WIDTH = 4096, 16, 64
+
 
 @dataclass
 class CNNOptions(EncoderOptions):
-    widths: list[int] = bounded([3, 4, 5], ge=1, le=1000)  # filter widths in words
-    filters: int = bounded(100, ge=1, le=10_000)  # per width
+    widths: list[int] = bounded([3, 4, 5], ge=1, le=MAX_WIDTH)  # filter widths in words
+    filters: int = bounded(100, ge=1, le=MAX_UNITS)  # per width
 
     def __post_init__(self) -> None:
         if not self.widths:
@@ -25,8 +29,8 @@ class CNNOptions(EncoderOptions):
 
 @dataclass
 class RecurrentOptions(EncoderOptions):
-    hidden_size: int = bounded(128, ge=1, le=10_000)  # per direction
-    num_layers: int = bounded(1, ge=1, le=100)  # stacked layers
+    hidden_size: int = bounded(128, ge=1, le=MAX_UNITS)  # per direction
+    num_layers: int = bounded(1, ge=1, le=MAX_LAYERS)  # stacked layers
     bidirectional: bool = True  # a backward pass too; outputs are concatenated
     dropout: float = bounded(0.0, ge=0, lt=1)  # between stacked layers
     pooling: str = choice("max", "last", "mean")  # last: final state of each direction
@@ -36,4 +40,4 @@ class RecurrentOptions(EncoderOptions):
 class SRUOptions(RecurrentOptions):
     """The recurrent encoders' options; SRU layers are cheap, so two by default."""
 
-    num_layers: int = bounded(2, ge=1, le=100)
+    num_layers: int = bounded(2, ge=1, le=MAX_LAYERS)

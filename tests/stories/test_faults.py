@@ -89,7 +89,7 @@ def assert_consistent(run: Path, reference: dict, killed_in: int, point: str) ->
     if committed == 0:
         assert not (run / "last.pt").exists()
         return
-    last = checkpoint.load(run)
+    last = checkpoint.load(run, rundir.read_config(run / "config.yaml").train.epochs)
     assert last["epoch"] == committed
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in last["epochs"]] == rows[:committed]
     assert last["best_epoch"] == best_before(reference["metrics"], committed)
