@@ -242,14 +242,21 @@ def private_dir(kind: str) -> tempfile.TemporaryDirectory:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (one of another user's counts: it is not ours to judge)."""
+    """Whether process ``pid`` exists and runs: one of another user's counts (it is not ours to
+    judge), a zombie does not (it runs nothing)."""
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):
         return pid > 0
-    return pid > 0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return pid > 0 and f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return pid > 0
 
 
 def _remove(path: str | Path | None) -> None:

@@ -40,10 +40,10 @@ class CountedLines:
     def __init__(self, stream) -> None:
         self.stream, self.count = stream, 0
 
-    def __iter__(self):
-        for line in self.stream:
-            self.count += 1
-            yield line
+    def readline(self, size: int = -1) -> str:
+        line = self.stream.readline(size)  # the readers read lines no longer than they allow
+        self.count += bool(line)
+        return line
 
 
 def not_empty(records, lines: CountedLines, name: str, format: str):

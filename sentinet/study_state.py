@@ -15,6 +15,8 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from sentinet.fileio import pid_alive
+
 WORKER = "worker"  # the user attr naming the trial's process: "host:pid"
 
 
@@ -29,7 +31,7 @@ def fail_abandoned(study: optuna.Study) -> list[int]:
     storage = study._storage  # optuna's public API finishes only trials this process runs
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get(WORKER, "")).rpartition(":")
-        if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+        if worker_host != host or not pid.isdigit() or pid_alive(int(pid)):
             continue
         try:
             storage.set_trial_user_attr(trial._trial_id, "error", f"its worker process {pid} ended "
@@ -39,20 +41,3 @@ def fail_abandoned(study: optuna.Study) -> list[int]:
             continue  # finished after all, meanwhile
         failed.append(trial.number)
     return failed
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts as ended: it runs nothing)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process holds the number: not ours, and alive
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
