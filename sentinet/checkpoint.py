@@ -61,8 +61,10 @@ def uninterrupted() -> Iterator[None]:
     finally:
         for signum, previous in held.items():
             signal.signal(signum, previous)
-    if caught:
-        raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
+    if caught:  # hand the signal to the handler it was held from (the CLI's notes a SIGTERM)
+        signum = signal.SIGTERM if signal.SIGTERM in caught else caught[0]
+        held[signum](signum, None)
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt  # a handler that returned
 
 
 def _raises(handler) -> bool:
