@@ -164,7 +164,8 @@ class Model:
 
         records, source = self._records(data, columns)
         require_labels(records, source)
-        records = [r for r in records if r.labels]
+        labelled = [r for r in records if r.labels]
+        unlabelled, records = len(records) - len(labelled), labelled
         classes = self._predictor.classes
         check_known(records, classes, source)
         probs = self._predictor.predict_proba([r.text for r in records], batch_size, progress=progress)
@@ -174,6 +175,7 @@ class Model:
         gold = [classes.to_class(v) for r in records for v in r.labels.values()]
         true = np.bincount(gold, minlength=len(classes)) / max(len(gold), 1)
         report["prevalence"] = self.prevalence_of(per_pair, true)
+        report["unlabelled"] = unlabelled  # records without a label: read, not scored
         return Evaluation(records, probs, predicted, report)
 
     def _records(self, data: Any, columns: dict[str, str]) -> tuple[list[Record], str]:

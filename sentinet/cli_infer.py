@@ -55,6 +55,11 @@ def evaluate(
                "id_column": id_column}
     result = model.evaluation(data_file, batch_size, progress=True, **columns)
     report, names = result.report, model.class_names
+    if report["unlabelled"]:
+        n = report["unlabelled"]
+        verbs = ("has", "is") if n == 1 else ("have", "are")
+        typer.echo(f"note: {n:,} record{'s' * (n != 1)} of {data_file} {verbs[0]} no label and {verbs[1]} "
+                   "not scored", err=True)
     if errors is not None:
         count = _write_errors(errors, result.mistakes(names), names)
         typer.echo(f"wrote {count} misclassified items to {errors}{replaced_note(replaced)}", err=True)

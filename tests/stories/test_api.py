@@ -82,6 +82,26 @@ def test_eval_writes_errors_pictures_and_shares(quick_run, tmp_path):
     assert {"macro_f1", "weighted_f1", "accuracy", "score", "metric"} <= set(report)
 
 
+def test_eval_says_how_many_records_had_no_label(quick_run, tmp_path):
+    """Tweets with every company NULL are read but cannot be scored: eval says how many it
+    left out instead of scoring fewer pairs in silence, and --json and the API count them."""
+    from sentinet import load
+
+    from ..helpers import make_corpus, sentirueval_xml
+
+    labelled = make_corpus(12, seed=5)
+    rows = labelled[:4] + [("просто текст без меток", {})] * 3 + labelled[4:]
+    data = tmp_path / "mixed.xml"
+    data.write_text(sentirueval_xml(rows), encoding="utf-8")
+    result = run_cli("eval", str(quick_run["run"]), str(data))
+    assert result.returncode == 0, result.stderr
+    assert f"note: 3 records of {data} have no label and are not scored" in result.stderr
+    report = json.loads(run_cli("eval", str(quick_run["run"]), str(data), "--json").stdout)
+    assert report["unlabelled"] == 3 and report["pairs"] == 12
+    assert load(quick_run["run"]).evaluate(quick_run["train"])["unlabelled"] == 0
+    assert "no label" not in run_cli("eval", str(quick_run["run"]), str(quick_run["train"])).stderr
+
+
 def test_predict_summary_goes_to_stderr(quick_run):
     result = run_cli("predict", str(quick_run["run"]), str(quick_run["lines"]), "--summary")
     assert result.returncode == 0, result.stderr
