@@ -26,7 +26,7 @@ from sentinet.config_paths import resolve_paths
 from sentinet.labels import LabelSet
 from sentinet.decision import decide, tune_bias
 from sentinet.errors import Interrupted, SentinetError
-from sentinet.fileio import remove_partials
+from sentinet.fileio import check_own_tree, remove_partials
 from sentinet.metrics import full_report, headline, resolve_metric, summarise
 from sentinet.runlog import RunLog
 from sentinet.training import TrainResult, train
@@ -74,6 +74,7 @@ def cross_validate(config: Config, folds: int,
 
 def resume_group(path: Path, device: str | None) -> EnsembleResult:
     """Go on with a group directory as it was configured (``--device`` aside)."""
+    check_own_tree(path)  # its members' writes stay inside it
     kind, count = rundir.read_group_plan(path)
     config = rundir.read_config(path / rundir.CONFIG)
     if device:

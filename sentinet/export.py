@@ -20,7 +20,7 @@ import yaml
 from sentinet import artifacts, rundir
 from sentinet.archive import ROOT, SUFFIXES
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_path, private_dir
+from sentinet.fileio import atomic_path, check_own_tree, private_dir
 from sentinet.rundir import BUNDLE
 from sentinet.yamlfile import read_yaml
 
@@ -44,7 +44,7 @@ def export(source: Path, target: Path, vocab_size: int) -> tuple[int, list[str]]
         else:
             notes = [_export_run(artifacts.find_run_dir(source), root, vocab_size)]
             count = 1
-        with atomic_path(target) as partial, tarfile.open(partial, "w:gz") as tar:
+        with atomic_path(target, named=True) as partial, tarfile.open(partial, "w:gz") as tar:
             tar.add(root, arcname=ROOT)
     return count, list(dict.fromkeys(n for n in notes if n))
 
@@ -85,6 +85,7 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     from sentinet.embeddings import write_bundle
 
     rundir.require_done(run_dir)  # an archive travels without the INCOMPLETE note
+    check_own_tree(run_dir)  # a metrics.json linked to ~/.ssh/id_rsa would travel in the archive
     out.mkdir(parents=True, exist_ok=True)
     for name in (rundir.WEIGHTS, rundir.METRICS):
         shutil.copy2(run_dir / name, out / name)

@@ -27,9 +27,15 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}  # only wr
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, named: bool = False) -> Iterator[Path]:
     """A temp file name beside ``path`` for writers that want a name (gensim, tarfile); on
     success it replaces ``path`` in one rename.
+
+    ``named``: the user typed this path (``-o FILE``), so a symlink there is theirs and is
+    written through, and a device or pipe is written in place. Every other file, one that
+    sentinet names inside a run directory, study, ensemble or export, is its own: a symlink,
+    a hard link, a FIFO or a device at its name is refused (see ``check_own_file``), since a
+    run directory may come from anyone and ``--resume`` must never write outside it.
 
     On any exception the temp file, and any folder made for it, is removed and whatever
     ``path`` held before is kept; a failed write of this file (disk full, quota) becomes a
@@ -38,14 +44,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     if path.is_dir():
         raise SentinetError(f"{path}: is a directory; give a file name")
-    if writes_through(path):
+    if not named:
+        check_own_file(path)
+    elif writes_through(path):
         try:
             yield path
         except OSError as exc:
             raise _cannot_write(path, exc) from None
         return
     shown = path
-    if path.is_symlink():  # write through it: the link stays, the file it names is replaced
+    if named and path.is_symlink():  # write through it: the link stays, the file it names is replaced
         path = Path(os.path.realpath(path))
         if not path.parent.is_dir():
             raise SentinetError(f"{shown}: a symlink to {path}, whose folder does not exist")
@@ -58,6 +66,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.close(fd)
         yield Path(tmp)
         _fsync(tmp)
+        if not named:
+            check_own_file(path)  # planted while we wrote: the rename would still not follow it
         os.replace(tmp, path)
     except BaseException as exc:
         _remove(tmp)
@@ -68,6 +78,138 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if ours:  # not the caller's own error (reading its input, say)
             raise _cannot_write(shown, exc) from None
         raise
+
+
+def check_own_file(path: Path) -> None:
+    """Refuse to write ``path``, a file sentinet names inside a folder it writes (a run
+    directory, a study, an ensemble), unless it is absent or a regular file with one name.
+
+    A run directory is passed around ("resume my half-trained run"): a ``metrics.json``
+    planted as a symlink to ``~/.bashrc``, or a ``train.log`` hard-linked to it, would make
+    sentinet write there. Checked with ``lstat``, so a link is seen, never followed."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    kind = _odd_kind(info)
+    if kind is not None:
+        raise SentinetError(f"{path}: {kind}, not a file of its own; sentinet never writes through it "
+                            "(remove it, or copy the folder with cp -r from a source you trust)")
+
+
+def _odd_kind(info: os.stat_result) -> str | None:
+    """What makes a file unfit to be written in place, in a few words; None for a plain file."""
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if stat.S_ISREG(mode):
+        return f"is a hard link ({info.st_nlink} names for one file)" if info.st_nlink > 1 else None
+    return f"is {_file_kind(mode)}"
+
+
+def _file_kind(mode: int) -> str:
+    """A non-regular file's kind, with its article: "a FIFO", "a directory"..."""
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+@contextlib.contextmanager
+def open_append(path: Path) -> Iterator[IO[str]]:
+    """``path`` opened to append text (a run's train.log), created if absent, never through a
+    link: ``O_NOFOLLOW`` refuses a symlink at the name, and the open file must be a regular
+    file with one name (a hard link to ``~/.bashrc`` would be appended to as well). A FIFO is
+    opened without blocking, then refused; one line names the file either way."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EISDIR):  # a symlink; a FIFO nobody reads; a folder
+            check_own_file(path)
+        raise _cannot_write(path, exc) from None
+    try:
+        kind = _odd_kind(os.fstat(fd))
+        if kind is not None:
+            raise SentinetError(f"{path}: {kind}, not a file of its own; sentinet never writes through it "
+                                "(remove it, or copy the folder with cp -r from a source you trust)")
+        os.set_blocking(fd, True)
+        f = os.fdopen(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+TREE_LIMIT = 100_000  # entries walked under a folder sentinet writes: a run holds tens, a group thousands
+
+
+def check_own_tree(folder: Path) -> None:
+    """Refuse to write into ``folder`` (a run directory to resume, a group, a study) if anything
+    under it is a symlink, a hard link, a FIFO, a device or a socket: sentinet writes there
+    (train.log, tensorboard/, a member's files), and a planted ``tensorboard -> ~/.ssh`` or
+    ``seed-2 -> /etc`` would lead its writes outside. The folder itself may be a link the user
+    made; a path that is no folder is left to the caller to report. One line names the first
+    such entry."""
+    if not os.path.isdir(folder):
+        return
+    stack, seen = [Path(folder)], 0
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > TREE_LIMIT:
+                    raise SentinetError(f"{folder}: over {TREE_LIMIT:,} files and folders; not a run directory")
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(Path(entry.path))
+                elif (kind := _odd_kind(info)) is not None:
+                    raise SentinetError(f"{entry.path}: {kind}; sentinet writes into {folder} only where it holds "
+                                        "plain files and folders of its own (remove it, or copy the folder with "
+                                        "cp -r from a source you trust)")
+
+
+RUN_FILE_LIMIT = 256 * 1024 ** 2  # the largest run file read whole: dev_predictions.json is ~50 MB at its limit
+
+
+def read_own_bytes(path: Path, limit: int = RUN_FILE_LIMIT) -> bytes:
+    """A file of a run directory (or archive, or study) read whole: it must be a regular file
+    (a FIFO would block, ``/dev/zero`` never ends) of at most ``limit`` bytes. Symlinks are
+    followed, as a user's copy of a run may use them; what they lead to is checked."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SentinetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SentinetError(f"{path}: is {_file_kind(info.st_mode)}, not a file sentinet reads")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise SentinetError(f"{path}: over {limit:,} bytes, too large for this file; is it the right one?")
+    return data
+
+
+def check_readable(path: Path) -> None:
+    """Refuse ``path`` if it exists (through any links) and is no regular file: a FIFO would
+    block its reader, ``/dev/zero`` would never end. An absent path is the caller's to report."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise SentinetError(f"{path}: is {_file_kind(mode)}, not a file sentinet reads")
+
+
+def read_own_text(path: Path, limit: int = RUN_FILE_LIMIT) -> str:
+    """``read_own_bytes`` as UTF-8; invalid UTF-8 is one line naming the file and the byte."""
+    try:
+        return read_own_bytes(path, limit).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SentinetError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
 
 
 STREAM_ROOTS = ("/dev/", "/proc/")
@@ -101,11 +243,12 @@ def _cannot_write(path: Path, exc: OSError) -> SentinetError:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
+def atomic_open(path: str | Path, mode: str = "w", named: bool = False) -> Iterator[IO]:
     """``open`` on a temp file beside ``path`` that replaces ``path`` when the block ends
-    without an exception (see ``atomic_path``); a device or pipe is written in place, in
-    append mode (nothing to replace, and a redirected stdout keeps what it held)."""
-    with atomic_path(path) as tmp:
+    without an exception (see ``atomic_path``, and what ``named`` allows); a device or pipe a
+    user named is written in place, in append mode (nothing to replace, and a redirected
+    stdout keeps what it held)."""
+    with atomic_path(path, named) as tmp:
         if tmp == Path(path):  # atomic_path hands back the path itself only to write through
             mode = mode.replace("w", "a")
         encoding = None if "b" in mode else "utf-8"
@@ -113,8 +256,8 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
             yield f
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_open(path, "w") as f:
+def atomic_write_text(path: str | Path, text: str, named: bool = False) -> None:
+    with atomic_open(path, "w", named) as f:
         f.write(text)
 
 
@@ -187,6 +330,7 @@ def load_torch(path: Path, what: str) -> object:
     anything else refused, so a planted object never runs; any failure is one line."""
     import torch
 
+    check_readable(path)  # a FIFO would block the load, /dev/zero would never end
     try:
         with warnings.catch_warnings():  # garbage can look like an unusual pickle protocol
             warnings.simplefilter("ignore")

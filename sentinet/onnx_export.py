@@ -194,7 +194,7 @@ def _metadata(run: artifacts.LoadedRun) -> dict:
 def _write_atomically(path: Path, payload: bytes) -> None:
     from sentinet.fileio import atomic_open
 
-    with atomic_open(path, "wb") as f:
+    with atomic_open(path, "wb", named=True) as f:
         f.write(payload)
 
 

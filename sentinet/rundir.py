@@ -20,6 +20,7 @@ So a directory is either complete or says that it is not, and how to go on (``se
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 from sentinet.config import Config, dump_yaml, from_dict, read_yaml
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_write_text
+from sentinet.fileio import atomic_write_text, read_own_bytes, read_own_text
 from sentinet.models import ENCODER_OPTIONS  # torch-free: the options, not the encoders
 
 CONFIG, VOCAB, WEIGHTS, METRICS, LOG = "config.yaml", "vocab.json", "model.pt", "metrics.json", "train.log"
@@ -36,6 +37,7 @@ DECISION, ENSEMBLE, DEV, LAST = "decision.json", "ensemble.json", "dev_predictio
 DEV_PREDICTIONS_LIMIT = 5_000_000  # probabilities in dev_predictions.json: about 50 MB
 CSV, CURVES, CONFUSION, TENSORBOARD = "metrics.csv", "curves.png", "confusion.png", "tensorboard"
 NOTE, GROUP = "INCOMPLETE", "group.json"  # group.json: in a --seeds/--folds group, what it trains
+NOTE_LIMIT = 64 * 1024  # INCOMPLETE holds two short lines
 BUNDLE = "vectors.npz"  # in an export: the vectors of words unseen in training
 BASELINE_JSON, BASELINE_NPZ = "baseline.json", "baseline.npz"  # a `sentinet baseline` run's model, as data
 READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE,
@@ -87,10 +89,15 @@ def write_config(config: Config, path: Path) -> None:
 
 def read_json(path: Path, what: str, pick: Callable[[Any], Any] = lambda data: data) -> Any:
     """A run file's JSON, passed through ``pick`` (which takes out the fields it needs); a
-    missing or damaged file, or one without those fields, is one line naming it."""
+    missing, damaged or oversized file, one that is no regular file, or one without those
+    fields, is one line naming it."""
     try:
-        return pick(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        text = read_own_text(path)  # a regular file of bounded size: not /dev/zero, not a FIFO
+    except SentinetError as exc:
+        raise SentinetError(f"{path}: unreadable {what} ({str(exc).removeprefix(f'{path}: ')})") from None
+    try:
+        return pick(json.loads(text))
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise SentinetError(f"{path}: unreadable {what} ({exc})") from None
 
 
@@ -197,11 +204,12 @@ def clear(run_dir: Path) -> None:
 
 def status(run_dir: Path) -> str | None:
     """Why ``run_dir`` has not finished (its note's first line), or None when it has."""
-    try:
-        text = (run_dir / NOTE).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    path = run_dir / NOTE
+    if not os.path.lexists(path):
         return None
-    except OSError:
+    try:
+        text = read_own_bytes(path, NOTE_LIMIT).decode("utf-8", errors="replace")
+    except SentinetError:  # a note that is a FIFO or a megabyte still says "not finished"
         text = ""
     return (text.splitlines() or [""])[0].strip() or "no status"
 

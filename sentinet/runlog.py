@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, printable
+from sentinet.fileio import open_append
 
 
 class RunLog:
@@ -25,6 +26,9 @@ class RunLog:
         self._write(self.pending)
 
     def __call__(self, message: str) -> None:
+        """Log ``message``; control characters in it (a run name, a data file's path or label)
+        are escaped, so nothing from outside acts on the terminal; its own line breaks stay."""
+        message = printable(message, keep_newlines=True)
         tqdm.write(message)
         if self.path is None:
             self.pending.append(message)
@@ -32,8 +36,9 @@ class RunLog:
             self._write([message])
 
     def _write(self, lines: list[str]) -> None:
+        """Append, never through a link planted at train.log (sentinet.fileio.open_append)."""
         try:
-            with open(self.path, "a", encoding="utf-8") as f:
+            with open_append(self.path) as f:
                 f.writelines(line + "\n" for line in lines)
         except OSError as exc:  # a full disk names the file, like every other write
             raise SentinetError(f"{self.path}: cannot write ({exc.strerror or exc})") from None

@@ -36,7 +36,7 @@ from sentinet.decision import Bias, decide, describe_bias, tune_bias
 from sentinet.device import resolve_device
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback, Events
-from sentinet.fileio import remove_partials
+from sentinet.fileio import check_own_tree, remove_partials
 from sentinet.inference import predict_ids
 from sentinet.labels import LabelSet
 from sentinet.metrics import all_scores, epoch_scores, full_report, headline, metric_name, pairs_noun, resolve_metric, score_of
@@ -154,6 +154,8 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
     A Ctrl-C finishes the run with the best epoch so far and raises ``Interrupted``; any other
     failure before the first checkpoint removes the new run's directory."""
     started = time.time()
+    if resume is not None:
+        check_own_tree(resume)  # a run from someone else: no link may lead its writes outside
     log = RunLog()
     prep = prepare(copy.deepcopy(config), resume, log)
     if dry_run:

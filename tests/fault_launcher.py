@@ -78,9 +78,9 @@ def install() -> None:
     atomic_open = fileio.atomic_open
 
     @contextlib.contextmanager
-    def pausing_open(path, mode="w"):
+    def pausing_open(path, mode="w", named=False):
         path = Path(path)
-        with atomic_open(path, mode) as f:
+        with atomic_open(path, mode, named) as f:
             point = f"{path.name}:{now['epoch']}"
             if "b" in mode and path.name in ("model.pt", "last.pt") and wanted(PAUSE, path.parent, point):
                 yield _FreezesAfterFirstWrite(f, f"{path.parent}: paused writing {point}")
