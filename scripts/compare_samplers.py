@@ -16,7 +16,7 @@ from pathlib import Path
 
 import optuna
 
-from sentinet import plots, tuning
+from sentinet import plots, study_storage, tuning
 from sentinet.errors import SentinetError
 
 
@@ -27,10 +27,10 @@ def load(study: str, storage: str | None) -> tuple[str, optuna.Study]:
         if not (directory / "study.db").is_file():
             raise SentinetError(f"{directory}: no study.db here (give a study directory, or --storage URL)")
         storage, study = f"sqlite:///{directory.resolve() / 'study.db'}", directory.resolve().name
-    names = optuna.get_all_study_names(tuning.open_storage(storage))
+    names = optuna.get_all_study_names(study_storage.open_storage(storage))
     if study not in names:
-        raise SentinetError(f"no study {study!r} in {tuning.shown_url(storage)} (it has: {', '.join(names) or 'none'})")
-    loaded = optuna.load_study(study_name=study, storage=tuning.open_storage(storage))
+        raise SentinetError(f"no study {study!r} in {study_storage.shown_url(storage)} (it has: {', '.join(names) or 'none'})")
+    loaded = optuna.load_study(study_name=study, storage=study_storage.open_storage(storage))
     return f"{study} ({loaded.user_attrs.get('sampler', 'tpe')})", loaded
 
 

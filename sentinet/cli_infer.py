@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from sentinet import outputs
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, printable
 
 INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
              "of the float model's.")
@@ -58,8 +58,8 @@ def evaluate(
     if report["unlabelled"]:
         n = report["unlabelled"]
         verbs = ("has", "is") if n == 1 else ("have", "are")
-        typer.echo(f"note: {n:,} record{'s' * (n != 1)} of {data_file} {verbs[0]} no label and {verbs[1]} "
-                   "not scored", err=True)
+        typer.echo(f"note: {n:,} record{'s' * (n != 1)} of {printable(str(data_file))} {verbs[0]} no label "
+                   f"and {verbs[1]} not scored", err=True)
     if errors is not None:
         count = _write_errors(errors, result.mistakes(names), names)
         typer.echo(f"wrote {count} misclassified items to {errors}{replaced_note(replaced)}", err=True)
@@ -99,7 +99,7 @@ def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
     from sentinet.fileio import atomic_open
 
     columns = ["id", "entity", "gold", "predicted", "confidence", *(f"p_{n}" for n in names), "text"]
-    with atomic_open(path) as f:
+    with atomic_open(path, named=True) as f:
         write_row = outputs.row_writer(f, "tsv", columns)
         for m in mistakes:
             write_row([m["id"], m["entity"], m["gold"], m["predicted"], f"{m['confidence']:.6f}",
@@ -118,7 +118,7 @@ def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
                        notes.append, pairs_noun(report)):
         typer.echo(f"wrote {path}", err=True)
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {printable(note)}", err=True)
 
 
 def predict(
@@ -303,7 +303,7 @@ def explain(
 
     explanation = model.explain(text, method)
     if html_out is not None:
-        atomic_write_text(html_out, render_html(explanation))
+        atomic_write_text(html_out, render_html(explanation), named=True)
         typer.echo(f"wrote {html_out}{replaced_note(replaced)}", err=True)
     if json_output:
         typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))

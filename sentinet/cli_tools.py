@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, printable
 
 
 config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Configs: the resolved config, the key reference.")
@@ -28,7 +28,7 @@ def config_show(
     try:
         cfg = resolve_paths(cfg)
     except SentinetError as exc:
-        typer.echo(f"# note: {exc}", err=True)
+        typer.echo(f"# note: {printable(str(exc))}", err=True)
     typer.echo(dump_yaml(cfg), nl=False)
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from sentinet.errors import SentinetError
-from sentinet.yamlfile import load_yaml, read_yaml  # noqa: F401 (config.read_yaml, as callers know it)
+from sentinet.errors import SentinetError, printable
+from sentinet.yamlfile import YAMLSyntaxError, load_yaml, parse_yaml, read_yaml  # noqa: F401 (config.read_yaml, as callers know it)
 from sentinet.fields import (
     EncoderOptions, bounded, check_range, choice, coerce, join_key, suggest_name, unknown_key,
 )
@@ -309,10 +309,10 @@ class RunConfig:
 def check_plain_name(name: str, what: str, advice: str = "") -> str:
     """A name that becomes one directory (a run, a study): a name, never a path, so no config,
     ``--set`` or option can make sentinet write anywhere else."""
-    bad = [c for c in ("/", "\\", "\0") if c in name]
+    bad = [c for c in ("/", "\\", "\0") if c in name] or printable(name) != name  # a control character
     if not name or bad or name in (".", "..") or name != name.strip() or Path(name).is_absolute():
-        raise SentinetError(f"{what}: {name[:80]!r} must be a plain name (no '/', '\\', '..' or "
-                            f"surrounding spaces){advice}")
+        raise SentinetError(f"{what}: {name[:80]!r} must be a plain name (no '/', '\\', '..', control "
+                            f"characters or surrounding spaces){advice}")
     return name
 
 
@@ -362,13 +362,15 @@ def load_config(path: str | Path, overrides: list[str] | None, encoders: Encoder
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Set ``a.b.c=value`` in the raw dict; the value is parsed as YAML (3, true, [3,4])."""
+    """Set ``a.b.c=value`` in the raw dict; the value is parsed as YAML (3, true, [3,4]) by
+    the strict reader config files go through (a key twice, an alias bomb, deep nesting and
+    size refused); text that is not YAML at all is taken as the plain string."""
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise SentinetError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
-    except yaml.YAMLError:
+        value = parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
+    except YAMLSyntaxError:
         value = text
     parts = key.strip().split(".")
     node = raw

@@ -364,10 +364,18 @@ def _remove_dead_partials(path: Path) -> None:
     prefix = f".{path.name}."
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
-            pid = entry.name.removeprefix(prefix).split(".")[0]
-            if (entry.name.startswith(prefix) and entry.name.endswith(".tmp") and pid.isdigit()
-                    and not pid_alive(int(pid)) and entry.is_file(follow_symlinks=False)):
+            if entry.name.startswith(prefix) and dead_partial(entry):
                 _remove(entry.path)
+
+
+def dead_partial(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a temp file of this module's (``.NAME.PID.XXXXXXXX.tmp``) whose
+    writer process is gone: only a regular file, only a dead pid."""
+    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+        return False
+    parts = entry.name.removesuffix(".tmp").rsplit(".", 2)
+    return (len(parts) == 3 and len(parts[0]) > 1 and parts[1].isdigit() and parts[2] != ""
+            and entry.is_file(follow_symlinks=False) and not pid_alive(int(parts[1])))
 
 
 def private_dir(kind: str) -> tempfile.TemporaryDirectory:

@@ -11,9 +11,10 @@ runs of one ``data`` section trained apart have), the averaged ensemble is score
 the metric and plain-argmax decision that ``eval`` applies to it; otherwise it is written
 unscored, and the log says why.
 
-DIR, new or an empty folder, gets ``metrics.json``, ``train.log`` and, last, ``ensemble.json``
-(the members, relative to DIR), each written atomically: DIR is an ensemble only once that
-last rename is done, and any failure removes what was written (and DIR, when this made it).
+DIR, new or an empty folder (temp files that a killed writer left count as nothing and are
+removed), gets ``metrics.json``, ``train.log`` and, last, ``ensemble.json`` (the members,
+relative to DIR), each written atomically: DIR is an ensemble only once that last rename is
+done, and any failure removes what was written (and DIR, when this made it).
 The members stay where they are: move DIR and them together.
 """
 
@@ -32,7 +33,7 @@ from sentinet.archive import is_archive
 from sentinet.config import read_yaml
 from sentinet.decision import decide
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_write_text
+from sentinet.fileio import atomic_write_text, dead_partial
 from sentinet.labels import LabelSet
 from sentinet.metrics import full_report, headline, summarise
 
@@ -144,14 +145,22 @@ def _is_number(value: object) -> bool:
 
 
 def _check_target(out: Path) -> None:
-    """DIR must be new or an empty folder: an ensemble never writes into an existing run."""
+    """DIR must be new or an empty folder: an ensemble never writes into an existing run.
+    The temp files a killed writer left (``kill -9`` mid-ensemble) do not count, and are
+    removed: otherwise the same command would refuse that folder forever."""
     if not os.path.lexists(out):
         return
     if not out.is_dir():
         raise SentinetError(f"{out}: exists and is not a directory; give a new directory for the ensemble")
-    if any(out.iterdir()):
+    with os.scandir(out) as scan:
+        entries = list(scan)
+    leftovers = [entry for entry in entries if dead_partial(entry)]
+    if len(leftovers) < len(entries):
         raise SentinetError(f"{out}: exists and is not empty; the ensemble goes into a new "
                             "(or empty) directory, never over an existing run")
+    for entry in leftovers:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
 
 
 def _check_members(members: list[Member], runs: list[Path], out: Path) -> None:

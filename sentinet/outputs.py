@@ -21,15 +21,21 @@ from sentinet.fileio import atomic_open
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
 TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection list), and a number, which
+# starts the same way but is data ("-1", "+0.5", "-2e-3").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 @contextlib.contextmanager
 def input_stream(name: str):
+    """The input, UTF-8, split into lines at \\n (and \\r\\n) only, as every reader splits a
+    file: a bare CR inside a text is not a record break here either."""
     if name == "-":
-        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict", newline="\n")
         yield sys.stdin
         return
-    with open(name, encoding="utf-8", newline="") as f:
+    with open(name, encoding="utf-8", newline="\n") as f:
         yield f
 
 
@@ -79,7 +85,7 @@ def output_stream(output: Path | None):
     if output is None:
         yield Stdout()
         return
-    with atomic_open(output, "w") as f:
+    with atomic_open(output, "w", named=True) as f:
         yield f
 
 
@@ -165,7 +171,16 @@ def row_writer(out, output_format: str, columns: list[str]):
         return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
     if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
         out.write("\t".join(TSV_UNSAFE.sub(" ", c) for c in columns) + "\n")  # a class name too
-        return lambda values: out.write("\t".join(TSV_UNSAFE.sub(" ", str(v)) for v in values) + "\n")
+        return lambda values: out.write("\t".join(not_formula(TSV_UNSAFE.sub(" ", str(v))) for v in values) + "\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    return writer.writerow
+    return lambda values: writer.writerow([not_formula(v) for v in values])
+
+
+def not_formula(value: object) -> object:
+    """``value`` with a ``'`` before it when a spreadsheet opening the file would run it as a
+    formula (``=HYPERLINK(...)``, ``@SUM(...)``, ``-2+3``): a text, id or label is data, and
+    Excel and LibreOffice show the quote as the cell's text prefix. Numbers stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from sentinet import rundir, tables
 from sentinet.errors import SentinetError
 from sentinet.metrics import headline
-from sentinet.yamlfile import load_yaml
+from sentinet.yamlfile import read_yaml
 
 IGNORED = ("run.name", "run.output_dir")  # differ between any two runs and say nothing
 
@@ -27,32 +25,42 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def describe_run(run_dir: Path) -> dict:
-    """Config (flattened) and headline scores of a run or an ensemble directory."""
+    """Config (flattened) and headline scores of a run or an ensemble directory, read by the
+    same strict readers as predict's: a damaged or hostile file is one line naming it."""
     metrics_path = run_dir / rundir.METRICS
     status = rundir.status(run_dir)
     if status is not None and not metrics_path.is_file():
         raise SentinetError(rundir.message(run_dir, f"{status}; no epoch saved yet"))
-    try:
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SentinetError(f"{run_dir}: not a finished sentinet run (metrics.json: {exc})") from None
+    if not metrics_path.is_file():  # nor a FIFO or a device under that name: never read
+        raise SentinetError(f"{run_dir}: not a finished sentinet run (no {rundir.METRICS} file)")
+    metrics = rundir.read_metrics(run_dir)
     if status is not None:
         rundir.warn(run_dir)
         if (run_dir / rundir.WEIGHTS).is_file():  # a killed run's metrics.json may lag model.pt
             from sentinet.artifacts import load_record  # torch: only for such a run
 
             metrics.update(load_record(run_dir / rundir.WEIGHTS))
-    if (run_dir / rundir.ENSEMBLE).is_file():
-        config_dir = rundir.members(run_dir)[0]
+    ensemble = (run_dir / rundir.ENSEMBLE).is_file()
+    config_dir = rundir.members(run_dir)[0] if ensemble else run_dir
+    try:
+        scores = _scores(metrics, ensemble, status)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SentinetError(f"{metrics_path}: unreadable metrics ({type(exc).__name__}: {exc})") from None
+    config = read_yaml(config_dir / rundir.CONFIG)
+    return {"name": run_dir.name, "config": flatten(config), "scores": scores}
+
+
+def _scores(metrics: dict, ensemble: bool, status: str | None) -> dict[str, str]:
+    """The report's score rows from metrics.json; a field of the wrong type raises."""
+    if ensemble:
         scores = {"dev": headline(metrics),
                   # a mixed ensemble of runs scored on different dev data has no ensemble score
                   "ensemble dev": headline(metrics["ensemble"]) if metrics.get("ensemble") else "—",
                   "members": str(len(metrics["members"]))}
     elif metrics.get("kind") == "baseline":  # sentinet baseline: no epochs
-        config_dir, best = run_dir, metrics.get("best", {})
+        best = metrics.get("best", {})
         scores = {"dev": headline(best) or "—", "best epoch": "-", "baseline": f"tf-idf + logistic regression, C {metrics.get('C')}"}
     else:
-        config_dir = run_dir
         best, best_epoch = metrics.get("best", {}), metrics.get("best_epoch")
         epochs = max(len(metrics.get("epochs", [])), best_epoch or 0)  # model.pt may be an epoch ahead
         scores = {"dev": headline(best) or "—", "best epoch": f"{best_epoch} of {epochs}"}
@@ -61,11 +69,7 @@ def describe_run(run_dir: Path) -> dict:
         scores["time (s)"] += " (incomplete)"
     elif metrics.get("interrupted"):
         scores["time (s)"] += " (interrupted)"
-    try:
-        config = load_yaml((config_dir / rundir.CONFIG).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, SentinetError) as exc:
-        raise SentinetError(f"{config_dir}: unreadable config.yaml ({exc})") from None
-    return {"name": run_dir.name, "config": flatten(config or {}), "scores": scores}
+    return scores
 
 
 def select_runs(paths: list[Path]) -> tuple[list[Path], list[str]]:
@@ -103,17 +107,26 @@ def compare(run_dirs: list[Path]) -> tuple[list[str], list[list[str]]]:
     """Header and rows: one row per differing config key, then one per score."""
     runs = [describe_run(Path(d)) for d in run_dirs]
     keys = sorted({k for r in runs for k in r["config"]} - set(IGNORED))
-    differing = [k for k in keys if len({json.dumps(r["config"].get(k), sort_keys=True) for r in runs}) > 1]
+    differing = [k for k in keys if len({_comparable(r["config"].get(k)) for r in runs}) > 1]
     rows = [[k, *(_cell(r["config"].get(k, "—")) for r in runs)] for k in differing]
     score_keys = list(dict.fromkeys(k for r in runs for k in r["scores"]))
     rows += [[k, *(r["scores"].get(k, "—") for r in runs)] for k in score_keys]
     return ["", *(r["name"] for r in runs)], rows
 
 
+def _comparable(value: object) -> str:
+    """``value`` as text that is equal for equal values; YAML also gives dates and keys of
+    mixed types, which JSON neither writes nor sorts."""
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.12g}"  # 0.3, not the 0.30000000000000004 a stepped search may store
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def render(header: list[str], rows: list[list[str]], markdown: bool) -> str:

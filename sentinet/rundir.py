@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sentinet.config import Config, dump_yaml, from_dict, read_yaml
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, printable
 from sentinet.fileio import atomic_write_text, read_own_bytes, read_own_text
 from sentinet.models import ENCODER_OPTIONS  # torch-free: the options, not the encoders
 
@@ -228,7 +228,7 @@ def warn(run_dir: Path) -> bool:
     """A run cut short still serves its best epoch so far, but the user should know."""
     why = status(run_dir)
     if why is not None:
-        print(f"warning: {message(run_dir, why)}", file=sys.stderr)
+        print(f"warning: {printable(message(run_dir, why))}", file=sys.stderr)  # the note may hold anything
     return why is not None
 
 

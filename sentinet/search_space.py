@@ -275,7 +275,7 @@ def check_storage(url: str) -> None:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
         return  # open_storage says what is wrong with it
     memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory" \
         or str(parsed.database).startswith("file::memory:")

@@ -11,7 +11,6 @@ database after every run, so it covers every trial, wherever it ran.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
 import multiprocessing
 import os
@@ -27,8 +26,6 @@ import numpy as np
 import optuna
 import torch
 from optuna.trial import FrozenTrial, Trial, TrialState
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tqdm import tqdm
 
 from sentinet import plots
@@ -36,8 +33,9 @@ from sentinet.config import Config, dump_yaml
 from sentinet.ensemble import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.events import Callback
-from sentinet.fileio import atomic_write_text
+from sentinet.fileio import atomic_write_text, check_own_tree
 from sentinet.search_space import Job, Param, build_config, grid, grid_size, tried_points
+from sentinet.study_storage import open_storage, shown_url
 from sentinet.study_state import WORKER, fail_abandoned, worker_name
 from sentinet.study_tables import (
     cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds, score_name,
@@ -55,58 +53,13 @@ BEST_SO_FAR = "best_so_far.png"
 # A study and its trials
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's database storage. SQLite waits up to a minute for a lock held by another
-    worker; a first connection racing another one to create the tables is retried."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise SentinetError(f"--storage {url!r}: not a database URL "
-                            "(e.g. sqlite:///study.db or postgresql://user:password@host/db)") from None
-    shown = shown_url(url)
-    parsed = _with_postgres_driver(parsed, shown)
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
-    for attempt in range(4):
-        try:
-            return optuna.storages.RDBStorage(parsed.render_as_string(hide_password=False),
-                                              engine_kwargs=kwargs)
-        except ImportError:
-            raise SentinetError(f"--storage {shown}: the {parsed.get_driver_name()} database "
-                                "driver is not installed") from None
-        except SQLAlchemyError as exc:
-            error = exc
-            if attempt < 3:
-                time.sleep(0.3 * (attempt + 1))
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    raise SentinetError(f"--storage {shown}: cannot open the study database ({reason})")
-
-
-def shown_url(url: str) -> str:
-    """The URL as it may be printed: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _with_postgres_driver(url: URL, shown: str) -> URL:
-    """A bare postgresql:// URL gets whichever driver is installed — psycopg2 (the postgres
-    extra) or psycopg 3 — as SQLAlchemy's default differs between versions."""
-    if url.drivername != "postgresql":
-        return url
-    for module in ("psycopg2", "psycopg"):
-        if importlib.util.find_spec(module):
-            return url.set(drivername=f"postgresql+{module}")
-    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: pip install 'sentinet-nlp[postgres]'")
-
-
 def create_study(job: Job) -> optuna.Study:
     """The job's study, created on first use, loaded when it exists (resuming)."""
     quiet_optuna()
     study = optuna.create_study(study_name=job.name, storage=open_storage(job.storage),
                                 direction="maximize", load_if_exists=True)
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise SentinetError(f"study {job.name!r} in {job.storage} minimises; sentinet maximises "
+        raise SentinetError(f"study {job.name!r} in {shown_url(job.storage)} minimises; sentinet maximises "
                             "the dev score: choose another --study name")
     return study
 
@@ -257,6 +210,7 @@ def optimize(job: Job, trials: int, timeout: float | None, seed: int, threads: i
 def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> bool:
     """Run ``trials`` new trials (0: until the timeout or Ctrl-C) on ``jobs`` worker processes.
     Returns True when stopped by Ctrl-C; finished trials are in the storage either way."""
+    check_own_tree(job.directory)  # a study folder someone passed on: no link leads study.db or trials outside
     study = create_study(job)
     for number in fail_abandoned(study):
         tqdm.write(f"trial {number} fail  (its worker process ended without finishing it: killed?)")

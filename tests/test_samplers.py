@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sentinet import plots, tuning
+from sentinet import plots, study_storage, tuning
 from sentinet.cli import main
 from sentinet.errors import SentinetError
 from sentinet.search_space import GRID_LIMIT, Job, Param, grid, grid_values, tried_points
@@ -103,7 +103,7 @@ def tune_here(study: dict, monkeypatch, capsys, *args: str) -> subprocess.Comple
 
 
 def load(study: dict, name: str = "base") -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=tuning.open_storage(study["storage"]))
+    return optuna.load_study(study_name=name, storage=study_storage.open_storage(study["storage"]))
 
 
 def assert_png(path: Path) -> None:
@@ -217,7 +217,7 @@ def test_best_so_far_without_matplotlib_says_so_once(tmp_path, monkeypatch):
 
 def fake_study(directory: Path, sampler: str, values: list[float | None]) -> None:
     """A study directory with finished trials of the given scores (None: pruned)."""
-    storage = tuning.open_storage(f"sqlite:///{directory / 'study.db'}")
+    storage = study_storage.open_storage(f"sqlite:///{directory / 'study.db'}")
     study = optuna.create_study(study_name=directory.name, storage=storage, direction="maximize")
     study.set_user_attr("sampler", sampler)
     x = optuna.distributions.FloatDistribution(0, 1)

@@ -25,7 +25,7 @@ import torch
 import yaml
 from optuna.trial import TrialState
 
-from sentinet import tuning
+from sentinet import study_storage, tuning
 from sentinet.cli import main
 from sentinet.config import load_config, read_yaml
 from sentinet.models import ENCODER_OPTIONS
@@ -60,7 +60,7 @@ def run_tune(study: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def trials_in(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=name, storage=tuning.open_storage(storage)).get_trials()
+    return optuna.load_study(study_name=name, storage=study_storage.open_storage(storage)).get_trials()
 
 
 def config_value(config, key: str):
@@ -75,7 +75,7 @@ def test_study_writes_best_config_and_resumes(study):
     trials = trials_in(study["storage"], "base")
     assert [t.number for t in trials] == [0, 1]
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    best = optuna.load_study(study_name="base", storage=tuning.open_storage(study["storage"])).best_trial
+    best = optuna.load_study(study_name="base", storage=study_storage.open_storage(study["storage"])).best_trial
     assert best.value == max(t.value for t in trials)
     best_yaml = study["dir"] / "best.yaml"
     assert str(best_yaml) in first.stdout
@@ -251,7 +251,7 @@ def test_example_spaces_fit_the_shipped_configs(space, base):
 def test_missing_postgres_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # import psycopg2 fails as if not installed
     with pytest.raises(SentinetError, match=r"pip install 'sentinet-nlp\[postgres\]'") as exc:
-        tuning.open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
+        study_storage.open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
     assert "secret" not in str(exc.value)
 
 

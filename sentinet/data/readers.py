@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
@@ -42,6 +43,10 @@ EXTENSIONS = {
 # A line or text past this is no short text: a binary file, a missing line break, or an attack.
 # Refused rather than cut, and read no further than this, so memory stays bounded whatever comes.
 MAX_LINE_CHARS = 10_000_000
+# Lines end at \n (or \r\n) in every reader, predict's streams included; a bare CR is a character.
+BARE_CR = "a bare CR (carriage return) in an unquoted field: quote the field or remove the CR"
+UTF16_PROBE = 1024  # bytes looked at for UTF-16's tell-tale NULs
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON's "\ud800" escapes make them
 @dataclass
 class Record:
     """One tweet. ``labels`` maps company (or "label") → its label; empty means unlabelled."""
@@ -130,11 +135,33 @@ def check_readable(path: Path) -> None:
 def _read_text(path: Path) -> str:
     """The whole file as text; line formats are small enough, and this pins UTF-8 errors."""
     data = path.read_bytes()
+    _refuse_utf16(data[:UTF16_PROBE], path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _utf8_error(path, data, exc) from None
     return text.removeprefix("\ufeff")  # a BOM from Excel or Notepad is not part of the text
+
+
+def _refuse_utf16(head: bytes, path: Path) -> None:
+    """UTF-16 text (Windows' "Unicode" export) is refused, not read: without a byte-order mark
+    its Cyrillic and ASCII decode as valid UTF-8 garbage, every other byte a NUL or a control."""
+    encoding = _utf16_encoding(head)
+    if encoding:
+        raise SentinetError(f"{path}: looks like {encoding} (NUL bytes between the characters), not "
+                            f"UTF-8; convert it, e.g. iconv -f {encoding} -t UTF-8 FILE > FILE.utf8")
+
+
+def _utf16_encoding(head: bytes) -> str | None:
+    """"UTF-16" (a byte-order mark), "UTF-16LE"/"UTF-16BE" (NULs at only odd/even offsets,
+    where text in UTF-16 has the high bytes of its ASCII), or None: a run of NULs, or a
+    stray one, is not UTF-16."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if (even == 0) == (odd == 0) or max(even, odd) < max(1, len(head) // 128):
+        return None
+    return "UTF-16LE" if odd else "UTF-16BE"
 
 
 def _utf8_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> SentinetError:
@@ -168,9 +195,9 @@ def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
             continue
         obj = _json_object(path, n, line)
         text = _jsonl_text(path, n, obj, text_column)
-        rid = _jsonl_id(obj, id_column, n)
+        rid = _jsonl_id(path, n, obj, id_column)
         record = _single_label_record(path, rid, text, obj.get(label_column), label_column)
-        record.date = None if obj.get(date_column) is None else str(obj[date_column])
+        record.date = None if obj.get(date_column) is None else _replaced_surrogates(str(obj[date_column]))
         records.append(record)
     return records
 
@@ -197,11 +224,26 @@ def _jsonl_text(path: Path, n: int, obj: dict, text_column: str) -> str:
             f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
             "set data.text_column)"
         )
-    return text
+    return _replaced_surrogates(text)
 
 
-def _jsonl_id(obj: dict, id_column: str, n: int) -> str:
-    return str(obj[id_column]) if obj.get(id_column) is not None else str(n)
+def _replaced_surrogates(text: str) -> str:
+    """A text with each lone surrogate (JSON's unpaired "\\ud800", half an emoji cut by a
+    truncating exporter) as U+FFFD, the way a UTF-8 decoder shows a broken byte: the rest
+    of the text still counts, and no writer (CSV, JSON, a log) can encode the half."""
+    return LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _jsonl_id(path: Path, n: int, obj: dict, id_column: str) -> str:
+    """The record's id (its line number when it has none); an id with a lone surrogate is
+    refused, not mended: a changed id would match nothing it was meant to join with."""
+    if obj.get(id_column) is None:
+        return str(n)
+    rid = str(obj[id_column])
+    if LONE_SURROGATE.search(rid):
+        raise SentinetError(f"{path}: line {n}: id {rid!r} holds a lone surrogate (an unpaired JSON "
+                            "\\ud800-\\udfff escape); fix the id")
+    return rid
 
 
 def is_quoted(format: str, quoting: str) -> bool:
@@ -242,8 +284,9 @@ def _table_rows(lines: Iterable[tuple[int, str]], format: str, quoted: bool,
         yield from ((reader.line_num, row) for row in reader if row)
     except csv.Error as exc:
         hint = "; for a TSV without quoting set data.quoting: none" if format == "tsv" else ""
+        why = BARE_CR if "new-line character" in str(exc) else exc  # csv's own hint is about open()
         raise SentinetError(f"{name}: line {reader.line_num}: malformed {format.upper()} "
-                            f"({exc}{hint})") from None
+                            f"({why}{hint})") from None
 
 
 def _table_cells(rows: Iterator[tuple[int, list[str]]], name: str, text_column: str,
@@ -274,8 +317,18 @@ def _delimiter_hint(header: list[str]) -> str:
 
 
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
-    label = parse_label(value, f"{path}: id {rid!r}, column {column!r}")
+    where = f"{path}: id {rid!r}, column {column!r}"
+    label = _checked_label(parse_label(value, where), where)
     return Record(rid, text, {} if label is None else {SINGLE_LABEL: label})
+
+
+def _checked_label(label: int | str | None, where: str) -> int | str | None:
+    """A label with a lone surrogate is refused where it is read: a class name is written in
+    every output, and no writer can encode it (control characters: training_data refuses)."""
+    if isinstance(label, str) and LONE_SURROGATE.search(label):
+        raise SentinetError(f"{where}: label {label!r} holds a lone surrogate (an unpaired JSON "
+                            "\\ud800-\\udfff escape); fix the label")
+    return label
 
 
 # --------------------------------------------------------------------------------------
@@ -295,7 +348,7 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
         for n, line in lines:
             if line.strip():
                 obj = _json_object(path, n, line)
-                yield Record(_jsonl_id(obj, id_column, n), _jsonl_text(path, n, obj, text_column))
+                yield Record(_jsonl_id(path, n, obj, id_column), _jsonl_text(path, n, obj, text_column))
         return
     if format not in ("tsv", "csv"):
         raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")
@@ -305,14 +358,20 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
 
 
 def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
-    """Each line, read no further than MAX_LINE_CHARS (a pipe of NULs holds no line break)."""
-    n = 0
+    """Each line, read no further than MAX_LINE_CHARS (a pipe of NULs holds no line break);
+    UTF-16 is refused from the first kilobyte on, before a record is labelled."""
+    n, head = 0, ""
     try:
         while line := stream.readline(MAX_LINE_CHARS + 2):  # room for \r\n
             n += 1
+            if len(head) < UTF16_PROBE:
+                head += line[:UTF16_PROBE]
+                _refuse_utf16(head.encode("utf-8")[:UTF16_PROBE], path)
             line = _checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
             yield n, line.removeprefix("\ufeff") if n == 1 else line
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if n == 0:
+            _refuse_utf16(exc.object[:UTF16_PROBE], path)  # a byte-order mark
         raise SentinetError(f"{path}: not valid UTF-8 (line {n + 1})") from None
 
 
@@ -412,7 +471,7 @@ def write_sentirueval(
             f"{input_path}: no prediction for {len(missing)} of {len(tables)} tweets "
             f"(first missing id: {missing[0]!r})"
         )
-    with atomic_open(output_path, "wb") as f:
+    with atomic_open(output_path, "wb", named=True) as f:
         f.write(b'<?xml version="1.0" encoding="utf-8"?>\n')  # phpMyAdmin's own spelling
         tree.write(f, encoding="utf-8", xml_declaration=False)
         f.write(b"\n")

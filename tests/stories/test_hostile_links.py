@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..fault_launcher import INTERRUPT
-from ..helpers import assert_one_line_error, run_cli, tiny_project
+from ..helpers import assert_one_line_error, run_cli, study_files, tiny_project
 
 GB = 1024 ** 3
 ORIGINAL = "ORIGINAL\n"
@@ -82,9 +82,9 @@ def _fifo(path: Path, victim: Path) -> None:
 PLANTS = {"symlink": (_symlink, "is a symbolic link"), "hard link": (_hardlink, "is a hard link"),
           "dangling symlink": (_dangling, "is a symbolic link"), "link to a device": (_device, "is a symbolic link"),
           "fifo": (_fifo, "is a FIFO")}
-CASES = [(name, kind) for name in RESUME_WRITES for kind in ("symlink", "hard link")]
-CASES += [(name, kind) for name in ("metrics.json", "train.log", "INCOMPLETE")
-          for kind in ("dangling symlink", "link to a device", "fifo")]
+CASES = [(name, kind) for name in RESUME_WRITES
+         for kind in ("symlink", "hard link", "dangling symlink", "link to a device")]
+CASES += [(name, "fifo") for name in ("metrics.json", "train.log", "INCOMPLETE")]
 
 
 @pytest.mark.parametrize("name, kind", CASES, ids=[f"{n} {k}" for n, k in CASES])
@@ -154,3 +154,18 @@ def test_export_refuses_a_run_file_linked_outside(quick_run, tmp_path, victim):
     out = tmp_path / "out.tar.gz"
     assert_one_line_error(run_cli("export", str(run), str(out), timeout=120), "metrics.json", "is a symbolic link")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("planted", ["study.db", "best.yaml", "trials"])
+def test_tune_refuses_a_study_folder_with_a_planted_link(tmp_path, victim, planted):
+    """A study folder passed on ("go on tuning this") is written like a run: study.db, the
+    summary files and trials/ must not lead outside it."""
+    data, _ = tiny_project(tmp_path)
+    study = study_files(data, "train.optimizer.lr: {type: float, low: 0.001, high: 0.01, log: true}\n")
+    study["dir"].mkdir(parents=True)
+    (study["dir"] / planted).symlink_to(victim.parent if planted == "trials" else victim)
+    result = run_cli("tune", "--config", str(study["base"]), "--space", str(study["space"]),
+                     "--output-dir", str(study["out"]), "--trials", "1", timeout=120)
+    assert_one_line_error(result, planted, "is a symbolic link")
+    assert victim.read_text(encoding="utf-8") == ORIGINAL
+    assert [p.name for p in victim.parent.iterdir()] == ["victim.txt"]
