@@ -15,6 +15,15 @@ far too deep (400) and /explain bodies. It prints /health's latency during the b
 server's RSS (VmRSS, and its peak VmHWM) before and after. Only the standard library: no load
 tool to install. tests/stories/test_serve_load.py runs the same burst with small bounds. The
 machine may be shared: the load average is printed beside the numbers.
+
+    python scripts/bench_serve.py --slowloris 1100 --nofile 1024 --seconds 25
+
+instead holds that many half-sent requests open (slowloris: each connection sends part of its
+headers and a header line more every 5 s; those the server closed are opened again then, or at
+once with --flood)
+for --seconds, against a server whose open-file limit is --nofile, while /health is polled; it
+prints /health's latency, how many connections the server closed, its open files and the size of
+its stderr (lines, bytes, tracebacks). tests/stories/test_serve_hostile.py is the small version.
 """
 
 from __future__ import annotations
@@ -161,10 +170,15 @@ def fire(port: int, cases: list[Case], concurrency: int) -> tuple[list[Outcome],
     return [o for o in outcomes if o is not None], health, wall
 
 
-def poll_health(port: int, latencies: list[float], done: threading.Event, every: float = 0.05) -> None:
-    """GET /health on one kept-alive connection until ``done``; a failure counts as infinite."""
+def poll_health(port: int, latencies: list[float], done: threading.Event, every: float = 0.05,
+                fresh: bool = False) -> None:
+    """GET /health on one kept-alive connection (``fresh``: a new one each time, as a load
+    balancer's probe does) until ``done``; a failure counts as infinite."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     while not done.is_set():
+        if fresh:
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         started = time.perf_counter()
         try:
             connection.request("GET", "/health")
@@ -228,11 +242,18 @@ def start(run: Path, port: int, log: Path, args) -> subprocess.Popen:
     """``sentinet serve`` in a child (stderr to ``log``), once /health answers."""
     cmd = [sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port), "--threads",
            str(args.threads), "--max-texts", str(args.max_texts), "--max-bytes", str(args.max_bytes),
-           "--no-access-log"]
+           "--no-access-log", *args.serve_args]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+    def limit_files() -> None:  # `ulimit -n NOFILE` for the server alone
+        if args.nofile:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (args.nofile, args.nofile))
+
     with log.open("w") as err:
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, preexec_fn=limit_files)
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
         if healthy(port):
@@ -282,6 +303,103 @@ def report(result: dict, rss: list[dict], log_text: str, still_healthy: bool) ->
           f"stderr: {'yes' if 'Traceback' in log_text else 'no'}")
 
 
+def slowloris(port: int, n: int, seconds: float, every: float = 5.0, flood: bool = False) -> dict:
+    """Hold ``n`` half-sent requests open for ``seconds``: every ``every`` s, a header line more
+    on each and new ones for those the server closed, as slowloris.py does (``flood``: a new one
+    at once for each closed, as fast as the server closes them). Counts what happened."""
+    import selectors
+
+    live: set[socket.socket] = set()
+    counts = Counter()
+    selector = selectors.DefaultSelector()
+    deadline = time.monotonic() + seconds
+    next_round = time.monotonic()
+
+    def forget(sock: socket.socket, why: str) -> None:
+        counts[why] += 1
+        selector.unregister(sock)
+        live.discard(sock)
+        sock.close()
+
+    while time.monotonic() < deadline:
+        top_up = flood or time.monotonic() >= next_round
+        while top_up and len(live) < n and time.monotonic() < deadline:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-0: ")
+            except OSError as exc:
+                counts[f"connect failed ({type(exc).__name__})"] += 1
+                time.sleep(0.05)
+                continue
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+            live.add(sock)
+            counts["opened"] += 1
+        if time.monotonic() >= next_round:
+            next_round = time.monotonic() + every
+            for sock in list(live):
+                try:
+                    sock.send(b"a\r\nX-Slow: ")
+                except OSError:
+                    forget(sock, "closed by the server")
+        for key, _ in selector.select(timeout=0.1):  # readable: the server closed it (or answered)
+            forget(key.fileobj, "closed by the server")
+    counts["held at the end"] = len(live)
+    for sock in list(live):
+        forget(sock, "closed by us")
+    selector.close()
+    return dict(counts)
+
+
+def open_files(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def attack(port: int, process: subprocess.Popen, log: Path, args) -> None:
+    """--slowloris: the attack in this thread, /health polled in another; the numbers."""
+    health: list[float] = []
+    done = threading.Event()
+    fds: list[int] = []
+    poller = threading.Thread(target=poll_health, args=(port, health, done, 0.1, True))
+
+    def watch() -> None:
+        while not done.wait(0.5):
+            fds.append(open_files(process.pid))
+
+    watcher = threading.Thread(target=watch)
+    rss = [memory(process.pid)]
+    poller.start()
+    watcher.start()
+    try:
+        counts = slowloris(port, args.slowloris, args.seconds, flood=args.flood)
+    finally:
+        done.set()
+        poller.join()
+        watcher.join()
+    rss.append(memory(process.pid))
+    finite = sorted(x for x in health if x != float("inf"))
+
+    def q(f: float) -> str:
+        return f"{1000 * finite[min(len(finite) - 1, int(f * len(finite)))]:.1f}" if finite else "nan"
+
+    text = log.read_text(errors="replace")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"slowloris{' (flood)' if args.flood else ''}: {args.slowloris} half-sent requests held for "
+          f"{args.seconds:g} s: {counts}")
+    print(f"/health during the attack (a new connection each): {len(health)} polls, "
+          f"{len(health) - len(finite)} failed; "
+          f"median {q(0.5)} ms, p95 {q(0.95)} ms, max {q(1.0)} ms")
+    print(f"server open files: max {max(fds, default=-1)} (limit {args.nofile or 'unchanged'}); RSS "
+          f"{rss[0]['VmRSS'] / 1024:.1f} MB before, {rss[1]['VmRSS'] / 1024:.1f} MB after")
+    print(f"server stderr: {len(text.splitlines())} lines, {len(text.encode())} bytes, "
+          f"{text.count('Traceback')} tracebacks, {text.count('Too many open files')} 'Too many open files'")
+    for line in text.splitlines()[:12]:
+        print(f"  | {line[:160]}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, help="Run, ensemble or export archive (default: train a tiny one).")
@@ -292,12 +410,36 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="serve --threads.")
     p.add_argument("--rounds", type=int, default=1, help="Bursts one after another (new texts each), "
                    "to see whether memory levels off.")
+    p.add_argument("--slowloris", type=int, default=0, metavar="N",
+                   help="Instead of the burst: hold N half-sent requests open (see above).")
+    p.add_argument("--seconds", type=float, default=25, help="How long --slowloris lasts.")
+    p.add_argument("--flood", action="store_true", help="--slowloris opens a new connection as soon as "
+                   "the server closes one (default: every 5 s, as slowloris.py does).")
+    p.add_argument("--nofile", type=int, default=0, help="The server's open-file limit (ulimit -n); "
+                   "default: this shell's.")
+    p.add_argument("--serve-arg", dest="serve_args", action="append", default=[], metavar="ARG",
+                   help="One more argument for sentinet serve (repeatable): --serve-arg=--read-timeout=5")
     args = p.parse_args()
+    if args.slowloris:  # this process holds them all: its own soft limit up to its hard one
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if hard != resource.RLIM_INFINITY and hard < args.slowloris + 64:
+            sys.exit(f"--slowloris {args.slowloris} needs an open-file limit of {args.slowloris + 64} here; "
+                     f"the hard limit is {hard}")
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
         run = args.run or tiny_run(work)
         port, log = free_port(), work / "serve-stderr.txt"
         process = start(run, port, log, args)
+        if args.slowloris:
+            try:
+                attack(port, process, log, args)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+            return
         try:
             rss = [memory(process.pid)]
             for seed in range(args.rounds):

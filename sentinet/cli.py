@@ -14,7 +14,7 @@ import typer
 from sentinet.cli_compare import TAB, baseline, ensemble, tune, with_baseline
 from sentinet.cli_infer import INT8_HELP, THREADS_HELP, _load_model, _run_files, evaluate, explain, predict
 from sentinet.cli_tools import config_app, embeddings_app
-from sentinet.errors import Interrupted, SentinetError, shortened
+from sentinet.errors import Interrupted, SentinetError, printable, shortened
 from sentinet.threads import quiet_spin
 
 app = typer.Typer(
@@ -74,10 +74,12 @@ def train(
         if config or overrides or seeds > 1 or folds or output_dir or dry_run or threads:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
+        from sentinet.fileio import check_own_tree
         from sentinet.rundir import is_group
 
         if not resume.exists():
             raise SentinetError(f"--resume {resume}: no such run directory")
+        check_own_tree(resume)  # before any of its files is read: a planted link is named as such
         group = is_group(resume)
         cfg = None if group else _resumable_config(resume, device)
         from sentinet.ensemble import resume_group
@@ -164,11 +166,21 @@ def serve(
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One line per request on "
                                     "stderr (client, method, path, status)."),
+    read_timeout: str = typer.Option("10", "--read-timeout", metavar="SECONDS", help="Close a connection "
+                                     "that has not sent a whole request (headers and body) in this long."),
+    max_connections: str = typer.Option("256", "--max-connections", metavar="N", help="Most connections "
+                                        "open at once (fewer if ulimit -n says so); one more closes the "
+                                        "one waiting longest for its request."),
+    allow_host: list[str] = typer.Option([], "--allow-host", metavar="NAME", help="Answer only requests "
+                                         "whose Host header is NAME (repeatable; *.example.com for "
+                                         "subdomains): against DNS rebinding. Default: any Host."),
 ) -> None:
     """An HTTP API over a run: GET /health, POST /predict {"texts": [...]}, POST /explain
     {"text": "..."} (the serve extra)."""
     from sentinet.serve import bind_socket, require_extra, run_server, start_listening
+    from sentinet.serve_guard import serve_limits
 
+    limits = serve_limits(read_timeout, max_connections, allow_host)
     require_extra()
     if not run.exists():  # a mistyped run is the first thing to say, even with the port taken too
         raise SentinetError(f"{run}: no such run directory, model file or export archive")
@@ -178,7 +190,7 @@ def serve(
             start_listening(sock, host, port)
             typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, "
                        f"GET /health)", err=True)
-            run_server(model, sock, max_texts, max_bytes, access_log)
+            run_server(model, sock, max_texts, max_bytes, access_log, limits)
         finally:  # SIGTERM included (the CLI exits 143): an unpacked export archive is removed
             model.close()
 
@@ -273,13 +285,13 @@ def main() -> None:
         _name_values(command)
         command(prog_name="sentinet")  # click turns a Ctrl-C outside training into exit code 130 itself
     except Interrupted as stop:  # Ctrl-C (or SIGTERM) during training, after the run was made usable
-        typer.echo(f"interrupted: {stop}", err=True)
+        typer.echo(f"interrupted: {printable(str(stop))}", err=True)
         raise SystemExit(143 if terminated() else 130) from None
     except SentinetError as exc:
-        typer.echo(f"error: {shortened(str(exc))}", err=True)
+        typer.echo(f"error: {shortened(printable(str(exc)))}", err=True)
         raise SystemExit(2) from None
     except OSError as exc:
-        typer.echo(shortened(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")), err=True)
+        typer.echo(shortened(printable(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))), err=True)
         raise SystemExit(2) from None
     except SystemExit as done:
         if terminated():
