@@ -7,6 +7,9 @@ never from the archive's. Links of any kind, devices, FIFOs, directories beyond 
 unknown or repeated names and members that would unpack past a size limit are refused in one
 line naming the member, before anything of theirs is written. This holds on every Python,
 including those whose ``tarfile`` data filter can be walked past (CVE-2025-4517).
+
+The budget also covers what numpy will inflate: a vectors.npz counts at the size its members
+unpack to (``npz_size``), and ``check_npz`` holds any .npz (an export's, a baseline's) to it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import json
 import os
 import re
 import tarfile
+import zipfile
 import zlib
+from math import prod
 from pathlib import Path
 
-from sentinet.errors import SentinetError, one_line
+from sentinet.errors import SentinetError, UnsafeFileError, one_line
 from sentinet.rundir import BUNDLE, CONFIG, DECISION, ENSEMBLE, METRICS, VOCAB, WEIGHTS
 
 ROOT = "sentinet-export"
@@ -40,6 +45,8 @@ METADATA_LIMIT = 64 << 10
 MAX_RATIO = 20
 RATIO_ALLOWANCE = 16 << 20
 _MEMBER_DIR = re.compile(r"member(0|[1-9][0-9]{0,2})")
+NPZ_MAX_MEMBERS = 64  # sentinet writes 2 (vectors.npz) or a handful (baseline.npz)
+NPY_HEADER_MAX = 10_000  # numpy's own limit for a header it will parse
 
 
 def is_archive(path: Path) -> bool:
@@ -72,6 +79,8 @@ def unpack(archive: Path, into: Path) -> Path:
                     if target is not None:
                         layout.spend(member, limit)
                         _copy(tar, member, target)
+                        if target.name == BUNDLE:
+                            layout.spend_inflated(member, target, limit)
     except SentinetError:
         raise
     except _Refusal as refusal:
@@ -143,6 +152,19 @@ class _Layout:
         if self.spent > limit:
             raise self.refuse(member.name, self.too_big)
 
+    def spend_inflated(self, member: tarfile.TarInfo, target: Path, limit: int) -> None:
+        """Count what numpy will inflate the unpacked ``target`` (an .npz) to beyond its own
+        bytes: a 2 GB array deflates into a few MB. An unreadable .npz is left to its loader."""
+        try:
+            inflated = npz_size(target)
+        except NpzBomb as exc:
+            raise self.refuse(member.name, str(exc)) from None
+        except ValueError:
+            return
+        self.spent += max(0, inflated - member.size)
+        if self.spent > limit:
+            raise self.refuse(member.name, self.too_big)
+
     def _mkdir(self, folder: Path, index: int | None) -> None:
         self.root.mkdir(mode=0o700, exist_ok=True)
         if index is not None:
@@ -186,6 +208,67 @@ class _Layout:
         if elsewhere:  # an export reads its own vectors.npz, never a file of this machine's
             raise SentinetError(f"{self.archive}: {shown}vocab.json names vectors outside the archive "
                                 f"(an export's vectors are its own {BUNDLE})")
+
+
+class NpzBomb(ValueError):
+    """An .npz whose .npy headers claim more than it holds: made to make numpy allocate."""
+
+
+def check_npz(path: Path, damaged: str = "not a readable .npz file") -> None:
+    """Refuse an .npz that would inflate past the unpack budget ($SENTINET_MAX_UNPACK_MB)
+    before numpy reads it: numpy inflates each member whole and allocates the shape its .npy
+    header claims first, so a 1.4 MB file could ask for 2 GB. A bomb is an UnsafeFileError
+    (paths that tolerate unreadable vectors still stop); ``damaged``: what to call a file
+    that is no .npz at all."""
+    limit = unpack_limit()
+    try:
+        inflated = npz_size(path)
+    except NpzBomb as exc:
+        raise UnsafeFileError(f"{path}: {exc}") from None
+    except ValueError as exc:
+        raise SentinetError(f"{path}: {damaged} ({exc})") from None
+    if inflated > limit:
+        raise UnsafeFileError(f"{path}: its arrays would inflate to {inflated >> 20:,} MB, over the "
+                              f"{limit >> 20:,} MB limit (raise ${LIMIT_VARIABLE} for a larger trusted file)")
+
+
+def npz_size(path: Path) -> int:
+    """The bytes an .npz's members inflate to, from its zip directory (zipfile never inflates a
+    member past its declared size), each member's .npy header checked to describe no more data
+    than the member holds. Any problem is a ValueError in words that quote nothing of the file."""
+    try:
+        with zipfile.ZipFile(path) as npz:
+            members = npz.infolist()
+            if len(members) > NPZ_MAX_MEMBERS:
+                raise ValueError(f"{len(members)} members, more than an .npz of sentinet's holds")
+            for info in members:
+                with npz.open(info) as data:
+                    if _npy_bytes(data) > info.file_size:
+                        raise NpzBomb("an array header claims more data than its member holds")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError,
+            zlib.error):
+        raise ValueError("a damaged zip archive") from None
+    except OSError as exc:
+        raise ValueError(exc.strerror or "it cannot be read") from None
+    return sum(info.file_size for info in members)
+
+
+def _npy_bytes(data) -> int:
+    """The bytes of the array an .npy header describes; object arrays (pickles) are refused."""
+    import numpy as np  # only an .npz needs it: unpacking an archive does not
+
+    try:
+        version = np.lib.format.read_magic(data)
+        read = {(1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, _, dtype = read(data, max_header_size=NPY_HEADER_MAX)
+    except (ValueError, KeyError, SyntaxError, TypeError):  # their messages quote the header
+        raise ValueError("a member is not a readable .npy array") from None
+    if dtype.hasobject:
+        raise ValueError("a member holds Python objects (a pickle), which sentinet never loads")
+    if any(n < 0 for n in shape):
+        raise ValueError("an array header gives a negative dimension")
+    return prod(shape) * dtype.itemsize
 
 
 def _copy(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:

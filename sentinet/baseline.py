@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sentinet import rundir
+from sentinet.archive import check_npz
 from sentinet.config import Config
 from sentinet.config_paths import resolve_paths
 from sentinet.decision import decide
@@ -239,6 +240,7 @@ def load(run_dir: Path) -> tuple[LinearModel, dict]:
     try:
         if not isinstance(spec, dict) or spec.get("kind") != KIND:
             raise ValueError(f"kind is not {KIND!r}")
+        check_npz(npz_path, "unreadable baseline weights")  # numpy inflates it whole: bound it first
         with np.load(npz_path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         vectorizers = []

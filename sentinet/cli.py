@@ -227,7 +227,7 @@ def export_run(
 
         count, notes = export(run, out, vocab_size)
         for note in notes:
-            typer.echo(f"note: {note}", err=True)
+            typer.echo(f"note: {printable(note)}", err=True)
         typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
                    f"{replaced_note(replaced)}", err=True)
     if onnx is not None:
@@ -248,7 +248,7 @@ def report(
 
     chosen, notes = select_runs(runs)
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {printable(note)}", err=True)
     header, rows = compare(chosen)
     typer.echo(render(header, rows, markdown), nl=False)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, printable
 
 TAB = "\t"  # the columns of the lines scripts read
 
@@ -113,7 +113,7 @@ def ensemble(
 
     result = combine_runs(runs, output)
     for note in result.notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(f"note: {printable(note)}", err=True)
     for m in result.members:
         typer.echo(f"{m.path}\t{m.encoder}\tdev {headline(m.best, sep=TAB)}")
     scored, count = result.summary["ensemble"], len(result.members)

@@ -24,14 +24,17 @@ import numpy as np
 
 from sentinet.config import Word2VecConfig
 from sentinet.errors import SentinetError, UnsafeFileError, one_line
+from sentinet.vectors_files import (
+    FASTTEXT_MAGIC, BadFile, cause, check_fasttext_file, check_word2vec_header, quiet, special_file_problem,
+)
 
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
     from gensim.models import FastText, KeyedVectors
 
 VECTOR_FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
-FASTTEXT_MAGIC = 793712314  # first int32 of a native fastText .bin
 TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
 NAVEC_SPECIAL = ("<unk>", "<pad>")  # navec's own padding/unknown rows, not words
+EMPTY_BUNDLE_MAX_DIM = 1 << 16  # an export with no extra words still gives its (model's) dimension
 
 
 class VectorStore(Protocol):
@@ -199,6 +202,19 @@ def open_sources(sources: dict, expected_dim: int | None = None) -> VectorStore:
     return store
 
 
+def refuse_unsafe_sources(sources: dict) -> None:
+    """Stop before anything is opened if a run's recorded vectors could not be vectors: a pickle
+    format (``refuse_pickles``), or a path into /proc, /sys or /dev or to a FIFO, device,
+    socket or folder. A run directory is data from anywhere, so its vocab.json must not make
+    sentinet show the environment, block on a pipe or read a device. A file that is simply
+    missing is left to the caller, which may tolerate it."""
+    refuse_pickles(sources)
+    for path in [sources.get("path"), *sources.get("concat", [])]:
+        problem = special_file_problem(Path(path)) if path else None
+        if problem:
+            raise UnsafeFileError(f"names {path} as its vectors, which {problem}")
+
+
 def refuse_pickles(sources: dict) -> None:
     """Stop before anything is opened if a run's recorded vectors are in a pickle format:
     a run directory from elsewhere must not be able to make sentinet run code."""
@@ -245,8 +261,12 @@ def _starts_with_fasttext_magic(path: Path) -> bool:
 def open_vectors(
     path: str | Path, format: str = "auto", expected_dim: int | None = None
 ) -> VectorStore:
-    """Open a vectors file; any bad file becomes a one-line SentinetError naming it."""
+    """Open a vectors file; any bad file becomes a one-line SentinetError naming it, and one
+    that is no file at all (/proc, a FIFO, a device) an UnsafeFileError."""
     path = Path(path)
+    problem = special_file_problem(path)
+    if problem:
+        raise UnsafeFileError(f"{path}: {problem}")
     if not path.is_file():
         raise SentinetError(f"{path}: vectors file not found")
     if format == "auto":
@@ -259,8 +279,12 @@ def open_vectors(
         store = _load(path, format)
     except SentinetError:
         raise
+    except BadFile as exc:
+        raise SentinetError(f"{path}: not a readable {format} file ({exc})") from None
     except Exception as exc:  # gensim/numpy/tarfile say "corrupt" in many different ways
-        raise SentinetError(f"{path}: not a readable {format} file ({one_line(exc)})") from None
+        raise SentinetError(f"{path}: not a readable {format} file ({cause(exc)})") from None
+    if store.dim < 1:
+        raise SentinetError(f"{path}: its vectors have dimension {store.dim}; word vectors need at least 1")
     if expected_dim is not None and store.dim != expected_dim:
         raise SentinetError(
             f"{path}: vectors have dimension {store.dim}, expected {expected_dim} (vectors.dim)"
@@ -272,16 +296,16 @@ def _load(path: Path, format: str) -> VectorStore:
     if format == "navec":
         return _load_navec(path)
     if format == "bundle":
-        with np.load(path, allow_pickle=False) as data:
-            words, matrix = [str(w) for w in data["words"]], data["vectors"]
-        return BundleVectors(str(path), {w: i for i, w in enumerate(words)}, matrix)
+        return _load_bundle(path)
     from gensim.models import KeyedVectors
     from gensim.models.fasttext import load_facebook_vectors
 
     if format == "fasttext":
         if path.name.lower().endswith(".gz"):  # gensim's fastText reader needs a plain file
             raise SentinetError(f"{path}: gensim cannot read a gzipped fastText .bin; gunzip it")
-        kv = load_facebook_vectors(str(path))
+        check_fasttext_file(path)
+        with quiet("gensim.models._fasttext_bin"):  # it logs undecodable words byte for byte
+            kv = load_facebook_vectors(str(path))
     elif format == "kv":
         raise UnsafeFileError(
             f"{path}: gensim .kv files are Python pickles, which can run code when opened, so "
@@ -289,8 +313,27 @@ def _load(path: Path, format: str) -> VectorStore:
             "binary format yourself (save_word2vec_format('X.bin', binary=True)) and use the .bin"
         )
     else:
+        check_word2vec_header(path, binary=format == "word2vec")
         kv = KeyedVectors.load_word2vec_format(str(path), binary=format == "word2vec")
     return GensimVectors(str(path), format, kv)
+
+
+def _load_bundle(path: Path) -> BundleVectors:
+    """An export's vectors.npz, its inflated size checked against the unpack budget first
+    (numpy would inflate every member whole): ``words`` [N] text, ``vectors`` [N, dim] floats."""
+    from sentinet.archive import check_npz
+
+    check_npz(path)
+    with np.load(path, allow_pickle=False) as data:
+        words, matrix = data["words"], data["vectors"]
+    if words.dtype.kind != "U" or words.ndim != 1 or matrix.dtype.kind != "f" or matrix.ndim != 2 \
+            or len(words) != len(matrix):
+        raise SentinetError(f"{path}: not a sentinet vectors bundle (expected words [N] and vectors "
+                            "[N, dim] floats)")
+    if not len(words) and matrix.shape[1] > EMPTY_BUNDLE_MAX_DIM:  # nothing vouches for it
+        raise SentinetError(f"{path}: an empty bundle of dimension {matrix.shape[1]:,}")
+    words = [str(w) for w in words]
+    return BundleVectors(str(path), {w: i for i, w in enumerate(words)}, matrix)
 
 
 def _load_navec(path: Path) -> NavecVectors:
@@ -301,6 +344,9 @@ def _load_navec(path: Path) -> NavecVectors:
     words = vocab[4 + 4 * n :].decode("utf-8").split("\n")  # the n counts are skipped
     vectors, dim, qdim, centroids = (int(x) for x in np.frombuffer(pq, "<u4", count=4))
     size = 16 + vectors * qdim + 4 * dim * centroids
+    if dim == 0 or vectors == 0:  # with no rows, nothing would vouch for the dimension
+        raise SentinetError(f"{path}: navec pq.bin claims {vectors} vectors of dimension {dim}; "
+                            "word vectors need at least 1 of each")
     if len(words) != n or n != vectors or qdim == 0 or dim % qdim or len(pq) != size:
         raise SentinetError(f"{path}: navec vocab.bin and pq.bin do not match (corrupt file?)")
     indexes = np.frombuffer(pq, np.uint8, vectors * qdim, offset=16).reshape(vectors, qdim)
@@ -450,7 +496,7 @@ def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
     from sentinet.fileio import atomic_path
 
     try:
-        with atomic_path(target) as tmp:
+        with atomic_path(target, named=True) as tmp:
             kv.save_word2vec_format(str(tmp), binary=binary)
     except OSError as exc:
         raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
@@ -464,7 +510,7 @@ def save_fasttext(model: FastText, target: Path) -> None:
     from sentinet.fileio import atomic_path
 
     try:
-        with atomic_path(target) as tmp:
+        with atomic_path(target, named=True) as tmp:
             save_facebook_model(model, str(tmp))
     except OSError as exc:
         raise SentinetError(f"{target}: cannot write vectors ({exc})") from None

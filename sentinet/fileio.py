@@ -106,12 +106,12 @@ def _odd_kind(info: os.stat_result) -> str | None:
         return "is a symbolic link"
     if stat.S_ISREG(mode):
         return f"is a hard link ({info.st_nlink} names for one file)" if info.st_nlink > 1 else None
-    return f"is {_file_kind(mode)}"
+    return f"is {file_kind(mode)}"
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     """A non-regular file's kind, with its article: "a FIFO", "a directory"..."""
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
              (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link"))
     return next((name for test, name in kinds if test(mode)), "not a regular file")
@@ -186,7 +186,7 @@ def read_own_bytes(path: Path, limit: int = RUN_FILE_LIMIT) -> bytes:
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise SentinetError(f"{path}: is {_file_kind(info.st_mode)}, not a file sentinet reads")
+            raise SentinetError(f"{path}: is {file_kind(info.st_mode)}, not a file sentinet reads")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise SentinetError(f"{path}: over {limit:,} bytes, too large for this file; is it the right one?")
@@ -201,7 +201,7 @@ def check_readable(path: Path) -> None:
     except OSError:
         return
     if not stat.S_ISREG(mode):
-        raise SentinetError(f"{path}: is {_file_kind(mode)}, not a file sentinet reads")
+        raise SentinetError(f"{path}: is {file_kind(mode)}, not a file sentinet reads")
 
 
 def read_own_text(path: Path, limit: int = RUN_FILE_LIMIT) -> str:

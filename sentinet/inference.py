@@ -17,8 +17,8 @@ from sentinet.labels import LabelSet
 from sentinet.data.tokenize import Tokenizer
 from sentinet.data.vocab import PAD_ID
 from sentinet.decision import decide
-from sentinet.embeddings import open_sources, refuse_pickles
-from sentinet.errors import SentinetError, UnsafeFileError
+from sentinet.embeddings import open_sources, refuse_unsafe_sources
+from sentinet.errors import SentinetError, UnsafeFileError, printable
 from sentinet.fileio import private_dir
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.threads import ThreadGovernor
@@ -64,11 +64,11 @@ class RunPredictor:
     rows, so the model's view of every known word is unchanged."""
 
     def __init__(self, run: artifacts.LoadedRun, device: torch.device, stores: dict | None = None):
-        try:
-            refuse_pickles(run.vocab.vectors)
-        except (UnsafeFileError, AttributeError) as exc:
-            raise SentinetError(f"{run.run_dir / rundir.VOCAB}: {exc}") from None
         self.run = run
+        try:  # before anything is opened: a run directory may come from anywhere
+            refuse_unsafe_sources(self._sources())
+        except (UnsafeFileError, AttributeError, TypeError) as exc:
+            raise SentinetError(f"{run.run_dir / rundir.VOCAB}: {exc}") from None
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
         self._stores = {} if stores is None else stores  # shared by an ensemble's members
@@ -93,13 +93,20 @@ class RunPredictor:
             vocab.extend(found)
             self.run.model.embedder.append_pretrained(vectors)
 
+    def _sources(self) -> dict:
+        """The run's recorded vectors, a relative path (an export's own vectors.npz) made the
+        run directory's."""
+        sources = dict(self.run.vocab.vectors)
+        if sources.get("path") and not Path(sources["path"]).is_absolute():
+            sources["path"] = str(self.run.run_dir / sources["path"])
+        return sources
+
     def _vectors(self):
         """The run's vectors, opened once (per ensemble); if they are gone, warn once and map
-        unseen words to <unk>. A run naming a pickle-format file is refused outright: a run
-        directory is data, and opening it must never run code."""
-        sources = dict(self.run.vocab.vectors)
-        if sources.get("path") and not Path(sources["path"]).is_absolute():  # an export's own vectors.npz
-            sources["path"] = str(self.run.run_dir / sources["path"])
+        unseen words to <unk>. A run naming a pickle-format file, or something no file (/proc,
+        a FIFO, a device), is refused outright: a run directory is data, and opening it must
+        never run code or show what it should not."""
+        sources = self._sources()
         key = json.dumps(sources, sort_keys=True)
         if key not in self._stores:
             try:
@@ -108,7 +115,7 @@ class RunPredictor:
                 raise SentinetError(f"{self.run.run_dir / rundir.VOCAB}: {exc}") from None
             except (SentinetError, KeyError, TypeError) as exc:
                 self._stores[key] = None
-                print(f"warning: unseen words map to <unk>: vectors unavailable ({exc})", file=sys.stderr)
+                print(f"warning: unseen words map to <unk>: vectors unavailable ({printable(str(exc))})", file=sys.stderr)
         return self._stores[key]
 
 

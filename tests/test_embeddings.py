@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import re
+import socket
+import struct
 import tarfile
 from pathlib import Path
 
@@ -11,7 +16,7 @@ import pytest
 from gensim.models import FastText, KeyedVectors
 from gensim.models.fasttext import save_facebook_model
 
-from sentinet import embeddings
+from sentinet import embeddings, vectors_files
 from sentinet.config import Word2VecConfig
 from sentinet.embeddings import (
     coverage,
@@ -214,6 +219,178 @@ def test_wrong_dim(tmp_path: Path, kv: KeyedVectors, name: str) -> None:
 def test_wrong_dim_navec(navec_path: Path) -> None:
     with pytest.raises(SentinetError, match="dimension 6, expected 300"):
         open_vectors(navec_path, expected_dim=300)
+
+
+# --------------------------------------------------------------------------------------
+# Files that lie, or are no files (the CLI's side: tests/stories/test_hostile_vectors.py)
+
+
+def fasttext_file(path: Path) -> Path:
+    sentences = [["банк", "хорошо", "работает"], ["сбербанк", "плохо", "работает"]] * 5
+    save_facebook_model(FastText(sentences, vector_size=8, min_count=1, epochs=1, bucket=50, seed=1), str(path))
+    return path
+
+
+def fasttext_header(dim: int, words: int, bucket: int, magic: int = 793712314) -> bytes:
+    """fastText 12's header and dictionary counts, no pruning."""
+    args = struct.pack("=12id", dim, 5, 5, 1, 5, 1, 1, 1, bucket, 3, 6, 100, 1e-4)
+    return struct.pack("=2i", magic, 12) + args + struct.pack("=3i", words, words, 0) + struct.pack("=2q", 9, -1)
+
+
+LIES = {
+    # name: (file name, bytes, fragment of the message)
+    "text claiming 2G rows": ("w.txt", b"2000000000 1\n",
+                              "claims 2,000,000,000 rows of dimension 1, more than its 13 bytes"),
+    "binary claiming 300M rows": ("w.bin", b"300000000 1\n", "claims 300,000,000 rows"),
+    "gzipped text claiming 300M rows": ("w.vec.gz", gzip.compress(b"300000000 1\n"), "claims 300,000,000 rows"),
+    "gzipped binary claiming 300M rows": ("w.bin.gz", gzip.compress(b"300000000 1\n"), "claims 300,000,000 rows"),
+    "text claiming a huge dimension": ("w.txt", b"1 2000000000\na 1\n", "rows of dimension 2000000000"),
+    "text a byte short of its row": ("w.txt", "1 4\nа 1 2\n".encode(), "claims 1 rows of dimension 4"),
+    "binary a byte short of its row": ("w.bin", b"1 2\n" + bytes(8), "claims 1 rows of dimension 2"),
+    "text of dimension 0": ("w.txt", b"2 0\na\nb\n", "gives 2 rows of dimension 0"),
+    "binary of dimension 0": ("w.bin", b"1 0\na ", "gives 1 rows of dimension 0"),
+    "negative dimension": ("w.txt", b"1 -4\na 1\n", "dimension -4"),
+    "negative rows": ("w.txt", b"-1 4\n", "gives -1 rows"),
+    "no rows": ("w.txt", b"0 300\n", "gives 0 rows"),
+    "three numbers": ("w.txt", b"1 2 3\n", "not a '<rows> <dim>' header"),
+    "a header of a megabyte": ("w.txt", b"1" * (1 << 20), "not a '<rows> <dim>' header"),
+    "fastText of dimension 0": ("f.bin", fasttext_header(0, 1, 0) + b"a\0" + bytes(60), "dimension 0"),
+    "fastText of no words and no buckets": ("f.bin", fasttext_header(8, 0, 0) + bytes(60), "0 words and 0 buckets"),
+    "fastText claiming 2G buckets": ("f.bin", fasttext_header(300, 1, 2_000_000_000) + b"a\0" + bytes(60),
+                                     "2,000,000,001 rows of dimension 300, more than its"),
+    "fastText whose word never ends": ("f.bin", fasttext_header(1, 3, 0) + b"x" * 200, "ends inside its word list"),
+    "fastText whose matrix disagrees": ("f.bin", fasttext_header(1, 1, 0) + b"a\0" + bytes(9) + b"\0"
+                                        + struct.pack("=2q", 1, 2) + bytes(8), "does not match its header"),
+    "quantized fastText": ("f.bin", fasttext_header(1, 1, 0) + b"a\0" + bytes(9) + b"\1" + bytes(40), "quantized"),
+    "supervised fastText": ("f.bin", fasttext_header(1, 1, 0)[:-28] + struct.pack("=3i", 2, 1, 1)
+                            + struct.pack("=2q", 9, -1) + bytes(60), "supervised"),
+}
+
+
+@pytest.mark.parametrize("case", list(LIES))
+def test_a_header_that_lies_is_refused_before_gensim_allocates(tmp_path: Path, case: str) -> None:
+    name, content, fragment = LIES[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SentinetError, match="not a readable") as caught:
+        open_vectors(path)
+    assert fragment in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_navec_of_no_vectors_or_dimension_0_is_refused(tmp_path: Path) -> None:
+    zero = write_navec(tmp_path / "zero.tar", ["a", "b"], np.zeros((2, 1)), np.zeros((1, 1, 0)))
+    with pytest.raises(SentinetError, match=r"zero\.tar: navec pq\.bin claims 2 vectors of dimension 0"):
+        open_vectors(zero)
+    empty = write_navec(tmp_path / "empty.tar", [], np.zeros((0, 1)), np.zeros((1, 0, 1000)))
+    with pytest.raises(SentinetError, match=r"claims 0 vectors of dimension 1000"):
+        open_vectors(empty)
+
+
+def test_honest_files_of_the_smallest_possible_rows_pass(tmp_path: Path) -> None:
+    """The size bounds are lower bounds: one-byte words and one-digit values pass."""
+    text = tmp_path / "t.txt"
+    text.write_text("3 2\na 1 0\nb 0 1\nc 1 1", encoding="utf-8")  # no final newline
+    binary = tmp_path / "t.bin"
+    binary.write_bytes(b"2 1\n" + b"".join(w + b" " + np.ones(1, "<f4").tobytes() for w in (b"a", b"b")))
+    gz = tmp_path / "t.vec.gz"
+    gz.write_bytes(gzip.compress(text.read_bytes(), 9))
+    for path, dim in ((text, 2), (binary, 1), (gz, 2)):
+        assert open_vectors(path).dim == dim
+
+
+def test_a_fasttext_bin_cut_anywhere_is_one_error_not_a_hang(tmp_path: Path) -> None:
+    """gensim reads a word until a NUL that a cut file never has, forever; every cut of the
+    header and word list, and of the input matrix every 61st byte, is refused before gensim
+    runs. A cut in the output matrix, which vectors never read, still loads."""
+    whole = fasttext_file(tmp_path / "whole.bin").read_bytes()
+    words = whole.index("работает".encode()) + 40
+    vectors_end = len(whole) - (17 + 5 * 8 * 4)  # the output matrix: a header, 5 words × 8 floats
+    cut = tmp_path / "cut.bin"
+    for end in [*range(4, words), *range(words, vectors_end, 61), vectors_end - 1]:
+        cut.write_bytes(whole[:end])
+        with pytest.raises(SentinetError, match=r"cut\.bin: not a readable fasttext file"):
+            open_vectors(cut, format="fasttext")
+    for end in (vectors_end, len(whole)):
+        cut.write_bytes(whole[:end])
+        assert open_vectors(cut, expected_dim=8).dim == 8
+
+
+def test_a_long_fasttext_word_list_is_walked_in_chunks(tmp_path: Path) -> None:
+    """A word list longer than a read chunk, with a word across the boundary, walks whole."""
+    words = [f"слово{i}".encode() for i in range(120_000)]  # ~1.9 MB of entries
+    path = tmp_path / "long.bin"
+    path.write_bytes(fasttext_header(1, len(words), 0) + b"".join(w + b"\0" + struct.pack("=qb", 1, 0) for w in words)
+                     + b"\0" + struct.pack("=2q", len(words), 1) + bytes(4 * len(words)))
+    vectors_files.check_fasttext_file(path)
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(vectors_files.BadFile, match="ends inside its vectors matrix"):
+        vectors_files.check_fasttext_file(path)
+
+
+def test_library_messages_never_quote_the_file(tmp_path: Path) -> None:
+    """gensim would say: could not convert string to float: 'hunter2'."""
+    path = tmp_path / "w.txt"
+    path.write_text("2 3\nбанк 1 hunter2 3\nok 1 2 3\n", encoding="utf-8")
+    with pytest.raises(SentinetError, match="not a readable word2vec-text file") as caught:
+        open_vectors(path)
+    assert "hunter2" not in str(caught.value)
+    path.write_text("SECRET=hunter2 x\n", encoding="utf-8")
+    with pytest.raises(SentinetError) as caught:
+        open_vectors(path)
+    assert "hunter2" not in str(caught.value)
+
+
+NOT_FILES = {"/proc/self/environ": "is in /proc, a kernel interface", "/dev/zero": "is in /dev",
+             "/dev/null": "is in /dev", "/sys/kernel/mm/transparent_hugepage/enabled": "is in /sys"}
+
+
+@pytest.mark.parametrize("where", ["fifo", "folder", "socket", "link to /proc", *NOT_FILES])
+def test_what_is_no_file_is_refused_without_opening_it(tmp_path: Path, where: str) -> None:
+    path, fragment = tmp_path / "v.txt", NOT_FILES.get(where)
+    if where == "fifo":
+        os.mkfifo(path)  # opening it would wait for a writer forever
+        fragment = "is a FIFO, not a vectors file"
+    elif where == "folder":
+        path.mkdir()
+        fragment = "is a directory, not a vectors file"
+    elif where == "link to /proc":
+        path.symlink_to("/proc/self/environ")
+        fragment = "is in /proc"
+    elif where != "socket":
+        path = Path(where)
+        if not path.exists():
+            pytest.skip(f"{where} is not on this machine")
+    with contextlib.ExitStack() as stack:
+        if where == "socket":
+            server = stack.enter_context(socket.socket(socket.AF_UNIX))
+            server.bind(str(path))
+            fragment = "is a socket, not a vectors file"
+        with pytest.raises(UnsafeFileError, match=re.escape(f"{path}: {fragment}")):
+            open_vectors(path)
+        with pytest.raises(UnsafeFileError, match=re.escape(f"names {path} as its vectors, which {fragment}")):
+            embeddings.refuse_unsafe_sources({"path": "/elsewhere/gone.txt", "concat": [str(path)]})
+    embeddings.refuse_unsafe_sources({"path": str(tmp_path / "missing.txt")})  # missing: the caller's call
+
+
+def test_an_npz_is_held_to_the_unpack_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sentinet.archive import check_npz
+
+    path = tmp_path / "vectors.npz"
+    embeddings.write_bundle(path, ["a", "b"], np.zeros((2, 1 << 18), np.float32))  # 2 MB of zeros
+    monkeypatch.setenv("SENTINET_MAX_UNPACK_MB", "1")
+    with pytest.raises(UnsafeFileError, match=r"vectors\.npz: its arrays would inflate to 2 MB, over the 1 MB limit"):
+        open_vectors(path)
+    monkeypatch.setenv("SENTINET_MAX_UNPACK_MB", "3")
+    assert open_vectors(path).dim == 1 << 18
+    np.savez(path, words=np.array(["a"]), vectors=np.array([[{"x": 1}]], dtype=object))
+    with pytest.raises(SentinetError, match="holds Python objects"):
+        check_npz(path)
+    np.savez(path, words=np.array(["a"]), vectors=np.zeros((1, 0), np.float32))
+    with pytest.raises(SentinetError, match=r"dimension 0"):
+        open_vectors(path)
+    np.savez(path, words=np.array(["a", "b"]), vectors=np.zeros((1, 4), np.float32))
+    with pytest.raises(SentinetError, match=r"not a sentinet vectors bundle"):
+        open_vectors(path)
 
 
 # --------------------------------------------------------------------------------------
