@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import re
 import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,8 +21,11 @@ from pathlib import Path
 from typing import TextIO
 from xml.parsers import expat
 
-from sentinet.labels import normalise
+from sentinet.data.encoding import (
+    LONE_SURROGATE, UTF16_PROBE, refuse_utf16, replaced_surrogates, utf8_error,
+)
 from sentinet.errors import SentinetError
+from sentinet.labels import normalise
 from sentinet.fileio import atomic_open
 
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
@@ -45,8 +47,8 @@ EXTENSIONS = {
 MAX_LINE_CHARS = 10_000_000
 # Lines end at \n (or \r\n) in every reader, predict's streams included; a bare CR is a character.
 BARE_CR = "a bare CR (carriage return) in an unquoted field: quote the field or remove the CR"
-UTF16_PROBE = 1024  # bytes looked at for UTF-16's tell-tale NULs
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON's "\ud800" escapes make them
+
+
 @dataclass
 class Record:
     """One tweet. ``labels`` maps company (or "label") → its label; empty means unlabelled."""
@@ -135,38 +137,12 @@ def check_readable(path: Path) -> None:
 def _read_text(path: Path) -> str:
     """The whole file as text; line formats are small enough, and this pins UTF-8 errors."""
     data = path.read_bytes()
-    _refuse_utf16(data[:UTF16_PROBE], path)
+    refuse_utf16(data[:UTF16_PROBE], path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _utf8_error(path, data, exc) from None
+        raise utf8_error(path, data, exc) from None
     return text.removeprefix("\ufeff")  # a BOM from Excel or Notepad is not part of the text
-
-
-def _refuse_utf16(head: bytes, path: Path) -> None:
-    """UTF-16 text (Windows' "Unicode" export) is refused, not read: without a byte-order mark
-    its Cyrillic and ASCII decode as valid UTF-8 garbage, every other byte a NUL or a control."""
-    encoding = _utf16_encoding(head)
-    if encoding:
-        raise SentinetError(f"{path}: looks like {encoding} (NUL bytes between the characters), not "
-                            f"UTF-8; convert it, e.g. iconv -f {encoding} -t UTF-8 FILE > FILE.utf8")
-
-
-def _utf16_encoding(head: bytes) -> str | None:
-    """"UTF-16" (a byte-order mark), "UTF-16LE"/"UTF-16BE" (NULs at only odd/even offsets,
-    where text in UTF-16 has the high bytes of its ASCII), or None: a run of NULs, or a
-    stray one, is not UTF-16."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "UTF-16"
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    if (even == 0) == (odd == 0) or max(even, odd) < max(1, len(head) // 128):
-        return None
-    return "UTF-16LE" if odd else "UTF-16BE"
-
-
-def _utf8_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> SentinetError:
-    line = data.count(b"\n", 0, exc.start) + 1
-    return SentinetError(f"{path}: not valid UTF-8 at byte {exc.start} (line {line})")
 
 
 def _lines(text: str, name: str) -> Iterator[tuple[int, str]]:
@@ -197,7 +173,7 @@ def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
         text = _jsonl_text(path, n, obj, text_column)
         rid = _jsonl_id(path, n, obj, id_column)
         record = _single_label_record(path, rid, text, obj.get(label_column), label_column)
-        record.date = None if obj.get(date_column) is None else _replaced_surrogates(str(obj[date_column]))
+        record.date = None if obj.get(date_column) is None else replaced_surrogates(str(obj[date_column]))
         records.append(record)
     return records
 
@@ -224,14 +200,7 @@ def _jsonl_text(path: Path, n: int, obj: dict, text_column: str) -> str:
             f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
             "set data.text_column)"
         )
-    return _replaced_surrogates(text)
-
-
-def _replaced_surrogates(text: str) -> str:
-    """A text with each lone surrogate (JSON's unpaired "\\ud800", half an emoji cut by a
-    truncating exporter) as U+FFFD, the way a UTF-8 decoder shows a broken byte: the rest
-    of the text still counts, and no writer (CSV, JSON, a log) can encode the half."""
-    return LONE_SURROGATE.sub("\ufffd", text)
+    return replaced_surrogates(text)
 
 
 def _jsonl_id(path: Path, n: int, obj: dict, id_column: str) -> str:
@@ -366,12 +335,12 @@ def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
             n += 1
             if len(head) < UTF16_PROBE:
                 head += line[:UTF16_PROBE]
-                _refuse_utf16(head.encode("utf-8")[:UTF16_PROBE], path)
+                refuse_utf16(head.encode("utf-8")[:UTF16_PROBE], path)
             line = _checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
             yield n, line.removeprefix("\ufeff") if n == 1 else line
     except UnicodeDecodeError as exc:
         if n == 0:
-            _refuse_utf16(exc.object[:UTF16_PROBE], path)  # a byte-order mark
+            refuse_utf16(exc.object[:UTF16_PROBE], path)  # a byte-order mark
         raise SentinetError(f"{path}: not valid UTF-8 (line {n + 1})") from None
 
 
@@ -433,7 +402,7 @@ def _xml_error(path: Path, exc: ET.ParseError) -> SentinetError:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
         if data.count(b"\n", 0, bad.start) + 1 <= line:
-            return _utf8_error(path, data, bad)
+            return utf8_error(path, data, bad)
     reason = expat.ErrorString(exc.code) if exc.code else str(exc)
     return SentinetError(f"{path}: malformed XML at line {line}, column {column + 1}: {reason}")
 
