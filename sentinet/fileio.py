@@ -93,6 +93,10 @@ def check_own_file(path: Path) -> None:
         return
     except OSError as exc:
         raise _cannot_write(path, exc) from None
+    _refuse_odd(path, info)
+
+
+def _refuse_odd(path: Path, info: os.stat_result) -> None:
     kind = _odd_kind(info)
     if kind is not None:
         raise SentinetError(f"{path}: {kind}, not a file of its own; sentinet never writes through it "
@@ -131,10 +135,7 @@ def open_append(path: Path) -> Iterator[IO[str]]:
             check_own_file(path)
         raise _cannot_write(path, exc) from None
     try:
-        kind = _odd_kind(os.fstat(fd))
-        if kind is not None:
-            raise SentinetError(f"{path}: {kind}, not a file of its own; sentinet never writes through it "
-                                "(remove it, or copy the folder with cp -r from a source you trust)")
+        _refuse_odd(path, os.fstat(fd))
         os.set_blocking(fd, True)
         f = os.fdopen(fd, "a", encoding="utf-8")
     except BaseException:
