@@ -17,7 +17,7 @@ from sentinet.config import Config
 from sentinet.data.vocab import Vocab
 from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_torch_save, check_readable, load_torch
+from sentinet.fileio import atomic_torch_save, check_regular_file, load_torch
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.models.hsoftmax import adopt_trees
 
@@ -47,7 +47,7 @@ def find_run_dir(path: str | Path) -> Path:
     if not path.exists():
         raise SentinetError(f"{path}: no such run directory or model file")
     for name in (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS):
-        check_readable(run_dir / name)  # a FIFO or a link to /dev/zero is no missing file: say what it is
+        check_regular_file(run_dir / name)  # a FIFO or a link to /dev/zero is no missing file: say what it is
     missing = [f for f in (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS) if not (run_dir / f).is_file()]
     why = rundir.status(run_dir) if missing else None
     if why is not None:

@@ -194,7 +194,7 @@ def read_own_bytes(path: Path, limit: int = RUN_FILE_LIMIT) -> bytes:
     return data
 
 
-def check_readable(path: Path) -> None:
+def check_regular_file(path: Path) -> None:
     """Refuse ``path`` if it exists (through any links) and is no regular file: a FIFO would
     block its reader, ``/dev/zero`` would never end. An absent path is the caller's to report."""
     try:
@@ -331,7 +331,7 @@ def load_torch(path: Path, what: str) -> object:
     anything else refused, so a planted object never runs; any failure is one line."""
     import torch
 
-    check_readable(path)  # a FIFO would block the load, /dev/zero would never end
+    check_regular_file(path)  # a FIFO would block the load, /dev/zero would never end
     try:
         with warnings.catch_warnings():  # garbage can look like an unusual pickle protocol
             warnings.simplefilter("ignore")

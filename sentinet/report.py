@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sentinet import rundir, tables
 from sentinet.errors import SentinetError
-from sentinet.fileio import check_readable
+from sentinet.fileio import check_regular_file
 from sentinet.metrics import headline
 from sentinet.yamlfile import read_yaml
 
@@ -32,7 +32,7 @@ def describe_run(run_dir: Path) -> dict:
     status = rundir.status(run_dir)
     if status is not None and not metrics_path.is_file():
         raise SentinetError(rundir.message(run_dir, f"{status}; no epoch saved yet"))
-    check_readable(metrics_path)  # a FIFO or a link to /dev/zero is named as such, never read
+    check_regular_file(metrics_path)  # a FIFO or a link to /dev/zero is named as such, never read
     if not metrics_path.is_file():
         raise SentinetError(f"{run_dir}: not a finished sentinet run (no {rundir.METRICS} file)")
     metrics = rundir.read_metrics(run_dir)

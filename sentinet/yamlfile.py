@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from sentinet.errors import SentinetError
-from sentinet.fileio import check_readable, read_own_text
+from sentinet.fileio import read_own_text
 
 MAX_CONFIG_BYTES = 1_000_000  # a config is a page of settings; anything this big is not one
 MAX_NODES = 100_000  # values in a config once its aliases (*name) are expanded
@@ -100,11 +100,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """A config file's top-level mapping; any problem is one line naming the file."""
     if not path.exists():
         raise SentinetError(f"{path}: config file not found")
-    check_readable(path)  # a FIFO or /dev/zero is said to be one, never read
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise SentinetError(f"{path}: {size:,} bytes is no config (the limit is {MAX_CONFIG_BYTES:,})")
-    raw = parse_yaml(read_own_text(path, MAX_CONFIG_BYTES), str(path))
+    raw = parse_yaml(read_own_text(path, MAX_CONFIG_BYTES), str(path))  # a FIFO or /dev/zero: refused unread
     if raw is None:
         return {}
     if not isinstance(raw, dict):

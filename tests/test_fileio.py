@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from sentinet.errors import SentinetError
-from sentinet.fileio import (atomic_write_text, check_own_tree, check_readable, open_append, read_own_bytes,
-                             read_own_text)
+from sentinet.fileio import (
+    atomic_write_text, check_own_tree, check_regular_file, open_append, read_own_bytes, read_own_text,
+)
 
 ORIGINAL = "ORIGINAL\n"
 
@@ -118,7 +119,7 @@ def test_run_files_are_read_only_when_regular_and_bounded(tmp_path):
     with pytest.raises(SentinetError, match="is a character device"):
         read_own_bytes(Path("/dev/zero"))
     with pytest.raises(SentinetError, match="is a character device"):
-        check_readable(Path("/dev/zero"))
+        check_regular_file(Path("/dev/zero"))
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(SentinetError, match="is a FIFO"):  # opened without blocking, then refused

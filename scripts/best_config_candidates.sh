@@ -2,7 +2,7 @@
 # The measurements of docs/RESULTS.md section 0 (issue 15), as they were run: each candidate is
 # the pre-issue-15 best config with one change, seeds 1..5, temporal folds (2), 2 runs x 1
 # thread side by side. Dev data only. Takes about 4 hours on the project's 2-core CPU.
-#   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/issue15_candidates.sh [OUT]
+#   SENTINET_DATA=../shared/data SENTINET_VECTORS=../shared/embeddings bash scripts/best_config_candidates.sh [OUT]
 # Needs data/vectors/sentirueval_{w2v,ft}.bin (scripts/train_best.sh trains both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
