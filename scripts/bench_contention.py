@@ -1,5 +1,5 @@
 """Training speed on a shared CPU: one training alone against 2 and 4 at once, and against a
-synthetic CPU hog, before and after sentinet's thread policy (sentinet/threads.py).
+synthetic CPU hog, before and after sentinet's thread policy (sentinet/runtime/threads.py).
 
     python scripts/bench_contention.py                       # banks GRU, 2 epochs, 1/2/4 at once + 1 hog
     python scripts/bench_contention.py --counts 1,2 --hogs 0 --records 1500 --epochs 2
@@ -44,7 +44,7 @@ MODES = {
 
 def subset(records: int, out: Path) -> Path:
     """The first tweets of the banks file as a TSV (text, label): a real vocabulary and lengths."""
-    from sentinet.config_paths import resolve_path
+    from sentinet.config.paths import resolve_path
     from sentinet.data.readers import read_records
 
     banks = resolve_path("sentirueval2016/bank_train_2016.xml", "SENTINET_DATA")

@@ -34,10 +34,10 @@ from pathlib import Path
 import torch
 
 import fasttext_baseline  # scripts/, beside this file
-from sentinet.config import ModelConfig
-from sentinet.models import ENCODERS
+from sentinet.config.schema import ModelConfig
+from sentinet.config.encoders import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier
-from sentinet.models.sru import sru_recurrence_reference
+from sentinet.models.sru.encoder import sru_recurrence_reference
 
 
 def build(name: str, hidden: int, layers: int, vocab: int, dim: int) -> SentimentClassifier:

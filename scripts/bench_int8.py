@@ -26,10 +26,10 @@ def measure(run: Path, texts: int) -> str:
     import numpy as np
     import torch
 
-    from sentinet import rundir
+    from sentinet.runs import rundir
     from sentinet.data.training_data import load_training_data
-    from sentinet.inference import Predictor
-    from sentinet.metrics import full_report
+    from sentinet.inference.predictor import Predictor
+    from sentinet.evaluation.metrics import full_report
 
     dev = load_training_data(rundir.read_config(run / "config.yaml")).dev
     gold = [r.labels for r in dev]

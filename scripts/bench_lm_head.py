@@ -15,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from sentinet.multitask import LanguageModelHead
+from sentinet.training.objective import LanguageModelHead
 
 
 def step_seconds(head: LanguageModelHead, states: torch.Tensor, targets: torch.Tensor) -> float:

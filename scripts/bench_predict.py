@@ -126,11 +126,11 @@ def forward_rate(run: Path, texts: list[str], batch_size: int, threads: int) -> 
     import torch
     from torch.nn.utils.rnn import pad_sequence
 
-    from sentinet import artifacts
+    from sentinet.runs import weights
     from sentinet.data.tokenize import Tokenizer
 
     torch.set_num_threads(threads)
-    loaded = artifacts.load_run(run, torch.device("cpu"))
+    loaded = weights.load_run(run, torch.device("cpu"))
     tokenizer = Tokenizer(loaded.config.tokenizer)
     ids = sorted((loaded.vocab.encode(tokenizer(t)) for t in texts), key=len)
     batches = []
@@ -151,11 +151,10 @@ def first_unseen(run: Path, texts: list[str], path: Path) -> Path:
     must then open the run's vectors file, which a real input nearly always makes it do."""
     import json
 
-    from sentinet.config import load_config
-    from sentinet.models import ENCODER_OPTIONS
+    from sentinet.config.schema import load_config
     from sentinet.data.tokenize import Tokenizer
 
-    tokenizer = Tokenizer(load_config(run / "config.yaml", None, ENCODER_OPTIONS).tokenizer)
+    tokenizer = Tokenizer(load_config(run / "config.yaml", None).tokenizer)
     known = set(json.loads((run / "vocab.json").read_text(encoding="utf-8"))["words"])
     text = next(t for t in texts if any(w not in known for w in tokenizer(t)))
     path.write_text(text + "\n", encoding="utf-8")
@@ -235,7 +234,7 @@ def stages(run: Path, lines: Path, batch_size: int, threads: int) -> dict[str, f
 
     from sentinet.data.batching import BucketBatchSampler
     from sentinet.data.vocab import PAD_ID
-    from sentinet.inference import Predictor
+    from sentinet.inference.predictor import Predictor
 
     torch.set_num_threads(threads)
     member = Predictor.load(run, torch.device("cpu")).members[0]

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from sentinet.config_paths import resolve_path, search_roots  # noqa: E402
+from sentinet.config.paths import resolve_path, search_roots  # noqa: E402
 
 FILES = [  # (path as configs write it, where it is looked for, bytes, sha256)
     ("sentirueval2016/bank_train_2016.xml", "SENTINET_DATA", 7_270_817,

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import optuna
 
-from sentinet import plots, study_storage, tuning
+from sentinet.reporting import plots
+from sentinet.tuning.storage import open_storage
+from sentinet.tuning import tuner
 from sentinet.errors import SentinetError
 
 
@@ -27,10 +29,10 @@ def load(study: str, storage: str | None) -> tuple[str, optuna.Study]:
         if not (directory / "study.db").is_file():
             raise SentinetError(f"{directory}: no study.db here (give a study directory, or --storage URL)")
         storage, study = f"sqlite:///{directory.resolve() / 'study.db'}", directory.resolve().name
-    names = optuna.get_all_study_names(study_storage.open_storage(storage))
+    names = optuna.get_all_study_names(open_storage(storage))
     if study not in names:
-        raise SentinetError(f"no study {study!r} in {study_storage.shown_url(storage)} (it has: {', '.join(names) or 'none'})")
-    loaded = optuna.load_study(study_name=study, storage=study_storage.open_storage(storage))
+        raise SentinetError(f"no study {study!r} in {storage.shown_url(storage)} (it has: {', '.join(names) or 'none'})")
+    loaded = optuna.load_study(study_name=study, storage=open_storage(storage))
     return f"{study} ({loaded.user_attrs.get('sampler', 'tpe')})", loaded
 
 
@@ -41,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", help="a database URL: then each STUDY is a study name in it")
     parser.add_argument("--score", default="dev F-macro", help="the y axis label (default: %(default)s)")
     args = parser.parse_args(argv)
-    tuning.quiet_optuna()
+    tuner.quiet_optuna()
     series: dict[str, list] = {}
     try:
         for study in args.studies:
             label, loaded = load(study, args.storage)
             if label in series:  # two directories of one name
                 label = f"{study} ({loaded.user_attrs.get('sampler', 'tpe')})"
-            series[label] = tuning.scores(loaded.get_trials(deepcopy=False))
+            series[label] = tuner.scores(loaded.get_trials(deepcopy=False))
     except SentinetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

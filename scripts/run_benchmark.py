@@ -43,13 +43,12 @@ def protocol_overrides(protocol: str, dev_from: str) -> list[str]:
 def train_one(config_path: str, label: str, protocol: str, seed: int, overrides: list[str],
               dev_from: str, folds: int, output_dir: str, threads: int) -> str:
     """One candidate × protocol × seed, in its own process (so --jobs can run several)."""
-    from sentinet.config import load_config
-    from sentinet.models import ENCODER_OPTIONS
-    from sentinet.ensemble import cross_validate
-    from sentinet.training import train
+    from sentinet.config.schema import load_config
+    from sentinet.training.groups import cross_validate
+    from sentinet.training.loop import train
 
     extra = [*protocol_overrides(protocol, dev_from), f"train.seed={seed}", f"train.num_threads={threads}"]
-    config = load_config(config_path, [*overrides, *extra], ENCODER_OPTIONS)
+    config = load_config(config_path, [*overrides, *extra])
     config.run.output_dir = str(Path(output_dir) / label / protocol)
     config.run.name = f"{label}-s{seed}"
     if protocol == "folds":

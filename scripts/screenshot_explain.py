@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from sentinet.errors import SentinetError
-    from sentinet.explain import explain, render_html
-    from sentinet.inference import Predictor
+    from sentinet.inference.explain import explain, render_html
+    from sentinet.inference.predictor import Predictor
 
     try:
         explanation = explain(Predictor.load(args.run, torch.device("cpu")), args.text, args.method, args.steps)

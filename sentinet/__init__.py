@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = ["load", "train", "SentinetError"]
 
 from sentinet.errors import SentinetError
-from sentinet.provenance import __version__  # noqa: F401
+from sentinet.runs.provenance import __version__  # noqa: F401
 
 
 def load(path, device: str = "auto", int8: bool = False):

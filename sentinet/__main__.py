@@ -1,3 +1,3 @@
-from sentinet.cli import main
+from sentinet.cli.main import main
 
 main()

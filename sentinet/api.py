@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sentinet import rundir
-from sentinet.config import Config, from_dict, load_config
+from sentinet.runs import rundir
+from sentinet.config.schema import Config, from_dict, load_config
 from sentinet.data.readers import SINGLE_LABEL, Record, parse_label, read_records
 from sentinet.errors import SentinetError
 from sentinet.labels import Label, check_known, require_labels
@@ -114,7 +114,7 @@ class Model:
         return self._predictor.labels(np.atleast_2d(probs))
 
     def explain(self, text: str, method: str = "occlusion"):
-        """Each token's contribution to the predicted class (a sentinet.explain.Explanation):
+        """Each token's contribution to the predicted class (a sentinet.inference.explain.Explanation):
         ``occlusion`` or ``integrated_gradients`` (``ig``; neural runs)."""
         if not isinstance(text, str):
             raise SentinetError(f"explain takes one text (a str), not {type(text).__name__}")
@@ -123,20 +123,20 @@ class Model:
                                 "integrated_gradients)")
         if not text.strip():
             raise SentinetError("explain: the text is empty")
-        from sentinet.explain import explain
+        from sentinet.inference.explain import explain
 
         return explain(self._predictor, text, EXPLAIN_METHODS[method])
 
     def prevalence(self, texts: Sequence[str], batch_size: int = 256) -> dict:
         """Each class's share of ``texts`` by counting labels, averaging probabilities and the
-        EM-adjusted estimate (sentinet.prevalence; EM is the one to trust on new data)."""
+        EM-adjusted estimate (sentinet.evaluation.prevalence; EM is the one to trust on new data)."""
         probs = self.predict_proba(_strings(texts), batch_size)
         return self.prevalence_of(probs)
 
     def prevalence_of(self, probs: np.ndarray, true: Sequence[float] | None = None) -> dict:
         """``prevalence`` from probabilities already computed (one row per text)."""
-        from sentinet.metrics import PER_CLASS_LIMIT
-        from sentinet.prevalence import errors, estimate
+        from sentinet.evaluation.metrics import PER_CLASS_LIMIT
+        from sentinet.evaluation.prevalence import errors, estimate
 
         if len(self.classes) > PER_CLASS_LIMIT:  # EM over 5,000 classes took most of a minute
             return {"texts": len(probs), "left_out": f"class shares are left out beyond {PER_CLASS_LIMIT} "
@@ -160,7 +160,7 @@ class Model:
     def evaluation(self, data: str | Path | Iterable, batch_size: int = 256, progress: bool = False,
                    **columns: str) -> Evaluation:
         """``evaluate`` with the records, probabilities and labels behind the report."""
-        from sentinet.metrics import full_report
+        from sentinet.evaluation.metrics import full_report
 
         records, source = self._records(data, columns)
         require_labels(records, source)
@@ -206,8 +206,8 @@ def load(path: str | Path, device: str = "auto", int8: bool = False, threads: in
         if int8:
             raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
         return Model(BaselinePredictor.load(path))
-    from sentinet.device import resolve_device
-    from sentinet.inference import Predictor
+    from sentinet.runtime.device import resolve_device
+    from sentinet.inference.predictor import Predictor
 
     predictor = Predictor.load(path, resolve_device(device), int8)
     if threads is not None and hasattr(predictor, "threads"):
@@ -222,15 +222,14 @@ def train(config: str | Path | Config | dict, overrides: Sequence[str] = (), out
           device: str | None = None) -> Path:
     """Train one run as ``sentinet train --config`` does; returns its run directory. ``config``
     is a YAML path, a Config or a dict of the YAML's shape; ``overrides`` are ``a.b=value``."""
-    from sentinet.models import ENCODER_OPTIONS
-    from sentinet.training import train as run_training
+    from sentinet.training.loop import train as run_training
 
     if isinstance(config, (str, Path)):
-        cfg = load_config(config, list(overrides), ENCODER_OPTIONS)
+        cfg = load_config(config, list(overrides))
     else:
         if overrides:
             raise SentinetError("train: overrides apply to a YAML file; change the Config or dict itself")
-        cfg = copy.deepcopy(config) if isinstance(config, Config) else from_dict(config, ENCODER_OPTIONS)
+        cfg = copy.deepcopy(config) if isinstance(config, Config) else from_dict(config)
         cfg.run.name = cfg.run.name or "run"
     if output_dir is not None:
         cfg.run.output_dir = str(output_dir)

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sentinet import rundir
-from sentinet.archive import check_npz
-from sentinet.config import Config
-from sentinet.config_paths import resolve_paths
-from sentinet.decision import decide
+from sentinet.runs import rundir
+from sentinet.data.npz import check_npz
+from sentinet.config.schema import Config
+from sentinet.config.paths import resolve_paths
+from sentinet.evaluation.decision import decide
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.labels import LabelSet
@@ -135,7 +135,7 @@ def fit(config: Config, progress: bool = True) -> Baseline:
 
     from sentinet.data.tokenize import Tokenizer
     from sentinet.data.training_data import class_counts, load_training_data, log_data
-    from sentinet.metrics import all_scores, full_report, headline, resolve_metric, scores
+    from sentinet.evaluation.metrics import all_scores, full_report, headline, resolve_metric, scores
 
     started = time.time()
     config = resolve_paths(copy.deepcopy(config))
@@ -205,8 +205,8 @@ def write(result: Baseline) -> Path:
 def metrics(result: Baseline) -> dict:
     import sklearn
 
-    from sentinet.provenance import __version__
-    from sentinet.provenance import git_commit
+    from sentinet.runs.provenance import __version__
+    from sentinet.runs.provenance import git_commit
 
     return {
         "kind": "baseline", "model": KIND, "C": result.C, "grid": result.grid,
@@ -282,7 +282,7 @@ class BaselinePredictor:
     def load(cls, path: str | Path) -> BaselinePredictor:
         """The run's model and config. Its ``model`` section describes the neural model of the
         config it was fitted from: left unread, so no encoder registry (torch) is needed."""
-        from sentinet.config import from_dict, read_yaml
+        from sentinet.config.schema import from_dict, read_yaml
 
         path = Path(path)
         why = rundir.status(path)

@@ -1,217 +1,311 @@
-"""Several models of one config — seeds on one dev split, or the k models of k-fold
-cross-validation: mean ± std of the members, and an ensemble that averages their
-probabilities, a directory that ``eval`` and ``predict`` accept like a single run.
+"""``sentinet ensemble RUN... -o DIR``: one ensemble of runs trained apart (other encoders,
+other vectors, other configs) that ``eval``, ``predict``, ``serve`` and ``export`` take like a
+single run: they average the members' probabilities, as for a ``--seeds`` group.
 
-The group directory (``<name>-ensemble<N>-<time>/`` or ``<name>-folds<K>-<time>/``) is made
-first, marked ``INCOMPLETE``, with the resolved ``config.yaml`` and ``group.json`` (what it
-trains); each member trains inside it (``seed<S>/``, ``fold<I>/``). So a group stopped in
-any way resumes member by member: ``sentinet train --resume GROUP_DIR`` skips the finished
-members, resumes the cut one from its last.pt, trains the rest, then writes the ensemble.
+Everything is read from the run directories (no torch, no weights loaded). Each RUN is a
+finished run or an ensemble directory (a ``--seeds``/``--folds`` group, an earlier ``sentinet
+ensemble``), whose members are taken in one by one. Members must be complete runs predicting
+one label set in one order; a run counts once. When every member kept the dev predictions of
+the same dev records (``dev_predictions.json``; matched by id when their order differs, as
+runs of one ``data`` section trained apart have), the averaged ensemble is scored on them with
+the metric and plain-argmax decision that ``eval`` applies to it; otherwise it is written
+unscored, and the log says why.
+
+DIR, new or an empty folder (temp files that a killed writer left count as nothing and are
+removed), gets ``metrics.json``, ``train.log`` and, last, ``ensemble.json`` (the members,
+relative to DIR), each written atomically: DIR is an ensemble only once that last rename is
+done, and any failure removes what was written (and DIR, when this made it).
+The members stay where they are: move DIR and them together.
 """
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import os
-import shutil
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sentinet import rundir
-from sentinet.config import Config
-from sentinet.config_paths import resolve_paths
+from sentinet.runs import rundir
+from sentinet.runs.archive import is_archive
+from sentinet.config.schema import read_yaml
+from sentinet.evaluation.decision import decide
+from sentinet.errors import SentinetError
+from sentinet.fileio import atomic_write_text, dead_partial
 from sentinet.labels import LabelSet
-from sentinet.decision import decide, tune_bias
-from sentinet.errors import Interrupted, SentinetError
-from sentinet.fileio import check_own_tree, remove_partials
-from sentinet.metrics import full_report, headline, resolve_metric, summarise
-from sentinet.runlog import RunLog
-from sentinet.training import TrainResult, train
+from sentinet.evaluation.metrics import full_report, headline, summarise
+
+RUN_FILES = (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS, rundir.METRICS)
+COLUMNS = ("text_column", "label_column", "id_column", "quoting")  # what eval/predict read with
 
 
 @dataclass
-class EnsembleResult:
+class Member:
+    path: Path  # the run directory, resolved
+    encoder: str
+    vectors: str  # the vectors file's name (or "?")
+    labels: LabelSet
+    best: dict  # the best epoch's dev scores (metrics.json)
+    seconds: float
+    columns: dict
+    tuned: bool  # it has a decision.json, which the ensemble does not apply
+
+
+@dataclass
+class MixedResult:
     path: Path
-    members: list[TrainResult]
-    summary: dict  # mean/std of the members and the ensemble's dev scores
+    members: list[Member]
+    summary: dict  # what metrics.json holds
+    notes: list[str]  # what the user should know: unscored dev, unused decision biases
 
 
-def train_ensemble(config: Config, seeds: int, group: Path | None = None) -> EnsembleResult:
-    """Train ``seeds`` models (train.seed, train.seed + 1, ...) on one dev split and combine
-    them; ``group`` resumes that group directory instead of starting one."""
-    path = group or _new_group(config, "seeds", seeds, f"ensemble{seeds}")
-    members, stop = _train_members(path, _members(config, "seeds", seeds), fresh=group is None)
-    gold = members[0].dev_gold
-    probs = np.mean([m.dev_probs for m in members], axis=0)
-    summary = {"seeds": list(range(config.train.seed, config.train.seed + len(members)))}
-    result = _combine(path, config, members, gold, probs, summary, "ensemble (averaged probabilities)")
-    _finish_group(path, stop, members, f"ensembles the {len(members)} of {seeds} seeds trained so far")
-    return result
+def combine_runs(runs: Sequence[Path], out: Path) -> MixedResult:
+    """Check ``runs`` and ``out``, score the averaged ensemble on the members' shared dev
+    records when they have them, and write the ensemble directory ``out``."""
+    out = Path(out)
+    _check_target(out)
+    members = _gather([Path(r) for r in runs])
+    _check_members(members, [Path(r) for r in runs], out)
+    summary, notes, log = _summarize(members)
+    _write(out, members, summary, log)
+    return MixedResult(Path(os.path.abspath(out)), members, summary, notes)
 
 
-def cross_validate(config: Config, folds: int,
-                   on_fold: Callable[[int, TrainResult], None] | None = None,
-                   group: Path | None = None) -> EnsembleResult:
-    """k-fold cross-validation: fold i of ``folds`` is dev for member i (``data.split`` says
-    how folds are cut). Reports mean ± std over folds and the out-of-fold score (each tweet
-    predicted by the one model that did not train on it); the fold models form an ensemble.
-    ``on_fold(i, result)`` runs after each fold (``sentinet tune`` prunes from it); ``group``
-    resumes that group directory instead of starting one."""
-    path = group or _new_group(config, "folds", folds, f"folds{folds}")
-    members, stop = _train_members(path, _members(config, "folds", folds), fresh=group is None,
-                                   on_member=on_fold)
-    gold = [g for m in members for g in m.dev_gold]
-    probs = np.concatenate([m.dev_probs for m in members])
-    summary = {"folds": folds, "split": config.data.split}
-    result = _combine(path, config, members, gold, probs, summary,
-                      f"out-of-fold ({len(members)} of {folds} folds)")
-    _finish_group(path, stop, members, f"holds the {len(members)} of {folds} folds trained so far")
-    return result
+# --------------------------------------------------------------------------------------
+# The members
 
 
-def resume_group(path: Path, device: str | None) -> EnsembleResult:
-    """Go on with a group directory as it was configured (``--device`` aside)."""
-    check_own_tree(path)  # its members' writes stay inside it
-    kind, count = rundir.read_group_plan(path)
-    config = rundir.read_config(path / rundir.CONFIG)
-    if device:
-        config.train.device = device
-    if kind == "seeds":
-        return train_ensemble(config, count, group=path)
-    return cross_validate(config, count, group=path)
+def _gather(runs: list[Path]) -> list[Member]:
+    members: list[Member] = []
+    given: dict[Path, Path] = {}
+    for run in runs:
+        for path in _run_dirs(run, ()):
+            if path in given:
+                raise SentinetError(f"{path}: given twice (as {given[path]} and as {run}); "
+                                    "an ensemble counts each run once")
+            given[path] = run
+            members.append(_read_member(path))
+    if len(members) < 2:
+        raise SentinetError(f"an ensemble needs at least 2 runs; {', '.join(map(str, runs))} "
+                            f"holds {len(members)}")
+    return members
 
 
-def _new_group(config: Config, kind: str, count: int, label: str) -> Path:
-    """The group directory, its resolved config and plan; data paths are checked first."""
-    config = resolve_paths(copy.deepcopy(config))
-    path = rundir.new_run_dir(config.run.output_dir, f"{config.run.name}-{label}")
-    try:  # the plan first: a directory with a config.yaml and no plan would pass for a run
-        rundir.write_group_plan(path, kind, count)
-        rundir.write_config(config, path / rundir.CONFIG)
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    return path
+def _run_dirs(path: Path, within: tuple[Path, ...]) -> list[Path]:
+    """The run directories ``path`` stands for: itself, or an ensemble's members (of members)."""
+    of = f" (a member of {within[-1]})" if within else ""
+    if not os.path.lexists(path):
+        raise SentinetError(f"{path}: no such run directory{of}")
+    if path.is_file() and path.name == rundir.WEIGHTS:  # a run's model.pt stands for the run
+        path = path.parent
+    elif is_archive(path):
+        raise SentinetError(f"{path}: an export archive; give the run or ensemble directory "
+                            "it was exported from")
+    elif not path.is_dir():
+        raise SentinetError(f"{path}: not a run directory{of}")
+    if not (path / rundir.ENSEMBLE).is_file():
+        return [path.resolve()]
+    if path.resolve() in within:
+        raise SentinetError(f"{path / rundir.ENSEMBLE}: the ensemble lists itself among its members")
+    rundir.require_done(path)
+    chain = (*within, path.resolve())
+    return [run for member in rundir.members(path) for run in _run_dirs(member, chain)]
 
 
-def _members(config: Config, kind: str, count: int) -> list[tuple[str, Config]]:
-    """Each member's directory name and config."""
-    if kind == "seeds":
-        return [(f"seed{s}", _with(config, train_seed=s))
-                for s in range(config.train.seed, config.train.seed + count)]
-    return [(f"fold{i}", _with(config, fold=i, folds=count)) for i in range(count)]
-
-
-def _with(config: Config, train_seed: int | None = None, fold: int | None = None,
-          folds: int | None = None) -> Config:
-    member = copy.deepcopy(config)
-    if train_seed is not None:
-        member.train.seed = train_seed
-    if folds is not None:
-        member.data.folds, member.data.fold = folds, fold
-    return member
-
-
-def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
-                   on_member: Callable[[int, TrainResult], None] | None = None,
-                   ) -> tuple[list[TrainResult], Interrupted | None]:
-    """Train (or resume, or skip when finished) each member in turn; on Ctrl-C, stop and
-    return what finished (a member cut short counts when it had a best epoch) with the
-    interruption, to re-raise once combined. Members are read back from their directories,
-    so a resumed group combines exactly what an uninterrupted one would. A ``fresh`` group
-    that fails before any member's first checkpoint is removed, like a single run."""
-    remove_partials(group)
-    rundir.mark(group, rundir.TRAINING)
-    members: list[TrainResult] = []
-    stop = None
+def _read_member(path: Path) -> Member:
+    """A finished run as the ensemble needs it, from its config.yaml and metrics.json."""
+    rundir.require_done(path)
+    missing = [name for name in RUN_FILES if not (path / name).is_file()]
+    if missing:
+        raise SentinetError(f"{path}: not a sentinet run (missing {', '.join(missing)})")
+    config = read_yaml(path / rundir.CONFIG)
     try:
-        for i, (name, config) in enumerate(plan):
-            try:
-                _train_member(config, group / name)
-            except Interrupted as exc:
-                stop = exc
-            if (group / name / rundir.DEV).is_file():
-                members.append(load_member(group / name))
-            if stop is not None:
-                break
-            if on_member is not None:
-                on_member(i, members[-1])
-        if not members:
-            raise stop
-    except BaseException:
-        if fresh and not any(group.glob(f"*/{rundir.LAST}")):  # nothing in it worth keeping
-            shutil.rmtree(group, ignore_errors=True)
-            if stop is not None:
-                raise Interrupted("before the first member's first checkpoint; "
-                                  "no group directory was kept") from None
-        elif stop is not None:
-            raise Interrupted(f"before the member's first checkpoint; {rundir.hint(group)}") from None
-        raise
-    return members, stop
+        data, encoder = config["data"], config["model"]["encoder"]
+        name = encoder["name"] if isinstance(encoder, dict) else encoder
+        vectors = Path(str((config.get("vectors") or {}).get("path") or "?")).name
+        labels = LabelSet.of(data.get("labels"))
+        columns = {key: data.get(key) for key in COLUMNS}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SentinetError(f"{path / rundir.CONFIG}: not a run's config (no {exc})") from None
+    except SentinetError as exc:
+        raise SentinetError(f"{path / rundir.CONFIG}: {exc}") from None
+    metrics = rundir.read_metrics(path)
+    best = metrics.get("best")
+    if not isinstance(best, dict) or not _is_number(best.get("score", best.get("f_macro"))):
+        raise SentinetError(f"{path / rundir.METRICS}: unreadable metrics (no best dev scores)")
+    seconds = metrics.get("seconds")
+    return Member(path, str(name), vectors, labels, best, float(seconds) if _is_number(seconds) else 0.0,
+                  columns, (path / rundir.DECISION).is_file())
 
 
-def _train_member(config: Config, path: Path) -> None:
-    if not path.exists():
-        train(config, into=path)
-    elif not (path / rundir.CONFIG).is_file():  # killed while it was being created
-        shutil.rmtree(path)
-        train(config, into=path)
-    elif rundir.status(path) is not None:
-        train(config, resume=path)
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def load_member(path: Path) -> TrainResult:
-    """A finished (or Ctrl-C'd) member as the ensemble needs it, from its metrics.json and
-    dev_predictions.json."""
-    try:
-        metrics = rundir.read_metrics(path)
-        gold, probs = rundir.load_dev_predictions(path)
-        return TrainResult(run_dir=path, best_epoch=metrics["best_epoch"], best=metrics["best"],
-                           seconds=metrics["seconds"], interrupted=metrics["interrupted"],
-                           labels=LabelSet.of(metrics.get("labels")),
-                           dev_probs=np.asarray(probs, dtype=np.float32), dev_gold=gold)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SentinetError(f"{path}: unreadable group member ({exc})") from None
-
-
-def _finish_group(path: Path, stop: Interrupted | None, members: list[TrainResult], partial: str) -> None:
-    """Complete, or (after a Ctrl-C) marked incomplete with the ensemble of what finished."""
-    if stop is None:
-        rundir.clear(path)
+def _check_target(out: Path) -> None:
+    """DIR must be new or an empty folder: an ensemble never writes into an existing run.
+    The temp files a killed writer left (``kill -9`` mid-ensemble) do not count, and are
+    removed: otherwise the same command would refuse that folder forever."""
+    if not os.path.lexists(out):
         return
-    partial += " (the last cut short)" if members[-1].interrupted else ""
-    rundir.mark(path, f"interrupted: ensemble.json {partial}")
-    raise Interrupted(f"{path} {partial}; {rundir.hint(path)}")
+    if not out.is_dir():
+        raise SentinetError(f"{out}: exists and is not a directory; give a new directory for the ensemble")
+    with os.scandir(out) as scan:
+        entries = list(scan)
+    leftovers = [entry for entry in entries if dead_partial(entry)]
+    if len(leftovers) < len(entries):
+        raise SentinetError(f"{out}: exists and is not empty; the ensemble goes into a new "
+                            "(or empty) directory, never over an existing run")
+    for entry in leftovers:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
 
 
-def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[dict],
-             probs: np.ndarray, summary: dict, what: str) -> EnsembleResult:
-    """Write the ensemble into the group directory: manifest, summary metrics and log."""
-    log = RunLog()
-    log.attach(path / rundir.LOG)
+def _check_members(members: list[Member], runs: list[Path], out: Path) -> None:
+    first = members[0]
+    for m in members[1:]:
+        if m.labels != first.labels:
+            raise SentinetError(f"{m.path}: labels {list(m.labels.values)}, not {list(first.labels.values)} "
+                                f"as {first.path}: members must share one label set, in one order")
+    target = Path(os.path.realpath(out))
+    for run in [*(r.resolve() for r in runs if r.is_dir()), *(m.path for m in members)]:
+        if target.is_relative_to(run):
+            raise SentinetError(f"{out}: inside the run {run}; write the ensemble elsewhere")
+
+
+# --------------------------------------------------------------------------------------
+# Scores
+
+
+def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:
+    """metrics.json, the notes for the user, and the log."""
     classes = members[0].labels
-    bias = None
-    metric = config.train.metric
-    if config.train.tune_decision and resolve_metric(metric, classes) == "sentirueval":
-        bias, _ = tune_bias(probs, gold, classes)
-        rundir.save_decision(path, bias)
-    report = full_report(gold, decide(probs, classes, bias), classes, metric)
+    dev = _shared_dev(members)
+    notes: list[str] = []
+    tuned = [m for m in members if m.tuned]
+    if tuned:
+        notes.append(f"{len(tuned)} of {len(members)} members tuned a decision bias ({rundir.DECISION}); "
+                     "the ensemble decides by plain argmax of the averaged probabilities")
+    if any(m.columns != members[0].columns for m in members):
+        notes.append(f"members read data with different columns or quoting; eval and predict use "
+                     f"{members[0].path}'s ({', '.join(f'{k}={v}' for k, v in members[0].columns.items())})")
+    report = None
+    if isinstance(dev, str):
+        notes.append(f"the ensemble is not scored on dev: {dev}")
+        dev_info = {"records": None, "note": dev}
+    else:
+
+        gold, probs, matched = dev
+        report = full_report(gold, decide(probs, classes, None), classes, _shared_metric(members))
+        dev_info = {"records": len(gold), "matched": matched}
     summary = {
-        **summary,
-        "members": [str(m.run_dir) for m in members],
+        "kind": "mixed",
+        "members": [str(m.path) for m in members],
+        "member_scores": [{"run": str(m.path), "encoder": m.encoder, "vectors": m.vectors,
+                           **{k: v for k, v in m.best.items() if _is_number(v) or k == "metric"}}
+                          for m in members],
         **summarise([m.best for m in members]),
         "seconds": sum(m.seconds for m in members),
-        "ensemble": {k: v for k, v in report.items() if k != "report"},
+        "dev": dev_info,
+        "ensemble": None if report is None else {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
-        "decision_bias": None if bias is None else list(bias),
+        "decision_bias": None,
     }
-    rundir.write_members(path, [os.path.relpath(m.run_dir, path) for m in members])
-    rundir.write_metrics(path, summary)
+    log = [f"member {m.path}: {m.encoder} over {m.vectors}, dev {headline(m.best)}" for m in members]
+    log.append(f"{len(members)} members: dev {headline(summary)}")
+    log += [f"note: {n}" for n in notes]
+    if report is not None:
+        log.append(f"ensemble (averaged probabilities) on the members' {len(dev[0])} dev records: "
+                   f"dev {headline(report)}\n{report['report']}")
+    return summary, notes, log
+
+
+def _shared_metric(members: list[Member]) -> str:
+    """The members' own selecting metric when they agree (older runs: auto), else auto."""
+    found = {m.best.get("metric") if "score" in m.best else "auto" for m in members}
+    return found.pop() if len(found) == 1 else "auto"
+
+
+def _shared_dev(members: list[Member]) -> tuple[list[dict], np.ndarray, str] | str:
+    """(gold, averaged probabilities, how rows were matched) over the dev records every member
+    was scored on, in the first member's order; or why there are none."""
+    rows = []
     for m in members:
-        log(f"member {m.run_dir}: dev {headline(m.best)}")
-    log(f"{len(members)} members: dev {headline(summary)}")
-    log(f"{what}{', tuned bias' if bias is not None else ''}: dev {headline(report)}\n{report['report']}")
-    return EnsembleResult(path, members, summary)
+        if not (m.path / rundir.DEV).is_file():
+            return f"{m.path} has no {rundir.DEV}"
+        rows.append(_dev_rows(m))
+    ids, gold, _ = rows[0]
+    if not ids:
+        return f"{members[0].path} has no dev records"
+    aligned, matched = [], "in order"
+    for m, (other_ids, other_gold, probs) in zip(members, rows):
+        if other_ids != ids:
+            index = {i: n for n, i in enumerate(other_ids)}
+            if len(index) != len(other_ids) or len(other_ids) != len(ids) or set(index) != set(ids):
+                return f"{m.path} was scored on other dev records than {members[0].path}"
+            order = [index[i] for i in ids]
+            other_gold, probs, matched = [other_gold[n] for n in order], probs[order], "by id"
+        if other_gold != gold:
+            return f"{m.path}'s dev records carry other gold labels than {members[0].path}'s"
+        aligned.append(probs)
+    return gold, np.mean(aligned, axis=0), matched
+
+
+def _dev_rows(member: Member) -> tuple[list, list[dict], np.ndarray]:
+    """(ids, gold, probabilities) of a member's dev_predictions.json, checked."""
+    width = len(member.labels)
+
+    def pick(rows: list[dict]) -> tuple[list, list[dict], np.ndarray]:
+        ids, gold = [r["id"] for r in rows], [dict(r["gold"]) for r in rows]
+        if not all(isinstance(i, (str, int)) for i in ids):
+            raise TypeError("a record id is neither text nor a number")
+        probs = np.asarray([r["probs"] for r in rows], dtype=np.float64).reshape(len(rows), -1)
+        if probs.shape[1] != width and rows:
+            raise ValueError(f"{probs.shape[1]} probabilities per record for {width} classes")
+        return ids, gold, probs
+
+    return rundir.read_json(member.path / rundir.DEV, "dev predictions", pick)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+
+
+def _write(out: Path, members: list[Member], summary: dict, log: list[str]) -> None:
+    """metrics.json and train.log, then ensemble.json: the rename that makes DIR an ensemble.
+    Any failure (Ctrl-C included) removes what was written, and DIR when this made it."""
+    made = _make_dir(out)
+    home = os.path.realpath(out)
+    try:
+        rundir.write_metrics(out, summary)
+        atomic_write_text(out / rundir.LOG, "\n".join(log) + "\n")
+        rundir.write_members(out, [os.path.relpath(m.path, home) for m in members])
+    except BaseException:
+        for name in (rundir.ENSEMBLE, rundir.LOG, rundir.METRICS):
+            with contextlib.suppress(OSError):
+                (out / name).unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        raise
+
+
+def _make_dir(out: Path) -> list[Path]:
+    """Create DIR (and missing parents) unless it is the empty folder already checked;
+    returns the folders made, outermost first."""
+    if out.is_dir():
+        return []
+    made = [p for p in (out, *out.parents) if not os.path.lexists(p)][::-1]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir()
+    except FileExistsError:
+        raise SentinetError(f"{out}: appeared while the ensemble was being made; left as it is") from None
+    except OSError as exc:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise SentinetError(f"{out}: cannot create the ensemble directory ({exc.strerror or exc})") from None
+    return made

@@ -60,8 +60,10 @@ class _FreezesAfterFirstWrite:
 
 
 def install() -> None:
-    from sentinet import checkpoint, fileio, training
-    from sentinet.events import Callback
+    from sentinet import fileio
+    from sentinet.training import checkpoint
+    from sentinet.training import loop
+    from sentinet.training.events import Callback
 
     now = {"epoch": 0}  # the epoch being trained (runs, group members included, go one at a time)
 
@@ -96,13 +98,13 @@ def install() -> None:
         if wanted(PAUSE, run_dir, f"metrics:{state['epoch']}"):
             freeze(f"{run_dir}: paused at metrics in epoch {state['epoch']}")
 
-    train = training.train
+    train = loop.train
 
     @functools.wraps(train)
     def train_with_faults(*args, callbacks=(), **kwargs):
         return train(*args, callbacks=[*callbacks, Faults()], **kwargs)
 
-    fileio.atomic_open, checkpoint.save, training.train = pausing_open, pausing_save, train_with_faults
+    fileio.atomic_open, checkpoint.save, loop.train = pausing_open, pausing_save, train_with_faults
 
 
 if __name__ == "__main__":

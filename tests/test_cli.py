@@ -11,13 +11,12 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from sentinet.cli import app, main
-from sentinet.config import from_dict
-from sentinet.models import ENCODER_OPTIONS
+from sentinet.cli.main import app, main
+from sentinet.config.schema import from_dict
 from sentinet.data.readers import read_records
-from sentinet.embeddings import open_vectors
-from sentinet.inference import Predictor
-from sentinet.training import train
+from sentinet.data.embeddings import open_vectors
+from sentinet.inference.predictor import Predictor
+from sentinet.training.loop import train
 
 from .helpers import run_cli, tiny_config_yaml, write_tiny_data
 
@@ -148,7 +147,7 @@ def test_every_encoder_trains_and_reloads(encoder, tiny_data):
     if encoder == "cnn":
         raw["model"]["encoder"] = {"name": "cnn", "filters": 8}
         raw["model"]["multichannel"] = True
-    result = train(from_dict(raw, ENCODER_OPTIONS))
+    result = train(from_dict(raw))
     assert len(result.epochs) == 2 and 0 <= result.best["f_macro"] <= 1
     predictor = Predictor.load(str(result.run_dir), torch.device("cpu"))
     texts = ["сбербанк спасибо отлично", "втб ужасно плохо", "кошмар"]

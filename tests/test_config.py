@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sentinet.config import Config, apply_override, from_dict, load_config
-from sentinet.config_paths import resolve_path
-from sentinet.fields import Range
-from sentinet.models import ENCODER_OPTIONS
+from sentinet.config.schema import Config, apply_override, from_dict, load_config
+from sentinet.config.paths import resolve_path
+from sentinet.config.fields import Range
+from sentinet.config.encoders import ENCODER_OPTIONS
 from sentinet.errors import SentinetError
-from sentinet.models.options import RecurrentOptions
+from sentinet.config.encoders import RecurrentOptions
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -22,7 +22,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_and_nested_values(tmp_path):
-    cfg = load_config(write(tmp_path, "model:\n  encoder:\n    name: lstm\n    hidden_size: 64\n"), None, ENCODER_OPTIONS)
+    cfg = load_config(write(tmp_path, "model:\n  encoder:\n    name: lstm\n    hidden_size: 64\n"), None)
     assert isinstance(cfg.model.encoder, RecurrentOptions)
     assert (cfg.model.encoder.name, cfg.model.encoder.hidden_size) == ("lstm", 64)
     assert cfg.train.optimizer.name == "adam" and cfg.run.name == "c"
@@ -32,47 +32,47 @@ def test_all_shipped_configs_load():
     configs = sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml"))
     assert configs
     for path in configs:
-        assert isinstance(load_config(path, None, ENCODER_OPTIONS), Config)
+        assert isinstance(load_config(path, None), Config)
 
 
 def test_unknown_key_names_it_and_suggests(tmp_path):
     with pytest.raises(SentinetError, match=r"unknown config key 'train\.epoch' \(did you mean 'epochs'\?\)"):
-        load_config(write(tmp_path, "train:\n  epoch: 3\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "train:\n  epoch: 3\n"), None)
     with pytest.raises(SentinetError, match=r"'model\.encoder\.hiden_size'.*'hidden_size'"):
-        load_config(write(tmp_path, "model:\n  encoder: {name: gru, hiden_size: 3}\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "model:\n  encoder: {name: gru, hiden_size: 3}\n"), None)
     with pytest.raises(SentinetError, match=r"unknown config key 'tokeniser'.*'tokenizer'"):
-        load_config(write(tmp_path, "tokeniser: {}\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "tokeniser: {}\n"), None)
 
 
 def test_overrides_are_typed(tmp_path):
     path = write(tmp_path, "model:\n  encoder: gru\n")
     cfg = load_config(path, ["train.epochs=3", "model.encoder.hidden_size=32",
-                             "train.optimizer.lr=5e-4", "vectors.freeze=false", "train.device=cuda:1"], ENCODER_OPTIONS)
+                             "train.optimizer.lr=5e-4", "vectors.freeze=false", "train.device=cuda:1"])
     assert cfg.train.epochs == 3 and cfg.model.encoder.hidden_size == 32
     assert cfg.train.optimizer.lr == pytest.approx(5e-4) and cfg.vectors.freeze is False
     assert cfg.train.device == "cuda:1"
     with pytest.raises(SentinetError, match=r"train\.epochs: expected int, got 'many'"):
-        load_config(path, ["train.epochs=many"], ENCODER_OPTIONS)
+        load_config(path, ["train.epochs=many"])
     with pytest.raises(SentinetError, match=r"unknown config key 'train\.epocs'"):
-        load_config(path, ["train.epocs=3"], ENCODER_OPTIONS)
+        load_config(path, ["train.epocs=3"])
     with pytest.raises(SentinetError, match="expected KEY=VALUE"):
-        load_config(path, ["train.epochs"], ENCODER_OPTIONS)
+        load_config(path, ["train.epochs"])
 
 
 def test_choices_and_encoder_names_are_checked():
     with pytest.raises(SentinetError, match=r"data\.conflict_policy: 'majorty' is not one of .*did you mean 'majority'"):
-        from_dict({"data": {"conflict_policy": "majorty"}}, ENCODER_OPTIONS)
+        from_dict({"data": {"conflict_policy": "majorty"}})
     with pytest.raises(SentinetError, match=r"unknown encoder 'gruu' \(did you mean 'gru'\?\)"):
-        from_dict({"model": {"encoder": {"name": "gruu"}}}, ENCODER_OPTIONS)
+        from_dict({"model": {"encoder": {"name": "gruu"}}})
     with pytest.raises(SentinetError, match="pooling"):
-        from_dict({"model": {"encoder": {"name": "gru", "pooling": "median"}}}, ENCODER_OPTIONS)
+        from_dict({"model": {"encoder": {"name": "gru", "pooling": "median"}}})
 
 
 def test_bad_yaml_says_where(tmp_path):
     with pytest.raises(SentinetError, match="line 2, column 11"):
-        load_config(write(tmp_path, "train:\n  epochs: @\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "train:\n  epochs: @\n"), None)
     with pytest.raises(SentinetError, match="not found"):
-        load_config(tmp_path / "missing.yaml", None, ENCODER_OPTIONS)
+        load_config(tmp_path / "missing.yaml", None)
 
 
 def test_apply_override_creates_sections():
@@ -97,8 +97,8 @@ def test_relative_paths_resolve_against_env(tmp_path, monkeypatch):
 def _sections(cls: type, prefix: str, select: dict) -> list[tuple[str, type, dict]]:
     """(dotted prefix, dataclass, keys that select it) for every config section and every
     encoder's options, so a future section or encoder is covered without a change here."""
-    from sentinet.fields import EncoderOptions
-    from sentinet.models import ENCODERS
+    from sentinet.config.fields import EncoderOptions
+    from sentinet.config.encoders import ENCODERS
 
     found = [(prefix, cls, select)]
     for name, hint in typing.get_type_hints(cls).items():
@@ -173,7 +173,7 @@ def test_values_outside_the_declared_range_are_refused(key, select, f, kind, is_
     where = f"{key}[0]" if is_list else key
     for value in _outside(bounds, kind):
         with pytest.raises(SentinetError, match=rf"^{re.escape(where)}: .*must be {re.escape(str(bounds))}"):
-            from_dict(_raw(key, select, [value] if is_list else value), ENCODER_OPTIONS)
+            from_dict(_raw(key, select, [value] if is_list else value))
 
 
 def _inside(bounds: Range, kind: type) -> list:
@@ -189,7 +189,7 @@ def _inside(bounds: Range, kind: type) -> list:
 def test_values_inside_the_declared_range_are_accepted(key, select, f, kind, is_list):
     for value in _inside(f.metadata["range"], kind):
         given = [value] * (3 if key == "train.class_weights" else 1) if is_list else value
-        section = from_dict(_raw(key, select, given), ENCODER_OPTIONS)
+        section = from_dict(_raw(key, select, given))
         for part in key.split("."):
             section = getattr(section, part)
         assert section == given
@@ -204,9 +204,9 @@ def test_yaml_and_set_meet_one_rule(tmp_path):
              "model.encoder.hidden_size": (10**11, "model.encoder.hidden_size: 100000000000 must be ≥ 1 and ≤ 4096")}
     for key, (value, message) in cases.items():
         with pytest.raises(SentinetError) as from_yaml:
-            load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))), None, ENCODER_OPTIONS)
+            load_config(write(tmp_path, yaml.safe_dump(_raw(key, {}, value))), None)
         with pytest.raises(SentinetError) as from_set:
-            load_config(write(tmp_path, ""), [f"{key}={value}"], ENCODER_OPTIONS)
+            load_config(write(tmp_path, ""), [f"{key}={value}"])
         assert str(from_yaml.value) == str(from_set.value) == message
 
 
@@ -214,19 +214,19 @@ def test_null_and_zero_keep_their_meaning():
     """null switches clipping, thread count and unfreezing off; clip_grad_norm 0 is off too
     (the training loop clips only when it is non-zero), so both stay accepted."""
     cfg = from_dict({"train": {"clip_grad_norm": None, "num_threads": None},
-                     "vectors": {"unfreeze_epoch": None}}, ENCODER_OPTIONS)
+                     "vectors": {"unfreeze_epoch": None}})
     assert (cfg.train.clip_grad_norm, cfg.train.num_threads, cfg.vectors.unfreeze_epoch) == (None, None, None)
-    assert from_dict({"train": {"clip_grad_norm": 0}}, ENCODER_OPTIONS).train.clip_grad_norm == 0
+    assert from_dict({"train": {"clip_grad_norm": 0}}).train.clip_grad_norm == 0
     for key in ("train.patience", "train.epochs", "train.num_threads", "vectors.unfreeze_epoch"):
         with pytest.raises(SentinetError, match=rf"^{re.escape(key)}: 0 must be ≥ 1"):
-            from_dict(_raw(key, {}, 0), ENCODER_OPTIONS)
+            from_dict(_raw(key, {}, 0))
 
 
 def test_a_config_without_a_model_section_gets_the_default_encoders_options(tmp_path):
     """A minimal config (data + vectors) once built a bare EncoderOptions, and training failed
     with "'EncoderOptions' object has no attribute 'hidden_size'"."""
     for raw in ({"data": {"train": "x.xml"}}, {"model": {"embedding_dropout": 0.1}}):
-        encoder = from_dict(raw, ENCODER_OPTIONS).model.encoder
+        encoder = from_dict(raw).model.encoder
         assert encoder == ENCODER_OPTIONS["gru"]()
         assert encoder.hidden_size == 128
 
@@ -235,17 +235,17 @@ def test_yaml_that_would_be_silently_wrong_or_explode_is_refused(tmp_path):
     """A key given twice (YAML keeps the last), an alias bomb (1 KB → 10^9 values), a file
     too big to be a config and nesting too deep: each one line naming the file."""
     with pytest.raises(SentinetError, match=r"key 'epochs' is given twice \(lines 2 and 3\)"):
-        load_config(write(tmp_path, "train:\n  epochs: 3\n  epochs: 5\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "train:\n  epochs: 3\n  epochs: 5\n"), None)
     bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)]
     path = write(tmp_path, "\n".join(bomb) + "\n")
     assert path.stat().st_size < 1000
     with pytest.raises(SentinetError, match="expand to more than 100,000 values"):
-        load_config(path, None, ENCODER_OPTIONS)
+        load_config(path, None)
     shared = load_config(write(tmp_path, "model: {head_dropout: &d 0.25}\ntrain: {label_smoothing: *d}\n"),
-                         None, ENCODER_OPTIONS)
+                         None)
     assert shared.train.label_smoothing == 0.25  # an alias or two still works
     with pytest.raises(SentinetError, match="bytes is no config"):
-        load_config(write(tmp_path, "# " + "x" * 1_000_001 + "\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "# " + "x" * 1_000_001 + "\n"), None)
     with pytest.raises(SentinetError, match="nested too deep|line"):
-        load_config(write(tmp_path, "[" * 5000 + "]" * 5000 + "\n"), None, ENCODER_OPTIONS)
+        load_config(write(tmp_path, "[" * 5000 + "]" * 5000 + "\n"), None)

@@ -16,9 +16,10 @@ import pytest
 from gensim.models import FastText, KeyedVectors
 from gensim.models.fasttext import save_facebook_model
 
-from sentinet import embeddings, vectors_files
-from sentinet.config import Word2VecConfig
-from sentinet.embeddings import (
+from sentinet.data import embeddings
+from sentinet.data import vectors_files
+from sentinet.config.schema import Word2VecConfig
+from sentinet.data.embeddings import (
     coverage,
     default_cache_dir,
     detect_vectors_format,
@@ -373,7 +374,7 @@ def test_what_is_no_file_is_refused_without_opening_it(tmp_path: Path, where: st
 
 
 def test_an_npz_is_held_to_the_unpack_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sentinet.archive import check_npz
+    from sentinet.data.npz import check_npz
 
     path = tmp_path / "vectors.npz"
     embeddings.write_bundle(path, ["a", "b"], np.zeros((2, 1 << 18), np.float32))  # 2 MB of zeros

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from sentinet.config import ModelConfig
+from sentinet.config.schema import ModelConfig
 from sentinet.errors import SentinetError
-from sentinet.explain import (
+from sentinet.inference.explain import (
     Explanation, complete_integrated_gradients, explain, format_table, integrated_gradients,
     occlusion_probabilities, render_html,
 )
-from sentinet.inference import Predictor
-from sentinet.models import ENCODERS
+from sentinet.inference.predictor import Predictor
+from sentinet.config.encoders import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
 from .helpers import FILLER, NAMES, NEUTRAL, UNSEEN, run_cli, tiny_config_yaml, write_word2vec_text

@@ -87,7 +87,7 @@ def tiny_run(tmp_path: Path, encoder: str, bias: list[float] | None = None) -> P
     import yaml
     from typer.testing import CliRunner
 
-    from sentinet.cli import app
+    from sentinet.cli.main import app
 
     data = {"dir": tmp_path, "train": tmp_path / "train.xml", "vectors": tmp_path / "vectors.txt"}
     data["train"].write_text(sentirueval_xml(make_corpus(90, seed=1)), encoding="utf-8")
@@ -115,7 +115,7 @@ def test_every_encoder_variant_exports_one_graph_for_every_shape(name, options):
     import numpy as np
     import torch
 
-    from sentinet.onnx_export import Probabilities, probe_batch, to_onnx
+    from sentinet.runs.onnx import Probabilities, probe_batch, to_onnx
 
     model = Probabilities(make_model(name, **options)).eval()
     session = ort.InferenceSession(to_onnx(model), providers=["CPUExecutionProvider"])
@@ -135,8 +135,8 @@ def test_onnx_export_gives_predicts_probabilities(tmp_path, encoder):
     import numpy as np
     import torch
 
-    from sentinet.inference import Predictor
-    from sentinet.onnx_export import feed
+    from sentinet.inference.predictor import Predictor
+    from sentinet.runs.onnx import feed
 
     run = tiny_run(tmp_path, encoder, bias=[0.4, 0.0, -0.3])
     graph = tmp_path / "served" / "model.onnx"
@@ -168,7 +168,7 @@ def test_onnx_export_gives_predicts_probabilities(tmp_path, encoder):
 
 def test_onnx_vocab_size_limits_the_rows_for_unseen_words(tmp_path):
     pytest.importorskip("onnxruntime")
-    from sentinet.onnx_export import export_onnx
+    from sentinet.runs.onnx import export_onnx
 
     run = tiny_run(tmp_path, "gru")
     without = export_onnx(run, tmp_path / "none.onnx", vocab_size=0)

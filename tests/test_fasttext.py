@@ -14,13 +14,12 @@ import pytest
 import torch
 import yaml
 
-from sentinet.cli import main
-from sentinet.config import TokenizerConfig, Word2VecConfig, from_dict
+from sentinet.cli.main import main
+from sentinet.config.schema import TokenizerConfig, Word2VecConfig, from_dict
 from sentinet.data.tokenize import Tokenizer
-from sentinet.embeddings import _cache_key, fit_fasttext, open_vectors
-from sentinet.inference import Predictor
-from sentinet.models import ENCODER_OPTIONS
-from sentinet.training import train
+from sentinet.data.embeddings import _cache_key, fit_fasttext, open_vectors
+from sentinet.inference.predictor import Predictor
+from sentinet.training.loop import train
 
 from .helpers import (
     NEGATIVE, POSITIVE, assert_one_line_error, make_corpus, run_cli, sentirueval_xml,
@@ -153,7 +152,7 @@ def _train(ft: dict, name: str, subprocess: bool, **vectors) -> tuple[Path, str]
         res = run_cli("train", "--config", str(config))
         assert res.returncode == 0, res.stderr
     else:
-        train(from_dict(raw, ENCODER_OPTIONS))
+        train(from_dict(raw))
     (run,) = (ft["dir"] / name).iterdir()
     return run, (run / "train.log").read_text(encoding="utf-8")
 
@@ -204,7 +203,7 @@ def test_no_vectors_file_trains_cached_fasttext(ft, tmp_path):
     raw = tiny_raw(ft, vectors__path=None, vectors__cache_dir=str(cache), vectors__word2vec=w2v)
     raw["train"]["epochs"] = 1
     raw["run"]["output_dir"] = str(tmp_path / "runs")
-    result = train(from_dict(raw, ENCODER_OPTIONS))
+    result = train(from_dict(raw))
     (cached,) = cache.iterdir()
     assert cached.name.startswith("fasttext-") and cached.suffix == ".bin"
     assert open_vectors(cached).format == "fasttext"

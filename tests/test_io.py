@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from sentinet.data.readers import read_records
-from sentinet.device import resolve_device
-from sentinet.inference import Predictor
+from sentinet.runtime.device import resolve_device
+from sentinet.inference.predictor import Predictor
 
 from .helpers import run_cli
 from .helpers import FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN

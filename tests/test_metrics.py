@@ -2,7 +2,7 @@ import pytest
 
 from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
-from sentinet.metrics import full_report, headline, pairs, score_of, sentirueval_scores
+from sentinet.evaluation.metrics import full_report, headline, pairs, score_of, sentirueval_scores
 
 GOLD = [{"a": -1}, {"a": -1, "b": 0}, {"a": 1}, {"a": 0}]
 

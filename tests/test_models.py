@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from sentinet.config import ModelConfig
+from sentinet.config.schema import ModelConfig
 from sentinet.data.batching import EncodedDataset, collate
-from sentinet.models import ENCODERS
+from sentinet.config.encoders import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier
 
 ENCODER_NAMES = sorted(ENCODERS)
@@ -133,7 +133,7 @@ def test_inference_loop_gives_the_loader_numbers_exactly(name, options):
     """predict's plain loop (sort, pad, no DataLoader) replaced a DataLoader over length-sorted
     batches: same batches, so the very same floats, row for row, in input order."""
     from sentinet.data.batching import make_loader
-    from sentinet.inference import predict_ids
+    from sentinet.inference.predictor import predict_ids
 
     model = make_model(name, **options).eval()
     gen = torch.Generator().manual_seed(5)

@@ -1,14 +1,13 @@
-"""sentinet/optimization.py: the loss (class and tweet weights, smoothing), the learning-rate
+"""sentinet/training/optim.py: the loss (class and tweet weights, smoothing), the learning-rate
 schedules, weight averaging — against hand-computed values and torch's own reductions."""
 
 import pytest
 import torch
 
-from sentinet.config import SchedulerConfig, TrainConfig, from_dict
+from sentinet.config.schema import SchedulerConfig, TrainConfig, from_dict
 from sentinet.errors import SentinetError
 from sentinet.labels import LabelSet
-from sentinet.models import ENCODER_OPTIONS
-from sentinet.optimization import Averager, Schedule, build_loss
+from sentinet.training.optim import Averager, Schedule, build_loss
 
 SENTIMENT = LabelSet((-1, 0, 1))
 
@@ -19,9 +18,9 @@ def test_balanced_class_weights_and_smoothing():
     assert loss.ce.label_smoothing == 0.1
     assert build_loss(TrainConfig(), [0, 1], SENTIMENT).ce.weight is None
     with pytest.raises(SentinetError, match="class_weights"):
-        from_dict({"train": {"class_weights": "inverse"}}, ENCODER_OPTIONS)
+        from_dict({"train": {"class_weights": "inverse"}})
     with pytest.raises(SentinetError, match=r"train.class_weights\[1\]: -2.0 must be > 0"):
-        from_dict({"train": {"class_weights": [1, -2]}}, ENCODER_OPTIONS)
+        from_dict({"train": {"class_weights": [1, -2]}})
     with pytest.raises(SentinetError, match="2 weights for the 3 classes"):
         build_loss(TrainConfig(class_weights=[1.0, 2.0]), [0, 1], SENTIMENT)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sentinet.errors import SentinetError
-from sentinet.prevalence import (
+from sentinet.evaluation.prevalence import (
     ESTIMATORS, adjusted_posteriors, em_priors, errors, estimate, fit_temperature, summary_table, temper,
 )
 
@@ -242,5 +242,5 @@ def test_summary_table_is_aligned():
 
 
 def test_importing_it_does_not_import_torch():
-    code = "import sys, sentinet.prevalence; sys.exit('torch' in sys.modules)"
+    code = "import sys, sentinet.evaluation.prevalence; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

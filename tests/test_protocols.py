@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinet.config import from_dict, load_config, parse_date
-from sentinet.models import ENCODER_OPTIONS
+from sentinet.config.schema import from_dict, load_config, parse_date
 from sentinet.data.readers import Record, read_records
 from sentinet.data.splits import record_time
 from sentinet.errors import SentinetError
@@ -49,7 +48,7 @@ def test_parse_date_accepts_unix_and_iso_and_names_bad_values():
 
 
 def test_config_checks_for_the_new_keys():
-    assert from_dict({"data": {"split": "temporal", "dev_from": "2014-07-01"}}, ENCODER_OPTIONS).data.dev_from == "2014-07-01"
+    assert from_dict({"data": {"split": "temporal", "dev_from": "2014-07-01"}}).data.dev_from == "2014-07-01"
     for raw, message in [
         ({"data": {"dev_from": "2014-07-01"}}, "data.dev_from needs data.split: temporal"),
         ({"data": {"split": "temporal", "dev_from": "July"}}, "data.dev_from: 'July' is neither"),
@@ -61,14 +60,14 @@ def test_config_checks_for_the_new_keys():
         ({"train": {"ema_decay": 1.0}}, "train.ema_decay"),
     ]:
         with pytest.raises(SentinetError, match=message):
-            from_dict(raw, ENCODER_OPTIONS)
+            from_dict(raw)
 
 
 def test_yaml_dates_and_train_lists_load(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("data:\n  train: [a.xml, b.xml]\n  split: temporal\n  dev_from: 2014-07-01\n",
                     encoding="utf-8")
-    config = load_config(path, None, ENCODER_OPTIONS)
+    config = load_config(path, None)
     assert config.data.train == ["a.xml", "b.xml"] and config.data.dev_from == "2014-07-01"
 
 

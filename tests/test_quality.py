@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from sentinet.config import from_dict
-from sentinet.models import ENCODER_OPTIONS
+from sentinet.config.schema import from_dict
 from sentinet.labels import LabelSet
-from sentinet.decision import _f_macro, decide, tune_bias
-from sentinet.embeddings import ConcatVectors, open_vectors
-from sentinet.ensemble import train_ensemble
-from sentinet.inference import Predictor
-from sentinet.metrics import sentirueval_scores
-from sentinet.training import train
+from sentinet.evaluation.decision import _f_macro, decide, tune_bias
+from sentinet.data.embeddings import ConcatVectors, open_vectors
+from sentinet.training.groups import train_ensemble
+from sentinet.inference.predictor import Predictor
+from sentinet.evaluation.metrics import sentirueval_scores
+from sentinet.training.loop import train
 
 from .helpers import tiny_raw
 
@@ -77,7 +76,7 @@ def test_concat_vectors_pads_missing_words_with_zeros(tmp_path):
 
 def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
     raw = tiny_raw(tiny_data, train__tune_decision=True)
-    ens = train_ensemble(from_dict(raw, ENCODER_OPTIONS), seeds=2)
+    ens = train_ensemble(from_dict(raw), seeds=2)
     assert (ens.path / "ensemble.json").is_file() and (ens.path / "decision.json").is_file()
     assert [m.run_dir for m in ens.members] == [ens.path / "seed3", ens.path / "seed4"]  # inside the group
     summary = json.loads((ens.path / "metrics.json").read_text())
@@ -91,7 +90,7 @@ def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
 
 
 def test_missing_vectors_file_warns_and_maps_unseen_words_to_unk(tiny_data, capsys):
-    result = train(from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS))
+    result = train(from_dict(tiny_raw(tiny_data)))
     texts = ["кошмар кошмар", "сбербанк спасибо"]  # "кошмар": only in the vectors file
     with_vectors = Predictor.load(result.run_dir, torch.device("cpu")).predict_proba(texts, progress=False)
     tiny_data["vectors"].rename(tiny_data["vectors"].with_suffix(".gone"))

@@ -9,9 +9,9 @@ import io
 import pytest
 import torch
 
-from sentinet.config import ModelConfig
+from sentinet.config.schema import ModelConfig
 from sentinet.errors import SentinetError
-from sentinet.models import ENCODERS
+from sentinet.config.encoders import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier
 from sentinet.models.quantize import quantise_int8
 

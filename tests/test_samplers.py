@@ -13,10 +13,12 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sentinet import plots, study_storage, tuning
-from sentinet.cli import main
+from sentinet.reporting import plots
+from sentinet.tuning.storage import open_storage
+from sentinet.tuning import tuner
+from sentinet.cli.main import main
 from sentinet.errors import SentinetError
-from sentinet.search_space import GRID_LIMIT, Job, Param, grid, grid_values, tried_points
+from sentinet.tuning.search_space import GRID_LIMIT, Job, Param, grid, grid_values, tried_points
 
 from .helpers import assert_one_line_error, run_cli, study_files
 
@@ -103,7 +105,7 @@ def tune_here(study: dict, monkeypatch, capsys, *args: str) -> subprocess.Comple
 
 
 def load(study: dict, name: str = "base") -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=study_storage.open_storage(study["storage"]))
+    return optuna.load_study(study_name=name, storage=open_storage(study["storage"]))
 
 
 def assert_png(path: Path) -> None:
@@ -137,7 +139,7 @@ def test_grid_tries_every_point_once_then_stops_and_keeps_its_sampler(study, mon
     assert (study["dir"] / "trials.md").read_text().splitlines()[2] == \
         "Sampler: grid (4 points, order from seed 13)"
     assert "sampler: grid" in (study["dir"] / "best.yaml").read_text().splitlines()[1]
-    assert_png(study["dir"] / tuning.BEST_SO_FAR)
+    assert_png(study["dir"] / tuner.BEST_SO_FAR)
 
     assert_one_line_error(tune_here(study, monkeypatch, capsys, "--sampler", "tpe"),
                           "study 'base' was created with --sampler grid", "--sampler grid (or none)")
@@ -154,9 +156,9 @@ def test_random_sampler_runs_the_trials_asked_for(study):
     assert len({t.params["train.optimizer.lr"] for t in trials}) == 3
     assert load(study).user_attrs["sampler"] == "random"
     assert (study["dir"] / "trials.md").read_text().splitlines()[2] == "Sampler: random"
-    assert_png(study["dir"] / tuning.BEST_SO_FAR)
-    if (study["dir"] / tuning.BEST_SO_FAR).is_file():
-        assert f"best so far: {study['dir'] / tuning.BEST_SO_FAR}" in result.stdout
+    assert_png(study["dir"] / tuner.BEST_SO_FAR)
+    if (study["dir"] / tuner.BEST_SO_FAR).is_file():
+        assert f"best so far: {study['dir'] / tuner.BEST_SO_FAR}" in result.stdout
 
 
 def test_grid_of_a_float_range_without_step_is_one_line_error(study):
@@ -183,24 +185,24 @@ def fake_job(tmp_path: Path, space: tuple[Param, ...], sampler: str | None) -> J
 
 def test_a_study_from_before_samplers_is_tpe(tmp_path):
     job = fake_job(tmp_path, (Param("x", "int", 1, 3),), None)
-    study = tuning.create_study(job)
+    study = tuner.create_study(job)
     study.add_trial(optuna.trial.create_trial(params={"x": 2}, value=0.5,
                                               distributions={"x": optuna.distributions.IntDistribution(1, 3)}))
-    assert tuning.use_sampler(study, job, 13)[0].sampler == "tpe"
+    assert tuner.use_sampler(study, job, 13)[0].sampler == "tpe"
     with pytest.raises(SentinetError, match="created with --sampler tpe"):
-        tuning.use_sampler(study, fake_job(tmp_path, job.space, "random"), 13)
-    assert tuning.sampler_of(study) == "tpe"
+        tuner.use_sampler(study, fake_job(tmp_path, job.space, "random"), 13)
+    assert tuner.sampler_of(study) == "tpe"
 
 
 def test_a_grid_study_keeps_its_grid_and_seed(tmp_path):
     job = fake_job(tmp_path, (Param("x", "int", 1, 3),), "grid")
-    study = tuning.create_study(job)
-    assert tuning.use_sampler(study, job, 5)[1] == 5
+    study = tuner.create_study(job)
+    assert tuner.use_sampler(study, job, 5)[1] == 5
     assert study.user_attrs["grid"] == {"x": [1, 2, 3]}
-    resumed, seed = tuning.use_sampler(study, fake_job(tmp_path, job.space, None), 99)
+    resumed, seed = tuner.use_sampler(study, fake_job(tmp_path, job.space, None), 99)
     assert (resumed.sampler, seed) == ("grid", 5)  # the order of a grid is the study's
     with pytest.raises(SentinetError, match="walked another grid before"):
-        tuning.use_sampler(study, fake_job(tmp_path, (Param("x", "int", 1, 4),), None), 5)
+        tuner.use_sampler(study, fake_job(tmp_path, (Param("x", "int", 1, 4),), None), 5)
 
 
 # --------------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ def test_best_so_far_without_matplotlib_says_so_once(tmp_path, monkeypatch):
 
 def fake_study(directory: Path, sampler: str, values: list[float | None]) -> None:
     """A study directory with finished trials of the given scores (None: pruned)."""
-    storage = study_storage.open_storage(f"sqlite:///{directory / 'study.db'}")
+    storage = open_storage(f"sqlite:///{directory / 'study.db'}")
     study = optuna.create_study(study_name=directory.name, storage=storage, direction="maximize")
     study.set_user_attr("sampler", sampler)
     x = optuna.distributions.FloatDistribution(0, 1)
@@ -238,7 +240,7 @@ def compare_samplers():
 
 def test_compare_samplers_draws_one_line_per_study(tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install 'sentinet-nlp[plots]')")
-    tuning.quiet_optuna()
+    tuner.quiet_optuna()
     curves = {"tpe": [0.40, 0.55, None, 0.52, 0.70, 0.68, 0.74, None, 0.73, 0.78],
               "random": [0.45, 0.42, 0.60, 0.58, None, 0.61, 0.59, 0.66, 0.63, 0.64],
               "grid": [None, 0.30, 0.50, 0.65, 0.62, 0.72]}
@@ -258,8 +260,8 @@ def test_compare_samplers_draws_one_line_per_study(tmp_path, capsys):
 def test_a_stepped_float_is_written_without_float_noise():
     """0.1 + 0.2 is what a stepped float search hands over; best.yaml and the trial's
     config.yaml say 0.3."""
-    from sentinet.config import dump_yaml
-    from sentinet.search_space import build_config
+    from sentinet.config.schema import dump_yaml
+    from sentinet.tuning.search_space import build_config
 
     config = build_config({}, {"model.head_dropout": 0.1 + 0.2, "train.epochs": 3})
     assert config.model.head_dropout == 0.3 and config.train.epochs == 3

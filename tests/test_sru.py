@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from sentinet.models import sru_triton
-from sentinet.models.sru import (
+from sentinet.models.sru import triton
+from sentinet.models.sru.encoder import (
     SRUEncoder, SRUOptions, _CPURecurrence, reverse_within_lengths, sru_recurrence,
     sru_recurrence_reference,
 )
@@ -71,11 +71,11 @@ def test_backward_direction_reads_from_the_last_real_token():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+@pytest.mark.skipif(not triton.available(), reason="needs Triton")
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_triton_recurrence_matches_reference(dtype):
     args = inputs(T=7, B=5, N=300, dtype=dtype, device="cuda")
-    out, g = grads(sru_triton.recurrence, args)
+    out, g = grads(triton.recurrence, args)
     ref, g_ref = grads(sru_recurrence_reference, args)
     tol = {} if dtype == torch.float64 else {"atol": 1e-4, "rtol": 1e-4}
     torch.testing.assert_close(out, ref, **tol)
@@ -85,13 +85,13 @@ def test_triton_recurrence_matches_reference(dtype):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+@pytest.mark.skipif(not triton.available(), reason="needs Triton")
 def test_triton_recurrence_gradcheck():
-    assert torch.autograd.gradcheck(sru_triton.recurrence, inputs(T=4, B=2, N=3, device="cuda"))
+    assert torch.autograd.gradcheck(triton.recurrence, inputs(T=4, B=2, N=3, device="cuda"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.skipif(not sru_triton.available(), reason="needs Triton")
+@pytest.mark.skipif(not triton.available(), reason="needs Triton")
 def test_sru_encoder_on_cuda_matches_reference():
     """The whole encoder (strided projections, both directions, 2 layers) through Triton."""
     torch.manual_seed(0)
@@ -112,9 +112,9 @@ def test_sru_encoder_on_cuda_matches_reference():
 # --------------------------------------------------------------------------------------
 # The fused CPU kernel (sru_cpu.cpp), where it is built (make install builds it)
 
-from sentinet.models import sru_kernel  # noqa: E402
+from sentinet.models.sru import kernel  # noqa: E402
 
-needs_kernel = pytest.mark.skipif(not sru_kernel.available(),
+needs_kernel = pytest.mark.skipif(not kernel.available(),
                                   reason="fused SRU kernel not built (python -m sentinet.models.build_kernel)")
 
 
@@ -166,7 +166,7 @@ def test_fused_kernel_gradcheck(k):
     U, v, b = make(T, B, D, k, H), make(2, D * H), make(2, D * H)
     x = make(T, B, H) if k == 3 else torch.empty(0, dtype=torch.float64)
     lengths = torch.tensor([4, 2, 1])
-    assert torch.autograd.gradcheck(sru_kernel.FusedSRU.apply, (U, x, v, b, lengths))
+    assert torch.autograd.gradcheck(kernel.FusedSRU.apply, (U, x, v, b, lengths))
 
 
 @needs_kernel
@@ -184,21 +184,21 @@ def test_fused_kernel_leaves_padding_at_zero_and_ignores_it():
 
 def test_kernel_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("SENTINET_SRU_KERNEL", "0")
-    sru_kernel.kernel.cache_clear()
+    kernel.kernel.cache_clear()
     try:
-        assert not sru_kernel.available()
+        assert not kernel.available()
     finally:
         monkeypatch.delenv("SENTINET_SRU_KERNEL")
-        sru_kernel.kernel.cache_clear()
+        kernel.kernel.cache_clear()
 
 
 def test_kernel_name_follows_source_and_torch(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTINET_CACHE", str(tmp_path))
-    sru_kernel.kernel.cache_clear()
+    kernel.kernel.cache_clear()
     try:
-        assert sru_kernel.build_dir().parent == tmp_path
-        assert not sru_kernel.available()  # nothing built in an empty cache: the torch path runs
+        assert kernel.build_dir().parent == tmp_path
+        assert not kernel.available()  # nothing built in an empty cache: the torch path runs
         enc = SRUEncoder(SRUOptions(name="sru", hidden_size=3, num_layers=1), 3)
         assert enc(torch.randn(2, 4, 3), torch.tensor([4, 2])).shape == (2, 6)
     finally:
-        sru_kernel.kernel.cache_clear()
+        kernel.kernel.cache_clear()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinet import threads
-from sentinet.threads import ThreadGovernor, busy_seconds, fair_threads
+from sentinet.runtime import threads
+from sentinet.runtime.threads import ThreadGovernor, busy_seconds, fair_threads
 
 TICK = os.sysconf("SC_CLK_TCK")
 

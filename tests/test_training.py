@@ -1,4 +1,4 @@
-"""sentinet/training.py: what train() does with vectors, the loop's events, the resume state,
+"""sentinet/training/loop.py: what train() does with vectors, the loop's events, the resume state,
 and that it leaves the config it was given alone."""
 
 from __future__ import annotations
@@ -9,20 +9,19 @@ from pathlib import Path
 
 import torch
 
-from sentinet.artifacts import load_weights
-from sentinet.config import from_dict
-from sentinet.embeddings import open_vectors
-from sentinet.events import Callback
-from sentinet.inference import Predictor
-from sentinet.models import ENCODER_OPTIONS
-from sentinet.training import train
+from sentinet.runs.weights import load_weights
+from sentinet.config.schema import from_dict
+from sentinet.data.embeddings import open_vectors
+from sentinet.training.events import Callback
+from sentinet.inference.predictor import Predictor
+from sentinet.training.loop import train
 
 from .helpers import tiny_raw, write_word2vec_text
 
 
 def test_frozen_vectors_stay_frozen_and_unfreezing_moves_them(tiny_data):
-    frozen = train(from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS))
-    thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05), ENCODER_OPTIONS))
+    frozen = train(from_dict(tiny_raw(tiny_data)))
+    thawed = train(from_dict(tiny_raw(tiny_data, vectors__unfreeze_epoch=2, vectors__unfreeze_lr=0.05)))
     source = open_vectors(tiny_data["vectors"])
     for result, should_move in ((frozen, False), (thawed, True)):
         state = load_weights(result.run_dir / "model.pt")
@@ -37,7 +36,7 @@ def test_concat_training_and_word_dropout(tiny_data):
     extra = tiny_data["dir"] / "extra.txt"
     write_word2vec_text(extra, ["сбербанк", "спасибо"], dim=4, seed=5)
     raw = tiny_raw(tiny_data, vectors__concat=[str(extra)], model__word_dropout=0.2)
-    result = train(from_dict(raw, ENCODER_OPTIONS))
+    result = train(from_dict(raw))
     predictor = Predictor.load(result.run_dir, torch.device("cpu"))
     assert predictor.members[0].run.model.embedder.dim == 20
     assert predictor.predict_proba(["кошмар втб"], progress=False).shape == (1, 3)
@@ -72,7 +71,7 @@ class Recorder(Callback):
 
 def test_a_subscriber_sees_every_event_in_order_and_the_epoch_saved_at_commit(tiny_data):
     recorder = Recorder()
-    result = train(from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS), callbacks=[recorder])
+    result = train(from_dict(tiny_raw(tiny_data)), callbacks=[recorder])
     expected = []
     for row in result.epochs:
         e, f = row["epoch"], round(row["f_macro"], 6)
@@ -82,7 +81,7 @@ def test_a_subscriber_sees_every_event_in_order_and_the_epoch_saved_at_commit(ti
 
 
 def test_train_leaves_its_config_alone(tiny_data):
-    config = from_dict(tiny_raw(tiny_data), ENCODER_OPTIONS)
+    config = from_dict(tiny_raw(tiny_data))
     before = copy.deepcopy(config)
     result = train(config)
     assert config == before  # paths not resolved in place, data.labels not filled in
@@ -98,7 +97,7 @@ def test_a_subscriber_that_raises_after_an_epoch_stops_training_with_the_epoch_k
 
     raw = tiny_raw(tiny_data, train__epochs=4, train__patience=4)
     try:
-        train(from_dict(raw, ENCODER_OPTIONS), callbacks=[StopAfterTwo()])
+        train(from_dict(raw), callbacks=[StopAfterTwo()])
     except RuntimeError as exc:
         assert str(exc) == "pruned"
     else:
@@ -109,7 +108,7 @@ def test_a_subscriber_that_raises_after_an_epoch_stops_training_with_the_epoch_k
 
 
 def test_progress_lines_say_the_time_left_in_the_epoch_and_the_run():
-    from sentinet.progress import ProgressLines
+    from sentinet.training.progress import ProgressLines
 
     now, lines = [0.0], []
     progress = ProgressLines(batches=281, epochs=15, first_epoch=3, every=64.99, write=lines.append,

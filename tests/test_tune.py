@@ -25,14 +25,14 @@ import torch
 import yaml
 from optuna.trial import TrialState
 
-from sentinet import study_storage, tuning
-from sentinet.cli import main
-from sentinet.config import load_config, read_yaml
-from sentinet.models import ENCODER_OPTIONS
-from sentinet.ensemble import EnsembleResult
+from sentinet.tuning.storage import open_storage
+from sentinet.tuning import tuner
+from sentinet.cli.main import main
+from sentinet.config.schema import load_config, read_yaml
+from sentinet.training.groups import EnsembleResult
 from sentinet.errors import SentinetError
-from sentinet.search_space import Job, Param, read_space
-from sentinet.training import TrainResult
+from sentinet.tuning.search_space import Job, Param, read_space
+from sentinet.training.loop import TrainResult
 
 from .helpers import study_files, tiny_config_yaml
 from .helpers import assert_one_line_error
@@ -60,7 +60,7 @@ def run_tune(study: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def trials_in(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
-    return optuna.load_study(study_name=name, storage=study_storage.open_storage(storage)).get_trials()
+    return optuna.load_study(study_name=name, storage=open_storage(storage)).get_trials()
 
 
 def config_value(config, key: str):
@@ -75,13 +75,13 @@ def test_study_writes_best_config_and_resumes(study):
     trials = trials_in(study["storage"], "base")
     assert [t.number for t in trials] == [0, 1]
     assert all(t.state == TrialState.COMPLETE for t in trials)
-    best = optuna.load_study(study_name="base", storage=study_storage.open_storage(study["storage"])).best_trial
+    best = optuna.load_study(study_name="base", storage=open_storage(study["storage"])).best_trial
     assert best.value == max(t.value for t in trials)
     best_yaml = study["dir"] / "best.yaml"
     assert str(best_yaml) in first.stdout
 
     # best.yaml is the base config with the best trial's values, ready to train
-    config = load_config(best_yaml, None, ENCODER_OPTIONS)
+    config = load_config(best_yaml, None)
     assert set(best.params) == {"model.encoder.hidden_size", "train.optimizer.lr", "train.class_weights"}
     for key, value in best.params.items():
         assert config_value(config, key) == (pytest.approx(value, rel=1e-11) if isinstance(value, float) else value), key  # 12 digits
@@ -132,10 +132,10 @@ def fake_job(tiny_data, tmp_path: Path, space: tuple[Param, ...], folds: int = 0
 
 def run_enqueued(job: Job, params: list[dict]) -> list[optuna.trial.FrozenTrial]:
     """The CLI's worker (its sampler, pruner and objective) on trials with fixed values."""
-    study = tuning.create_study(job)
+    study = tuner.create_study(job)
     for p in params:
         study.enqueue_trial(p)
-    tuning.optimize(job, len(params), None, seed=0, threads=torch.get_num_threads())
+    tuner.optimize(job, len(params), None, seed=0, threads=torch.get_num_threads())
     return trials_in(job.storage, job.name)
 
 
@@ -163,8 +163,8 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
             on_fold(i, members[-1])
         return EnsembleResult(tmp_path, members, {"score": {"mean": score(config)}})
 
-    monkeypatch.setattr(tuning, "train", fake_train)
-    monkeypatch.setattr(tuning, "cross_validate", fake_cross_validate)
+    monkeypatch.setattr(tuner, "train", fake_train)
+    monkeypatch.setattr(tuner, "cross_validate", fake_cross_validate)
     lr = Param("train.optimizer.lr", "float", 1e-4, 0.1, log=True)
     trials = run_enqueued(fake_job(tiny_data, tmp_path, (lr,), folds),
                           [{lr.key: 0.05}] * 5 + [{lr.key: 0.001}])
@@ -188,7 +188,7 @@ def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(ti
         trained.append(config.model.encoder)
         return TrainResult(run_dir=tmp_path, best_epoch=1, best={"score": 0.5})
 
-    monkeypatch.setattr(tuning, "train", fake_train)
+    monkeypatch.setattr(tuner, "train", fake_train)
     trials = run_enqueued(job, [{"model.encoder.name": "gru", "model.encoder.filters": 4},
                                 {"model.encoder.name": "cnn", "model.encoder.filters": 6}])
     assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
@@ -251,7 +251,7 @@ def test_example_spaces_fit_the_shipped_configs(space, base):
 def test_missing_postgres_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # import psycopg2 fails as if not installed
     with pytest.raises(SentinetError, match=r"pip install 'sentinet-nlp\[postgres\]'") as exc:
-        study_storage.open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
+        open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
     assert "secret" not in str(exc.value)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
-from sentinet.config import DataConfig, parse_date
+from sentinet.config.schema import DataConfig, parse_date
 from sentinet.labels import tweet_label
 from sentinet.data.readers import Record
 from sentinet.errors import SentinetError

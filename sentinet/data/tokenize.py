@@ -46,7 +46,7 @@ import html
 import re
 import unicodedata
 
-from sentinet.config import TokenizerConfig
+from sentinet.config.schema import TokenizerConfig
 from sentinet.errors import SentinetError
 
 URL, USER, NUM = "<url>", "<user>", "<num>"

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinet.config import Config, DataConfig, train_files
+from sentinet.config.schema import Config, DataConfig, train_files
 from sentinet.data.readers import Record, detect_data_format, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
 from sentinet.labels import LabelSet, check_known, require_labels, training_pairs, unwritable
-from sentinet.metrics import resolve_metric
+from sentinet.evaluation.metrics import resolve_metric
 
 
 @dataclass

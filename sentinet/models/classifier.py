@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from sentinet.config import ModelConfig
+from sentinet.config.schema import ModelConfig
 from sentinet.data.vocab import PAD_ID, UNK_ID
 from sentinet.models import build_encoder
 from sentinet.models.hsoftmax import HierarchicalSoftmax

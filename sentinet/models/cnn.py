@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentinet.models.options import CNNOptions
+from sentinet.config.encoders import CNNOptions
 from sentinet.models.pooling import masked_max
 
 

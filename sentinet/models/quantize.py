@@ -28,7 +28,7 @@ def quantise_int8(model: nn.Module, device: torch.device) -> list[str]:
     if device.type != "cpu":
         raise SentinetError(f"--int8 runs on the CPU (torch's dynamic int8 kernels); this run is on {device}: "
                             "add --device cpu")
-    from sentinet.models.sru import SRULayer
+    from sentinet.models.sru.encoder import SRULayer
 
     names = []
     for parent_name, parent in list(model.named_modules()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentinet.config import parse_date
+from sentinet.config.schema import parse_date
 from sentinet.data.readers import Record
 from sentinet.data.splits import duplicate_key, fold_indices, split_dev, temporal_split
 from sentinet.errors import SentinetError

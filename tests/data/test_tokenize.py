@@ -6,8 +6,7 @@ import dataclasses
 
 import pytest
 
-from sentinet.config import TokenizerConfig, from_dict
-from sentinet.models import ENCODER_OPTIONS
+from sentinet.config.schema import TokenizerConfig, from_dict
 from sentinet.data.tokenize import Tokenizer
 from sentinet.errors import SentinetError
 
@@ -480,7 +479,7 @@ def test_huge_text_is_cut():
 
 def test_max_tokens_must_be_positive():
     with pytest.raises(SentinetError, match=r"tokenizer.max_tokens: 0 must be ≥ 1"):
-        from_dict({"tokenizer": {"max_tokens": 0}}, ENCODER_OPTIONS)
+        from_dict({"tokenizer": {"max_tokens": 0}})
 
 
 # --------------------------------------------------------------------------------------

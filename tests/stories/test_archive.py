@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentinet.embeddings import open_vectors
+from sentinet.data.embeddings import open_vectors
 from sentinet.errors import SentinetError
 
 from ..helpers import assert_one_line_error, run_cli, write_navec
@@ -247,7 +247,7 @@ def test_the_size_limit_is_configurable_and_checked(place):
 
 
 def test_a_real_export_and_an_ensemble_unpack_to_exactly_their_files(tmp_path):
-    from sentinet import archive
+    from sentinet.runs import archive
 
     members = run_members()
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
@@ -286,7 +286,7 @@ def test_navec_with_a_link_member_is_refused(tmp_path):
 
 
 def test_navec_vocab_that_expands_without_bound_is_refused(tmp_path, monkeypatch):
-    from sentinet import embeddings
+    from sentinet.data import embeddings
 
     monkeypatch.setattr(embeddings, "NAVEC_MEMBER_LIMIT", 1 << 20)
     path = write_navec(tmp_path / "bomb.tar", ["a"], np.zeros((1, 1)), np.zeros((1, 1, 4)))

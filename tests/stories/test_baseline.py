@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sentinet import rundir
+from sentinet.runs import rundir
 
 from ..helpers import assert_one_line_error, run_cli, tiny_project
 
@@ -64,8 +64,8 @@ def sklearn_fit(run: Path):
     from sklearn.linear_model import LogisticRegression
     from scipy import sparse
 
-    from sentinet.rundir import read_config
-    from sentinet.config_paths import resolve_paths
+    from sentinet.runs.rundir import read_config
+    from sentinet.config.paths import resolve_paths
     from sentinet.data.tokenize import Tokenizer
     from sentinet.data.training_data import load_training_data
 
@@ -187,15 +187,14 @@ def test_bad_input_is_one_line_and_leaves_nothing(made, tmp_path, args, fragment
 
 def test_a_failed_write_leaves_no_run_directory(made, tmp_path, monkeypatch):
     from sentinet import baseline
-    from sentinet.config import load_config
+    from sentinet.config.schema import load_config
     from sentinet.errors import SentinetError
-    from sentinet.models import ENCODER_OPTIONS
 
     raw = yaml.safe_load(made["config"].read_text(encoding="utf-8"))
     raw["run"]["output_dir"] = str(tmp_path / "runs")
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    fitted = baseline.fit(load_config(path, [], ENCODER_OPTIONS))
+    fitted = baseline.fit(load_config(path, []))
 
     def full_disk(*args, **kwargs):
         raise SentinetError("disk full")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sentinet import rundir
+from sentinet.runs import rundir
 from sentinet.errors import SentinetError
 
 from ..helpers import (
@@ -244,7 +244,7 @@ def test_an_existing_directory_or_run_is_never_written_into(runs, tmp_path, wher
 def test_a_failed_write_leaves_no_directory(runs, tmp_path, monkeypatch):
     """A full disk at the last write (ensemble.json): what was written goes, and the folders
     the command made; an empty folder given stays, empty."""
-    from sentinet import mixed
+    from sentinet import ensemble
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -252,13 +252,13 @@ def test_a_failed_write_leaves_no_directory(runs, tmp_path, monkeypatch):
     monkeypatch.setattr(rundir, "write_members", full)
     new = tmp_path / "new" / "ensemble"
     with pytest.raises(OSError):
-        mixed.combine_runs([runs["cnn"], runs["gru"]], new)
+        ensemble.combine_runs([runs["cnn"], runs["gru"]], new)
     assert list(tmp_path.iterdir()) == []
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(OSError):
-        mixed.combine_runs([runs["cnn"], runs["gru"]], empty)
+        ensemble.combine_runs([runs["cnn"], runs["gru"]], empty)
     assert list(empty.iterdir()) == []
     with pytest.raises(SentinetError, match="at least 2 runs"):
-        mixed.combine_runs([runs["cnn"]], new)
+        ensemble.combine_runs([runs["cnn"]], new)
     assert not new.parent.exists()

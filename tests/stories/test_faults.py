@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from sentinet import artifacts, checkpoint, rundir
+from sentinet.runs import weights
+from sentinet.training import checkpoint
+from sentinet.runs import rundir
 from sentinet.api import load
 from sentinet.data.training_data import load_training_data
 
@@ -78,8 +80,8 @@ def assert_consistent(run: Path, reference: dict, killed_in: int, point: str) ->
     """Every file present loads, and each record agrees with the weights it names."""
     rows = [{k: v for k, v in r.items() if k != "seconds"} for r in reference["metrics"]["epochs"]]
     committed = killed_in - 1 if point in SAVED_BEFORE_LAST else killed_in  # last.pt's epoch
-    record = artifacts.load_record(run / "model.pt")
-    assert set(artifacts.load_weights(run / "model.pt"))  # loads, holds tensors
+    record = weights.load_record(run / "model.pt")
+    assert set(weights.load_weights(run / "model.pt"))  # loads, holds tensors
     expected_best = best_before(reference["metrics"], killed_in - 1 if point == "model.pt" else killed_in)
     assert record["best_epoch"] == expected_best
     assert record["best"] == {k: rows[expected_best - 1][k] for k in record["best"]}
@@ -121,7 +123,7 @@ def test_kill_during_a_save_leaves_a_consistent_run_that_resumes(reference, tmp_
     assert not (run / "INCOMPLETE").exists() and not list(run.glob(".*.tmp"))
     final = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert without_times(final) == without_times(reference["metrics"])
-    assert artifacts.load_record(run / "model.pt")["best_epoch"] == final["best_epoch"]
+    assert weights.load_record(run / "model.pt")["best_epoch"] == final["best_epoch"]
 
 
 def test_ctrl_c_after_a_checkpoint_exits_130_with_a_usable_incomplete_run(reference, tmp_path):

@@ -353,7 +353,7 @@ def test_a_killed_trial_is_marked_failed_on_resume(tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from sentinet.study_storage import open_storage
+    from sentinet.tuning.storage import open_storage
 
     data, _ = tiny_project(tmp_path)
     study = study_files(data, LR_SPACE)
@@ -385,8 +385,8 @@ def test_a_running_trial_of_a_live_process_is_left_alone(tmp_path):
     import optuna
     from optuna.trial import TrialState
 
-    from sentinet.study_state import fail_abandoned, worker_name
-    from sentinet.study_storage import open_storage
+    from sentinet.tuning.state import fail_abandoned, worker_name
+    from sentinet.tuning.storage import open_storage
 
     storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(study_name="s", storage=storage, direction="maximize")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sentinet.errors import printable
-from sentinet.runlog import RunLog
+from sentinet.runs.log import RunLog
 
 from ..helpers import assert_one_line_error, make_corpus, run_cli, tiny_config_yaml, tiny_project
 

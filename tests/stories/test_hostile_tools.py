@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinet.config import apply_override
+from sentinet.config.schema import apply_override
 from sentinet.errors import SentinetError
 
 from ..helpers import assert_one_line_error, snapshot, study_files, tiny_project

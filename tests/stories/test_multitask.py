@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sentinet.artifacts import load_weights
+from sentinet.runs.weights import load_weights
 
 from ..fault_launcher import INTERRUPT
 from ..helpers import STATEFUL, assert_one_line_error, run_cli, tiny_config_yaml, without_times

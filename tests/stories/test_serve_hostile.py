@@ -235,7 +235,7 @@ def test_a_bad_limit_is_one_line_before_anything_loads(tmp_path, args, fragment)
 
 
 def test_host_matching():
-    from sentinet.serve_guard import allowed_host, host_allowed
+    from sentinet.serving.guard import allowed_host, host_allowed
 
     allowed = tuple(allowed_host(h) for h in ["Example.COM.", "*.api.example.com", "::1", "[::1]", "10.0.0.1"])
     assert allowed[:3] == ("example.com", "*.api.example.com", "[::1]")
@@ -251,7 +251,7 @@ def test_host_matching():
 def test_a_repeated_warning_is_logged_once_per_interval():
     import logging
 
-    from sentinet.serve_guard import Throttle
+    from sentinet.serving.guard import Throttle
 
     records: list[str] = []
 

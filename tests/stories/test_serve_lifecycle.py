@@ -63,7 +63,7 @@ def test_a_signal_removes_the_unpacked_archive(archive, tmp_path, tmpdir_env, si
 
 
 def test_sigterm_does_not_wait_for_ever_on_a_half_sent_request(archive, tmp_path, tmpdir_env):
-    from sentinet.serve import SHUTDOWN_GRACE_S
+    from sentinet.serving.server import SHUTDOWN_GRACE_S
 
     process, port, log = serve_archive(archive, tmp_path, tmpdir_env)
     with half_sent_request(port):
@@ -137,7 +137,7 @@ def test_a_port_taken_between_bind_and_listen_is_said_before_serving():
     """Two sockets with SO_REUSEADDR may bind one port while neither listens; the second to
     listen is refused, and serve listens before it announces itself."""
     from sentinet.errors import SentinetError
-    from sentinet.serve import bind_socket, start_listening
+    from sentinet.serving.server import bind_socket, start_listening
 
     port = free_port()
     with bind_socket("127.0.0.1", port) as first, bind_socket("127.0.0.1", port) as second:

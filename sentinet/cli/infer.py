@@ -1,0 +1,311 @@
+"""The commands that use a trained model: ``sentinet eval | predict | explain`` (sentinet.cli.main
+registers them beside the others). Each is a thin layer over sentinet.api: files in, the
+same calls a notebook makes, files out."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import typer
+
+from sentinet.inference import writers
+from sentinet.errors import SentinetError, printable
+
+INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
+             "of the float model's.")
+THREADS_HELP = "CPU threads for torch (default: the cores other processes leave free, re-read as it runs)."
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
+    data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object (every score, "
+                                     "confusions, prevalence)."),
+    errors: Path | None = typer.Option(None, "--errors", help="Write every misclassified item (id, "
+                                       "text, gold, predicted, probabilities) to this TSV, the most "
+                                       "confident mistakes first."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write confusion.png into this folder "
+                                      "(the plots extra)."),
+    input_format: str = typer.Option("auto", "--input-format", help="auto (from the extension), "
+                                     "sentirueval, tsv, csv or jsonl."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL data (default: the run's)."),
+    label_column: str | None = typer.Option(None, help="Label column of TSV/CSV/JSONL data (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL data (default: the run's)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+) -> None:
+    """Score a trained model on labelled data: every headline score (the official SentiRuEval
+    F-macro / F-micro for SentiRuEval labels; macro-F1, weighted-F1 and accuracy for any),
+    the per-class report, the most confused classes and each class's estimated share."""
+    from sentinet.data.readers import DATA_FORMATS, check_readable
+    from sentinet.fileio import check_output, replaced_note
+
+    if input_format not in ("auto", *DATA_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
+    check_readable(data_file)  # before the model: a typo should not cost a model load
+    replaced = errors is not None and check_output(errors, [data_file, *_run_files(run)])
+    if plots is not None and plots.exists() and not plots.is_dir():
+        raise SentinetError(f"--plots {plots}: not a folder")
+    model = _load_model(run, device, int8, threads)
+    columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
+               "id_column": id_column}
+    result = model.evaluation(data_file, batch_size, progress=True, **columns)
+    report, names = result.report, model.class_names
+    if report["unlabelled"]:
+        n = report["unlabelled"]
+        verbs = ("has", "is") if n == 1 else ("have", "are")
+        typer.echo(f"note: {n:,} record{'s' * (n != 1)} of {printable(str(data_file))} {verbs[0]} no label "
+                   f"and {verbs[1]} not scored", err=True)
+    if errors is not None:
+        count = _write_errors(errors, result.mistakes(names), names)
+        typer.echo(f"wrote {count} misclassified items to {errors}{replaced_note(replaced)}", err=True)
+    if plots is not None:
+        _confusion_png(plots, report, data_file)
+    if json_output:
+        typer.echo(json.dumps({"run": str(model.path), "data": str(data_file), **report}, ensure_ascii=False))
+        return
+    _print_report(report, data_file)
+
+
+def _print_report(report: dict, data_file: Path) -> None:
+    from sentinet.evaluation.metrics import all_scores, pairs_noun
+    from sentinet.evaluation.prevalence import summary_table
+
+    typer.echo(f"{data_file}: {report['pairs']} scored {pairs_noun(report)}")
+    typer.echo(all_scores(report))
+    typer.echo(report["report"])
+    if report.get("confused_pairs"):
+        typer.echo("most confused: " + "; ".join(f"{a} ↔ {b} ({ab} {a}→{b}, {ba} {b}→{a})"
+                                                  for a, b, ab, ba in report["confused_pairs"]))
+    if "confusion" in report:  # not beyond metrics.PER_CLASS_LIMIT classes
+        typer.echo(f"confusion (rows gold, columns predicted: {', '.join(report['classes'])})")
+        for row in report["confusion"]:
+            typer.echo("  " + " ".join(f"{n:6d}" for n in row))
+    prevalence = report["prevalence"]
+    if "left_out" in prevalence:
+        typer.echo(prevalence["left_out"])
+        return
+    typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
+               f"{prevalence['train_priors_from']})")
+    typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
+
+
+def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
+    """errors.tsv: one mistake per line; tabs and newlines inside a text become spaces."""
+    from sentinet.fileio import atomic_open
+
+    columns = ["id", "entity", "gold", "predicted", "confidence", *(f"p_{n}" for n in names), "text"]
+    with atomic_open(path, named=True) as f:
+        write_row = writers.row_writer(f, "tsv", columns)
+        for m in mistakes:
+            write_row([m["id"], m["entity"], m["gold"], m["predicted"], f"{m['confidence']:.6f}",
+                       *(f"{m['probabilities'][n]:.6f}" for n in names), m["text"]])
+    return len(mistakes)
+
+
+def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
+    from sentinet.evaluation.metrics import pairs_noun
+    from sentinet.reporting.plots import write_confusion
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "confusion.png"
+    notes: list[str] = []
+    if write_confusion(path, report.get("confusion"), report["classes"], f"{data_file.name}: confusion",
+                       notes.append, pairs_noun(report)):
+        typer.echo(f"wrote {path}", err=True)
+    for note in notes:
+        typer.echo(f"note: {printable(note)}", err=True)
+
+
+def predict(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
+                                     "JSONL, or - for standard input."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout), "
+                                       "written whole at the end; an existing file is replaced (and "
+                                       "stderr says so); one of the inputs is refused."),
+    output_format: str = typer.Option("csv", "--format", help="csv, tsv (tabs and newlines inside a "
+                                      "text become spaces), jsonl or sentirueval."),
+    input_format: str = typer.Option("auto", "--input-format",
+                                     help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
+    text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
+    id_column: str | None = typer.Option(None, help="Id column of TSV/CSV/JSONL input (default: the run's)."),
+    quoting: str | None = typer.Option(None, help="TSV/CSV input quoting: auto (TSV none, CSV quoted), "
+                                       "none or quoted (default: the run's data.quoting)."),
+    echo: bool = typer.Option(False, "--echo", help="Add each record's text to the output."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
+    chunk_size: int = typer.Option(4096, min=1, help="Records read, labelled and written at a time."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    summary: bool = typer.Option(False, "--summary", help="Also print each class's share of the input "
+                                 "(counted labels, averaged probabilities, EM-adjusted) on stderr."),
+    top: int | None = typer.Option(None, "--top", "-k", min=1, metavar="K", help="Write the K most probable "
+                                   "classes and their probabilities (label_1, p_1, ...) instead of one "
+                                   "column per class: for label sets too large to list."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+) -> None:
+    """Label every record: id, label and one probability per class. Line formats are
+    streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
+    from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
+    from sentinet.fileio import check_output, replaced_note
+
+    if output_format not in writers.OUTPUT_FORMATS:
+        raise SentinetError(f"--format {output_format!r}: choose one of {', '.join(writers.OUTPUT_FORMATS)}")
+    if input_format not in ("auto", *DATA_FORMATS):
+        raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
+    if quoting is not None and quoting not in QUOTINGS:
+        raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
+    stdin = input_file == "-"
+    source = 0 if stdin else Path(input_file)
+    replaced = output is not None and check_output(output, [source, *_run_files(run)])
+    if output is None and not stdin:
+        _refuse_stdout_on(Path(input_file))
+    if not stdin:
+        check_readable(Path(input_file))
+    fmt = input_format if input_format != "auto" else "txt" if stdin else detect_data_format(Path(input_file))
+    if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
+        raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
+    if output_format == "sentirueval" and output is None:
+        raise SentinetError("--format sentirueval writes XML: give --output FILE")
+    if top is not None and output_format == "sentirueval":
+        raise SentinetError("--top: --format sentirueval writes one label per company; use csv, tsv or jsonl")
+    model = _load_model(run, device, int8, threads)
+    predictor, kept = model.predictor, [] if summary else None
+    layout = writers.Layout(output_format, echo, top)
+    d = predictor.config.data
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
+               "quoting": quoting or d.quoting}
+    with writers.reader_may_leave():
+        if fmt == "sentirueval":
+            count = _predict_xml(predictor, Path(input_file), output, layout, batch_size, kept)
+        else:
+            with writers.input_stream(input_file) as stream, writers.output_stream(output) as out:
+                from sentinet.data.readers import stream_records
+
+                lines = writers.CountedLines(stream)
+                name = "<stdin>" if stdin else input_file
+                records = writers.not_empty(stream_records(lines, fmt, name, **columns), lines, name, fmt)
+                count = writers.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
+    if kept is not None:
+        _print_summary(model, kept)
+
+
+def _print_summary(model, kept: list) -> None:
+    """--summary: the input's class shares by the three estimators, on stderr (stdout holds rows)."""
+    import numpy as np
+
+    from sentinet.evaluation.prevalence import summary_table
+
+    probs = np.concatenate(kept) if kept else np.zeros((0, len(model.classes)))
+    block = model.prevalence_of(probs)
+    if "left_out" in block:
+        typer.echo(block["left_out"], err=True)
+        return
+    typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
+               f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):", err=True)
+    typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
+
+
+def _run_files(run: Path) -> list[Path]:
+    """What predict and export read from a run: the path given and its run directory's files
+    (a run's model.pt stands for its directory, as it does for loading)."""
+    from sentinet.runs.rundir import READ_BY_INFERENCE
+
+    folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
+    names = READ_BY_INFERENCE if folder else ()
+    return [run, *(folder / name for name in names)]
+
+
+def _refuse_stdout_on(input_path: Path) -> None:
+    """``predict RUN in.txt >> in.txt`` would read its own output forever (GNU cat refuses too)."""
+    from sentinet.fileio import same_file
+
+    if same_file(1, input_path):
+        raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
+
+
+def _load_model(run: Path, device: str, int8: bool = False, threads: int | None = None):
+    """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
+
+    - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
+      (sentinet/runtime/threads.py says why);
+    - no garbage collection while torch and the model load (importing torch makes objects by
+      the hundred thousand, and each collection walks them all); then what was loaded is
+      frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
+    A ``sentinet baseline`` run loads without torch.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from sentinet.api import load
+
+        return load(run, device, int8, threads)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _predict_xml(predictor, input_file: Path, output: Path | None, layout: writers.Layout, batch_size: int,
+                 kept: list | None) -> int:
+    """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
+    from sentinet.data.readers import read_records, write_sentirueval
+
+    records = read_records(input_file, "sentirueval")  # XML: no columns to choose
+    if layout.format == "sentirueval":
+        roles = predictor.classes.sentiment
+        if roles is None:
+            raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
+                                f"{list(predictor.classes.values)}")
+        as_sentiment = {predictor.classes.values[i]: role for role, i in roles.items()}
+        probs = predictor.predict_proba([r.text for r in records], batch_size)
+        if kept is not None:
+            kept.append(probs)
+        labels = predictor.labels(probs)
+        write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
+        return len(records)
+    with writers.output_stream(output) as out:
+        return writers.write_predictions(predictor, iter(records), out, layout, batch_size, 4096, kept)
+
+
+def explain(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
+    text: str = typer.Argument(..., help="The text to explain (- reads it from standard input)."),
+    method: str = typer.Option("occlusion", "--method", help="occlusion (the probability lost when a "
+                               "token becomes <unk>) or ig (integrated gradients on the word vectors; "
+                               "attributions sum to the logit difference)."),
+    html_out: Path | None = typer.Option(None, "--html", help="Also write a page with each word "
+                                         "coloured by its contribution."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+) -> None:
+    """Why a text got its label: each token's contribution to the predicted class."""
+    import sys
+
+    from sentinet.api import EXPLAIN_METHODS
+    from sentinet.fileio import atomic_write_text, check_output, replaced_note
+
+    if method not in EXPLAIN_METHODS:
+        raise SentinetError(f"--method {method!r}: choose occlusion or ig")
+    if text == "-":
+        text = sys.stdin.read().strip()
+    if not text.strip():
+        raise SentinetError("explain: the text is empty")
+    replaced = html_out is not None and check_output(html_out, _run_files(run))
+    model = _load_model(run, device)
+    from sentinet.inference.explain import format_table, render_html
+
+    explanation = model.explain(text, method)
+    if html_out is not None:
+        atomic_write_text(html_out, render_html(explanation), named=True)
+        typer.echo(f"wrote {html_out}{replaced_note(replaced)}", err=True)
+    if json_output:
+        typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(format_table(explanation))

@@ -1,0 +1,342 @@
+"""Command line: ``sentinet train | baseline | tune | ensemble | eval | predict | serve | export | report``, with the
+``config`` and ``embeddings`` tool groups from sentinet.cli.tools.
+
+Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
+exit code 2, no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sentinet.cli.compare import TAB, baseline, ensemble, tune, with_baseline
+from sentinet.cli.infer import INT8_HELP, THREADS_HELP, _load_model, _run_files, evaluate, explain, predict
+from sentinet.cli.tools import config_app, embeddings_app
+from sentinet.errors import Interrupted, SentinetError, printable, shortened
+from sentinet.runtime.threads import quiet_spin
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, like git's: no boxes, no "<bool>" after flags, lines wrapped whole
+    help="Sentiment classification of short texts over frozen word vectors.",
+)
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sentinet.runs.provenance import versions
+
+        typer.echo(" ".join(f"{k} {v}" for k, v in versions().items() if v))
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the sentinet, torch and Python versions and exit."),
+) -> None:
+    """Sentiment classification of short texts over frozen word vectors."""
+
+
+
+@app.command(short_help="Train a model (or --seeds / --folds groups); keep the best epoch.")
+def train(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run directory "
+                                       "from its last.pt (with its own config.yaml)."),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
+    output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
+    seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
+    folds: int = typer.Option(0, min=0, help="k-fold cross-validation (data.split: random, grouped "
+                              "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check config, data and vectors, build the "
+                                 "model, and stop before training (nothing is written)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (sets "
+                                       "train.num_threads; default: the cores other processes leave free)."),
+) -> None:
+    """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
+    # Arguments and the config are checked before anything imports torch (a typo should not
+    # wait for it): sentinet.config.schema and the encoder options are torch-free.
+    from sentinet.config.schema import check_folds, load_config
+    from sentinet.config.paths import resolve_paths
+
+    if folds and seeds > 1:
+        raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
+    check_folds(folds, "--folds")
+    if resume is not None:
+        if config or overrides or seeds > 1 or folds or output_dir or dry_run or threads:
+            raise SentinetError("--resume continues a run as it was configured: give only the run "
+                                "directory (and --device)")
+        from sentinet.fileio import check_own_tree
+        from sentinet.runs.rundir import is_group
+
+        if not resume.exists():
+            raise SentinetError(f"--resume {resume}: no such run directory")
+        check_own_tree(resume)  # before any of its files is read: a planted link is named as such
+        group = is_group(resume)
+        cfg = None if group else _resumable_config(resume, device)
+        from sentinet.training.groups import resume_group
+        from sentinet.training.loop import train as run_training
+
+        if group:
+            _echo_group(resume_group(resume, device))
+        else:
+            _echo_run(cfg, run_training(cfg, resume=resume))
+        return
+    if config is None:
+        raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
+    cfg = load_config(config, overrides)
+    if device:
+        cfg.train.device = device
+    if output_dir:
+        cfg.run.output_dir = str(output_dir)
+    if threads:
+        cfg.train.num_threads = threads
+    resolve_paths(cfg)  # a missing data or vectors file is said before torch starts
+    from sentinet.training.groups import cross_validate, train_ensemble
+    from sentinet.evaluation.metrics import score_of
+    from sentinet.training.loop import train as run_training
+
+    if dry_run:
+        run_training(cfg, dry_run=True)
+        typer.echo("dry run: config, data and vectors are fine; nothing was written")
+        return
+    if folds:
+        if cfg.data.dev:
+            raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
+        if cfg.train.baseline:
+            typer.echo("note: train.baseline is not fitted with --folds (it would score another dev "
+                       f"set); sentinet baseline --config {config} scores the configured split", err=True)
+        _echo_group(cross_validate(cfg, folds))
+        return
+    if seeds > 1:
+        group = train_ensemble(cfg, seeds)
+        with_baseline(cfg, score_of(group.summary["ensemble"]), f"neural ({seeds}-seed ensemble)")
+        _echo_group(group)
+        return
+    _echo_run(cfg, run_training(cfg))
+
+
+def _echo_run(cfg, result) -> None:
+    """The last line of a training run: its directory and best dev scores, tab-separated."""
+    from sentinet.evaluation.metrics import headline, score_of
+
+    with_baseline(cfg, score_of(result.best), "neural")
+    typer.echo(f"{result.run_dir}\tdev {headline(result.best, sep=TAB)}\tbest epoch {result.best_epoch}")
+
+
+def _echo_group(group) -> None:
+    from sentinet.evaluation.metrics import headline, metric_name, score_of
+
+    summary = group.summary
+    folds = summary.get("folds")
+    members = f"{folds} folds\tout-of-fold" if folds else f"{len(group.members)} seeds\tensemble"
+    typer.echo(f"{group.path}\tdev {metric_name(summary)} {score_of(summary):.4f} ± {summary['score']['std']:.4f} "
+               f"over {members} {headline(summary['ensemble'], sep=TAB)}")
+
+
+# The commands that compare models live in sentinet.cli.compare.
+app.command(short_help="TF-IDF + logistic regression on the same split: the bar to beat.")(baseline)
+app.command(short_help="Search hyperparameters with Optuna (resumable).")(tune)
+app.command(short_help="Average runs trained apart into one ensemble directory.")(ensemble)
+
+
+# eval, predict and explain live in sentinet.cli.infer.
+app.command("eval", short_help="Score a model on labelled data: every score, mistakes, class shares.")(evaluate)
+app.command(short_help="Label every line or record, with per-class probabilities.")(predict)
+app.command(short_help="Each token's contribution to a text's label (table, JSON or HTML).")(explain)
+
+
+@app.command(short_help="An HTTP API over a run: /health, /predict, /explain.")
+def serve(
+    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),
+    max_bytes: int = typer.Option(1_000_000, min=1, help="Largest request body in bytes (413 above)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
+    threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One line per request on "
+                                    "stderr (client, method, path, status)."),
+    read_timeout: str = typer.Option("10", "--read-timeout", metavar="SECONDS", help="Close a connection "
+                                     "that has not sent a whole request (headers and body) in this long."),
+    max_connections: str = typer.Option("256", "--max-connections", metavar="N", help="Most connections "
+                                        "open at once (fewer if ulimit -n says so); one more closes the "
+                                        "one waiting longest for its request."),
+    allow_host: list[str] = typer.Option([], "--allow-host", metavar="NAME", help="Answer only requests "
+                                         "whose Host header is NAME (repeatable; *.example.com for "
+                                         "subdomains): against DNS rebinding. Default: any Host."),
+) -> None:
+    """An HTTP API over a run: GET /health, POST /predict {"texts": [...]}, POST /explain
+    {"text": "..."} (the serve extra)."""
+    from sentinet.serving.server import bind_socket, require_extra, run_server, start_listening
+    from sentinet.serving.guard import serve_limits
+
+    limits = serve_limits(read_timeout, max_connections, allow_host)
+    require_extra()
+    if not run.exists():  # a mistyped run is the first thing to say, even with the port taken too
+        raise SentinetError(f"{run}: no such run directory, model file or export archive")
+    with bind_socket(host, port) as sock:  # a busy port is said before the model loads
+        model = _load_model(run, device, int8, threads)
+        try:
+            start_listening(sock, host, port)
+            typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, "
+                       f"GET /health)", err=True)
+            run_server(model, sock, max_texts, max_bytes, access_log, limits)
+        finally:  # SIGTERM included (the CLI exits 143): an unpacked export archive is removed
+            model.close()
+
+
+@app.command("export", short_help="A self-contained .tar.gz of a run, and/or an ONNX graph.")
+def export_run(
+    run: Path = typer.Argument(..., help="Run or ensemble directory."),
+    out: Path | None = typer.Argument(None, help="The archive to write (.tar.gz); optional with --onnx."),
+    onnx: Path | None = typer.Option(None, "--onnx", help="Also write the run as an ONNX graph "
+                                     "(ids, lengths → probabilities) and PATH.json beside it (the onnx extra)."),
+    vocab_size: int = typer.Option(50_000, min=0, help="Bundle the vectors of this many of the "
+                                   "vectors file's first words, for words unseen in training."),
+) -> None:
+    """One self-contained .tar.gz (weights, vocabulary, config, vectors for unseen words) that
+    eval and predict take on another machine, without the original vectors file; and/or, with
+    --onnx, an ONNX graph for serving stacks."""
+    from sentinet.fileio import check_output, replaced_note
+    from sentinet.runs.rundir import BASELINE_JSON
+
+    if not run.is_dir():
+        raise SentinetError(f"{run}: no such run or ensemble directory")
+    if (run / BASELINE_JSON).is_file():
+        raise SentinetError(f"{run}: baseline runs are not exported yet (copy the run directory instead)")
+    if out is None and onnx is None:
+        raise SentinetError("nothing to write: give the archive (OUT.tar.gz), --onnx PATH.onnx, or both")
+    replaced = check_output(out, _run_files(run)) if out is not None else False
+    if onnx is not None:
+        from sentinet.runs.onnx import check_target
+
+        check_target(run, onnx)  # before the archive, so a bad --onnx leaves nothing written
+        check_output(onnx, _run_files(run))
+    if out is not None:
+        from sentinet.runs.export import export
+
+        count, notes = export(run, out, vocab_size)
+        for note in notes:
+            typer.echo(f"note: {printable(note)}", err=True)
+        typer.echo(f"wrote {out} ({count} run{'s' if count > 1 else ''}, {out.stat().st_size / 1e6:.1f} MB)"
+                   f"{replaced_note(replaced)}", err=True)
+    if onnx is not None:
+        from sentinet.runs.onnx import export_onnx, metadata_path
+
+        meta = export_onnx(run, onnx, vocab_size)
+        typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 1e6:.1f} MB) and {metadata_path(onnx).name} "
+                   f"({len(meta['vocab'])} words, classes {', '.join(meta['classes'])})", err=True)
+
+
+@app.command(short_help="Runs side by side: differing config keys, dev scores, time.")
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run or ensemble directories."),
+    markdown: bool = typer.Option(False, "--md", help="A Markdown table."),
+) -> None:
+    """Runs side by side: the config keys that differ, best dev scores, training time."""
+    from sentinet.reporting.report import compare, render, select_runs
+
+    chosen, notes = select_runs(runs)
+    for note in notes:
+        typer.echo(f"note: {printable(note)}", err=True)
+    header, rows = compare(chosen)
+    typer.echo(render(header, rows, markdown), nl=False)
+
+
+app.add_typer(config_app, name="config")
+app.add_typer(embeddings_app, name="embeddings")
+
+
+def _resumable_config(run_dir: Path, device: str | None):
+    """The config a run directory was trained with, checked before anything else happens.
+    An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
+    from sentinet.baseline import FITTING, is_baseline
+    from sentinet.runs.rundir import CONFIG, LAST, read_config, status
+
+    if not (run_dir / CONFIG).is_file():
+        raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
+    if is_baseline(run_dir) or status(run_dir) == FITTING:
+        raise SentinetError(f"{run_dir}: a baseline run has nothing to resume; run sentinet baseline again")
+    if not (run_dir / LAST).is_file() and status(run_dir) is None:
+        raise SentinetError(f"{run_dir}: a finished run (no {LAST} to resume from); to train it further, start "
+                            f"a new run from its weights: sentinet train --config {run_dir / CONFIG} "
+                            f"--set model.init_from={run_dir} --set train.epochs=N")
+    cfg = read_config(run_dir / CONFIG)
+    if device:
+        cfg.train.device = device
+    return cfg
+
+
+def main() -> None:
+    quiet_spin()  # before anything imports torch: OpenMP reads it once
+    terminated = _stop_on_sigterm()
+    try:
+        command = typer.main.get_command(app)
+        _name_values(command)
+        command(prog_name="sentinet")  # click turns a Ctrl-C outside training into exit code 130 itself
+    except Interrupted as stop:  # Ctrl-C (or SIGTERM) during training, after the run was made usable
+        typer.echo(f"interrupted: {printable(str(stop))}", err=True)
+        raise SystemExit(143 if terminated() else 130) from None
+    except SentinetError as exc:
+        typer.echo(f"error: {shortened(printable(str(exc)))}", err=True)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        typer.echo(shortened(printable(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))), err=True)
+        raise SystemExit(2) from None
+    except SystemExit as done:
+        if terminated():
+            raise SystemExit(143) from None
+        raise done
+
+
+# How --help names the values of options whose parameter name says less than this.
+VALUE_NAMES = {"config": "FILE", "overrides": "KEY=VALUE", "resume": "RUN_DIR", "output_dir": "DIR",
+               "output": "FILE", "space": "FILE"}
+
+
+def _name_values(command) -> None:
+    """``--config FILE``, ``RUN``: every value in --help named after what it is, where typer
+    would print its type (``<path>``, ``<int range>``) and braces (``{run}``)."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) or param.metavar is not None:
+            continue
+        param.metavar = VALUE_NAMES.get(param.name, param.name.upper())
+        if param.param_type_name == "argument":  # usage "RUN [OUT]", not "{RUN} [OUT]"; no "<path>"
+            name = param.metavar + ("..." if param.nargs != 1 else "")
+            param._usage_display_name = lambda name=name, required=param.required: name if required else f"[{name}]"
+            param.display_type_rich = lambda ctx: ""
+    for sub in getattr(command, "commands", {}).values():
+        _name_values(sub)
+
+
+def _stop_on_sigterm():
+    """SIGTERM becomes a Ctrl-C (sentinet.training.checkpoint): training keeps its checkpoint, temp
+    files are removed, and the exit code is 128 + 15. A run started in the background ignores
+    SIGINT, so SIGTERM is how it is stopped. Returns whether one arrived."""
+    import signal
+
+    from sentinet.errors import Terminated
+
+    received: list[int] = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        raise Terminated
+
+    handler.sentinet_sigterm = True  # sentinet.training.checkpoint.uninterrupted holds it like a Ctrl-C
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handler)
+    return lambda: bool(received)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The CLI's tool groups: ``sentinet config show | reference`` and ``sentinet embeddings
+train`` (sentinet.cli.main mounts them beside the pipeline commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sentinet.errors import SentinetError, printable
+
+
+config_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Configs: the resolved config, the key reference.")
+
+
+@config_app.command("show", short_help="The config as training sees it: defaults, overrides, resolved paths.")
+def config_show(
+    config: Path = typer.Argument(..., help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+) -> None:
+    """Print the config as training will see it: every default spelled out, overrides applied,
+    data and vector paths resolved where the files are found."""
+    from sentinet.config.schema import dump_yaml, load_config
+    from sentinet.config.paths import resolve_paths
+
+    cfg = load_config(config, overrides)
+    try:
+        cfg = resolve_paths(cfg)
+    except SentinetError as exc:
+        typer.echo(f"# note: {printable(str(exc))}", err=True)
+    typer.echo(dump_yaml(cfg), nl=False)
+
+
+@config_app.command("reference", short_help="Every config key: type, default, meaning (docs/CONFIG.md).")
+def config_reference() -> None:
+    """Print every config key with its type, default and meaning (Markdown), generated from
+    the config dataclasses (docs/CONFIG.md is this output)."""
+    from sentinet.config.reference import reference_markdown
+
+    typer.echo(reference_markdown(), nl=False)
+
+
+embeddings_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                             help="Word vectors: train word2vec or fastText on your own texts.")
+
+
+@embeddings_app.command("train", short_help="Train word2vec or fastText vectors on your own corpus.")
+def embeddings_train(
+    corpus: list[Path] = typer.Argument(..., help="Texts: plain text (one per line), SentiRuEval XML, TSV, CSV or JSONL."),
+    out: Path = typer.Option(..., "--out", "-o", help="word2vec file: binary (.bin) or text (.txt/.vec); "
+                             "fasttext: a native fastText .bin. An existing file is replaced (and stderr "
+                             "says so); an input is refused."),
+    model: str | None = typer.Option(None, "--model", help="word2vec (the default) or fasttext: character "
+                                     "n-grams give misspelt and elongated words vectors too "
+                                     "(vectors.word2vec.model; min_n, max_n, bucket beside it)."),
+    config: Path | None = typer.Option(None, help="Take tokenizer and vectors.word2vec settings from this config."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set vectors.word2vec.dim=200"),
+    seed: int = typer.Option(13),
+    workers: int = typer.Option(2, min=1, help="gensim worker threads (1: the same seed gives the same file)."),
+) -> None:
+    """Train in-domain word2vec or fastText vectors (e.g. to concatenate with navec via
+    vectors.concat)."""
+    from tqdm import tqdm
+
+    from dataclasses import fields
+
+    from sentinet.config.schema import Config, Word2VecConfig, apply_override, from_dict, load_config
+    from sentinet.data.readers import read_records
+    from sentinet.data.tokenize import Tokenizer
+    from sentinet.data.embeddings import check_fasttext, fit_fasttext, fit_word2vec, save_fasttext, save_vectors
+    from sentinet.fileio import check_output, replaced_note
+
+    models = {f.name: f for f in fields(Word2VecConfig)}["model"].metadata["choices"]
+    if model is not None and model not in models:
+        raise SentinetError(f"--model: {model!r} is not one of {', '.join(models)}")
+    if model is not None:
+        overrides = [*overrides, f"vectors.word2vec.model={model}"]
+    replaced = check_output(out, [*corpus, *([config] if config else [])])
+    if config:
+        cfg = load_config(config, overrides)
+    else:
+        raw: dict = {}
+        for item in overrides:
+            apply_override(raw, item)
+        cfg = from_dict(raw) if raw else Config()
+    w2v = cfg.vectors.word2vec
+    fasttext = w2v.model == "fasttext"
+    if fasttext and out.suffix.lower() != ".bin":
+        raise SentinetError(f"{out}: fastText vectors are written as a native fastText .bin "
+                            "(text formats drop the n-grams); give --out a name ending in .bin")
+    if fasttext:
+        check_fasttext(w2v)
+    tokenizer = Tokenizer(cfg.tokenizer)
+    d = cfg.data
+    texts = [r.text for path in corpus
+             for r in read_records(path, text_column=d.text_column, quoting=d.quoting)]
+    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
+    subwords = f", n-grams {w2v.min_n}-{w2v.max_n} in {w2v.bucket} buckets" if fasttext else ""
+    typer.echo(f"{w2v.model}: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
+               f"min_count {w2v.min_count}, {w2v.epochs} epochs, "
+               f"{'skip-gram' if w2v.sg else 'CBOW'}{subwords}", err=True)
+    if fasttext:
+        trained = fit_fasttext(sentences, w2v, seed, workers)
+        save_fasttext(trained, out)
+        kv = trained.wv
+    else:
+        kv = fit_word2vec(sentences, w2v, seed, workers)
+        save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
+    typer.echo(f"wrote {len(kv)} words x {kv.vector_size}{' (+ n-grams)' if fasttext else ''} to "
+               f"{out}{replaced_note(replaced)}", err=True)

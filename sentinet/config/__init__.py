@@ -1,0 +1,1 @@
+"""A config: typed dataclasses read from YAML, their fields, encoder options, paths and reference."""

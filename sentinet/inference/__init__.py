@@ -1,0 +1,1 @@
+"""Everything that predicts: the predictor interface, the one opener, the run predictor, explanations, output writers."""

@@ -1,0 +1,1 @@
+"""Runs side by side (sentinet report) and the pictures of training curves."""

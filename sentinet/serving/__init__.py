@@ -1,0 +1,1 @@
+"""The HTTP API (sentinet serve) and its guard against hostile clients."""
