@@ -24,11 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 def measure(run: Path, texts: int) -> str:
     import numpy as np
-    import torch
 
     from sentinet.runs import rundir
     from sentinet.data.training_data import load_training_data
-    from sentinet.inference.predictor import Predictor
+    from sentinet.inference.opener import open_predictor
     from sentinet.evaluation.metrics import full_report
 
     dev = load_training_data(rundir.read_config(run / "config.yaml")).dev
@@ -36,7 +35,7 @@ def measure(run: Path, texts: int) -> str:
     many = [r.text for r in itertools.islice(itertools.cycle(dev), texts)]
     row, predictors = {}, {}
     for name, int8 in (("float", False), ("int8", True)):
-        predictor = predictors[name] = Predictor.load(run, torch.device("cpu"), int8=int8)
+        predictor = predictors[name] = open_predictor(run, "cpu", int8=int8)
         probs = predictor.predict_proba([r.text for r in dev], progress=False)  # also a warm-up
         row[name] = [full_report(gold, predictor.labels(probs), predictor.classes)["f_macro"], probs,
                      predictor.labels(probs), []]

@@ -234,10 +234,10 @@ def stages(run: Path, lines: Path, batch_size: int, threads: int) -> dict[str, f
 
     from sentinet.data.batching import BucketBatchSampler
     from sentinet.data.vocab import PAD_ID
-    from sentinet.inference.predictor import Predictor
+    from sentinet.inference.opener import open_predictor
 
     torch.set_num_threads(threads)
-    member = Predictor.load(run, torch.device("cpu")).members[0]
+    member = open_predictor(run, "cpu")  # a run: its RunPredictor
     clock, spent = time.perf_counter(), {}
 
     def lap(name: str) -> None:
@@ -249,7 +249,7 @@ def stages(run: Path, lines: Path, batch_size: int, threads: int) -> dict[str, f
     lap("read")
     tokens = [member.tokenizer(t) for t in texts]
     lap("tokenise")
-    member._add_unseen_words(tokens)
+    member.add_unseen_words(tokens)
     lap("unseen words")
     ids = [member.run.vocab.encode(t) for t in tokens]
     lap("vocabulary")

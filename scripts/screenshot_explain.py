@@ -48,14 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browser", default="chromium", help="the Chromium executable")
     args = parser.parse_args(argv)
 
-    import torch
-
     from sentinet.errors import SentinetError
     from sentinet.inference.explain import explain, render_html
-    from sentinet.inference.predictor import Predictor
+    from sentinet.inference.opener import open_predictor
 
     try:
-        explanation = explain(Predictor.load(args.run, torch.device("cpu")), args.text, args.method, args.steps)
+        explanation = explain(open_predictor(args.run, "cpu"), args.text, args.method, args.steps)
     except SentinetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,15 +12,16 @@ from sentinet.errors import SentinetError
 from sentinet.runs.provenance import __version__  # noqa: F401
 
 
-def load(path, device: str = "auto", int8: bool = False):
+def load(path, device: str = "auto", int8: bool = False, threads: int | None = None):
     """A run, ensemble, baseline run or export archive as a ``sentinet.api.Model``."""
     from sentinet.api import load as _load
 
-    return _load(path, device, int8)
+    return _load(path, device, int8, threads)
 
 
-def train(config, overrides=(), output_dir=None, device=None):
-    """Train one run from a YAML path, Config or dict; returns its run directory."""
+def train(config=None, overrides=(), output_dir=None, device=None, **options):
+    """Train from a YAML path, Config or dict as ``sentinet train`` does (``seeds=``, ``folds=``,
+    ``resume=``, ``dry_run=``, ``threads=``): a run's directory, or a group's result."""
     from sentinet.api import train as _train
 
-    return _train(config, overrides, output_dir, device)
+    return _train(config, overrides, output_dir, device, **options)

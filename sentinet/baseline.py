@@ -44,6 +44,9 @@ VECTORIZERS = (
     {"analyzer": "char_wb", "ngram_range": [2, 5], "lowercase": False, "min_df": 2, "sublinear_tf": True},
 )
 SETTINGS = {"analyzer", "ngram_range", "token_pattern", "lowercase", "min_df", "sublinear_tf"}
+# explain's stand-in for an occluded token: no n-gram of the vocabulary contains it, so the
+# token's features vanish while its neighbours stay apart (what <unk> is to the network).
+MASK = "\x00"
 
 
 def is_baseline(path: str | Path) -> bool:
@@ -266,7 +269,9 @@ def load(run_dir: Path) -> tuple[LinearModel, dict]:
 
 
 class BaselinePredictor:
-    """A baseline run for eval, predict and serve: what they use of inference.Predictor."""
+    """A baseline run for eval, predict, explain and serve: a
+    ``sentinet.inference.protocol.Predictor`` with no torch behind it (no members, no thread
+    governor, no word vectors to fetch, no gradient to follow)."""
 
     def __init__(self, path: Path, config: Config, model: LinearModel):
         from sentinet.data.tokenize import Tokenizer
@@ -277,6 +282,9 @@ class BaselinePredictor:
             raise SentinetError(f"{path}: {rundir.BASELINE_JSON} has {model.n_classes} classes, "
                                 f"config.yaml {len(self.classes)}")
         self.tokenizer = Tokenizer(config.tokenizer)
+        self.members: list[BaselinePredictor] = []  # a single model
+        self.run_dirs: list[Path] = [path]
+        self.threads = None  # no torch threads to govern
 
     @classmethod
     def load(cls, path: str | Path) -> BaselinePredictor:
@@ -307,3 +315,22 @@ class BaselinePredictor:
 
     def labels(self, probs: np.ndarray) -> list:
         return decide(probs, self.classes)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.tokenizer(text)
+
+    def add_unseen_words(self, tokens: list[list[str]]) -> None:
+        """Nothing to add: the features are n-grams of the text, never word vectors."""
+
+    def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
+        """The baseline's own features of each variant (it reads tokens joined by spaces), the
+        occluded token replaced by ``MASK``."""
+        variants = [tokens] + [tokens[:i] + [MASK] + tokens[i + 1:] for i in range(len(tokens))]
+        return self.model.proba(self.model.features([" ".join(v) for v in variants]))
+
+    def gradient_inputs(self, tokens: list[str]) -> list:
+        raise SentinetError(f"integrated gradients need a neural model; {self.path} is a linear "
+                            "baseline run: use --method occlusion")
+
+    def close(self) -> None:
+        """Nothing to release: the run directory stays the user's."""

@@ -19,11 +19,6 @@ class UnsafeFileError(SentinetError):
     """
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``docker stop``, systemd, Slurm's time limit) delivered as a Ctrl-C,
-    so a run stops the same careful way: its checkpoint kept, resumable; the CLI exits 143."""
-
-
 class Interrupted(Exception):
     """Ctrl-C during training, after whatever could be kept was kept: the CLI prints the
     message and exits 130. ``result`` is the usable best-so-far run, if any."""

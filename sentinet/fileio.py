@@ -184,10 +184,11 @@ def read_own_bytes(path: Path, limit: int = RUN_FILE_LIMIT) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise SentinetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # before fdopen: a folder would raise IsADirectoryError there
+        os.close(fd)
+        raise SentinetError(f"{path}: is {file_kind(info.st_mode)}, not a file sentinet reads")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SentinetError(f"{path}: is {file_kind(info.st_mode)}, not a file sentinet reads")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise SentinetError(f"{path}: over {limit:,} bytes, too large for this file; is it the right one?")

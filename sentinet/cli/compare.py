@@ -1,5 +1,5 @@
-"""The commands that compare models (``sentinet baseline | tune | ensemble``) and train's
-``train.baseline`` comparison; sentinet.cli.main registers them beside the others."""
+"""The commands that compare models (``sentinet baseline | tune | ensemble``);
+sentinet.cli.main registers them beside the others."""
 
 from __future__ import annotations
 
@@ -8,24 +8,8 @@ from pathlib import Path
 
 import typer
 
+from sentinet.cli.common import TAB
 from sentinet.errors import SentinetError, printable
-
-TAB = "\t"  # the columns of the lines scripts read
-
-
-def with_baseline(cfg, neural: float, what: str) -> None:
-    """train.baseline: fit the baseline on the run's own config after it, and print both dev
-    F-macros side by side (the neural run's line still comes last)."""
-    if not cfg.train.baseline:
-        return
-    from sentinet.baseline import fit, write
-    from sentinet.evaluation.metrics import headline, metric_name, score_of
-
-    result = fit(cfg)
-    run_dir, best = write(result), result.report
-    typer.echo(f"{run_dir}\tbaseline dev {headline(best, sep=TAB)}\tC {result.C:g}")
-    theirs = score_of(best)
-    typer.echo(f"dev {metric_name(best)}: {what} {neural:.4f} vs baseline {theirs:.4f} ({neural - theirs:+.4f})")
 
 
 def baseline(
@@ -79,10 +63,10 @@ def tune(
 
     started = time.time()
     job = make_job(config, space, overrides, study, output_dir, storage, folds, sampler)  # before torch
-    from sentinet import tuning  # imports optuna and torch: only this command needs them
+    from sentinet.tuning import tuner  # imports optuna and torch: only this command needs them
 
-    interrupted = tuning.run(job, trials, timeout or None, jobs, seed)
-    summary = tuning.summarize(job)
+    interrupted = tuner.run(job, trials, timeout or None, jobs, seed)
+    summary = tuner.summarize(job)
     lines = summary.table.splitlines()
     typer.echo("\n".join(lines[:12]) + (f"\n... {len(lines) - 12} more" if len(lines) > 12 else ""))
     typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)"

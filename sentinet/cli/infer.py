@@ -4,14 +4,19 @@ same calls a notebook makes, files out."""
 
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from sentinet.cli.common import load_model, run_files
 from sentinet.inference import writers
+from sentinet.runtime import streams
 from sentinet.errors import SentinetError, printable
+
+if TYPE_CHECKING:
+    from sentinet.inference.protocol import Predictor
 
 INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
              "of the float model's.")
@@ -47,13 +52,13 @@ def evaluate(
     if input_format not in ("auto", *DATA_FORMATS):
         raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
     check_readable(data_file)  # before the model: a typo should not cost a model load
-    replaced = errors is not None and check_output(errors, [data_file, *_run_files(run)])
+    replaced = errors is not None and check_output(errors, [data_file, *run_files(run)])
     if plots is not None and plots.exists() and not plots.is_dir():
         raise SentinetError(f"--plots {plots}: not a folder")
-    model = _load_model(run, device, int8, threads)
+    model = load_model(run, device, int8, threads)
     columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
                "id_column": id_column}
-    result = model.evaluation(data_file, batch_size, progress=True, **columns)
+    result = model.evaluate_with_predictions(data_file, batch_size, progress=True, **columns)
     report, names = result.report, model.class_names
     if report["unlabelled"]:
         n = report["unlabelled"]
@@ -150,7 +155,8 @@ def predict(
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
-    from sentinet.data.readers import DATA_FORMATS, QUOTINGS, check_readable, detect_data_format
+    from sentinet.data.delimited import QUOTINGS
+    from sentinet.data.readers import DATA_FORMATS, check_readable
     from sentinet.fileio import check_output, replaced_note
 
     if output_format not in writers.OUTPUT_FORMATS:
@@ -161,11 +167,37 @@ def predict(
         raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
     stdin = input_file == "-"
     source = 0 if stdin else Path(input_file)
-    replaced = output is not None and check_output(output, [source, *_run_files(run)])
+    replaced = output is not None and check_output(output, [source, *run_files(run)])
     if output is None and not stdin:
         _refuse_stdout_on(Path(input_file))
     if not stdin:
         check_readable(Path(input_file))
+    fmt = _input_format(input_file, input_format, output_format, output, top)
+    model = load_model(run, device, int8, threads)
+    predictor, kept = model.predictor, [] if summary else None
+    row_format = writers.RowFormat(output_format, echo, top)
+    d = predictor.config.data
+    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
+               "quoting": quoting or d.quoting}
+    with streams.reader_may_leave():
+        if fmt == "sentirueval":
+            count = _predict_xml(predictor, Path(input_file), output, row_format, batch_size, kept)
+        else:
+            count = _predict_lines(predictor, input_file, fmt, columns, output, row_format, batch_size,
+                                   chunk_size, kept)
+    if output is not None:
+        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
+    if kept is not None:
+        _print_summary(model, kept)
+
+
+def _input_format(input_file: str, input_format: str, output_format: str, output: Path | None,
+                  top: int | None) -> str:
+    """predict's input format (``auto``: txt for -, else the extension's), refused before the
+    model loads when --format or --top cannot write predictions for it."""
+    from sentinet.data.readers import detect_data_format
+
+    stdin = input_file == "-"
     fmt = input_format if input_format != "auto" else "txt" if stdin else detect_data_format(Path(input_file))
     if output_format == "sentirueval" and (fmt != "sentirueval" or stdin):
         raise SentinetError(f"--format sentirueval needs a SentiRuEval XML input file, got {input_file}")
@@ -173,27 +205,21 @@ def predict(
         raise SentinetError("--format sentirueval writes XML: give --output FILE")
     if top is not None and output_format == "sentirueval":
         raise SentinetError("--top: --format sentirueval writes one label per company; use csv, tsv or jsonl")
-    model = _load_model(run, device, int8, threads)
-    predictor, kept = model.predictor, [] if summary else None
-    layout = writers.Layout(output_format, echo, top)
-    d = predictor.config.data
-    columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
-               "quoting": quoting or d.quoting}
-    with writers.reader_may_leave():
-        if fmt == "sentirueval":
-            count = _predict_xml(predictor, Path(input_file), output, layout, batch_size, kept)
-        else:
-            with writers.input_stream(input_file) as stream, writers.output_stream(output) as out:
-                from sentinet.data.readers import stream_records
+    return fmt
 
-                lines = writers.CountedLines(stream)
-                name = "<stdin>" if stdin else input_file
-                records = writers.not_empty(stream_records(lines, fmt, name, **columns), lines, name, fmt)
-                count = writers.write_predictions(predictor, records, out, layout, batch_size, chunk_size, kept)
-    if output is not None:
-        typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
-    if kept is not None:
-        _print_summary(model, kept)
+
+def _predict_lines(predictor: Predictor, input_file: str, fmt: str, columns: dict[str, str],
+                   output: Path | None, row_format: writers.RowFormat, batch_size: int, chunk_size: int,
+                   kept: list | None) -> int:
+    """A line format (txt, jsonl, tsv, csv), file or pipe: read, labelled and written a chunk at
+    a time, so memory stays bounded however long the input."""
+    with streams.input_stream(input_file) as stream, streams.output_stream(output) as out:
+        from sentinet.data.readers import stream_records
+
+        lines = streams.CountedLines(stream)
+        name = "<stdin>" if input_file == "-" else input_file
+        records = streams.not_empty(stream_records(lines, fmt, name, **columns), lines, name, fmt)
+        return writers.write_predictions(predictor, records, out, row_format, batch_size, chunk_size, kept)
 
 
 def _print_summary(model, kept: list) -> None:
@@ -212,16 +238,6 @@ def _print_summary(model, kept: list) -> None:
     typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
 
 
-def _run_files(run: Path) -> list[Path]:
-    """What predict and export read from a run: the path given and its run directory's files
-    (a run's model.pt stands for its directory, as it does for loading)."""
-    from sentinet.runs.rundir import READ_BY_INFERENCE
-
-    folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
-    names = READ_BY_INFERENCE if folder else ()
-    return [run, *(folder / name for name in names)]
-
-
 def _refuse_stdout_on(input_path: Path) -> None:
     """``predict RUN in.txt >> in.txt`` would read its own output forever (GNU cat refuses too)."""
     from sentinet.fileio import same_file
@@ -230,35 +246,13 @@ def _refuse_stdout_on(input_path: Path) -> None:
         raise SentinetError(f"{input_path}: standard output is the input file; write elsewhere")
 
 
-def _load_model(run: Path, device: str, int8: bool = False, threads: int | None = None):
-    """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
-
-    - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
-      (sentinet/runtime/threads.py says why);
-    - no garbage collection while torch and the model load (importing torch makes objects by
-      the hundred thousand, and each collection walks them all); then what was loaded is
-      frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
-    A ``sentinet baseline`` run loads without torch.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        from sentinet.api import load
-
-        return load(run, device, int8, threads)
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def _predict_xml(predictor, input_file: Path, output: Path | None, layout: writers.Layout, batch_size: int,
-                 kept: list | None) -> int:
+def _predict_xml(predictor: Predictor, input_file: Path, output: Path | None, row_format: writers.RowFormat,
+                 batch_size: int, kept: list | None) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
     from sentinet.data.readers import read_records, write_sentirueval
 
     records = read_records(input_file, "sentirueval")  # XML: no columns to choose
-    if layout.format == "sentirueval":
+    if row_format.format == "sentirueval":
         roles = predictor.classes.sentiment
         if roles is None:
             raise SentinetError(f"--format sentirueval writes -1/0/1: {predictor.path} predicts "
@@ -270,8 +264,8 @@ def _predict_xml(predictor, input_file: Path, output: Path | None, layout: write
         labels = predictor.labels(probs)
         write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
         return len(records)
-    with writers.output_stream(output) as out:
-        return writers.write_predictions(predictor, iter(records), out, layout, batch_size, 4096, kept)
+    with streams.output_stream(output) as out:
+        return writers.write_predictions(predictor, iter(records), out, row_format, batch_size, 4096, kept)
 
 
 def explain(
@@ -297,8 +291,8 @@ def explain(
         text = sys.stdin.read().strip()
     if not text.strip():
         raise SentinetError("explain: the text is empty")
-    replaced = html_out is not None and check_output(html_out, _run_files(run))
-    model = _load_model(run, device)
+    replaced = html_out is not None and check_output(html_out, run_files(run))
+    model = load_model(run, device)
     from sentinet.inference.explain import format_table, render_html
 
     explanation = model.explain(text, method)

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import typer
 
-from sentinet.cli.compare import TAB, baseline, ensemble, tune, with_baseline
-from sentinet.cli.infer import INT8_HELP, THREADS_HELP, _load_model, _run_files, evaluate, explain, predict
+from sentinet.cli.common import TAB, load_model, run_files
+from sentinet.cli.compare import baseline, ensemble, tune
+from sentinet.cli.infer import INT8_HELP, THREADS_HELP, evaluate, explain, predict
 from sentinet.cli.tools import config_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError, printable, shortened
+from sentinet.runtime.signals import stop_on_sigterm
 from sentinet.runtime.threads import quiet_spin
 
 app = typer.Typer(
@@ -62,72 +64,27 @@ def train(
 ) -> None:
     """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
     # Arguments and the config are checked before anything imports torch (a typo should not
-    # wait for it): sentinet.config.schema and the encoder options are torch-free.
-    from sentinet.config.schema import check_folds, load_config
-    from sentinet.config.paths import resolve_paths
+    # wait for it): sentinet.training.workflows plans without torch, then trains.
+    from sentinet.training.workflows import train_workflow
 
-    if folds and seeds > 1:
-        raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
-    check_folds(folds, "--folds")
-    if resume is not None:
-        if config or overrides or seeds > 1 or folds or output_dir or dry_run or threads:
-            raise SentinetError("--resume continues a run as it was configured: give only the run "
-                                "directory (and --device)")
-        from sentinet.fileio import check_own_tree
-        from sentinet.runs.rundir import is_group
-
-        if not resume.exists():
-            raise SentinetError(f"--resume {resume}: no such run directory")
-        check_own_tree(resume)  # before any of its files is read: a planted link is named as such
-        group = is_group(resume)
-        cfg = None if group else _resumable_config(resume, device)
-        from sentinet.training.groups import resume_group
-        from sentinet.training.loop import train as run_training
-
-        if group:
-            _echo_group(resume_group(resume, device))
-        else:
-            _echo_run(cfg, run_training(cfg, resume=resume))
-        return
-    if config is None:
-        raise SentinetError("train needs --config FILE (or --resume RUN_DIR)")
-    cfg = load_config(config, overrides)
-    if device:
-        cfg.train.device = device
-    if output_dir:
-        cfg.run.output_dir = str(output_dir)
-    if threads:
-        cfg.train.num_threads = threads
-    resolve_paths(cfg)  # a missing data or vectors file is said before torch starts
-    from sentinet.training.groups import cross_validate, train_ensemble
-    from sentinet.evaluation.metrics import score_of
-    from sentinet.training.loop import train as run_training
-
-    if dry_run:
-        run_training(cfg, dry_run=True)
+    trained = train_workflow(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
+                             output_dir=output_dir, device=device or None, threads=threads,
+                             on_note=lambda note: typer.echo(f"note: {note}", err=True))
+    if trained.result is None:
         typer.echo("dry run: config, data and vectors are fine; nothing was written")
         return
-    if folds:
-        if cfg.data.dev:
-            raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
-        if cfg.train.baseline:
-            typer.echo("note: train.baseline is not fitted with --folds (it would score another dev "
-                       f"set); sentinet baseline --config {config} scores the configured split", err=True)
-        _echo_group(cross_validate(cfg, folds))
-        return
-    if seeds > 1:
-        group = train_ensemble(cfg, seeds)
-        with_baseline(cfg, score_of(group.summary["ensemble"]), f"neural ({seeds}-seed ensemble)")
-        _echo_group(group)
-        return
-    _echo_run(cfg, run_training(cfg))
+    if trained.baseline is not None:  # the neural run's line still comes last
+        _echo_baseline(trained.baseline)
+    if hasattr(trained.result, "members"):
+        _echo_group(trained.result)
+    else:
+        _echo_run(trained.result)
 
 
-def _echo_run(cfg, result) -> None:
+def _echo_run(result) -> None:
     """The last line of a training run: its directory and best dev scores, tab-separated."""
-    from sentinet.evaluation.metrics import headline, score_of
+    from sentinet.evaluation.metrics import headline
 
-    with_baseline(cfg, score_of(result.best), "neural")
     typer.echo(f"{result.run_dir}\tdev {headline(result.best, sep=TAB)}\tbest epoch {result.best_epoch}")
 
 
@@ -139,6 +96,16 @@ def _echo_group(group) -> None:
     members = f"{folds} folds\tout-of-fold" if folds else f"{len(group.members)} seeds\tensemble"
     typer.echo(f"{group.path}\tdev {metric_name(summary)} {score_of(summary):.4f} ± {summary['score']['std']:.4f} "
                f"over {members} {headline(summary['ensemble'], sep=TAB)}")
+
+
+def _echo_baseline(compared) -> None:
+    """train.baseline: the baseline run's line, then both dev scores side by side."""
+    from sentinet.evaluation.metrics import headline, metric_name
+
+    best, neural = compared.fitted.report, compared.neural
+    typer.echo(f"{compared.run_dir}\tbaseline dev {headline(best, sep=TAB)}\tC {compared.fitted.C:g}")
+    typer.echo(f"dev {metric_name(best)}: {compared.what} {neural:.4f} vs baseline {compared.score:.4f} "
+               f"({neural - compared.score:+.4f})")
 
 
 # The commands that compare models live in sentinet.cli.compare.
@@ -184,7 +151,7 @@ def serve(
     if not run.exists():  # a mistyped run is the first thing to say, even with the port taken too
         raise SentinetError(f"{run}: no such run directory, model file or export archive")
     with bind_socket(host, port) as sock:  # a busy port is said before the model loads
-        model = _load_model(run, device, int8, threads)
+        model = load_model(run, device, int8, threads)
         try:
             start_listening(sock, host, port)
             typer.echo(f"serving {model.path} on http://{host}:{port} (POST /predict, POST /explain, "
@@ -215,12 +182,12 @@ def export_run(
         raise SentinetError(f"{run}: baseline runs are not exported yet (copy the run directory instead)")
     if out is None and onnx is None:
         raise SentinetError("nothing to write: give the archive (OUT.tar.gz), --onnx PATH.onnx, or both")
-    replaced = check_output(out, _run_files(run)) if out is not None else False
+    replaced = check_output(out, run_files(run)) if out is not None else False
     if onnx is not None:
         from sentinet.runs.onnx import check_target
 
         check_target(run, onnx)  # before the archive, so a bad --onnx leaves nothing written
-        check_output(onnx, _run_files(run))
+        check_output(onnx, run_files(run))
     if out is not None:
         from sentinet.runs.export import export
 
@@ -256,29 +223,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(embeddings_app, name="embeddings")
 
 
-def _resumable_config(run_dir: Path, device: str | None):
-    """The config a run directory was trained with, checked before anything else happens.
-    An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
-    from sentinet.baseline import FITTING, is_baseline
-    from sentinet.runs.rundir import CONFIG, LAST, read_config, status
-
-    if not (run_dir / CONFIG).is_file():
-        raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
-    if is_baseline(run_dir) or status(run_dir) == FITTING:
-        raise SentinetError(f"{run_dir}: a baseline run has nothing to resume; run sentinet baseline again")
-    if not (run_dir / LAST).is_file() and status(run_dir) is None:
-        raise SentinetError(f"{run_dir}: a finished run (no {LAST} to resume from); to train it further, start "
-                            f"a new run from its weights: sentinet train --config {run_dir / CONFIG} "
-                            f"--set model.init_from={run_dir} --set train.epochs=N")
-    cfg = read_config(run_dir / CONFIG)
-    if device:
-        cfg.train.device = device
-    return cfg
-
-
 def main() -> None:
     quiet_spin()  # before anything imports torch: OpenMP reads it once
-    terminated = _stop_on_sigterm()
+    terminated = stop_on_sigterm()  # SIGTERM stops a run like a Ctrl-C; the exit code is then 143
     try:
         command = typer.main.get_command(app)
         _name_values(command)
@@ -316,26 +263,6 @@ def _name_values(command) -> None:
             param.display_type_rich = lambda ctx: ""
     for sub in getattr(command, "commands", {}).values():
         _name_values(sub)
-
-
-def _stop_on_sigterm():
-    """SIGTERM becomes a Ctrl-C (sentinet.training.checkpoint): training keeps its checkpoint, temp
-    files are removed, and the exit code is 128 + 15. A run started in the background ignores
-    SIGINT, so SIGTERM is how it is stopped. Returns whether one arrived."""
-    import signal
-
-    from sentinet.errors import Terminated
-
-    received: list[int] = []
-
-    def handler(signum, frame):
-        received.append(signum)
-        raise Terminated
-
-    handler.sentinet_sigterm = True  # sentinet.training.checkpoint.uninterrupted holds it like a Ctrl-C
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, handler)
-    return lambda: bool(received)
 
 
 if __name__ == "__main__":

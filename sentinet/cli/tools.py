@@ -60,14 +60,10 @@ def embeddings_train(
 ) -> None:
     """Train in-domain word2vec or fastText vectors (e.g. to concatenate with navec via
     vectors.concat)."""
-    from tqdm import tqdm
-
     from dataclasses import fields
 
-    from sentinet.config.schema import Config, Word2VecConfig, apply_override, from_dict, load_config
-    from sentinet.data.readers import read_records
-    from sentinet.data.tokenize import Tokenizer
-    from sentinet.data.embeddings import check_fasttext, fit_fasttext, fit_word2vec, save_fasttext, save_vectors
+    from sentinet.config.schema import Word2VecConfig, load_config
+    from sentinet.data.word2vec import check_target, read_sentences, write_vectors
     from sentinet.fileio import check_output, replaced_note
 
     models = {f.name: f for f in fields(Word2VecConfig)}["model"].metadata["choices"]
@@ -76,35 +72,15 @@ def embeddings_train(
     if model is not None:
         overrides = [*overrides, f"vectors.word2vec.model={model}"]
     replaced = check_output(out, [*corpus, *([config] if config else [])])
-    if config:
-        cfg = load_config(config, overrides)
-    else:
-        raw: dict = {}
-        for item in overrides:
-            apply_override(raw, item)
-        cfg = from_dict(raw) if raw else Config()
+    cfg = load_config(config, overrides)  # no --config: the defaults, --set applied
     w2v = cfg.vectors.word2vec
     fasttext = w2v.model == "fasttext"
-    if fasttext and out.suffix.lower() != ".bin":
-        raise SentinetError(f"{out}: fastText vectors are written as a native fastText .bin "
-                            "(text formats drop the n-grams); give --out a name ending in .bin")
-    if fasttext:
-        check_fasttext(w2v)
-    tokenizer = Tokenizer(cfg.tokenizer)
-    d = cfg.data
-    texts = [r.text for path in corpus
-             for r in read_records(path, text_column=d.text_column, quoting=d.quoting)]
-    sentences = [tokenizer(t) for t in tqdm(texts, desc="tokenize", leave=False, disable=None)]
+    check_target(w2v, out)
+    sentences = read_sentences(corpus, cfg)
     subwords = f", n-grams {w2v.min_n}-{w2v.max_n} in {w2v.bucket} buckets" if fasttext else ""
     typer.echo(f"{w2v.model}: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
                f"min_count {w2v.min_count}, {w2v.epochs} epochs, "
                f"{'skip-gram' if w2v.sg else 'CBOW'}{subwords}", err=True)
-    if fasttext:
-        trained = fit_fasttext(sentences, w2v, seed, workers)
-        save_fasttext(trained, out)
-        kv = trained.wv
-    else:
-        kv = fit_word2vec(sentences, w2v, seed, workers)
-        save_vectors(kv, out, binary=out.suffix.lower() not in (".txt", ".vec"))
+    kv = write_vectors(sentences, w2v, out, seed, workers)
     typer.echo(f"wrote {len(kv)} words x {kv.vector_size}{' (+ n-grams)' if fasttext else ''} to "
                f"{out}{replaced_note(replaced)}", err=True)

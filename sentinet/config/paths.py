@@ -23,7 +23,7 @@ SEARCH_ROOTS = {
 
 def checkout() -> Path | None:
     """The sentinet checkout this code runs from (an editable install), or None for a wheel."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # sentinet/config/paths.py → the checkout
     return root if (root / "pyproject.toml").is_file() and (root / "sentinet").is_dir() else None
 
 

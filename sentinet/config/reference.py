@@ -1,4 +1,4 @@
-"""The config key reference, generated from the dataclasses in ``config.py`` and the encoders'
+"""The config key reference, generated from the dataclasses in ``schema.py`` and the encoders'
 option classes — their own comments included — so the documentation cannot drift from the code.
 ``sentinet config reference`` prints it; ``docs/CONFIG.md`` is that output (a test checks).
 """

@@ -3,7 +3,7 @@
 Every section is a plain dataclass with defaults, so the YAML only needs what differs.
 Unknown keys are errors that name the key and suggest the closest valid one; values are
 type-checked; fields with a fixed set of values declare it with ``choice(...)``, and every
-number field its allowed range with ``bounded(...)`` (tests/test_config.py checks that each does).
+number field its allowed range with ``bounded(...)`` (tests/config/test_schema.py checks that each does).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -348,41 +348,41 @@ class Config:
 Encoders = Mapping[str, type[EncoderOptions]]  # encoder name → its options (ENCODER_OPTIONS)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply ``a.b=value`` overrides, build and validate it (``model.encoder``
-    against the encoder registry, sentinet.config.encoders)."""
-    path = Path(path)
-    raw = read_yaml(path)
-    for item in overrides or []:
-        apply_override(raw, item)
+def load_config(path: str | Path | None, overrides: Iterable[str] | None = None) -> Config:
+    """Read a YAML config (None: the defaults), apply ``a.b=value`` overrides, build and validate
+    it (``model.encoder`` against the encoder registry, sentinet.config.encoders)."""
+    raw = apply_overrides({} if path is None else read_yaml(Path(path)), overrides or ())
     config = from_dict(raw)
-    if not config.run.name:
-        config.run.name = check_run_name(path.stem)
+    if path is not None and not config.run.name:
+        config.run.name = check_run_name(Path(path).stem)
     return config
 
 
-def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Set ``a.b.c=value`` in the raw dict; the value is parsed as YAML (3, true, [3,4]) by
-    the strict reader config files go through (a key twice, an alias bomb, deep nesting and
-    size refused); text that is not YAML at all is taken as the plain string."""
-    key, sep, text = item.partition("=")
-    if not sep or not key.strip():
-        raise SentinetError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
-    try:
-        value = parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
-    except YAMLSyntaxError:
-        value = text
-    parts = key.strip().split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            if i == len(parts) - 2 and part == "encoder" and isinstance(child, str):
-                child = node[part] = {"name": child}  # `encoder: gru` shorthand
-            else:
-                raise SentinetError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a section")
-        node = child
-    node[parts[-1]] = value
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """The one place ``--set`` / ``overrides=`` items reach a config: each ``a.b.c=value`` set in
+    the raw dict, in order (changed in place and returned). The value is parsed as YAML (3, true,
+    [3,4]) by the strict reader config files go through (a key twice, an alias bomb, deep nesting
+    and size refused); text that is not YAML at all is taken as the plain string."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SentinetError(f"--set {item!r}: expected KEY=VALUE, e.g. train.epochs=5")
+        try:
+            value = parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
+        except YAMLSyntaxError:
+            value = text
+        parts = key.strip().split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                if i == len(parts) - 2 and part == "encoder" and isinstance(child, str):
+                    child = node[part] = {"name": child}  # `encoder: gru` shorthand
+                else:
+                    raise SentinetError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
 
 
 def from_dict(raw: dict[str, Any], encoders: Encoders = ENCODER_OPTIONS) -> Config:

@@ -1,5 +1,6 @@
-"""Pretrained word vectors behind one small interface, plus a cached gensim word2vec (or
-fastText, whose character n-grams give vectors to words it never saw).
+"""Pretrained word vectors behind one small interface: opening a vectors file (word2vec,
+fastText, navec, an export's bundle) and looking words up. Training vectors on your own
+texts is sentinet.data.word2vec.
 
 The model only needs vectors for the words of its vocabulary, so a store is a lookup, not
 a matrix: navec's product-quantized rows are decoded on demand and never unpacked whole.
@@ -8,9 +9,6 @@ a matrix: navec's product-quantized rows are decoded on demand and never unpacke
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
-import os
 import tarfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -22,14 +20,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinet.config.schema import Word2VecConfig
 from sentinet.errors import SentinetError, UnsafeFileError, one_line
 from sentinet.data.vectors_files import (
     FASTTEXT_MAGIC, BadFile, cause, check_fasttext_file, check_word2vec_header, quiet, special_file_problem,
 )
 
 if TYPE_CHECKING:  # gensim takes seconds to import: only the paths that use it import it
-    from gensim.models import FastText, KeyedVectors
+    from gensim.models import KeyedVectors
 
 VECTOR_FORMATS = ("word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")
 TEXT_SUFFIXES = (".vec", ".txt", ".vec.gz", ".txt.gz")
@@ -409,108 +406,3 @@ def word_coverage(counts: Mapping[str, int], store: VectorStore) -> tuple[float,
     number to read, since no vectors file has ``))`` or 👍."""
     words = {w: n for w, n in counts.items() if is_word(w)}
     return (*coverage(words, store), len(words))
-
-
-# --------------------------------------------------------------------------------------
-# Training word2vec or fastText
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SENTINET_CACHE") or "~/.cache/sentinet").expanduser()
-
-
-def train_word2vec(
-    sentences: list[list[str]], cfg: Word2VecConfig, cache_dir: Path, seed: int, workers: int = 1
-) -> Path:
-    """Train word2vec (cfg.model: fasttext — fastText, as a native .bin) on ``sentences``
-    unless the same corpus and settings are cached."""
-    target = Path(cache_dir) / f"{cfg.model}-{_cache_key(sentences, cfg, seed)[:16]}.bin"
-    if target.is_file():
-        return target
-    if cfg.model == "fasttext":
-        save_fasttext(fit_fasttext(sentences, cfg, seed, workers), target)
-    else:
-        save_vectors(fit_word2vec(sentences, cfg, seed, workers), target)
-    return target
-
-
-def fit_word2vec(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> KeyedVectors:
-    """gensim word2vec on tokenised sentences; an empty vocabulary is a user error."""
-    from gensim.models import Word2Vec
-
-    model = Word2Vec(
-        vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count,
-        epochs=cfg.epochs, sg=int(cfg.sg), seed=seed, workers=workers,
-    )  # fmt: skip
-    return _fit(model, sentences, "word2vec").wv
-
-
-def _fit(model, sentences: list[list[str]], name: str):
-    """Vocabulary, then training, for a gensim word2vec or fastText model; an empty
-    vocabulary is a user error."""
-    model.build_vocab(sentences)
-    if len(model.wv) == 0:
-        raise SentinetError(f"{name}: no word occurs vectors.word2vec.min_count={model.min_count} "
-                            "times in the training texts")
-    model.train(sentences, total_examples=model.corpus_count, epochs=model.epochs)
-    return model
-
-
-def check_fasttext(cfg: Word2VecConfig) -> None:
-    """The fastText settings one field's range cannot check."""
-    if cfg.max_n < cfg.min_n:
-        raise SentinetError(f"vectors.word2vec.max_n: {cfg.max_n} is below "
-                            f"vectors.word2vec.min_n ({cfg.min_n}); fastText needs min_n ≤ max_n")
-
-
-def fit_fasttext(sentences: list[list[str]], cfg: Word2VecConfig, seed: int, workers: int = 1) -> FastText:
-    """gensim fastText on tokenised sentences: the whole model, which save_fasttext needs
-    (``.wv`` is its vectors, n-grams included). workers=1 makes a seed reproduce it exactly."""
-    from gensim.models import FastText
-
-    check_fasttext(cfg)
-    model = FastText(
-        vector_size=cfg.dim, window=cfg.window, min_count=cfg.min_count, epochs=cfg.epochs,
-        sg=int(cfg.sg), seed=seed, workers=workers, min_n=cfg.min_n, max_n=cfg.max_n,
-        bucket=cfg.bucket,
-    )  # fmt: skip
-    return _fit(model, sentences, "fasttext")
-
-
-def _cache_key(sentences: list[list[str]], cfg: Word2VecConfig, seed: int) -> str:
-    """sha256 over the settings and every token, so any change trains a fresh model (the
-    word2vec key has no fastText settings: caches made before they existed stay valid)."""
-    h = hashlib.sha256()
-    params = {"dim": cfg.dim, "window": cfg.window, "min_count": cfg.min_count,
-              "epochs": cfg.epochs, "sg": bool(cfg.sg), "seed": seed}  # fmt: skip
-    if cfg.model != "word2vec":
-        params.update(model=cfg.model, min_n=cfg.min_n, max_n=cfg.max_n, bucket=cfg.bucket)
-    h.update(json.dumps(params, sort_keys=True).encode())
-    for sentence in sentences:
-        h.update(json.dumps(sentence, ensure_ascii=False).encode("utf-8") + b"\n")
-    return h.hexdigest()
-
-
-def save_vectors(kv: KeyedVectors, target: Path, binary: bool = True) -> None:
-    """Write word2vec format atomically, so a crash leaves no half file."""
-    from sentinet.fileio import atomic_path
-
-    try:
-        with atomic_path(target, named=True) as tmp:
-            kv.save_word2vec_format(str(tmp), binary=binary)
-    except OSError as exc:
-        raise SentinetError(f"{target}: cannot write vectors ({exc})") from None
-
-
-def save_fasttext(model: FastText, target: Path) -> None:
-    """Write Facebook's native fastText .bin (words, n-gram buckets, output layer)
-    atomically; sentinet reads it back as vectors.format: fasttext."""
-    from gensim.models.fasttext import save_facebook_model
-
-    from sentinet.fileio import atomic_path
-
-    try:
-        with atomic_path(target, named=True) as tmp:
-            save_facebook_model(model, str(tmp))
-    except OSError as exc:
-        raise SentinetError(f"{target}: cannot write vectors ({exc})") from None

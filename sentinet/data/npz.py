@@ -27,7 +27,7 @@ def unpack_limit() -> int:
     raw = os.environ.get(LIMIT_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_LIMIT_MB << 20
-    if not raw.isdigit() or not 1 <= int(raw) <= 1 << 20:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1 << 20:
         raise SentinetError(f"${LIMIT_VARIABLE}: {raw[:40]!r} is not a whole number of megabytes "
                             "from 1 to 1048576")
     return int(raw) << 20

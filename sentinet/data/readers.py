@@ -6,21 +6,22 @@ single-label formats store their one label under the key ``"label"``.
 
 Bad input is the user's problem to fix, so every failure is a one-line ``SentinetError``
 that starts with the path and says where (line, byte, record id) and what is wrong.
+TSV/CSV's dialect (separator, quoting, header) is sentinet.data.delimited's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import stat
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 from xml.parsers import expat
 
+from sentinet.data.delimited import is_quoted, table_cells, table_rows
 from sentinet.data.encoding import (
     LONE_SURROGATE, UTF16_PROBE, refuse_utf16, replaced_surrogates, utf8_error,
 )
@@ -31,7 +32,6 @@ from sentinet.fileio import atomic_open
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
 META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
 DATA_FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
-QUOTINGS = ("auto", "none", "quoted")  # auto: TSV none, CSV quoted
 EXTENSIONS = {
     ".xml": "sentirueval",
     ".tsv": "tsv",
@@ -45,8 +45,6 @@ EXTENSIONS = {
 # A line or text past this is no short text: a binary file, a missing line break, or an attack.
 # Refused rather than cut, and read no further than this, so memory stays bounded whatever comes.
 MAX_LINE_CHARS = 10_000_000
-# Lines end at \n (or \r\n) in every reader, predict's streams included; a bare CR is a character.
-BARE_CR = "a bare CR (carriage return) in an unquoted field: quote the field or remove the CR"
 
 
 @dataclass
@@ -215,74 +213,19 @@ def _jsonl_id(path: Path, n: int, obj: dict, id_column: str) -> str:
     return rid
 
 
-def is_quoted(format: str, quoting: str) -> bool:
-    """Whether a TSV/CSV file uses quotes. Tab-separated files have none by convention (a
-    tab separates, a newline ends a record, a '"' is a character, as in raw tweet exports);
-    CSV has RFC 4180 quotes ("a, b", "" inside)."""
-    if quoting not in QUOTINGS:
-        raise SentinetError(f"quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
-    return quoting == "quoted" or (quoting == "auto" and format == "csv")
-
-
 def _read_table(
     path: Path, format: str, quoted: bool, text_column: str, label_column: str, id_column: str,
     date_column: str,
 ) -> list[Record]:
-    rows = _table_rows(_lines(_read_text(path), str(path)), format, quoted, str(path))
+    rows = table_rows(_lines(_read_text(path), str(path)), format, quoted, str(path))
     records: list[Record] = []
-    for cells in _table_cells(rows, str(path), text_column,
-                                                     "set data.text_column (eval: --text-column)"):
+    for cells in table_cells(rows, str(path), text_column, "set data.text_column (eval: --text-column)"):
         rid = cells.get(id_column, str(len(records) + 1))
         label = cells.get(label_column)
         record = _single_label_record(path, rid, cells[text_column], label, label_column)
         record.date = cells.get(date_column) or None
         records.append(record)
     return records
-
-
-def _table_rows(lines: Iterable[tuple[int, str]], format: str, quoted: bool,
-                name: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each non-blank row, from every line of the file in order.
-    Quoted files are read strictly, so a stray quote is an error, not silently merged fields."""
-    delimiter = "\t" if format == "tsv" else ","
-    if not quoted:
-        yield from ((n, line.split(delimiter)) for n, line in lines if line.strip())
-        return
-    reader = csv.reader((line + "\n" for _, line in lines), delimiter=delimiter, strict=True)
-    try:
-        yield from ((reader.line_num, row) for row in reader if row)
-    except csv.Error as exc:
-        hint = "; for a TSV without quoting set data.quoting: none" if format == "tsv" else ""
-        why = BARE_CR if "new-line character" in str(exc) else exc  # csv's own hint is about open()
-        raise SentinetError(f"{name}: line {reader.line_num}: malformed {format.upper()} "
-                            f"({why}{hint})") from None
-
-
-def _table_cells(rows: Iterator[tuple[int, list[str]]], name: str, text_column: str,
-                 how_to_choose: str) -> Iterator[dict[str, str]]:
-    """Each row as {column: value}, checked against the header (the first row)."""
-    _, header = next(rows, (0, []))
-    header = [h.strip() for h in header]
-    if text_column not in header:
-        raise SentinetError(f"{name}: no {text_column!r} column in the header (columns: "
-                            f"{', '.join(header) or 'none'}; {_delimiter_hint(header) or how_to_choose})")
-    for n, row in rows:
-        if len(row) != len(header):
-            raise SentinetError(f"{name}: line {n}: {len(row)} fields, but the header has "
-                                f"{len(header)}")
-        yield dict(zip(header, row))
-
-
-def _delimiter_hint(header: list[str]) -> str:
-    """A one-column header holding another separator: the file is not split the way it is read."""
-    if len(header) != 1:
-        return ""
-    found = [name for sep, name in ((";", "';'"), ("\t", "tabs"), (",", "','"), ("|", "'|'")) if sep in header[0]]
-    if not found:
-        return ""
-    return (f"the header looks separated by {found[0]}, but CSV here means ',' and TSV tabs: "
-            "give the file the extension (or data.format / --input-format) of its separator, "
-            "or convert it")
 
 
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
@@ -321,8 +264,8 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
         return
     if format not in ("tsv", "csv"):
         raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")
-    rows = _table_rows(lines, format, is_quoted(format, quoting), name)
-    for count, cells in enumerate(_table_cells(rows, name, text_column, "use --text-column"), 1):
+    rows = table_rows(lines, format, is_quoted(format, quoting), name)
+    for count, cells in enumerate(table_cells(rows, name, text_column, "use --text-column"), 1):
         yield Record(cells.get(id_column, str(count)), cells[text_column])
 
 

@@ -19,7 +19,7 @@ import torch
 
 from sentinet.data.vocab import UNK_ID
 from sentinet.errors import SentinetError
-from sentinet.inference.predictor import RunPredictor, predict_ids
+from sentinet.inference.protocol import GradientInput, Predictor
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.models.hsoftmax import HierarchicalSoftmax
 
@@ -27,9 +27,6 @@ METHODS = ("occlusion", "integrated_gradients")
 TOLERANCE = 0.01  # completeness: |sum − difference| / |difference| at most this
 MAX_STEPS = 1024
 CHUNK = 64  # path points per forward/backward pass
-# The baseline's stand-in for an occluded token: no n-gram of its vocabulary contains it, so
-# the token's features vanish while its neighbours stay apart (what <unk> is to the network).
-BASELINE_MASK = "\x00"
 
 
 @dataclass
@@ -56,16 +53,13 @@ class Explanation:
                 "scores": [round(float(s), 6) for s in self.scores], "completeness": completeness}
 
 
-def explain(predictor, text: str, method: str = "occlusion", steps: int = 64) -> Explanation:
-    """Explain ``predictor``'s label for ``text`` (an ``inference.Predictor`` or a baseline)."""
+def explain(predictor: Predictor, text: str, method: str = "occlusion", steps: int = 64) -> Explanation:
+    """Explain ``predictor``'s label for ``text`` (any kind of model; integrated gradients need
+    a neural one, and the predictor says so otherwise)."""
     if method not in METHODS:
         raise SentinetError(f"unknown explanation method {method!r} (choose {' or '.join(METHODS)})")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise SentinetError(f"steps: {steps!r} must be a whole number of at least 1")
-    members = getattr(predictor, "members", None)
-    if method == "integrated_gradients" and members is None:
-        raise SentinetError(f"integrated gradients need a neural model; {predictor.path} is a linear "
-                            "baseline run: use --method occlusion")
     tokens = _tokens(predictor, text)
     probs = predictor.predict_proba([text], progress=False)[0]  # exactly what predict says
     label = predictor.labels(probs[None])[0]
@@ -75,74 +69,38 @@ def explain(predictor, text: str, method: str = "occlusion", steps: int = 64) ->
         rows = occlusion_probabilities(predictor, tokens)
         scores = rows[0, target] - rows[1:, target]
     else:
-        scores, completeness = _integrated_gradients(members, tokens, target, steps)
+        scores, completeness = _integrated_gradients(predictor.gradient_inputs(tokens), tokens, target, steps)
     names = predictor.classes.names
     return Explanation(text, tokens, label, names[target], {n: float(p) for n, p in zip(names, probs)},
                        method, [float(s) for s in scores], completeness)
 
 
-def _tokens(predictor, text: str) -> list[str]:
+def _tokens(predictor: Predictor, text: str) -> list[str]:
     """The tokens the model reads; an ensemble's members must read the same ones, or no
     single row of scores could describe them all."""
-    members = getattr(predictor, "members", None)
-    if members is None:
-        return predictor.tokenizer(text)
-    tokens = members[0].tokenizer(text)
-    for m in members[1:]:
-        if m.tokenizer(text) != tokens:
-            raise SentinetError(f"{predictor.path}: the ensemble's members tokenise this text differently; "
-                                "explain one member run instead")
+    tokens = predictor.tokenize(text)
+    if any(m.tokenize(text) != tokens for m in predictor.members[1:]):
+        raise SentinetError(f"{predictor.path}: the ensemble's members tokenise this text differently; "
+                            "explain one member run instead")
     return tokens
 
 
-# --------------------------------------------------------------------------------------
-# Occlusion
-
-
-def occlusion_probabilities(predictor, tokens: list[str]) -> np.ndarray:
-    """[N + 1, classes]: row 0 the tokens as they are, row i + 1 with token i occluded."""
-    members = getattr(predictor, "members", None)
-    if members is None:
-        return _baseline_rows(predictor, tokens)
-    return np.mean([_member_rows(m, tokens) for m in members], axis=0)
-
-
-def _member_rows(member: RunPredictor, tokens: list[str]) -> np.ndarray:
-    """The text alone, as predict runs it (a batch of one: the same numbers to the bit; a
-    bigger batch may round differently), then the variants in one batch of equal lengths.
-    A token the model already reads as <unk> has nothing to occlude: its row is row 0."""
-    member._add_unseen_words([tokens])  # unseen words get their vectors, as in predict
-    ids = member.run.vocab.encode(tokens)
-    model, device = member.run.model, member.device
-    rows = np.repeat(predict_ids(model, [ids], device), len(tokens) + 1, axis=0)
-    known = [i for i in range(len(tokens)) if ids[i] != UNK_ID]
-    if known:
-        variants = [ids[:i] + [UNK_ID] + ids[i + 1:] for i in known]
-        rows[[i + 1 for i in known]] = predict_ids(model, variants, device, batch_size=len(variants))
-    return rows
-
-
-def _baseline_rows(predictor, tokens: list[str]) -> np.ndarray:
-    """The baseline's own features of each variant (it reads tokens joined by spaces)."""
-    variants = [tokens] + [tokens[:i] + [BASELINE_MASK] + tokens[i + 1:] for i in range(len(tokens))]
-    model = predictor.model
-    return model.proba(model.features([" ".join(v) for v in variants]))
+def occlusion_probabilities(predictor: Predictor, tokens: list[str]) -> np.ndarray:
+    """[N + 1, classes]: row 0 the tokens as they are, row i + 1 with token i occluded (made
+    ``<unk>`` for a network, an n-gram-free mask for the baseline; an ensemble averages)."""
+    return predictor.occlusion_probabilities(tokens)
 
 
 # --------------------------------------------------------------------------------------
 # Integrated gradients
 
 
-def _integrated_gradients(members: Sequence[RunPredictor], tokens: list[str], target: int,
+def _integrated_gradients(inputs: Sequence[GradientInput], tokens: list[str], target: int,
                           steps: int) -> tuple[np.ndarray, dict]:
-    """The members' mean attributions (each member reads the tokens with its own vocabulary)."""
+    """The networks' mean attributions (each reads the tokens with its own vocabulary)."""
     if not tokens:
         return np.zeros(0), {"sum": 0.0, "logit_difference": 0.0, "relative_error": 0.0,
-                             "steps": steps, "target": _target_kind(members[0].run.model)}
-    for m in members:
-        _check_differentiable(m)
-        m._add_unseen_words([tokens])  # the vectors predict would use
-    inputs = [(m.run.model, m.run.vocab.encode(tokens), m.device) for m in members]
+                             "steps": steps, "target": _target_kind(inputs[0][0])}
     return complete_integrated_gradients(inputs, target, steps)
 
 
@@ -211,14 +169,6 @@ def _scores(model: SentimentClassifier, vectors: torch.Tensor) -> torch.Tensor:
 def _target_kind(model: SentimentClassifier) -> str:
     """What the attributed score is: a hierarchical head outputs log-probabilities."""
     return "log_probability" if isinstance(model.head[-1], HierarchicalSoftmax) else "logit"
-
-
-def _check_differentiable(member: RunPredictor) -> None:
-    """Dynamic int8 layers (--int8) have no backward pass."""
-    for module in member.run.model.modules():
-        if type(module).__module__.startswith("torch.ao.nn.quantized"):
-            raise SentinetError(f"{member.run.run_dir}: integrated gradients need float layers; load the run "
-                                "without --int8, or use --method occlusion")
 
 
 # --------------------------------------------------------------------------------------

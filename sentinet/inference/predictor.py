@@ -1,5 +1,6 @@
 """Labelling text with a trained run or an ensemble of runs: batching, unseen words,
-probabilities, and the decision rule saved with the model."""
+probabilities, and the decision rule saved with the model. Both satisfy
+``sentinet.inference.protocol.Predictor``; ``sentinet.inference.opener`` makes them."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import torch
 from sentinet.runs import weights
 from sentinet.runs import rundir
 from sentinet.data.batching import BucketBatchSampler
-from sentinet.labels import LabelSet
+from sentinet.labels import Label, LabelSet
 from sentinet.data.tokenize import Tokenizer
-from sentinet.data.vocab import PAD_ID
+from sentinet.data.vocab import PAD_ID, UNK_ID
 from sentinet.evaluation.decision import decide
 from sentinet.data.embeddings import open_sources, refuse_unsafe_sources
 from sentinet.errors import SentinetError, UnsafeFileError, printable
-from sentinet.fileio import private_dir
 from sentinet.models.classifier import SentimentClassifier
+from sentinet.config.schema import Config
+from sentinet.inference.protocol import GradientInput
 from sentinet.runtime.threads import ThreadGovernor
 
 
@@ -59,12 +61,27 @@ def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: to
     return probs
 
 
+def governor(device: torch.device, threads: int | None) -> ThreadGovernor | None:
+    """``threads`` given: torch gets that many and keeps them. Otherwise, on the CPU, a governor
+    gives it the cores other processes leave free, re-read between batches
+    (sentinet/runtime/threads.py); a GPU needs none."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+        return None
+    if device.type != "cpu":
+        return None
+    return ThreadGovernor(torch.set_num_threads, most=torch.get_num_threads())
+
+
 class RunPredictor:
     """One run loaded for inference. Words the training data never showed still get their
     pretrained vector: they are looked up in the run's vectors file and appended as frozen
-    rows, so the model's view of every known word is unchanged."""
+    rows, so the model's view of every known word is unchanged. A run opened as one of an
+    ensemble's (``in_ensemble``) leaves its own decision.json unread and keeps no thread
+    governor: the ensemble's rule and governor are the ones that hold."""
 
-    def __init__(self, run: weights.LoadedRun, device: torch.device, stores: dict | None = None):
+    def __init__(self, run: weights.LoadedRun, device: torch.device, stores: dict | None = None, *,
+                 in_ensemble: bool = False, threads: int | None = None):
         self.run = run
         try:  # before anything is opened: a run directory may come from anywhere
             refuse_unsafe_sources(self._sources())
@@ -73,16 +90,32 @@ class RunPredictor:
         self.device = device
         self.tokenizer = Tokenizer(run.config.tokenizer)
         self._stores = {} if stores is None else stores  # shared by an ensemble's members
+        self.path: Path = run.run_dir
+        self.classes: LabelSet = run.labels
+        self.config: Config = run.config
+        self.members: list[RunPredictor] = []  # a single model
+        self.run_dirs: list[Path] = [run.run_dir]
+        self.bias = None if in_ensemble else rundir.load_decision(run.run_dir, len(self.classes))
+        self.threads = None if in_ensemble else governor(device, threads)
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int, progress: bool,
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True,
                       between: Callable[[], None] | None = None) -> np.ndarray:
+        """``between``: what runs after every batch (an ensemble's governor), else this run's own."""
+        if between is None and self.threads is not None:
+            between = self.threads.tick
         tokens = [self.tokenizer(t) for t in texts]
-        self._add_unseen_words(tokens)
+        self.add_unseen_words(tokens)
         encode = self.run.vocab.encode
         return predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress,
                            between)
 
-    def _add_unseen_words(self, tokens: list[list[str]]) -> None:
+    def labels(self, probs: np.ndarray) -> list[Label]:
+        return decide(probs, self.classes, self.bias)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.tokenizer(text)
+
+    def add_unseen_words(self, tokens: list[list[str]]) -> None:
         vocab = self.run.vocab
         unseen = sorted({t for ts in tokens for t in ts}.difference(vocab.index))
         store = self._vectors() if unseen else None
@@ -93,6 +126,38 @@ class RunPredictor:
             vectors = torch.from_numpy(np.asarray(store.lookup(found), dtype=np.float32))
             vocab.extend(found)
             self.run.model.embedder.append_pretrained(vectors)
+
+    def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
+        """The text alone, as predict runs it (a batch of one: the same numbers to the bit; a
+        bigger batch may round differently), then the variants with a token as <unk> in one
+        batch of equal lengths. A token the model already reads as <unk> has nothing to
+        occlude: its row is row 0."""
+        self.add_unseen_words([tokens])  # unseen words get their vectors, as in predict
+        ids = self.run.vocab.encode(tokens)
+        model, device = self.run.model, self.device
+        rows = np.repeat(predict_ids(model, [ids], device), len(tokens) + 1, axis=0)
+        known = [i for i in range(len(tokens)) if ids[i] != UNK_ID]
+        if known:
+            variants = [ids[:i] + [UNK_ID] + ids[i + 1:] for i in known]
+            rows[[i + 1 for i in known]] = predict_ids(model, variants, device, batch_size=len(variants))
+        return rows
+
+    def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
+        """The network with the vectors predict would use; no tokens, nothing to check or fetch."""
+        if tokens:
+            self._check_differentiable()
+            self.add_unseen_words([tokens])
+        return [(self.run.model, self.run.vocab.encode(tokens), self.device)]
+
+    def close(self) -> None:
+        """Nothing to release: the run directory stays the user's."""
+
+    def _check_differentiable(self) -> None:
+        """Dynamic int8 layers (--int8) have no backward pass."""
+        for module in self.run.model.modules():
+            if type(module).__module__.startswith("torch.ao.nn.quantized"):
+                raise SentinetError(f"{self.run.run_dir}: integrated gradients need float layers; load the "
+                                    "run without --int8, or use --method occlusion")
 
     def _sources(self) -> dict:
         """The run's recorded vectors, a relative path (an export's own vectors.npz) made the
@@ -120,85 +185,43 @@ class RunPredictor:
         return self._stores[key]
 
 
-class Predictor:
-    """A run directory, or an ensemble directory whose members' probabilities are averaged;
-    either way with the decision rule (per-class bias) saved beside it."""
+class EnsemblePredictor:
+    """An ensemble directory (a ``--seeds``/``--folds`` group, a ``sentinet ensemble``): its
+    members' probabilities averaged, decided by the rule (per-class bias) saved beside them."""
 
-    def __init__(self, path: Path, members: list[RunPredictor]):
+    def __init__(self, path: Path, members: list[RunPredictor], threads: int | None = None):
         self.path = path
         self.members = members
-        self.classes: LabelSet = members[0].run.labels
+        self.classes: LabelSet = members[0].classes
         for m in members[1:]:
-            if m.run.labels != self.classes:
-                raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.run.labels.values)}, "
+            if m.classes != self.classes:
+                raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.classes.values)}, "
                                     f"not {list(self.classes.values)}: members must share one label set")
+        self.config: Config = members[0].config
+        self.run_dirs: list[Path] = [m.run.run_dir for m in members]
         self.bias = rundir.load_decision(path, len(self.classes))
-        # the cores other processes leave free, re-read between batches (sentinet/runtime/threads.py)
-        on_cpu = members[0].device.type == "cpu"
-        self.threads = ThreadGovernor(torch.set_num_threads, most=torch.get_num_threads()) if on_cpu else None
-
-    @property
-    def config(self):
-        return self.members[0].run.config
-
-    @classmethod
-    def load(cls, path: str | Path, device: torch.device, int8: bool = False) -> Predictor:
-        """A run directory, its model.pt, an ensemble directory, a ``sentinet baseline`` run
-        (a BaselinePredictor, with the same interface), or a ``sentinet export`` archive
-        (unpacked into a temporary folder that lives as long as the predictor). ``int8``:
-        dynamic int8 layers (sentinet/models/quantize.py), an opt-in for speed."""
-        predictor = cls._load(path, device)
-        if int8:
-            from sentinet.models.quantize import quantise_int8
-
-            if not hasattr(predictor, "members"):
-                raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
-            for member in predictor.members:
-                quantise_int8(member.run.model.eval(), device)
-        return predictor
-
-    @classmethod
-    def _load(cls, path: str | Path, device: torch.device) -> Predictor:
-        from sentinet import baseline
-        from sentinet.runs import archive
-
-        path = Path(path)
-        if baseline.is_baseline(path):
-            return baseline.BaselinePredictor.load(path)
-        if archive.is_archive(path):
-            unpacked = private_dir("unpack")
-            try:
-                predictor = cls._load(archive.unpack(path, Path(unpacked.name)), device)
-            except SentinetError as exc:  # named inside the archive, not by the temp folder
-                unpacked.cleanup()
-                raise type(exc)(str(exc).replace(f"{unpacked.name}/", f"{path}: ")) from None
-            except BaseException:
-                unpacked.cleanup()  # a refused archive leaves nothing behind
-                raise
-            predictor.path, predictor._unpacked = path, unpacked
-            return predictor
-        if (path / rundir.ENSEMBLE).is_file():
-            stores: dict = {}
-            members = [RunPredictor(weights.load_run(r, device), device, stores)
-                       for r in rundir.members(path)]
-            for run_dir in [path, *(m.run.run_dir for m in members)]:
-                if rundir.warn(run_dir):
-                    break  # one warning says it
-            return cls(path, members)
-        run = weights.load_run(path, device)
-        rundir.warn(run.run_dir)
-        return cls(run.run_dir, [RunPredictor(run, device)])
-
-    def close(self) -> None:
-        """Remove the folder an export archive was unpacked into, now rather than at interpreter
-        exit: a server stopped by a signal may never reach the exit hooks (serve calls it)."""
-        unpacked = getattr(self, "_unpacked", None)
-        if unpacked is not None:
-            unpacked.cleanup()
+        self.threads = governor(members[0].device, threads)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
         between = self.threads.tick if self.threads is not None else None
         return np.mean([m.predict_proba(texts, batch_size, progress, between) for m in self.members], axis=0)
 
-    def labels(self, probs: np.ndarray) -> list[int | str]:
+    def labels(self, probs: np.ndarray) -> list[Label]:
         return decide(probs, self.classes, self.bias)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.members[0].tokenize(text)
+
+    def add_unseen_words(self, tokens: list[list[str]]) -> None:
+        for m in self.members:
+            m.add_unseen_words(tokens)
+
+    def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
+        return np.mean([m.occlusion_probabilities(tokens) for m in self.members], axis=0)
+
+    def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
+        """Each member's network, read with its own vocabulary."""
+        return [one for m in self.members for one in m.gradient_inputs(tokens)]
+
+    def close(self) -> None:
+        """Nothing to release: the run directories stay the user's."""

@@ -1,23 +1,21 @@
-"""Where ``predict``'s rows go and how they look: csv (default), tsv (no quoting: a tab or
-line break inside a value is written as a space) or jsonl, to stdout chunk by chunk or to a
-file that appears whole when done."""
+"""How ``predict``'s rows look and how they are written: csv (default), tsv (no quoting: a
+tab or line break inside a value is written as a space) or jsonl, chunk by chunk (the streams
+they go to, stdout or a file that appears whole when done, are sentinet/runtime/streams.py's)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import itertools
 import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sentinet.errors import SentinetError
-from sentinet.fileio import atomic_open
+if TYPE_CHECKING:
+    from sentinet.inference.protocol import Predictor
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
 TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
@@ -27,103 +25,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-@contextlib.contextmanager
-def input_stream(name: str):
-    """The input, UTF-8, split into lines at \\n (and \\r\\n) only, as every reader splits a
-    file: a bare CR inside a text is not a record break here either."""
-    if name == "-":
-        sys.stdin.reconfigure(encoding="utf-8", errors="strict", newline="\n")
-        yield sys.stdin
-        return
-    with open(name, encoding="utf-8", newline="\n") as f:
-        yield f
-
-
-class CountedLines:
-    """An input stream's lines, counted as they are read (to say what an input without a
-    single text held)."""
-
-    def __init__(self, stream) -> None:
-        self.stream, self.count = stream, 0
-
-    def readline(self, size: int = -1) -> str:
-        line = self.stream.readline(size)  # the readers read lines no longer than they allow
-        self.count += bool(line)
-        return line
-
-
-def not_empty(records, lines: CountedLines, name: str, format: str):
-    """``records``, or one line when the input had lines but no text at all (only blank lines,
-    or a table's header alone): an empty result would pass for an answer. Blank lines among
-    texts are skipped as ever; an input of no lines at all (an empty pipe) stays empty."""
-    records = iter(records)
-    first = next(records, None)
-    if first is None and lines.count:
-        header = format in ("tsv", "csv")
-        blank = lines.count - header
-        held = f"{'the header and ' if header else ''}{blank} blank line{'s' if blank != 1 else ''}"
-        raise SentinetError(f"no texts in {name}: {held}; nothing to predict")
-    return records if first is None else itertools.chain([first], records)
-
-
-@contextlib.contextmanager
-def reader_may_leave():
-    """``predict ... | head``: when standard output's reader has gone, stop and exit 0, like a
-    pipe's writer that got what was wanted read (not click's exit 1, nor a traceback)."""
-    try:
-        yield
-    except BrokenPipeError:
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the flush at exit must not fail again
-        raise SystemExit(0) from None
-
-
-@contextlib.contextmanager
-def output_stream(output: Path | None):
-    """stdout, flushed chunk by chunk; or a file that appears whole (atomic) when done."""
-    if output is None:
-        yield Stdout()
-        return
-    with atomic_open(output, "w", named=True) as f:
-        yield f
-
-
-class Stdout:
-    """Standard output for rows: closed (``>&-``) or unwritable (opened read-only, a device
-    gone) is one line saying to use -o, not a traceback; a reader that left stays
-    reader_may_leave's quiet exit."""
-
-    def __init__(self) -> None:
-        if sys.stdout is None:  # Python found file descriptor 1 closed at start
-            raise _unwritable("it is closed")
-
-    def write(self, text: str) -> int:
-        return self._guarded(sys.stdout.write, text)
-
-    def flush(self) -> None:
-        self._guarded(sys.stdout.flush)
-
-    @staticmethod
-    def _guarded(call, *args):
-        try:
-            return call(*args)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what is still buffered must not fail at exit
-            raise _unwritable(exc.strerror or type(exc).__name__) from None
-
-
-def _unwritable(why: str) -> SentinetError:
-    return SentinetError(f"cannot write predictions to standard output ({why}): give -o FILE, or "
-                         "redirect it to a file or pipe")
-
-
 @dataclass(frozen=True)
-class Layout:
+class RowFormat:
     """What a prediction row holds: ``format`` (csv, tsv, jsonl), the text too (``echo``), and
     one probability column per class or, with ``top``, the K most probable classes."""
 
@@ -147,19 +50,19 @@ class Layout:
         return [record.id, label, *cells, *([record.text] if self.echo else [])]
 
 
-def write_predictions(predictor, records, out, layout: Layout, batch_size: int, chunk_size: int,
-                      keep: list | None = None) -> int:
+def write_predictions(predictor: Predictor, records, out, row_format: RowFormat, batch_size: int,
+                      chunk_size: int, keep: list | None = None) -> int:
     """Label ``records`` chunk by chunk, writing and flushing each chunk's rows; ``keep``
     collects each chunk's probabilities (for --summary: a few bytes per record)."""
     classes = predictor.classes
-    write_row = row_writer(out, layout.format, layout.columns(classes.names))
+    write_row = row_writer(out, row_format.format, row_format.columns(classes.names))
     count = 0
     while chunk := list(itertools.islice(records, chunk_size)):
         probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
         if keep is not None:
             keep.append(probs)
         for r, y, p in zip(chunk, predictor.labels(probs), probs):
-            write_row(layout.row(r, y, p, classes.values))
+            write_row(row_format.row(r, y, p, classes.values))
         out.flush()
         count += len(chunk)
     return count

@@ -128,10 +128,17 @@ def write_members(group: Path, members: Sequence[str]) -> None:
 def members(path: Path) -> list[Path]:
     """Member run directories listed in ensemble.json (relative to the ensemble directory)."""
     manifest = path / ENSEMBLE
-    names = read_json(manifest, "ensemble manifest", lambda data: data["members"])
+    names = read_json(manifest, "ensemble manifest", lambda data: _names(data["members"]))
     if not names:
         raise SentinetError(f"{manifest}: the ensemble has no members")
     return [(path / m).resolve() for m in names]
+
+
+def _names(listed: Any) -> list[str]:
+    """ensemble.json's members: a list of folder names (a bare string would read as letters)."""
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        raise ValueError("members is not a list of folder names")
+    return listed
 
 
 def save_dev_predictions(run_dir: Path, ids: Sequence[str], gold: Sequence[dict], probs) -> str | None:

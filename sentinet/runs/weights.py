@@ -18,8 +18,10 @@ from sentinet.data.vocab import Vocab
 from sentinet.labels import LabelSet
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, check_regular_file, load_torch
-from sentinet.models.classifier import Embedder, SentimentClassifier
+from sentinet.models.builder import build_model
+from sentinet.models.classifier import SentimentClassifier
 from sentinet.models.hsoftmax import adopt_trees
+
 
 def save_weights(state_dict: dict, path: Path, record: dict) -> None:
     """The weights and the record of what they are (``best_epoch``, ``best`` dev scores) in
@@ -90,14 +92,8 @@ def model_from_state(config: Config, vocab: Vocab, state: dict, path: Path,
     pretrained table's size comes from the state itself (no vectors file needed)."""
     check_vocab_fits(vocab, state, path)
     unfit = f"{path}: weights do not fit the run's config.yaml and vocab.json"
-    try:
-        pretrained = state["embedder.pretrained.weight"]
-        embedder = Embedder(
-            torch.zeros_like(pretrained), vocab.n_learned,
-            freeze=freeze, learn_oov=config.vectors.oov != "zero",
-            multichannel=config.model.multichannel,
-        )
-        model = SentimentClassifier(embedder, config.model, len(LabelSet.of(config.data.labels)))
+    try:  # the builder training uses, over a blank table of the saved one's size
+        model = build_model(config, vocab, torch.zeros_like(state["embedder.pretrained.weight"]), freeze=freeze)
     except RuntimeError as exc:
         message = " ".join(str(exc).split())
         raise SentinetError(f"{path}: cannot load weights ({message})") from None

@@ -84,7 +84,7 @@ def host_allowed(header: str, allowed: tuple[str, ...]) -> bool:
     else:
         name, colon, port = host.rpartition(":")
         if colon:
-            host = name if port.isdigit() or not port else ""
+            host = name if (port.isascii() and port.isdigit()) or not port else ""
     host = host.rstrip(".")
     if not host:
         return False

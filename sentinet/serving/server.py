@@ -137,7 +137,7 @@ async def read_json(request, max_bytes: int):
     refused before reading; a chunked body is refused as soon as it passes the limit)."""
     too_big = BadRequest(413, f"request body over {max_bytes} bytes")
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_big
     from starlette.requests import ClientDisconnect
 

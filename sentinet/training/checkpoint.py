@@ -9,21 +9,18 @@ stopped. Loaded with ``weights_only=True``: like ``model.pt``, it is data, never
 
 An epoch saves model.pt (when it is the best so far), then last.pt, then metrics.json: last.pt
 is the commit point. A kill between the first two leaves model.pt an epoch ahead; resuming
-puts back the best weights last.pt knows (see ``training.restore_best``).
+puts back the best weights last.pt knows (see ``bookkeeping.restore_best``). The saves are
+made with Ctrl-C and SIGTERM held (sentinet.runtime.signals.deferred_interrupts).
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from sentinet.runs import rundir
-from sentinet.errors import SentinetError, Terminated
+from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_torch_save, load_torch
 
 FROZEN = "embedder.pretrained.weight"  # the frozen vectors: model.pt has them, last.pt need not
@@ -43,33 +40,6 @@ def with_frozen(state: dict, table: torch.Tensor) -> dict:
     if not state or prefix + FROZEN in state:
         return state
     return {**state, prefix + FROZEN: table}
-
-
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Hold a Ctrl-C (or a SIGTERM sentinet.cli.main turned into one) until the block ends: an
-    epoch's saves (model.pt, last.pt, metrics) then happen all or none, and a stopped run is
-    exactly its last checkpoint."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    held = {signum: signal.signal(signum, lambda n, frame: caught.append(n))
-            for signum in (signal.SIGINT, signal.SIGTERM) if _raises(signal.getsignal(signum))}
-    try:
-        yield
-    finally:
-        for signum, previous in held.items():
-            signal.signal(signum, previous)
-    if caught:  # hand the signal to the handler it was held from (the CLI's notes a SIGTERM)
-        signum = signal.SIGTERM if signal.SIGTERM in caught else caught[0]
-        held[signum](signum, None)
-        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt  # a handler that returned
-
-
-def _raises(handler) -> bool:
-    """Python's own Ctrl-C handler or sentinet's SIGTERM one (not SIG_IGN, not someone else's)."""
-    return handler is signal.default_int_handler or getattr(handler, "sentinet_sigterm", False)
 
 
 def save(run_dir: Path, state: dict) -> None:

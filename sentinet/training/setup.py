@@ -1,26 +1,93 @@
-"""Model building for training: the vectors (a file, or word2vec trained on the training
-texts), the vocabulary they and the data make, and the classifier over them; or, to resume,
-the model a run's checkpoint holds."""
+"""What a run is made of before its loop starts, all checked before anything is written: the
+data, the vectors (a file, or word2vec trained on the training texts), the vocabulary they and
+the data make, and the classifier over them; or, to resume, the model a run's checkpoint holds."""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from sentinet.runs import weights
 from sentinet.training import checkpoint
 from sentinet.runs import rundir
+from sentinet.config.paths import resolve_paths
 from sentinet.config.schema import Config, VectorsConfig
+from sentinet.data.tokenize import Tokenizer
+from sentinet.data.training_data import (
+    TrainingData, class_counts, load_training_data, log_data, split_warning, unlabeled_texts,
+)
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.errors import SentinetError
-from sentinet.data.embeddings import (
-    VectorStore, coverage, default_cache_dir, open_sources, train_word2vec, word_coverage,
-)
-from sentinet.models.classifier import Embedder, SentimentClassifier
+from sentinet.data.embeddings import VectorStore, coverage, open_sources, word_coverage
+from sentinet.data.word2vec import default_cache_dir, train_word2vec
+from sentinet.evaluation.metrics import resolve_metric
+from sentinet.models.builder import build_model
+from sentinet.models.classifier import SentimentClassifier
 from sentinet.runs.log import RunLog
+from sentinet.runtime.device import resolve_device
+from sentinet.training.callbacks import require_tensorboard
+from sentinet.training.optim import build_loss
+
+
+@dataclass
+class Prepared:
+    """What a run is made of before its loop starts, all checked before anything is written."""
+
+    config: Config  # train()'s own copy: paths resolved, data.labels filled in
+    data: TrainingData
+    train_ids: list[list[int]]
+    dev_ids: list[list[int]]
+    vocab: Vocab
+    model: SentimentClassifier
+    loss_fn: nn.Module
+    device: torch.device
+    saved: dict | None  # the checkpoint being resumed, if any
+    unlabeled_ids: list[list[int]] = field(default_factory=list)  # data.unlabeled (train.aux_lm only)
+
+
+def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
+    """Read and check the data, build (or restore) the model; ``config`` is train()'s copy."""
+    config = resolve_paths(config)
+    t = config.train
+    device = resolve_device(t.device)
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    torch.manual_seed(t.seed)
+
+    data = load_training_data(config)
+    resolve_metric(t.metric, data.labels)  # sentirueval needs its labels: say so before training
+    tokenizer = Tokenizer(config.tokenizer)
+    train_tokens = [tokenizer(r.text) for r, _ in data.train]
+    dev_tokens = [tokenizer(r.text) for r in data.dev]
+    log_data(data, log, t.metric)
+    unlabeled_tokens = unlabeled_texts(config, data, tokenizer, log)
+    if warning := split_warning(config, data):
+        log(warning)
+    config.data.labels = list(data.labels.values)  # saved with the run: predict uses these classes
+    loss_fn = build_loss(t, [c for _, c in data.train], data.labels).to(device)  # checks class_weights
+    cap = config.tokenizer.max_tokens
+    if cut := sum(len(tokens) >= cap for tokens in (*train_tokens, *dev_tokens)):
+        log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
+
+    saved = None
+    if resume is None or not (resume / rundir.LAST).is_file():
+        vocab, model = new_model(config, train_tokens, [*dev_tokens, *unlabeled_tokens], log,
+                                 class_counts(data))
+    else:
+        saved, vocab, model = restored_model(config, resume)
+    model = model.to(device)
+    n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"model: {config.model.encoder.name}, {n_params:,} trainable parameters, device {device}")
+    if config.run.tensorboard:
+        require_tensorboard()
+    return Prepared(config, data, [vocab.encode(x) for x in train_tokens],
+                    [vocab.encode(x) for x in dev_tokens], vocab, model, loss_fn, device, saved,
+                    [vocab.encode(x) for x in unlabeled_tokens])
 
 
 def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
@@ -56,19 +123,12 @@ def new_model(config: Config, train_tokens: list[list[str]], extra_tokens: list[
         f"emoji and placeholders); vocabulary {len(vocab)} "
         f"({len(vocab) - vocab.n_learned} pretrained rows, {vocab.n_learned} trainable rows, "
         f"oov policy '{config.vectors.oov}')")
-    model = build_model(config, store, vocab, class_counts)  # only the rows the model needs are kept
+    # Only the vocabulary's rows are looked up: a 250K-word file costs 15K rows in memory.
+    rows = torch.from_numpy(np.asarray(store.lookup(vocab.words[vocab.n_learned:]), dtype=np.float32))
+    model = build_model(config, vocab, rows, class_counts=class_counts)
     if config.model.init_from:
         log(transfer(model, vocab, config, Path(config.model.init_from)))
     return vocab, model
-
-
-def build_model(config: Config, store: VectorStore, vocab: Vocab, class_counts: list[int]) -> SentimentClassifier:
-    """Only the vocabulary's rows are looked up: a 250K-word file costs 15K rows in memory."""
-    rows = store.lookup(vocab.words[vocab.n_learned:])
-    embedder = Embedder(torch.from_numpy(np.asarray(rows, dtype=np.float32)), vocab.n_learned,
-                        config.vectors.freeze, learn_oov=config.vectors.oov != "zero",
-                        multichannel=config.model.multichannel)
-    return SentimentClassifier(embedder, config.model, len(class_counts), class_counts)
 
 
 def transfer(model: SentimentClassifier, vocab: Vocab, config: Config, source_dir: Path) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sentinet.config.schema import Config, apply_override, check_folds, check_plain_name, from_dict, read_yaml
+from sentinet.config.schema import Config, apply_overrides, check_folds, check_plain_name, from_dict, read_yaml
 from sentinet.errors import SentinetError
 from sentinet.config.encoders import ENCODER_OPTIONS
 
@@ -165,10 +165,9 @@ def build_config(base: dict, values: dict[str, Any]) -> Config:
     raw = copy.deepcopy(base)
     if ENCODER_NAME in values:
         _keep_encoder_options(raw, values[ENCODER_NAME])
-    for key, value in values.items():
-        value = tidy(value)  # a stepped float is 0.30000000000000004 where the step meant 0.3
-        apply_override(raw, f"{key}={yaml.safe_dump(value)}")  # YAML text: round-trips any value
-    return from_dict(raw)
+    # YAML text round-trips any value; tidy: a stepped float is 0.30000000000000004 where the step meant 0.3
+    items = [f"{key}={yaml.safe_dump(tidy(value))}" for key, value in values.items()]
+    return from_dict(apply_overrides(raw, items))
 
 
 def tidy(value: Any) -> Any:
@@ -249,9 +248,7 @@ def make_job(config: Path, space: Path, overrides: list[str], study: str | None,
     """Everything checked up front, nothing written: a bad input leaves no study behind."""
     if sampler is not None and sampler not in SAMPLERS:
         raise SentinetError(f"--sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
-    base = read_yaml(config)
-    for item in overrides:
-        apply_override(base, item)
+    base = apply_overrides(read_yaml(config), overrides)
     cfg = from_dict(base)
     check_folds(folds, "--folds")
     if folds and cfg.data.dev:

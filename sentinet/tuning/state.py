@@ -31,7 +31,7 @@ def fail_abandoned(study: optuna.Study) -> list[int]:
     storage = study._storage  # optuna's public API finishes only trials this process runs
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker_host, _, pid = str(trial.user_attrs.get(WORKER, "")).rpartition(":")
-        if worker_host != host or not pid.isdigit() or pid_alive(int(pid)):
+        if worker_host != host or not (pid.isascii() and pid.isdigit()) or pid_alive(int(pid)):
             continue
         try:
             storage.set_trial_user_attr(trial._trial_id, "error", f"its worker process {pid} ended "

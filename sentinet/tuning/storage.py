@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from sentinet.errors import SentinetError
+from sentinet.runtime.signals import block_interrupts_in_this_thread
 
 T = TypeVar("T")
 
@@ -66,12 +67,17 @@ def parse_storage_url(url: str) -> URL:
                             "postgresql://user:password@host:5432/db)") from None
 
 
+# A password may also come as a query parameter (libpq reads ``?password=``).
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def shown_url(url: str) -> str:
-    """The URL as it may be printed: without its password."""
+    """The URL as it may be printed: without its password (in the userinfo or the query)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return _masked(url)
+        shown = _masked(url)
+    return _QUERY_PASSWORD.sub(r"\1***", shown)
 
 
 def _masked(url: str) -> str:
@@ -87,8 +93,12 @@ def _masked(url: str) -> str:
 
 
 def _unsecret(text: str, url: URL) -> str:
-    """``text`` (a driver's message) with the URL's password masked, should it quote it."""
-    return text.replace(url.password, "***") if url.password else text
+    """``text`` (a driver's message) with the URL's passwords masked, should it quote them."""
+    query = [v for k, values in url.query.items() if k.lower() == "password"
+             for v in ((values,) if isinstance(values, str) else values)]
+    for secret in filter(None, [url.password, *query]):
+        text = text.replace(str(secret), "***")
+    return text
 
 
 CONNECT_TIMEOUT_VARIABLE = "SENTINET_DB_TIMEOUT"
@@ -102,7 +112,7 @@ def connect_timeout() -> int:
     raw = os.environ.get(CONNECT_TIMEOUT_VARIABLE, "").strip()
     if not raw:
         return DEFAULT_CONNECT_TIMEOUT
-    if not raw.isdigit() or not 1 <= int(raw) <= 3600:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 3600:
         raise SentinetError(f"${CONNECT_TIMEOUT_VARIABLE}: {raw[:40]!r} is not a whole number of "
                             "seconds from 1 to 3600")
     return int(raw)
@@ -125,7 +135,7 @@ def _interruptible(make: Callable[[], T]) -> T:
     outcome: dict[str, Any] = {}
 
     def target() -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})  # for the main thread
+        block_interrupts_in_this_thread()  # they go to the waiting main thread
         try:
             outcome["value"] = make()
         except BaseException as exc:  # noqa: BLE001 (re-raised in the waiting thread)

@@ -14,7 +14,6 @@ import dataclasses
 import logging
 import multiprocessing
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from sentinet.training.groups import cross_validate
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.training.events import Callback
 from sentinet.fileio import atomic_write_text, check_own_tree
+from sentinet.runtime import signals
 from sentinet.tuning.search_space import Job, Param, build_config, grid, grid_size, tried_points
 from sentinet.tuning.storage import open_storage, shown_url
 from sentinet.tuning.state import WORKER, fail_abandoned, worker_name
@@ -263,7 +263,7 @@ def _run_workers(job: Job, shares: list[int], timeout: float | None, seeds: list
         interrupted = True
         for w in workers:
             if w.is_alive():
-                os.kill(w.pid, signal.SIGINT)
+                signals.send_ctrl_c(w.pid)
         for w in workers:
             w.join()
     if not errors.empty():
@@ -277,7 +277,7 @@ def _run_workers(job: Job, shares: list[int], timeout: float | None, seeds: list
 
 def _worker(job: Job, trials: int, timeout: float | None, seed: int, threads: int,
             errors) -> None:
-    signal.signal(signal.SIGINT, _interrupt_once)
+    signals.stop_at_first_ctrl_c()  # the terminal's Ctrl-C, then the main process's forwarded one
     try:
         optimize(job, trials, timeout, seed, threads)
     except SentinetError as exc:
@@ -285,12 +285,6 @@ def _worker(job: Job, trials: int, timeout: float | None, seed: int, threads: in
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-def _interrupt_once(signum: int, frame: Any) -> None:
-    """A worker stops at the first SIGINT and ignores the second (terminal + main process)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 def _print_trial(study: optuna.Study, trial: FrozenTrial) -> None:

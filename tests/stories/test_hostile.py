@@ -275,7 +275,7 @@ def test_bad_export_destination_is_refused(workspace, tmp_path, case):
 # Numbers out of range: refused where the config is built, before any data is read
 
 
-# Every number field's range is checked in-process for each field in tests/test_config.py;
+# Every number field's range is checked in-process for each field in tests/config/test_schema.py;
 # these run the CLI for the cases and a few of each kind.
 BAD_NUMBERS = [  # --set KEY=VALUE → the one-line error
     ("train.clip_grad_norm=-1", "train.clip_grad_norm: -1.0 must be ≥ 0 or null"),  # flipped gradients

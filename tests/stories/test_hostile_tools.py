@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinet.config.schema import apply_override
+from sentinet.config.schema import apply_overrides
 from sentinet.errors import SentinetError
 
 from ..helpers import assert_one_line_error, snapshot, study_files, tiny_project
@@ -268,13 +268,13 @@ def test_set_values_are_read_as_strictly_as_config_files(tmp_path, command, case
 def test_a_set_value_past_the_config_size_limit_is_refused():
     """Past what a command line carries, but the Python API (sentinet.train) passes any."""
     with pytest.raises(SentinetError, match="--set train.x: 1,000,001 characters is no config"):
-        apply_override({}, "train.x=" + "a" * 1_000_001)
+        apply_overrides({}, ["train.x=" + "a" * 1_000_001])
 
 
 def test_set_values_that_are_not_yaml_stay_plain_text():
     raw: dict = {}
-    apply_override(raw, "data.text_column=body: text: here")  # "mapping values are not allowed here"
-    apply_override(raw, "train.epochs=4")
+    apply_overrides(raw, ["data.text_column=body: text: here"])  # "mapping values are not allowed here"
+    apply_overrides(raw, ["train.epochs=4"])
     assert raw == {"data": {"text_column": "body: text: here"}, "train": {"epochs": 4}}
 
 

@@ -85,7 +85,7 @@ def fasttext_header(dim: int, words: int, bucket: int) -> bytes:
 
 LYING = {
     # name: (file name, its bytes or a builder given the real fastText bytes, error fragment).
-    # tests/test_embeddings.py holds more variants, in process: these are the issue's own.
+    # tests/data/tests/data/test_embeddings.py holds more variants, in process: these are the issue's own.
     "word2vec text claiming 300M rows": ("lie.txt", b"300000000 1\n", "claims 300,000,000 rows"),
     "word2vec binary claiming 300M rows": ("lie.bin", b"300000000 1\n", "claims 300,000,000 rows"),
     "word2vec text of dimension 0": ("zero.txt", "2 0\nа\nб\n".encode(), "dimension 0"),
@@ -120,7 +120,7 @@ def test_navec_of_dimension_0_is_refused(tmp_path):
 
 
 # --------------------------------------------------------------------------------------
-# Vectors that are not files (folders, sockets and /sys: tests/test_embeddings.py)
+# Vectors that are not files (folders, sockets and /sys: tests/data/tests/data/test_embeddings.py)
 
 
 @pytest.mark.parametrize("case", ["FIFO", "/proc/self/environ"])

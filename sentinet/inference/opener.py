@@ -1,0 +1,156 @@
+"""Opening whatever model is at a path: the one place that decides what kind it is.
+
+A ``sentinet baseline`` run (``baseline.json``: no torch needed, none imported), an export
+archive (``.tar.gz``: unpacked into a private folder that lives as long as the predictor), an
+ensemble directory (``ensemble.json``: a ``--seeds``/``--folds`` group or a ``sentinet
+ensemble``), or a run directory or its ``model.pt``. Each opens to a
+``sentinet.inference.protocol.Predictor``, so nothing after this asks the kind again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sentinet.errors import SentinetError
+from sentinet.inference.protocol import GradientInput, Predictor
+from sentinet.labels import Label
+from sentinet.runs import rundir
+
+if TYPE_CHECKING:
+    import torch
+
+    from sentinet.config.schema import Config
+    from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+    from sentinet.labels import LabelSet
+    from sentinet.runtime.threads import ThreadGovernor
+
+
+def open_predictor(path: str | Path, device: str = "auto", int8: bool = False,
+                   threads: int | None = None) -> Predictor:
+    """The model at ``path`` ready to label text on ``device`` (auto: CUDA when present).
+    ``int8``: dynamic int8 layers (sentinet/models/quantize.py), an opt-in for speed.
+    ``threads``: torch CPU threads, fixed (default: the cores other processes leave free,
+    re-read as it runs). Bad arguments and missing paths are refused before torch loads."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise SentinetError(f"threads: {threads!r} must be a whole number of at least 1")
+    from sentinet.baseline import BaselinePredictor, is_baseline
+
+    path = Path(path)
+    if not path.exists():  # said before torch is imported
+        raise SentinetError(f"{path}: no such run directory, model file or export archive")
+    if is_baseline(path):
+        if int8:
+            raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
+        return BaselinePredictor.load(path)
+    from sentinet.runs.archive import is_archive
+    from sentinet.runtime.device import resolve_device
+
+    resolved = resolve_device(device)
+    if is_archive(path):
+        return _open_archive(path, resolved, int8, threads)
+    return _open_neural(path, resolved, int8, threads)
+
+
+def _open_neural(path: Path, device: torch.device, int8: bool,
+                 threads: int | None) -> RunPredictor | EnsemblePredictor:
+    """An ensemble directory or a run (directory or model.pt), int8 layers swapped in if asked."""
+    from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+    from sentinet.runs import weights
+
+    predictor: RunPredictor | EnsemblePredictor
+    if (path / rundir.ENSEMBLE).is_file():
+        stores: dict = {}  # the members' vectors files, each opened once
+        runs = [RunPredictor(weights.load_run(r, device), device, stores, in_ensemble=True)
+                for r in rundir.members(path)]
+        for run_dir in [path, *(r.run.run_dir for r in runs)]:
+            if rundir.warn(run_dir):
+                break  # one warning says it
+        predictor = EnsemblePredictor(path, runs, threads)
+    else:
+        run = weights.load_run(path, device)
+        rundir.warn(run.run_dir)
+        predictor = RunPredictor(run, device, threads=threads)
+        runs = [predictor]
+    if int8:
+        from sentinet.models.quantize import quantise_int8
+
+        for r in runs:
+            quantise_int8(r.run.model.eval(), device)
+    return predictor
+
+
+def _open_archive(path: Path, device: torch.device, int8: bool, threads: int | None) -> ArchivePredictor:
+    """An export, unpacked into a private folder; a refused archive leaves nothing behind, and
+    a problem inside it is named by the archive, not by the temporary folder."""
+    from sentinet.fileio import private_dir
+    from sentinet.runs import archive
+
+    folder = private_dir("unpack")
+    try:
+        unpacked = _open_neural(archive.unpack(path, Path(folder.name)), device, int8, threads)
+    except SentinetError as exc:
+        folder.cleanup()
+        raise type(exc)(str(exc).replace(f"{folder.name}/", f"{path}: ")) from None
+    except BaseException:
+        folder.cleanup()
+        raise
+    return ArchivePredictor(path, unpacked, folder)
+
+
+class ArchivePredictor:
+    """A ``sentinet export`` archive's run or ensemble, answering to the archive's path, with
+    the folder it was unpacked into removed by ``close`` (serve calls it: a server stopped by a
+    signal may never reach the exit hooks) or at interpreter exit."""
+
+    def __init__(self, path: Path, unpacked: Predictor, folder: tempfile.TemporaryDirectory):
+        self.path = path
+        self.unpacked = unpacked
+        self._folder = folder
+
+    @property
+    def classes(self) -> LabelSet:
+        return self.unpacked.classes
+
+    @property
+    def config(self) -> Config:
+        return self.unpacked.config
+
+    @property
+    def members(self) -> Sequence[Predictor]:
+        return self.unpacked.members
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return self.unpacked.run_dirs
+
+    @property
+    def threads(self) -> ThreadGovernor | None:
+        return self.unpacked.threads
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
+        return self.unpacked.predict_proba(texts, batch_size, progress)
+
+    def labels(self, probs: np.ndarray) -> list[Label]:
+        return self.unpacked.labels(probs)
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.unpacked.tokenize(text)
+
+    def add_unseen_words(self, tokens: list[list[str]]) -> None:
+        self.unpacked.add_unseen_words(tokens)
+
+    def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
+        return self.unpacked.occlusion_probabilities(tokens)
+
+    def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
+        return self.unpacked.gradient_inputs(tokens)
+
+    def close(self) -> None:
+        """Remove the unpacked folder now (again: a no-op)."""
+        self.unpacked.close()
+        self._folder.cleanup()
