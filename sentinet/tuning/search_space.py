@@ -277,7 +277,7 @@ def check_storage(url: str) -> None:
     memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory" \
         or str(parsed.database).startswith("file::memory:")
     if parsed.get_backend_name() == "sqlite" and memory:
-        shown = parsed.render_as_string(hide_password=True)[:60]
+        shown = (parsed.render_as_string(hide_password=True) if parsed.password else url)[:60]  # as typed
         raise SentinetError(f"--storage {shown!r}: an in-memory SQLite database cannot hold a study "
                             "(its workers, summary and resumes each open their own); give a file, "
                             "e.g. sqlite:///study.db, or leave --storage out")

@@ -74,9 +74,11 @@ _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 def shown_url(url: str) -> str:
     """The URL as it may be printed: without its password (in the userinfo or the query)."""
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (ArgumentError, ValueError):
         shown = _masked(url)
+    else:  # as typed unless there is a password to hide (rendering percent-encodes ':memory:')
+        shown = parsed.render_as_string(hide_password=True) if parsed.password else url
     return _QUERY_PASSWORD.sub(r"\1***", shown)
 
 
