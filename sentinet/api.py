@@ -232,7 +232,11 @@ def train(config: str | Path | Config | dict | None = None, overrides: Sequence[
     trained = train_workflow(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
                              output_dir=output_dir, device=device, threads=threads)
     result = trained.result
-    return result.run_dir if hasattr(result, "run_dir") else result  # a TrainResult: its directory
+    if result is None:  # a dry run
+        return None
+    from sentinet.training.groups import EnsembleResult
+
+    return result if isinstance(result, EnsembleResult) else result.run_dir
 
 
 def training_priors(predictor: Predictor) -> tuple[np.ndarray, str]:

@@ -75,7 +75,9 @@ def train(
         return
     if trained.baseline is not None:  # the neural run's line still comes last
         _echo_baseline(trained.baseline)
-    if hasattr(trained.result, "members"):
+    from sentinet.training.groups import EnsembleResult
+
+    if isinstance(trained.result, EnsembleResult):
         _echo_group(trained.result)
     else:
         _echo_run(trained.result)

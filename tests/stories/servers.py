@@ -4,6 +4,7 @@ that need a server of their own (signals, ports, load) rather than test_serve.py
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,9 +25,12 @@ def start_server(run: Path, port: int, log: Path, *args: str, env: dict | None =
     """``sentinet serve RUN --port PORT ARGS`` with stderr into ``log``, once /health answers
     (bounded: model loading included, 90 s on a busy 2-core machine)."""
     with log.open("w", encoding="utf-8") as err:
+        # A shell that starts the suite in the background hands its children SIGINT ignored, and
+        # Python keeps an ignored SIGINT ignored: give the server the default, as a terminal does.
         process = subprocess.Popen([sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port),
                                     "--threads", "1", *args], stdout=subprocess.DEVNULL, stderr=err,
-                                   env={**os.environ, **(env or {})})
+                                   env={**os.environ, **(env or {})},
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 90
     while time.time() < deadline:
         if process.poll() is not None:
