@@ -118,7 +118,7 @@ def objective(trial: Trial, job: Job) -> float:
     """Train the trial's config; its score is the dev score train.metric names (the fold mean
     with --folds)."""
     started = time.time()
-    trial.set_user_attr(WORKER, worker_name())  # which machine, which process: see study_state
+    trial.set_user_attr(WORKER, worker_name())  # which machine, which process: see tuning/state.py
     try:
         config = trial_config(trial, job)
         if job.folds:
