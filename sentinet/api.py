@@ -29,11 +29,9 @@ from sentinet.data.readers import SINGLE_LABEL, Record, parse_label, read_record
 from sentinet.errors import SentinetError
 from sentinet.labels import Label, check_known, require_labels
 
-if TYPE_CHECKING:  # type hints only: it imports torch
-    from sentinet.training.groups import EnsembleResult
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type hints only: groups imports torch
     from sentinet.inference.protocol import Predictor
+    from sentinet.training.groups import EnsembleResult
 
 Texts = str | Sequence[str]
 # What Model.explain (and so the CLI and serve) accepts, short names included.

@@ -20,7 +20,6 @@ SKIP = ["реклама", "розыгрыш", "подписывайтесь", "�
 FIVE = {"positive": POSITIVE, "negative": NEGATIVE, "neutral": NEUTRAL, "speech": SPEECH, "skip": SKIP}
 
 
-
 def texts(words: dict[object, list[str]], n: int, seed: int) -> list[tuple[str, object]]:
     rng = random.Random(seed)
     labels = list(words)

@@ -28,7 +28,6 @@ app = typer.Typer(
 )
 
 
-
 def _print_version(value: bool) -> None:
     if value:
         from sentinet.runs.provenance import versions
@@ -43,7 +42,6 @@ def root(
                                  help="Print the sentinet, torch and Python versions and exit."),
 ) -> None:
     """Sentiment classification of short texts over frozen word vectors."""
-
 
 
 @app.command(short_help="Train a model (or --seeds / --folds groups); keep the best epoch.")

@@ -10,7 +10,6 @@ from sentinet.config.schema import Config, train_files
 from sentinet.errors import SentinetError
 
 
-
 # Where relative data and vector paths are looked for when $SENTINET_DATA / $SENTINET_VECTORS
 # are unset: data/ in the working directory (see data/README.md), then data/ in the sentinet
 # checkout and ../shared beside it (the project's own machines keep the files there), so a

@@ -81,7 +81,6 @@ def write_config(config: Config, path: Path) -> None:
     atomic_write_text(path, dump_yaml(config))
 
 
-
 # --------------------------------------------------------------------------------------
 # The JSON files
 

@@ -89,7 +89,6 @@ def test_relative_paths_resolve_against_env(tmp_path, monkeypatch):
     assert resolve_path("./here/v.bin", "SENTINET_DATA") == (tmp_path / ".." / "here/v.bin").resolve()
 
 
-
 # --------------------------------------------------------------------------------------
 # Number ranges: every number field declares one (bounded), and the loader enforces it
 

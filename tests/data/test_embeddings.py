@@ -109,7 +109,6 @@ def test_fasttext_native_bin(tmp_path: Path) -> None:
 # navec
 
 
-
 @pytest.fixture
 def navec_path(tmp_path: Path) -> Path:
     # 3 sub-vectors of 2 dims, 2 centroids each: codes[q, c] = [10q + c, -(10q + c)]

@@ -14,7 +14,6 @@ import pytest
 from tests.helpers import assert_one_line_error, run_cli, tiny_config_yaml, write_tiny_data
 
 
-
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> list[Path]:
     """Two runs that differ in hidden size (the first with TensorBoard), trained once for the module."""

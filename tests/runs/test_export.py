@@ -22,7 +22,6 @@ from tests.helpers import assert_one_line_error
 from tests.models.test_encoders import VARIANTS, make_model
 
 
-
 def rows(output: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(output)))
 

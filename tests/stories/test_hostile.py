@@ -22,8 +22,6 @@ import torch
 from ..helpers import assert_one_line_error, run_cli, snapshot
 
 
-
-
 class Planted:
     """A pickle payload: unpickling it runs a shell command that creates ``marker``."""
 
@@ -34,14 +32,11 @@ class Planted:
         return os.system, (f"touch {self.marker}",)
 
 
-
-
 @pytest.fixture
 def workspace(quick_run) -> dict[str, Path]:
     """The session's quick run (trained once for the whole suite): keys run, config, train,
     vectors, lines, dir. Tests that change a run use run_copy."""
     return quick_run
-
 
 
 # --------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from tests.helpers import make_corpus, write_word2vec_text
 HUGE_TOKENS = 200_000
 
 
-
 def quoted_tweets(n: int, seed: int) -> list[tuple[str, str, int]]:
     """(id, text, label) rows; every third text holds a stray or leading double quote."""
     rows = []

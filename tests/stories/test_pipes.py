@@ -16,8 +16,6 @@ from ..helpers import make_corpus
 from ..helpers import assert_one_line_error
 
 
-
-
 @pytest.fixture
 def run(learned_run) -> Path:
     return learned_run["run"]

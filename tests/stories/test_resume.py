@@ -16,13 +16,11 @@ from ..fault_launcher import INTERRUPT
 from ..helpers import assert_one_line_error
 
 
-
 def run_cli(*args: str, interrupt_after: int | None = None) -> subprocess.CompletedProcess:
     """The CLI; with ``interrupt_after``, a Ctrl-C once that epoch is saved (the fault launcher)."""
     if interrupt_after is None:
         return helpers.run_cli(*args)
     return helpers.run_cli(*args, env={INTERRUPT: str(interrupt_after)}, faults=True)
-
 
 
 @pytest.fixture

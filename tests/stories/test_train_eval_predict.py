@@ -27,7 +27,6 @@ def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=True)
 
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     """A run trained for eight epochs on tiny data, once for the module, with its data files."""

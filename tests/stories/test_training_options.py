@@ -76,7 +76,6 @@ def test_concat_vectors_pads_missing_words_with_zeros(tmp_path):
     np.testing.assert_array_equal(store.lookup(["банк", "хорошо"]), [[1, 2, 5, 6, 7], [3, 4, 0, 0, 0]])
 
 
-
 def test_ensemble_averages_members_and_loads_like_a_run(tiny_data):
     raw = tiny_raw(tiny_data, train__tune_decision=True)
     ens = train_ensemble(from_dict(raw), seeds=2)
