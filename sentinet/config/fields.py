@@ -20,6 +20,14 @@ from typing import Any
 from sentinet.errors import SentinetError
 
 
+def whole_number(value: Any, name: str, least: int = 1) -> int:
+    """A count given from Python (``seeds=``, ``threads=``, ``steps=``): an int, not a bool, of
+    at least ``least``; anything else is the one-line error the CLI would give."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise SentinetError(f"{name}: {value!r} must be a whole number of at least {least}")
+    return value
+
+
 def choice(default: str, *choices: str) -> Any:
     """A string field restricted to ``choices`` (checked when the config is built)."""
     return field(default=default, metadata={"choices": (default, *choices)})

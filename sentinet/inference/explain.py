@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sentinet.config.fields import whole_number
 from sentinet.data.vocab import UNK_ID
 from sentinet.errors import SentinetError
 from sentinet.inference.protocol import GradientInput, Predictor
@@ -58,8 +59,7 @@ def explain(predictor: Predictor, text: str, method: str = "occlusion", steps: i
     a neural one, and the predictor says so otherwise)."""
     if method not in METHODS:
         raise SentinetError(f"unknown explanation method {method!r} (choose {' or '.join(METHODS)})")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise SentinetError(f"steps: {steps!r} must be a whole number of at least 1")
+    whole_number(steps, "steps")
     tokens = _tokens(predictor, text)
     probs = predictor.predict_proba([text], progress=False)[0]  # exactly what predict says
     label = predictor.labels(probs[None])[0]

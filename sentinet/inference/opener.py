@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentinet.config.fields import whole_number
 from sentinet.errors import SentinetError
 from sentinet.inference.protocol import GradientInput, Predictor
 from sentinet.labels import Label
@@ -36,8 +37,8 @@ def open_predictor(path: str | Path, device: str = "auto", int8: bool = False,
     ``int8``: dynamic int8 layers (sentinet/models/quantize.py), an opt-in for speed.
     ``threads``: torch CPU threads, fixed (default: the cores other processes leave free,
     re-read as it runs). Bad arguments and missing paths are refused before torch loads."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise SentinetError(f"threads: {threads!r} must be a whole number of at least 1")
+    if threads is not None:
+        whole_number(threads, "threads")
     from sentinet.baseline import BaselinePredictor, is_baseline
 
     path = Path(path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sentinet.config.fields import whole_number
 from sentinet.config.paths import resolve_paths
 from sentinet.config.schema import Config, check_folds, from_dict, load_config
 from sentinet.errors import SentinetError
@@ -208,8 +209,4 @@ def _resume_plan(run_dir: Path, device: str | None) -> TrainPlan:
 
 def _count(value: int | None, least: int, name: str) -> int:
     """``seeds``, ``folds`` or ``threads`` from Python: a whole number (None: the default)."""
-    if value is None:
-        return least
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise SentinetError(f"{name}: {value!r} must be a whole number of at least {least}")
-    return value
+    return least if value is None else whole_number(value, name, least)
