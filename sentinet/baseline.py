@@ -21,6 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from sentinet.evaluation.decision import decide
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
 from sentinet.labels import LabelSet
+
+if TYPE_CHECKING:
+    from sentinet.data.training_data import TrainingData
 
 KIND = "tfidf-logreg"
 C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -81,6 +85,18 @@ class LinearModel:
     def features(self, docs: list[str]):
         return hstacked([v.transform(docs) for v in self.vectorizers])
 
+    def predict(self, docs: list[str]) -> np.ndarray:
+        """Probabilities [N, classes] of documents (tokens joined by spaces), 4096 at a time
+        (the sparse matrices of a big file stay small)."""
+        if not docs:
+            return np.zeros((0, self.n_classes))
+        return np.concatenate([self.proba(self.features(docs[i:i + 4096])) for i in range(0, len(docs), 4096)])
+
+    def occlusion(self, tokens: list[str]) -> np.ndarray:
+        """[N + 1, classes]: the tokens as they are, then token i replaced by ``MASK``."""
+        variants = [tokens] + [tokens[:i] + [MASK] + tokens[i + 1:] for i in range(len(tokens))]
+        return self.proba(self.features([" ".join(v) for v in variants]))
+
     def proba(self, X) -> np.ndarray:
         """sklearn's LogisticRegression.predict_proba: softmax of the decision values, or for
         two classes (one row of coef) [1 - expit(z), expit(z)]; classes it never saw get 0."""
@@ -129,9 +145,10 @@ def class_weight(spec: str | list[float], labels: LabelSet, present: set[int]):
     return {i: float(w) for i, w in enumerate(spec) if i in present}
 
 
-def fit(config: Config, progress: bool = True) -> Baseline:
+def fit(config: Config, progress: bool = True, data: TrainingData | None = None) -> Baseline:
     """Fit the baseline on the run's training data and pick C on its dev records; nothing is
-    written (``write`` does that), so bad input leaves nothing behind."""
+    written (``write`` does that), so bad input leaves nothing behind. ``data``: the records a
+    neural run already read (a hybrid's linear part fits on exactly that run's split)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
@@ -142,7 +159,7 @@ def fit(config: Config, progress: bool = True) -> Baseline:
 
     started = time.time()
     config = resolve_paths(copy.deepcopy(config))
-    data = load_training_data(config)
+    data = load_training_data(config) if data is None else data
     labels, log = data.labels, []
     resolve_metric(config.train.metric, labels)
     log_data(data, log.append, config.train.metric)
@@ -222,23 +239,27 @@ def metrics(result: Baseline) -> dict:
     }
 
 
-def save(model: LinearModel, C: float, classes: list, run_dir: Path) -> None:
-    """baseline.npz (numbers), then baseline.json (what says it is a baseline) last."""
+def save(model: LinearModel, C: float, classes: list, run_dir: Path,
+         names: tuple[str, str] = (rundir.BASELINE_JSON, rundir.BASELINE_NPZ)) -> None:
+    """baseline.npz (numbers), then baseline.json (what says it is a baseline) last. A hybrid
+    run keeps the same two files as ``names`` linear.json / linear.npz (it is not a baseline)."""
     arrays = {f"idf{i}": v.idf_ for i, v in enumerate(model.vectorizers)}
     arrays.update(coef=model.coef, intercept=model.intercept, fitted=model.fitted)
-    with atomic_open(run_dir / rundir.BASELINE_NPZ, "wb") as f:
+    with atomic_open(run_dir / names[1], "wb") as f:
         np.savez(f, **arrays)
     spec = {
         "kind": KIND, "C": C, "classes": classes, "max_iter": MAX_ITER,
         "vectorizers": [{"settings": {**s}, "vocabulary": sorted(v.vocabulary_, key=v.vocabulary_.get)}
                         for s, v in zip(VECTORIZERS, model.vectorizers)],
     }
-    atomic_write_text(run_dir / rundir.BASELINE_JSON, json.dumps(spec, ensure_ascii=False))
+    atomic_write_text(run_dir / names[0], json.dumps(spec, ensure_ascii=False))
 
 
-def load(run_dir: Path) -> tuple[LinearModel, dict]:
-    """The saved model; a damaged or foreign file is one line naming it."""
-    spec_path, npz_path = run_dir / rundir.BASELINE_JSON, run_dir / rundir.BASELINE_NPZ
+def load(run_dir: Path, names: tuple[str, str] = (rundir.BASELINE_JSON, rundir.BASELINE_NPZ)
+         ) -> tuple[LinearModel, dict]:
+    """The saved model (``names``: as ``save`` wrote it); a damaged or foreign file is one line
+    naming it."""
+    spec_path, npz_path = run_dir / names[0], run_dir / names[1]
     spec = rundir.read_json(spec_path, "baseline")
     try:
         if not isinstance(spec, dict) or spec.get("kind") != KIND:
@@ -305,13 +326,10 @@ class BaselinePredictor:
             raise SentinetError(message if message.startswith(str(config_path)) else f"{config_path}: {message}") from None
         return cls(path, config, model)
 
-    def predict_proba(self, texts, batch_size: int = 256, progress: bool = True) -> np.ndarray:
-        docs = [" ".join(self.tokenizer(t)) for t in texts]
-        probs = np.zeros((0, self.model.n_classes))
-        if docs:
-            probs = np.concatenate([self.model.proba(self.model.features(docs[i:i + 4096]))
-                                    for i in range(0, len(docs), 4096)])
-        return probs
+    def predict_proba(self, texts, batch_size: int = 256, progress: bool = True, between=None) -> np.ndarray:
+        """``between`` (an ensemble's thread-governor tick) is ignored: no torch threads here, but
+        an ensemble calls every member alike."""
+        return self.model.predict([" ".join(self.tokenizer(t)) for t in texts])
 
     def labels(self, probs: np.ndarray) -> list:
         return decide(probs, self.classes)
@@ -325,8 +343,7 @@ class BaselinePredictor:
     def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
         """The baseline's own features of each variant (it reads tokens joined by spaces), the
         occluded token replaced by ``MASK``."""
-        variants = [tokens] + [tokens[:i] + [MASK] + tokens[i + 1:] for i in range(len(tokens))]
-        return self.model.proba(self.model.features([" ".join(v) for v in variants]))
+        return self.model.occlusion(tokens)
 
     def gradient_inputs(self, tokens: list[str]) -> list:
         raise SentinetError(f"integrated gradients need a neural model; {self.path} is a linear "

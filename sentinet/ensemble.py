@@ -1,15 +1,28 @@
-"""``sentinet ensemble RUN... -o DIR``: one ensemble of runs trained apart (other encoders,
-other vectors, other configs) that ``eval``, ``predict``, ``serve`` and ``export`` take like a
-single run: they average the members' probabilities, as for a ``--seeds`` group.
+"""``sentinet ensemble RUN... -o DIR [--weights W1,W2,...]``: one ensemble of runs trained apart
+(other encoders, other vectors, other configs, a ``sentinet baseline``) that ``eval``,
+``predict``, ``serve`` and ``export`` take like a single run: they average the members'
+probabilities, as for a ``--seeds`` group, or weigh them (``--weights``).
 
 Everything is read from the run directories (no torch, no weights loaded). Each RUN is a
 finished run or an ensemble directory (a ``--seeds``/``--folds`` group, an earlier ``sentinet
-ensemble``), whose members are taken in one by one. Members must be complete runs predicting
-one label set in one order; a run counts once. When every member kept the dev predictions of
-the same dev records (``dev_predictions.json``; matched by id when their order differs, as
-runs of one ``data`` section trained apart have), the averaged ensemble is scored on them with
-the metric and plain-argmax decision that ``eval`` applies to it; otherwise it is written
-unscored, and the log says why.
+ensemble``), whose members are taken in one by one. A ``sentinet baseline`` run is a member
+like any other (its TF-IDF + logistic regression averaged with the networks: users measured
+that a neural run and its baseline at 0.5 each beat both). Members must be complete runs
+predicting one label set in one order; a run counts once.
+
+``--weights`` gives one positive number per RUN, in the order given; they are normalised to sum
+1 and kept in ensemble.json (``"weights"``, one per member). A RUN that is an ensemble shares
+its weight among its members as that ensemble weighs them: equally for a ``--seeds``/``--folds``
+group, by its own weights for an earlier weighted ``sentinet ensemble``. Without ``--weights``
+each member counts equally (an earlier weighted ensemble given as a RUN keeps its members'
+ratio, with its members' count as its weight); when every member then weighs the same,
+ensemble.json holds no weights, exactly the file earlier releases wrote and read.
+
+When every member kept the dev predictions of the same dev records (``dev_predictions.json``;
+matched by id when their order differs, as runs of one ``data`` section trained apart have),
+the averaged ensemble (weighted as predict weighs it) is scored on them with the metric and
+plain-argmax decision that ``eval`` applies to it; otherwise it is written unscored, and the
+log says why.
 
 DIR, new or an empty folder (temp files that a killed writer left count as nothing and are
 removed), gets ``metrics.json``, ``train.log`` and, last, ``ensemble.json`` (the members,
@@ -21,6 +34,7 @@ The members stay where they are: move DIR and them together.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,19 +52,22 @@ from sentinet.labels import LabelSet
 from sentinet.evaluation.metrics import full_report, headline, summarise
 
 RUN_FILES = (rundir.CONFIG, rundir.VOCAB, rundir.WEIGHTS, rundir.METRICS)
+BASELINE_FILES = (rundir.CONFIG, rundir.BASELINE_JSON, rundir.BASELINE_NPZ, rundir.METRICS)
+BASELINE_ENCODER = "tf-idf + logreg"  # what a baseline member shows for its encoder
 COLUMNS = ("text_column", "label_column", "id_column", "quoting")  # what eval/predict read with
 
 
 @dataclass
 class Member:
     path: Path  # the run directory, resolved
-    encoder: str
-    vectors: str  # the vectors file's name (or "?")
+    encoder: str  # a baseline's: BASELINE_ENCODER
+    vectors: str | None  # the vectors file's name (or "?"); None: a baseline reads none
     labels: LabelSet
     best: dict  # the best epoch's dev scores (metrics.json)
     seconds: float
     columns: dict
     tuned: bool  # it has a decision.json, which the ensemble does not apply
+    weight: float = 1.0  # its share of the averaged probabilities (all add up to 1 once gathered)
 
 
 @dataclass
@@ -59,42 +76,82 @@ class MixedResult:
     members: list[Member]
     summary: dict  # what metrics.json holds
     notes: list[str]  # what the user should know: unscored dev, unused decision biases
+    weighted: bool = False  # ensemble.json holds weights (the members' ``weight``)
 
 
-def combine_runs(runs: Sequence[Path], out: Path) -> MixedResult:
-    """Check ``runs`` and ``out``, score the averaged ensemble on the members' shared dev
-    records when they have them, and write the ensemble directory ``out``."""
+def combine_runs(runs: Sequence[Path], out: Path, weights: Sequence[float] | None = None) -> MixedResult:
+    """Check ``runs``, ``weights`` (one per RUN; None: equal) and ``out``, score the averaged
+    ensemble on the members' shared dev records when they have them, and write the ensemble
+    directory ``out``."""
     out = Path(out)
+    given = None if weights is None else _check_weights(weights, len(runs))
     _check_target(out)
-    members = _gather([Path(r) for r in runs])
+    members, weighted = _gather([Path(r) for r in runs], given)
     _check_members(members, [Path(r) for r in runs], out)
-    summary, notes, log = _summarize(members)
-    _write(out, members, summary, log)
-    return MixedResult(Path(os.path.abspath(out)), members, summary, notes)
+    summary, notes, log = _summarize(members, weighted)
+    _write(out, members, summary, log, weighted)
+    return MixedResult(Path(os.path.abspath(out)), members, summary, notes, weighted)
+
+
+def parse_weights(text: str) -> list[float]:
+    """``--weights 0.7,0.3``: the numbers (``combine_runs`` checks their count and sign)."""
+    numbers = []
+    for part in text.split(","):
+        try:
+            numbers.append(float(part))
+        except ValueError:
+            raise SentinetError(f"--weights: {part.strip()[:40]!r} is not a number "
+                                "(give one positive number per RUN, e.g. --weights 0.7,0.3)") from None
+    return numbers
+
+
+def _check_weights(weights: Sequence[float], count: int) -> list[float]:
+    """One positive finite number per RUN, or a one-line refusal naming the first bad one."""
+    weights = list(weights)
+    if len(weights) != count:
+        raise SentinetError(f"--weights: {len(weights)} weight{'s' * (len(weights) != 1)} for {count} RUNs "
+                            "(one positive number per RUN, in the order given)")
+    for w in weights:
+        if not _is_number(w) or not math.isfinite(w) or w <= 0:
+            shown = f"{w:g}" if _is_number(w) else str(w)[:40]
+            raise SentinetError(f"--weights: {shown} is not a positive number (one positive number "
+                                "per RUN, e.g. --weights 0.7,0.3)")
+    return weights
 
 
 # --------------------------------------------------------------------------------------
 # The members
 
 
-def _gather(runs: list[Path]) -> list[Member]:
+def _gather(runs: list[Path], weights: list[float] | None) -> tuple[list[Member], bool]:
+    """The members, each with its normalised weight, and whether they are weighted (weights
+    given, or members that end up weighing differently: ensemble.json keeps them then)."""
     members: list[Member] = []
     given: dict[Path, Path] = {}
-    for run in runs:
-        for path in _run_dirs(run, ()):
+    for n, run in enumerate(runs):
+        found = _run_dirs(run, ())
+        weight = len(found) if weights is None else weights[n]  # unweighted: each member counts 1
+        for path, share in found:
             if path in given:
                 raise SentinetError(f"{path}: given twice (as {given[path]} and as {run}); "
                                     "an ensemble counts each run once")
             given[path] = run
             members.append(_read_member(path))
+            members[-1].weight = weight * share
     if len(members) < 2:
         raise SentinetError(f"an ensemble needs at least 2 runs; {', '.join(map(str, runs))} "
                             f"holds {len(members)}")
-    return members
+    raw = [m.weight for m in members]
+    weighted = weights is not None or not all(math.isclose(w, raw[0], rel_tol=1e-9) for w in raw)
+    shares = rundir.check_weights(raw, len(raw)) if weighted else [1 / len(raw)] * len(raw)
+    for m, share in zip(members, shares):
+        m.weight = share
+    return members, weighted
 
 
-def _run_dirs(path: Path, within: tuple[Path, ...]) -> list[Path]:
-    """The run directories ``path`` stands for: itself, or an ensemble's members (of members)."""
+def _run_dirs(path: Path, within: tuple[Path, ...]) -> list[tuple[Path, float]]:
+    """The run directories ``path`` stands for, each with its share of ``path``'s weight (they
+    add up to 1): itself, or an ensemble's members (of members), as that ensemble weighs them."""
     of = f" (a member of {within[-1]})" if within else ""
     if not os.path.lexists(path):
         raise SentinetError(f"{path}: no such run directory{of}")
@@ -106,25 +163,28 @@ def _run_dirs(path: Path, within: tuple[Path, ...]) -> list[Path]:
     elif not path.is_dir():
         raise SentinetError(f"{path}: not a run directory{of}")
     if not (path / rundir.ENSEMBLE).is_file():
-        return [path.resolve()]
+        return [(path.resolve(), 1.0)]
     if path.resolve() in within:
         raise SentinetError(f"{path / rundir.ENSEMBLE}: the ensemble lists itself among its members")
     rundir.require_done(path)
     chain = (*within, path.resolve())
-    return [run for member in rundir.members(path) for run in _run_dirs(member, chain)]
+    listed = rundir.members(path)
+    shares = rundir.member_weights(path) or [1 / len(listed)] * len(listed)
+    return [(run, share * inner) for member, share in zip(listed, shares) for run, inner in _run_dirs(member, chain)]
 
 
 def _read_member(path: Path) -> Member:
-    """A finished run as the ensemble needs it, from its config.yaml and metrics.json."""
+    """A finished run (or baseline run) as the ensemble needs it, from its config.yaml and
+    metrics.json."""
     rundir.require_done(path)
-    missing = [name for name in RUN_FILES if not (path / name).is_file()]
+    baseline = (path / rundir.BASELINE_JSON).is_file()
+    missing = [name for name in (BASELINE_FILES if baseline else RUN_FILES) if not (path / name).is_file()]
     if missing:
-        raise SentinetError(f"{path}: not a sentinet run (missing {', '.join(missing)})")
+        raise SentinetError(f"{path}: not a sentinet {'baseline ' * baseline}run (missing {', '.join(missing)})")
     config = read_yaml(path / rundir.CONFIG)
     try:
-        data, encoder = config["data"], config["model"]["encoder"]
-        name = encoder["name"] if isinstance(encoder, dict) else encoder
-        vectors = Path(str((config.get("vectors") or {}).get("path") or "?")).name
+        data = config["data"]
+        name, vectors = (BASELINE_ENCODER, None) if baseline else _encoder(config)
         labels = LabelSet.of(data.get("labels"))
         columns = {key: data.get(key) for key in COLUMNS}
     except (KeyError, TypeError, AttributeError) as exc:
@@ -138,6 +198,14 @@ def _read_member(path: Path) -> Member:
     seconds = metrics.get("seconds")
     return Member(path, str(name), vectors, labels, best, float(seconds) if _is_number(seconds) else 0.0,
                   columns, (path / rundir.DECISION).is_file())
+
+
+def _encoder(config: dict) -> tuple[str, str]:
+    """A neural run's encoder name and vectors file name (a baseline's config names the neural
+    model it was fitted beside: never read for one)."""
+    encoder = config["model"]["encoder"]
+    name = encoder["name"] if isinstance(encoder, dict) else encoder
+    return name, Path(str((config.get("vectors") or {}).get("path") or "?")).name
 
 
 def _is_number(value: object) -> bool:
@@ -179,10 +247,11 @@ def _check_members(members: list[Member], runs: list[Path], out: Path) -> None:
 # Scores
 
 
-def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:
-    """metrics.json, the notes for the user, and the log."""
+def _summarize(members: list[Member], weighted: bool = False) -> tuple[dict, list[str], list[str]]:
+    """metrics.json, the notes for the user, and the log; ``weighted``: members weigh apart,
+    and both say how."""
     classes = members[0].labels
-    dev = _shared_dev(members)
+    dev = _shared_dev(members, weighted)
     notes: list[str] = []
     tuned = [m for m in members if m.tuned]
     if tuned:
@@ -212,14 +281,22 @@ def _summarize(members: list[Member]) -> tuple[dict, list[str], list[str]]:
         "ensemble": None if report is None else {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
         "decision_bias": None,
+        **({"weights": [m.weight for m in members]} if weighted else {}),
     }
-    log = [f"member {m.path}: {m.encoder} over {m.vectors}, dev {headline(m.best)}" for m in members]
+    log = [f"member {m.path}: {_described(m, weighted)}, dev {headline(m.best)}" for m in members]
     log.append(f"{len(members)} members: dev {headline(summary)}")
     log += [f"note: {n}" for n in notes]
     if report is not None:
-        log.append(f"ensemble (averaged probabilities) on the members' {len(dev[0])} dev records: "
+        how = "weighted average of probabilities" if weighted else "averaged probabilities"
+        log.append(f"ensemble ({how}) on the members' {len(dev[0])} dev records: "
                    f"dev {headline(report)}\n{report['report']}")
     return summary, notes, log
+
+
+def _described(member: Member, weighted: bool) -> str:
+    """train.log's words for a member: its encoder, its vectors, its weight when they differ."""
+    over = f" over {member.vectors}" if member.vectors is not None else " (no word vectors)"
+    return f"{member.encoder}{over}" + (f", weight {member.weight:.4g}" if weighted else "")
 
 
 def _shared_metric(members: list[Member]) -> str:
@@ -228,9 +305,10 @@ def _shared_metric(members: list[Member]) -> str:
     return found.pop() if len(found) == 1 else "auto"
 
 
-def _shared_dev(members: list[Member]) -> tuple[list[dict], np.ndarray, str] | str:
+def _shared_dev(members: list[Member], weighted: bool = False) -> tuple[list[dict], np.ndarray, str] | str:
     """(gold, averaged probabilities, how rows were matched) over the dev records every member
-    was scored on, in the first member's order; or why there are none."""
+    was scored on, in the first member's order (``weighted``: by the members' weights, as
+    predict averages them); or why there are none."""
     rows = []
     for m in members:
         if not (m.path / rundir.DEV).is_file():
@@ -250,6 +328,8 @@ def _shared_dev(members: list[Member]) -> tuple[list[dict], np.ndarray, str] | s
         if other_gold != gold:
             return f"{m.path}'s dev records carry other gold labels than {members[0].path}'s"
         aligned.append(probs)
+    if weighted:
+        return gold, np.average(aligned, axis=0, weights=[m.weight for m in members]), matched
     return gold, np.mean(aligned, axis=0), matched
 
 
@@ -273,7 +353,7 @@ def _dev_rows(member: Member) -> tuple[list, list[dict], np.ndarray]:
 # Writing
 
 
-def _write(out: Path, members: list[Member], summary: dict, log: list[str]) -> None:
+def _write(out: Path, members: list[Member], summary: dict, log: list[str], weighted: bool = False) -> None:
     """metrics.json and train.log, then ensemble.json: the rename that makes DIR an ensemble.
     Any failure (Ctrl-C included) removes what was written, and DIR when this made it."""
     made = _make_dir(out)
@@ -281,7 +361,8 @@ def _write(out: Path, members: list[Member], summary: dict, log: list[str]) -> N
     try:
         rundir.write_metrics(out, summary)
         atomic_write_text(out / rundir.LOG, "\n".join(log) + "\n")
-        rundir.write_members(out, [os.path.relpath(m.path, home) for m in members])
+        rundir.write_members(out, [os.path.relpath(m.path, home) for m in members],
+                             [m.weight for m in members] if weighted else None)
     except BaseException:
         for name in (rundir.ENSEMBLE, rundir.LOG, rundir.METRICS):
             with contextlib.suppress(OSError):

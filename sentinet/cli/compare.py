@@ -83,22 +83,26 @@ def tune(
 
 
 def ensemble(
-    runs: list[Path] = typer.Argument(..., help="Runs to average: run directories, or ensemble "
-                                      "(--seeds/--folds) directories, whose members are taken in."),
+    runs: list[Path] = typer.Argument(..., help="Runs to average: run directories, sentinet baseline "
+                                      "runs, or ensemble (--seeds/--folds) directories, whose members are taken in."),
     output: Path = typer.Option(..., "--output", "-o", metavar="DIR", help="The ensemble directory to write: a new "
                                 "path or an empty folder (an existing run is never written into)."),
+    weights: str | None = typer.Option(None, "--weights", metavar="W1,W2,...", help="One positive number per "
+                                       "RUN, in order (normalised to sum 1; a group's weight is shared among its "
+                                       "members as it weighs them). Default: every member counts equally."),
 ) -> None:
-    """Average runs trained apart (other encoders, vectors, configs; one label set) into one
-    ensemble directory that eval, predict, serve and export take like a single run; scored on
-    the members' dev records when they share them."""
+    """Average runs trained apart (other encoders, vectors, configs, a sentinet baseline; one
+    label set) into one ensemble directory that eval, predict, serve and export take like a
+    single run; --weights weighs them. Scored on the members' dev records when they share them."""
     from sentinet.evaluation.metrics import headline
-    from sentinet.ensemble import combine_runs  # no torch: only the run directories' files are read
+    from sentinet.ensemble import combine_runs, parse_weights  # no torch: only the runs' files are read
 
-    result = combine_runs(runs, output)
+    result = combine_runs(runs, output, None if weights is None else parse_weights(weights))
     for note in result.notes:
         typer.echo(f"note: {printable(note)}", err=True)
     for m in result.members:
-        typer.echo(f"{m.path}\t{m.encoder}\tdev {headline(m.best, sep=TAB)}")
+        weight = f"\tweight {m.weight:.4g}" if result.weighted else ""
+        typer.echo(f"{m.path}\t{m.encoder}\tdev {headline(m.best, sep=TAB)}{weight}")
     scored, count = result.summary["ensemble"], len(result.members)
     if scored is None:
         typer.echo(f"ensemble of {count}\tnot scored on dev: {result.summary['dev']['note']}")

@@ -200,6 +200,8 @@ def export_run(
         from sentinet.runs.onnx import export_onnx, metadata_path
 
         meta = export_onnx(run, onnx, vocab_size)
+        if "not_in_graph" in meta:
+            typer.echo(f"note: {meta['not_in_graph']}", err=True)
         typer.echo(f"wrote {onnx} ({onnx.stat().st_size / 1e6:.1f} MB) and {metadata_path(onnx).name} "
                    f"({len(meta['vocab'])} words, classes {', '.join(meta['classes'])})", err=True)
 

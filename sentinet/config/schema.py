@@ -282,6 +282,13 @@ class TrainConfig:
     # After the run, also fit `sentinet baseline` (TF-IDF + logistic regression) on the same data
     # and split, and print both dev F-macros side by side (its run directory beside this one's).
     baseline: bool = False
+    # none, or a linear part beside the network, for the errors it does not share (word and character
+    # n-grams against word vectors and order). blend: the run also fits the TF-IDF baseline on
+    # its own training split and keeps it (linear.json, linear.npz); predictions average the two
+    # with the network's weight chosen on dev from 0 / 0.3 / 0.5 / 0.7 / 1 (hybrid.json; 0 and 1
+    # keep one part alone where blending does not pay). wide: a sparse linear layer over hashed
+    # word and character n-grams, trained with the network (one model).
+    hybrid: str = choice("none", "blend", "wide")
 
     def __post_init__(self) -> None:
         w = self.class_weights

@@ -3,7 +3,8 @@
 A ``sentinet baseline`` run (``baseline.json``: no torch needed, none imported), an export
 archive (``.tar.gz``: unpacked into a private folder that lives as long as the predictor), an
 ensemble directory (``ensemble.json``: a ``--seeds``/``--folds`` group or a ``sentinet
-ensemble``), or a run directory or its ``model.pt``. Each opens to a
+ensemble``, whose members may be runs or baseline runs, weighted by its ``weights``), or a run
+directory or its ``model.pt``. Each opens to a
 ``sentinet.inference.protocol.Predictor``, so nothing after this asks the kind again.
 """
 
@@ -25,6 +26,7 @@ from sentinet.runs import rundir
 if TYPE_CHECKING:
     import torch
 
+    from sentinet.baseline import BaselinePredictor
     from sentinet.config.schema import Config
     from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
     from sentinet.labels import LabelSet
@@ -59,19 +61,20 @@ def open_predictor(path: str | Path, device: str = "auto", int8: bool = False,
 
 def _open_neural(path: Path, device: torch.device, int8: bool,
                  threads: int | None) -> RunPredictor | EnsemblePredictor:
-    """An ensemble directory or a run (directory or model.pt), int8 layers swapped in if asked."""
+    """An ensemble directory or a run (directory or model.pt), int8 layers swapped in if asked
+    (an ensemble's baseline members have none: only its runs are quantised)."""
     from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
     from sentinet.runs import weights
 
     predictor: RunPredictor | EnsemblePredictor
     if (path / rundir.ENSEMBLE).is_file():
         stores: dict = {}  # the members' vectors files, each opened once
-        runs = [RunPredictor(weights.load_run(r, device), device, stores, in_ensemble=True)
-                for r in rundir.members(path)]
-        for run_dir in [path, *(r.run.run_dir for r in runs)]:
+        members = [_open_member(r, device, stores) for r in rundir.members(path)]
+        for run_dir in [path, *(m.path for m in members)]:
             if rundir.warn(run_dir):
                 break  # one warning says it
-        predictor = EnsemblePredictor(path, runs, threads)
+        predictor = EnsemblePredictor(path, members, threads, rundir.member_weights(path))
+        runs = [m for m in members if isinstance(m, RunPredictor)]
     else:
         run = weights.load_run(path, device)
         rundir.warn(run.run_dir)
@@ -83,6 +86,18 @@ def _open_neural(path: Path, device: torch.device, int8: bool,
         for r in runs:
             quantise_int8(r.run.model.eval(), device)
     return predictor
+
+
+def _open_member(path: Path, device: torch.device, stores: dict) -> RunPredictor | BaselinePredictor:
+    """One member of an ensemble: a ``sentinet baseline`` run, or a run whose vectors files
+    (``stores``) the members share."""
+    from sentinet.baseline import BaselinePredictor, is_baseline
+    from sentinet.inference.predictor import RunPredictor
+    from sentinet.runs import weights
+
+    if is_baseline(path):
+        return BaselinePredictor.load(path)
+    return RunPredictor(weights.load_run(path, device), device, stores, in_ensemble=True)
 
 
 def _open_archive(path: Path, device: torch.device, int8: bool, threads: int | None) -> ArchivePredictor:

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,8 +24,12 @@ from sentinet.data.embeddings import open_sources, refuse_unsafe_sources
 from sentinet.errors import SentinetError, UnsafeFileError, printable
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.config.schema import Config
+from sentinet.inference.hybrid import load_blend
 from sentinet.inference.protocol import GradientInput
 from sentinet.runtime.threads import ThreadGovernor
+
+if TYPE_CHECKING:
+    from sentinet.baseline import BaselinePredictor
 
 
 def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: torch.device,
@@ -76,7 +81,8 @@ def governor(device: torch.device, threads: int | None) -> ThreadGovernor | None
 class RunPredictor:
     """One run loaded for inference. Words the training data never showed still get their
     pretrained vector: they are looked up in the run's vectors file and appended as frozen
-    rows, so the model's view of every known word is unchanged. A run opened as one of an
+    rows, so the model's view of every known word is unchanged. A hybrid run (hybrid.json)
+    averages the network's probabilities with its linear part's. A run opened as one of an
     ensemble's (``in_ensemble``) leaves its own decision.json unread and keeps no thread
     governor: the ensemble's rule and governor are the ones that hold."""
 
@@ -97,6 +103,7 @@ class RunPredictor:
         self.run_dirs: list[Path] = [run.run_dir]
         self.bias = None if in_ensemble else rundir.load_decision(run.run_dir, len(self.classes))
         self.threads = None if in_ensemble else governor(device, threads)
+        self.blend = load_blend(run.run_dir, len(self.classes))  # None: the network alone
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True,
                       between: Callable[[], None] | None = None) -> np.ndarray:
@@ -106,8 +113,9 @@ class RunPredictor:
         tokens = [self.tokenizer(t) for t in texts]
         self.add_unseen_words(tokens)
         encode = self.run.vocab.encode
-        return predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress,
-                           between)
+        probs = predict_ids(self.run.model, [encode(t) for t in tokens], self.device, batch_size, progress,
+                            between)
+        return probs if self.blend is None else self.blend.mix(probs, tokens)
 
     def labels(self, probs: np.ndarray) -> list[Label]:
         return decide(probs, self.classes, self.bias)
@@ -140,10 +148,15 @@ class RunPredictor:
         if known:
             variants = [ids[:i] + [UNK_ID] + ids[i + 1:] for i in known]
             rows[[i + 1 for i in known]] = predict_ids(model, variants, device, batch_size=len(variants))
-        return rows
+        return rows if self.blend is None else self.blend.mix_occlusion(rows, tokens)
 
     def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
         """The network with the vectors predict would use; no tokens, nothing to check or fetch."""
+        if self.blend is not None or self.run.model.wide is not None:
+            part = "averages it with" if self.blend is not None else "adds to it"
+            raise SentinetError(f"{self.run.run_dir}: integrated gradients follow the network's word vectors "
+                                f"alone, and this hybrid run {part} a linear part over n-grams: use --method "
+                                "occlusion")
         if tokens:
             self._check_differentiable()
             self.add_unseen_words([tokens])
@@ -187,24 +200,37 @@ class RunPredictor:
 
 class EnsemblePredictor:
     """An ensemble directory (a ``--seeds``/``--folds`` group, a ``sentinet ensemble``): its
-    members' probabilities averaged, decided by the rule (per-class bias) saved beside them."""
+    members' probabilities averaged (by ensemble.json's weights when it has them), decided by
+    the rule (per-class bias) saved beside them. A member is a run or a ``sentinet baseline``
+    run: the thread governor follows the first run's device (none without a run: no torch)."""
 
-    def __init__(self, path: Path, members: list[RunPredictor], threads: int | None = None):
+    def __init__(self, path: Path, members: Sequence[RunPredictor | BaselinePredictor], threads: int | None = None,
+                 weights: Sequence[float] | None = None):
         self.path = path
-        self.members = members
+        self.members = list(members)
         self.classes: LabelSet = members[0].classes
         for m in members[1:]:
             if m.classes != self.classes:
-                raise SentinetError(f"{path}: member {m.run.run_dir} has labels {list(m.classes.values)}, "
+                raise SentinetError(f"{path}: member {m.path} has labels {list(m.classes.values)}, "
                                     f"not {list(self.classes.values)}: members must share one label set")
+        if weights is not None and len(weights) != len(members):
+            raise SentinetError(f"{path}: {len(weights)} weights for {len(members)} members")
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)  # None: equal
         self.config: Config = members[0].config
-        self.run_dirs: list[Path] = [m.run.run_dir for m in members]
+        self.run_dirs: list[Path] = [d for m in members for d in m.run_dirs]
         self.bias = rundir.load_decision(path, len(self.classes))
-        self.threads = governor(members[0].device, threads)
+        neural = [m for m in members if isinstance(m, RunPredictor)]
+        self.threads = governor(neural[0].device, threads) if neural else None
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256, progress: bool = True) -> np.ndarray:
         between = self.threads.tick if self.threads is not None else None
-        return np.mean([m.predict_proba(texts, batch_size, progress, between) for m in self.members], axis=0)
+        return self._average([m.predict_proba(texts, batch_size, progress, between) for m in self.members])
+
+    def _average(self, rows: list[np.ndarray]) -> np.ndarray:
+        """The members' rows averaged: plainly (float32 stays float32, as ever) or by weight."""
+        if self.weights is None:
+            return np.mean(rows, axis=0)
+        return np.average(rows, axis=0, weights=self.weights)
 
     def labels(self, probs: np.ndarray) -> list[Label]:
         return decide(probs, self.classes, self.bias)
@@ -217,10 +243,11 @@ class EnsemblePredictor:
             m.add_unseen_words(tokens)
 
     def occlusion_probabilities(self, tokens: list[str]) -> np.ndarray:
-        return np.mean([m.occlusion_probabilities(tokens) for m in self.members], axis=0)
+        return self._average([m.occlusion_probabilities(tokens) for m in self.members])
 
     def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
-        """Each member's network, read with its own vocabulary."""
+        """Each member's network, read with its own vocabulary (a baseline member refuses: it has
+        no gradient to follow)."""
         return [one for m in self.members for one in m.gradient_inputs(tokens)]
 
     def close(self) -> None:

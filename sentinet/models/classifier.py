@@ -74,10 +74,11 @@ def _grown(table: nn.Embedding, rows: Tensor) -> nn.Embedding:
 class SentimentClassifier(nn.Module):
     """Embedder → encoder → dropout + head: one score per class of the run's label set
     (logits from the linear head; log-probabilities from the hierarchical one, which a
-    softmax leaves as they are)."""
+    softmax leaves as they are). With a ``wide`` part (train.hybrid: wide,
+    sentinet.models.wide), its scores over the same ids are added: logits either way."""
 
     def __init__(self, embedder: Embedder, config: ModelConfig, num_classes: int,
-                 class_counts: Sequence[float] | None = None):
+                 class_counts: Sequence[float] | None = None, wide: nn.Module | None = None):
         super().__init__()
         self.embedder = embedder
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
@@ -89,18 +90,23 @@ class SentimentClassifier(nn.Module):
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), output)
         self.head_max_norm = config.head_max_norm
         self.word_dropout = config.word_dropout
+        self.wide = wide  # train.hybrid: wide (sentinet.models.wide), else None
 
     def forward(self, ids: Tensor, lengths: Tensor, states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Class scores; with ``states``, also the encoder's per-token states [B, T, H]
-        (what the auxiliary language model reads)."""
+        (what the auxiliary language model reads). The wide part reads the ids after word
+        dropout: a dropped word loses its n-grams too, as it would if it were unknown."""
         if self.training and self.word_dropout > 0:  # whole words → <unk>, padding untouched
             drop = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != PAD_ID)
             ids = ids.masked_fill(drop, UNK_ID)
         vectors = self.embedding_dropout(self.embedder(ids))
         if not states:
-            return self.head(self.encoder(vectors, lengths))
+            return self._plus_wide(self.head(self.encoder(vectors, lengths)), ids, lengths)
         pooled, token_states = self.encoder(vectors, lengths, states=True)
-        return self.head(pooled), token_states
+        return self._plus_wide(self.head(pooled), ids, lengths), token_states
+
+    def _plus_wide(self, scores: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        return scores if self.wide is None else scores + self.wide(ids, lengths)
 
     @torch.no_grad()
     def apply_constraints(self) -> None:

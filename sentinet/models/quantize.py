@@ -6,8 +6,10 @@ calibration data is needed; the frozen embedding table, pooling and softmax stay
 Only modules that are called as modules can be swapped: ``nn.GRU``/``nn.LSTM`` and every
 ``nn.Linear``. The SRU reads its projection weights directly and the CNN's convolutions have
 no dynamic int8 kernel, so those encoders keep float weights there (only the head is
-quantised). Probabilities move by up to ~1e-2, so labels can change: the closing note of
-issue 16 reports the dev F-macro change.
+quantised). The wide part of ``train.hybrid: wide`` is an EmbeddingBag, which is no
+quantisable layer: its weights stay float32 (a lookup and a sum, nothing to gain from int8).
+Probabilities move by up to ~1e-2, so labels can change: the closing note of issue 16
+reports the dev F-macro change.
 """
 
 from __future__ import annotations

@@ -67,12 +67,25 @@ def _scores(metrics: dict, ensemble: bool, status: str | None) -> dict[str, str]
         best, best_epoch = metrics.get("best", {}), metrics.get("best_epoch")
         epochs = max(len(metrics.get("epochs", [])), best_epoch or 0)  # model.pt may be an epoch ahead
         scores = {"dev": headline(best) or "—", "best epoch": f"{best_epoch} of {epochs}"}
+        if metrics.get("hybrid"):
+            scores.update(_hybrid_rows(metrics["hybrid"]))
     scores["time (s)"] = f"{metrics.get('seconds', 0):.0f}"
     if status is not None:
         scores["time (s)"] += " (incomplete)"
     elif metrics.get("interrupted"):
         scores["time (s)"] += " (interrupted)"
     return scores
+
+
+def _hybrid_rows(hybrid: dict) -> dict[str, str]:
+    """A hybrid run's parts side by side: each alone on dev, then the blend at every share of
+    the network that was tried (the chosen one is the run's "dev" row)."""
+    rows = {"hybrid: neural alone": f"{hybrid['neural']:.4f}",
+            "hybrid: linear alone": f"{hybrid['linear']:.4f} (C {hybrid['C']:g})"}
+    for row in hybrid["grid"]:
+        chosen = " (chosen)" if row["neural_weight"] == hybrid["neural_weight"] else ""
+        rows[f"hybrid: blend, network {row['neural_weight']:g}"] = f"{row['score']:.4f}{chosen}"
+    return rows
 
 
 def select_runs(paths: list[Path]) -> tuple[list[Path], list[str]]:

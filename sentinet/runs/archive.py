@@ -8,6 +8,10 @@ unknown or repeated names and members that would unpack past a size limit are re
 line naming the member, before anything of theirs is written. This holds on every Python,
 including those whose ``tarfile`` data filter can be walked past (CVE-2025-4517).
 
+An ensemble's member folder holds a run's files or, for a ``sentinet baseline`` member, its
+config, metrics, baseline.json and baseline.npz; ensemble.json's optional ``weights`` must be
+one positive number per member.
+
 The budget also covers what numpy will inflate: a vectors.npz counts at the size its members
 unpack to (``npz_size``), and ``check_npz`` holds any .npz (an export's, a baseline's) to it.
 """
@@ -24,13 +28,19 @@ from pathlib import Path
 
 from sentinet.data.npz import LIMIT_VARIABLE, NpzBomb, npz_size, unpack_limit
 from sentinet.errors import SentinetError, one_line
-from sentinet.runs.rundir import BUNDLE, CONFIG, DECISION, ENSEMBLE, METRICS, VOCAB, WEIGHTS
+from sentinet.runs.rundir import (
+    BASELINE_JSON, BASELINE_NPZ, BUNDLE, CONFIG, DECISION, ENSEMBLE, HYBRID, LINEAR_JSON, LINEAR_NPZ, METRICS, VOCAB,
+    WEIGHTS, check_weights,
+)
 
 ROOT = "sentinet-export"
 SUFFIXES = (".tar.gz", ".tgz")
 # What export writes for one run, and beside an ensemble's members.
-RUN_FILES = frozenset({CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, BUNDLE})
+RUN_FILES = frozenset({CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, BUNDLE, HYBRID, LINEAR_JSON, LINEAR_NPZ})
 REQUIRED = (CONFIG, VOCAB, WEIGHTS)
+# An ensemble's ``sentinet baseline`` member: its model as data, in place of a run's files.
+BASELINE_FILES = frozenset({CONFIG, METRICS, BASELINE_JSON, BASELINE_NPZ})
+BASELINE_REQUIRED = (CONFIG, BASELINE_JSON, BASELINE_NPZ)
 ENSEMBLE_FILES = frozenset({ENSEMBLE, DECISION})
 MAX_MEMBERS = 100
 HEADER_ALLOWANCE = 16 << 20  # tar headers and padding on top of the files' own bytes
@@ -63,7 +73,7 @@ def unpack(archive: Path, into: Path) -> Path:
                     if target is not None:
                         layout.spend(member, limit)
                         _copy(tar, member, target)
-                        if target.name == BUNDLE:
+                        if target.suffix == ".npz":  # vectors.npz, a hybrid's linear.npz
                             layout.spend_inflated(member, target, limit)
     except SentinetError:
         raise
@@ -122,7 +132,7 @@ class _Layout:
                 raise self.refuse(name, "not a folder an export contains")
             self._mkdir(folder, index)
             return None
-        allowed = RUN_FILES | ENSEMBLE_FILES if index is None else RUN_FILES
+        allowed = RUN_FILES | ENSEMBLE_FILES if index is None else RUN_FILES | BASELINE_FILES
         if len(parts) != 2 or parts[1] not in allowed:
             raise self.refuse(name, "not a file an export contains")
         self._mkdir(folder, index)
@@ -170,15 +180,40 @@ class _Layout:
             raise SentinetError(f"{self.archive}: both an ensemble.json and a run's files in {ROOT}/")
         expected = [f"member{i}" for i in range(len(self.members))]
         try:
-            listed = json.loads(manifest.read_text(encoding="utf-8"))["members"]
+            listed = json.loads(manifest.read_text(encoding="utf-8"))
+            names = listed["members"]
         except (ValueError, KeyError, TypeError, RecursionError):
-            listed = None
-        if listed != expected or sorted(self.members) != list(range(len(self.members))):
+            listed, names = {}, None
+        if names != expected or sorted(self.members) != list(range(len(self.members))):
             raise SentinetError(f"{self.archive}: ensemble.json does not list exactly the member "
                                 f"folders member0…member{len(self.members) - 1} the archive holds")
+        self._check_weights(listed.get("weights"), len(expected))
         for i in range(len(self.members)):
-            self._require_run(self.root / f"member{i}", f"{ROOT}/member{i}/")
+            self._require_member(self.root / f"member{i}", f"{ROOT}/member{i}/")
         return self.root
+
+    def _check_weights(self, weights: object, count: int) -> None:
+        """ensemble.json's weights, when it has them: one positive finite number per member."""
+        if weights is None:
+            return
+        try:
+            check_weights(weights, count)
+        except ValueError as exc:
+            raise SentinetError(f"{self.archive}: ensemble.json: {exc}") from None
+
+    def _require_member(self, folder: Path, shown: str) -> None:
+        """A member folder holds a run's files or a baseline's, never both."""
+        run = sorted(f for f in RUN_FILES - BASELINE_FILES - {DECISION} if (folder / f).exists())
+        baseline = sorted(f for f in (BASELINE_JSON, BASELINE_NPZ) if (folder / f).exists())
+        if run and baseline:
+            raise SentinetError(f"{self.archive}: {shown} holds both a baseline's files and a run's "
+                                f"({', '.join(baseline + run)})")
+        if not (folder / BASELINE_JSON).is_file():
+            self._require_run(folder, shown)
+            return
+        missing = [f for f in BASELINE_REQUIRED if not (folder / f).is_file()]
+        if missing:
+            raise SentinetError(f"{self.archive}: not a sentinet export ({shown} has no {', '.join(missing)})")
 
     def _require_run(self, folder: Path, shown: str) -> None:
         missing = [f for f in REQUIRED if not (folder / f).is_file()]

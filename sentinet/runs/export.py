@@ -2,9 +2,12 @@
 take on another machine, without the original vectors file.
 
 The archive holds the run (or every member of an ensemble) with its weights, vocabulary,
-decision rule and config (data paths reduced to file names), plus ``vectors.npz``: the
+decision rule, a hybrid's linear part (arrays and vocabularies as data, like the run's own
+files) and config (data paths reduced to file names), plus ``vectors.npz``: the
 pretrained vectors of the first ``vocab_size`` words of the run's vectors file, so words the
-training data never showed still get their vector at predict time. Reading an archive back
+training data never showed still get their vector at predict time. An ensemble's
+``sentinet baseline`` member travels as its own files (baseline.json, baseline.npz,
+metrics.json, config), and ensemble.json keeps its weights. Reading an archive back
 (which may come from anyone) is sentinet.runs.archive's job.
 """
 
@@ -37,9 +40,8 @@ def export(source: Path, target: Path, vocab_size: int) -> tuple[int, list[str]]
         if (source / rundir.ENSEMBLE).is_file():
             rundir.require_done(source)
             members = rundir.members(source)
-            notes = [_export_run(weights.find_run_dir(member), root / f"member{i}", vocab_size)
-                     for i, member in enumerate(members)]
-            rundir.write_members(root, [f"member{i}" for i in range(len(members))])
+            notes = [_export_member(member, root / f"member{i}", vocab_size) for i, member in enumerate(members)]
+            rundir.write_members(root, [f"member{i}" for i in range(len(members))], rundir.member_weights(source))
             _copy_if_present(source / rundir.DECISION, root)
             count = len(members)
         else:
@@ -81,6 +83,44 @@ def unseen_vectors(vocab, vocab_size: int) -> tuple[list[str], np.ndarray, str |
     return words, np.asarray(store.lookup(words), dtype=np.float32) if words else none, note
 
 
+def _export_member(member: Path, out: Path, vocab_size: int) -> str | None:
+    """An ensemble's member: a run, or a ``sentinet baseline`` run (its model is data already)."""
+    if (member / rundir.BASELINE_JSON).is_file():
+        _export_baseline(member, out)
+        return None
+    return _export_run(weights.find_run_dir(member), out, vocab_size)
+
+
+def _export_baseline(run_dir: Path, out: Path) -> None:
+    """A baseline member's config (data paths reduced to file names, no vectors: it reads
+    none), baseline.json, baseline.npz and metrics.json."""
+    rundir.require_done(run_dir)
+    check_own_tree(run_dir)  # as for a run: nothing linked from elsewhere travels
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (rundir.BASELINE_NPZ, rundir.METRICS, rundir.BASELINE_JSON):
+        shutil.copy2(run_dir / name, out / name)
+    config = _portable_data(read_yaml(run_dir / rundir.CONFIG))
+    vectors = config.get("vectors")
+    if isinstance(vectors, dict):  # the vectors of the neural config it was fitted from: not this machine's
+        vectors.update({"path": None, "concat": [], "cache_dir": None})
+    _write_config(config, out)
+
+
+def _portable_data(config: dict) -> dict:
+    """``config`` with its data files reduced to their names and its output_dir relative: an
+    archive names nothing of the machine it was made on."""
+    data = config.get("data", {})
+    train = data.get("train")
+    data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name
+    data["dev"] = Path(data["dev"]).name if data.get("dev") else None
+    config.setdefault("run", {})["output_dir"] = "runs"
+    return config
+
+
+def _write_config(config: dict, out: Path) -> None:
+    (out / rundir.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
 def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     from sentinet.data.vocab import Vocab
     from sentinet.data.embeddings import write_bundle
@@ -90,22 +130,17 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     out.mkdir(parents=True, exist_ok=True)
     for name in (rundir.WEIGHTS, rundir.METRICS):
         shutil.copy2(run_dir / name, out / name)
-    _copy_if_present(run_dir / rundir.DECISION, out)
+    for name in (rundir.DECISION, rundir.LINEAR_JSON, rundir.LINEAR_NPZ, rundir.HYBRID):  # hybrid.json last
+        _copy_if_present(run_dir / name, out)
     vocab = Vocab.load(run_dir / rundir.VOCAB)
     words, matrix, note = unseen_vectors(vocab, vocab_size)
     write_bundle(out / BUNDLE, words, matrix)
     vocab.vectors = {"path": BUNDLE, "format": "bundle", "concat": [], "dim": vocab.vectors.get("dim")}
     vocab.save(out / rundir.VOCAB)
 
-    config = read_yaml(run_dir / rundir.CONFIG)
-    data = config.get("data", {})
-    train = data.get("train")
-    data["train"] = [Path(t).name for t in train] if isinstance(train, list) else Path(train or "").name
-    data["dev"] = Path(data["dev"]).name if data.get("dev") else None
+    config = _portable_data(read_yaml(run_dir / rundir.CONFIG))
     config["vectors"].update({"path": BUNDLE, "format": "bundle", "concat": [], "cache_dir": None})
-    config.setdefault("run", {})["output_dir"] = "runs"
-    (out / rundir.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                                        encoding="utf-8")
+    _write_config(config, out)
     return note
 
 

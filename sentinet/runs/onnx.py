@@ -13,11 +13,18 @@ Exporter: torch's TorchScript-based one (``dynamo=False``). It needs no onnxscri
 turns SRU's scripted time loop into an ONNX ``Loop``, so one graph serves every length;
 torch.export would have to trace the data-dependent packing instead. Before anything is
 written, onnxruntime runs the graph on a probe batch and it must agree with PyTorch.
+
+A hybrid run (``train.hybrid: blend``) exports its network only: the metadata's
+``not_in_graph`` and a note say so. A wide & deep run (``train.hybrid: wide``) is one model,
+and all of it is in the graph: its wide part folded (``WideNgrams.folded``: one row of n-gram
+weights per word, bigrams hashed in the graph), checked by the probe against the model as
+trained, ids beyond the run's vocabulary read as <unk> as predict reads them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import warnings
@@ -37,6 +44,9 @@ FORMAT = "sentinet-onnx/1"
 OPSET = 17
 TOLERANCE = 1e-5  # largest |Δp| allowed between onnxruntime and PyTorch on the probe batch
 EXTRA = "pip install 'sentinet-nlp[onnx]'"
+NOT_IN_GRAPH = ("the graph is the network alone: this hybrid run's linear part (TF-IDF n-grams, linear.json "
+                "and linear.npz) is not in it, so its probabilities are the network's, not the run's "
+                "(sentinet predict and export archives blend both)")
 
 
 def require_extra() -> None:
@@ -88,12 +98,25 @@ def export_onnx(source: Path, path: Path, vocab_size: int) -> dict:
         run.vocab.extend(words)
         run.model.embedder.append_pretrained(torch.from_numpy(matrix))
     metadata = _metadata(run)
+    if (run.run_dir / rundir.HYBRID).is_file():
+        metadata["not_in_graph"] = NOT_IN_GRAPH
     model = Probabilities(run.model).eval()
-    graph = to_onnx(model)
-    _verify(model, graph, len(run.vocab))
+    graph = to_onnx(graph_ready(model))
+    _verify(model, graph, len(run.vocab))  # against the model as trained, not its folded copy
     _write_atomically(path, graph)
     _write_atomically(metadata_path(path), json.dumps(metadata, ensure_ascii=False).encode("utf-8"))
     return metadata
+
+
+def graph_ready(model: Probabilities) -> Probabilities:
+    """The model with its wide part (if any) folded: the exporter cannot express the trained
+    form's repeat_interleave over data-dependent counts. A copy: verify needs the original."""
+    wide = getattr(model.model, "wide", None)
+    if wide is None:
+        return model
+    ready = copy.deepcopy(model)
+    ready.model.wide = wide.folded()
+    return ready.eval()
 
 
 def to_onnx(model: Probabilities) -> bytes:

@@ -20,6 +20,7 @@ So a directory is either complete or says that it is not, and how to go on (``se
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -39,8 +40,11 @@ NOTE, GROUP = "INCOMPLETE", "group.json"  # group.json: in a --seeds/--folds gro
 NOTE_LIMIT = 64 * 1024  # INCOMPLETE holds two short lines
 BUNDLE = "vectors.npz"  # in an export: the vectors of words unseen in training
 BASELINE_JSON, BASELINE_NPZ = "baseline.json", "baseline.npz"  # a `sentinet baseline` run's model, as data
+# A hybrid run's linear part (the baseline's two files under other names: the run is not a
+# baseline) and how its predictions blend with the network's (train.hybrid: blend).
+LINEAR_JSON, LINEAR_NPZ, HYBRID = "linear.json", "linear.npz", "hybrid.json"
 READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE,
-                     BASELINE_JSON, BASELINE_NPZ)  # never an output's name
+                     BASELINE_JSON, BASELINE_NPZ, LINEAR_JSON, LINEAR_NPZ, HYBRID)  # never an output's name
 TRAINING = "training has not finished: it is running, or was killed"  # the first status
 
 
@@ -119,9 +123,13 @@ def read_config(path: Path) -> Config:
         raise SentinetError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
-def write_members(group: Path, members: Sequence[str]) -> None:
-    """ensemble.json: the member directories, relative to the ensemble's own."""
-    atomic_write_text(group / ENSEMBLE, json.dumps({"members": list(members)}, indent=2))
+def write_members(group: Path, members: Sequence[str], weights: Sequence[float] | None = None) -> None:
+    """ensemble.json: the member directories, relative to the ensemble's own, and their weights
+    (normalised) when given; without them the file is the one every earlier release wrote."""
+    manifest: dict[str, Any] = {"members": list(members)}
+    if weights is not None:
+        manifest["weights"] = check_weights(list(weights), len(manifest["members"]))
+    atomic_write_text(group / ENSEMBLE, json.dumps(manifest, indent=2))
 
 
 def members(path: Path) -> list[Path]:
@@ -131,6 +139,32 @@ def members(path: Path) -> list[Path]:
     if not names:
         raise SentinetError(f"{manifest}: the ensemble has no members")
     return [(path / m).resolve() for m in names]
+
+
+def member_weights(path: Path) -> list[float] | None:
+    """ensemble.json's weights (one per member, summing to 1), or None: equal weights, as every
+    ensemble written before weights existed."""
+    manifest = path / ENSEMBLE
+    count = len(members(path))
+    return read_json(manifest, "ensemble manifest",
+                     lambda data: None if data.get("weights") is None else check_weights(data["weights"], count))
+
+
+def check_weights(listed: Any, count: int) -> list[float]:
+    """``listed`` normalised to sum 1, if it is one positive finite number per member; else
+    ValueError (the caller names the file or the option)."""
+    numbers = listed if isinstance(listed, list) else []
+    if len(numbers) != count or not all(_positive(w) for w in numbers):
+        raise ValueError(f"weights is not a list of {count} positive numbers, one per member")
+    total = math.fsum(numbers)
+    shares = [w / total for w in numbers] if math.isfinite(total) else []
+    if not shares or not all(_positive(w) for w in shares):
+        raise ValueError("weights too far apart to share 1 between them")
+    return shares
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _names(listed: Any) -> list[str]:

@@ -27,6 +27,7 @@ from sentinet.evaluation.metrics import all_scores, full_report, metric_name, pa
 from sentinet.training.setup import Prepared
 from sentinet.runs.log import RunLog
 from sentinet.training.callbacks import GovernedThreads
+from sentinet.training.hybrid import fit_linear_part
 
 
 @dataclass
@@ -40,6 +41,7 @@ class TrainResult:
     labels: LabelSet = field(default_factory=lambda: LabelSet.of(None))
     decision: Bias | None = None  # per-class bias on the log-probabilities, when tuned
     dev_probs: np.ndarray | None = None  # the best model's dev probabilities (for ensembles)
+    hybrid: dict | None = None  # train.hybrid blend: its parts' dev scores and the chosen share
     dev_gold: list[dict] = field(default_factory=list)
     machine: str = ""
     data: dict = field(default_factory=dict)  # how dev was chosen and what was trained on
@@ -132,6 +134,8 @@ def write_final_results(prep: Prepared, result: TrainResult, log: RunLog, starte
     run_dir, gold, classes = result.run_dir, result.dev_gold, result.labels
     best = weights.load_run(run_dir, prep.device)
     result.dev_probs = predict_ids(best.model, prep.dev_ids, prep.device)
+    if prep.config.train.hybrid == "blend":  # the run's predictions are the blend's from here on
+        result.dev_probs, result.hybrid = fit_linear_part(prep, run_dir, result.dev_probs, gold, log)
     if left_out := rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs):
         log(left_out)
     tune_decision, metric = prep.config.train.tune_decision, prep.config.train.metric
@@ -180,4 +184,5 @@ def write_metrics(run_dir: Path, result: TrainResult) -> None:
         "interrupted": result.interrupted,
         "data": result.data,
         "versions": result.versions,
+        **({} if result.hybrid is None else {"hybrid": result.hybrid}),
     })

@@ -29,8 +29,9 @@ def build_optimizer(params, cfg: OptimizerConfig, lr: float | None = None) -> to
     return torch.optim.RMSprop(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-# A classifier's top-level modules, by the train.lr_scale part they train under.
-PARTS = {"embedder": "embeddings", "encoder": "encoder", "head": "head"}
+# A classifier's top-level modules, by the train.lr_scale part they train under (a wide part
+# is another output layer: it trains with the head).
+PARTS = {"embedder": "embeddings", "encoder": "encoder", "head": "head", "wide": "head"}
 
 
 def parameter_groups(model: nn.Module, scale: LrScaleConfig, lr: float, extra: list | None = None) -> list:

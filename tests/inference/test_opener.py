@@ -79,6 +79,39 @@ def test_int8_quantises_every_member(models):
         assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in member.run.model.modules())
 
 
+def test_a_weighted_ensemble_with_a_baseline_member_opens_both_kinds(models, tmp_path):
+    from sentinet.ensemble import combine_runs
+
+    path = combine_runs([models["run"], models["baseline"]], tmp_path / "mixed", [3, 1]).path
+    predictor = open_predictor(path, "cpu", int8=True)  # only the run has layers to quantise
+    assert [type(m) for m in predictor.members] == [RunPredictor, BaselinePredictor]
+    assert predictor.run_dirs == [models["run"].resolve(), models["baseline"].resolve()]
+    assert predictor.threads is not None  # the run's CPU governs torch's threads
+    assert any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in predictor.members[0].run.model.modules())
+    singles = [open_predictor(models[k], "cpu", int8=k == "run").predict_proba(texts(models), progress=False)
+               for k in ("run", "baseline")]
+    probs = predictor.predict_proba(texts(models), progress=False)
+    np.testing.assert_allclose(probs, 0.75 * singles[0] + 0.25 * singles[1], rtol=0, atol=1e-6)
+    tokens = predictor.tokenize(texts(models)[0])
+    rows = [m.occlusion_probabilities(tokens) for m in predictor.members]
+    np.testing.assert_allclose(predictor.occlusion_probabilities(tokens), 0.75 * rows[0] + 0.25 * rows[1], atol=1e-6)
+    with pytest.raises(SentinetError, match="is a linear baseline run: use --method occlusion"):
+        predictor.gradient_inputs([])
+
+
+def test_an_ensemble_of_baselines_has_no_thread_governor(models, tmp_path):
+    import shutil
+
+    from sentinet.ensemble import combine_runs
+
+    twin = Path(shutil.copytree(models["baseline"], tmp_path / "twin"))
+    predictor = open_predictor(combine_runs([models["baseline"], twin], tmp_path / "two").path, "cpu")
+    assert [type(m) for m in predictor.members] == [BaselinePredictor, BaselinePredictor]
+    assert predictor.threads is None
+    single = open_predictor(models["baseline"], "cpu").predict_proba(texts(models))
+    np.testing.assert_allclose(predictor.predict_proba(texts(models)), single, rtol=0, atol=1e-12)
+
+
 def test_a_path_holding_no_model_is_refused_as_before(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(SentinetError) as refused:
