@@ -83,6 +83,8 @@ def _open_neural(path: Path, device: torch.device, int8: bool,
     if int8:
         from sentinet.models.quantize import quantise_int8
 
+        if not runs:
+            raise SentinetError(f"--int8: {path} holds linear baselines only; it has no neural layers to quantise")
         for r in runs:
             quantise_int8(r.run.model.eval(), device)
     return predictor

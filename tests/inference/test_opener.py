@@ -110,6 +110,8 @@ def test_an_ensemble_of_baselines_has_no_thread_governor(models, tmp_path):
     assert predictor.threads is None
     single = open_predictor(models["baseline"], "cpu").predict_proba(texts(models))
     np.testing.assert_allclose(predictor.predict_proba(texts(models)), single, rtol=0, atol=1e-12)
+    with pytest.raises(SentinetError, match="--int8: .* holds linear baselines only"):
+        open_predictor(predictor.path, "cpu", int8=True)
 
 
 def test_a_path_holding_no_model_is_refused_as_before(tmp_path):
