@@ -285,10 +285,13 @@ class TrainConfig:
     # none, or a linear part beside the network, for the errors it does not share (word and character
     # n-grams against word vectors and order). blend: the run also fits the TF-IDF baseline on
     # its own training split and keeps it (linear.json, linear.npz); predictions average the two
-    # with the network's weight chosen on dev from 0 / 0.3 / 0.5 / 0.7 / 1 (hybrid.json; 0 and 1
+    # with the network's weight chosen on dev from train.hybrid_shares (hybrid.json; 0 and 1
     # keep one part alone where blending does not pay). wide: a sparse linear layer over hashed
     # word and character n-grams, trained with the network (one model).
     hybrid: str = choice("none", "blend", "wide")
+    # blend: the network's shares of the average tried on dev (the best kept; a tie goes to the
+    # share nearest 0.5). One share fixes it, e.g. [0.5] where the dev split is no guide.
+    hybrid_shares: list[float] = bounded([0.0, 0.3, 0.5, 0.7, 1.0], ge=0, le=1)
 
     def __post_init__(self) -> None:
         w = self.class_weights
@@ -296,6 +299,8 @@ class TrainConfig:
             raise SentinetError(f"train.class_weights: {w!r} is not none, balanced or a list of numbers")
         if isinstance(w, list) and not w:
             raise SentinetError("train.class_weights: [] must be positive numbers, one per class")
+        if not self.hybrid_shares:
+            raise SentinetError("train.hybrid_shares: [] names no share to try; give at least one, e.g. [0.5]")
 
 
 @dataclass

@@ -4,7 +4,8 @@ different mistakes (word and character n-grams against word vectors and order), 
 average is rarely worse than the better part, and the run is never left with less than the
 baseline it ships.
 
-The network's share of the average is chosen on dev from ``GRID`` by the run's selection
+The network's share of the average is chosen on dev from ``train.hybrid_shares`` (``GRID``
+by default) by the run's selection
 metric and saved in ``hybrid.json`` (its ends, 0 and 1, keep one part alone where dev says the
 blend does not pay, so a hybrid is never worse on dev than either part); the linear part is the baseline's own files under other
 names (``linear.json``, ``linear.npz``: data, never a pickle). Training writes them
@@ -14,6 +15,7 @@ export and ensembles take a hybrid run as one model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +28,9 @@ from sentinet.labels import LabelSet
 from sentinet.runs import rundir
 
 KIND = "blend"
-# The network's share; a tie goes to the share nearest 0.5. The ends keep one part alone when
-# dev says blending does not pay (1.0: the network; 0.0: the baseline it would lose to).
+# The network's shares tried by default (train.hybrid_shares); a tie goes to the share nearest
+# 0.5. The ends keep one part alone when dev says blending does not pay (1.0: the network;
+# 0.0: the baseline it would lose to).
 GRID = (0.0, 0.3, 0.5, 0.7, 1.0)
 LINEAR_FILES = (rundir.LINEAR_JSON, rundir.LINEAR_NPZ)
 
@@ -38,13 +41,13 @@ def blend(neural: np.ndarray, linear: np.ndarray, weight: float) -> np.ndarray:
 
 
 def choose_weight(neural: np.ndarray, linear: np.ndarray, gold: list[dict], classes: LabelSet,
-                  metric: str) -> tuple[float, list[dict]]:
-    """The grid's best share on dev (plain argmax decisions, the run's metric) and every
+                  metric: str, shares: Sequence[float] = GRID) -> tuple[float, list[dict]]:
+    """The best of ``shares`` on dev (plain argmax decisions, the run's metric) and every
     share's scores; ties go to the share nearest 0.5, then to the smaller one."""
     from sentinet.evaluation.metrics import scores
 
     grid = []
-    for weight in GRID:
+    for weight in sorted(set(float(w) for w in shares)):
         s = scores(gold, decide(blend(neural, linear, weight), classes), classes, metric)
         grid.append({"neural_weight": weight, **{k: v for k, v in s.items() if k != "pairs"}})
     best = max(grid, key=lambda row: (row["score"], -abs(row["neural_weight"] - 0.5), -row["neural_weight"]))

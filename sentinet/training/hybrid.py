@@ -25,7 +25,7 @@ def fit_linear_part(prep: Prepared, run_dir: Path, neural: np.ndarray, gold: lis
     config, classes = prep.config, prep.data.labels
     metric = config.train.metric
     linear = fit(config, progress=False, data=prep.data)
-    weight, grid = choose_weight(neural, linear.dev_probs, gold, classes, metric)
+    weight, grid = choose_weight(neural, linear.dev_probs, gold, classes, metric, config.train.hybrid_shares)
     write_hybrid(run_dir, linear.model, linear.C, list(classes.values), weight)
     neural_score = scores(gold, decide(neural, classes), classes, metric)["score"]
     summary = {"kind": "blend", "neural_weight": weight, "C": linear.C, "neural": neural_score,

@@ -85,3 +85,21 @@ def test_a_hybrid_json_without_its_linear_part_is_one_line(tmp_path: Path):
     (tmp_path / "hybrid.json").write_text('{"kind": "blend", "neural_weight": 0.5}', encoding="utf-8")
     with pytest.raises(SentinetError, match=r"linear\.json"):
         load_blend(tmp_path, 3)
+
+
+def test_one_share_given_is_the_share_kept():
+    gold = [-1, 0, 1]
+    neural, linear = one_hot(gold, 0.9), one_hot([1, 1, -1], 0.9)
+    weight, grid = choose_weight(neural, linear, gold_of(gold), CLASSES, "macro_f1", shares=[0.3])
+    assert weight == 0.3 and [row["neural_weight"] for row in grid] == [0.3]
+
+
+@pytest.mark.parametrize(("shares", "fragment"), [("[]", "names no share"), ("[0.5, 1.5]", "≤ 1"),
+                                                  ("[-0.1]", "≥ 0")])
+def test_bad_hybrid_shares_are_one_line(shares, fragment):
+    from sentinet.config.schema import from_dict
+    import yaml
+
+    with pytest.raises(SentinetError, match="train.hybrid_shares") as refused:
+        from_dict({"train": {"hybrid_shares": yaml.safe_load(shares)}})
+    assert fragment in str(refused.value)

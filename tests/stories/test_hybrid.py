@@ -189,6 +189,17 @@ def test_a_seed_group_of_hybrids_is_the_mean_of_its_member_hybrids(hybrid, tmp_p
     np.testing.assert_allclose(sentinet.load(group, device="cpu").predict_proba(TEXTS), mean, atol=1e-6)
 
 
+def test_a_fixed_share_is_the_share_a_run_keeps(hybrid, tmp_path):
+    out = tmp_path / "fixed"
+    result = run_cli("train", "--config", str(hybrid["config"]), "--set", "train.hybrid_shares=[0.3]",
+                     "--set", f"run.output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    (run,) = out.iterdir()
+    assert json.loads((run / "hybrid.json").read_text(encoding="utf-8"))["neural_weight"] == 0.3
+    grid = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["hybrid"]["grid"]
+    assert [row["neural_weight"] for row in grid] == [0.3]
+
+
 def test_a_run_without_a_hybrid_is_unchanged(learned_run):
     """No hybrid.json, no linear files, no hybrid block: the network alone, as before."""
     names = {p.name for p in learned_run["run"].iterdir()}
