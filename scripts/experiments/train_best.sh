@@ -5,7 +5,9 @@
 # Step 1 (once, shared by both domains): word2vec and fastText on the training texts of both
 # domains — no labels, no test texts — written to data/vectors/sentirueval_{w2v,ft}.bin, which
 # the best configs concatenate to navec (the fastText; the word2vec was the earlier choice).
-# Step 2: sentinet train --seeds 5; the ensemble directory it prints is what `sentinet eval`
+# Step 2: sentinet train --seeds 5, in the form the config chose (telecom: a hybrid, each
+# seed's network blended half and half with the TF-IDF baseline of its split, train.hybrid;
+# banks: the network alone; docs/RESULTS.md section 11); the ensemble directory it prints is what `sentinet eval`
 # and `sentinet predict` take.
 set -euo pipefail
 domain=${1:?usage: train_best.sh banks|tkk}
