@@ -112,7 +112,7 @@ def _check_weights(weights: Sequence[float], count: int) -> list[float]:
         raise SentinetError(f"--weights: {len(weights)} weight{'s' * (len(weights) != 1)} for {count} RUNs "
                             "(one positive number per RUN, in the order given)")
     for w in weights:
-        if not _is_number(w) or not math.isfinite(w) or w <= 0:
+        if not rundir.positive_number(w):
             shown = f"{w:g}" if _is_number(w) else str(w)[:40]
             raise SentinetError(f"--weights: {shown} is not a positive number (one positive number "
                                 "per RUN, e.g. --weights 0.7,0.3)")

@@ -154,16 +154,17 @@ def check_weights(listed: Any, count: int) -> list[float]:
     """``listed`` normalised to sum 1, if it is one positive finite number per member; else
     ValueError (the caller names the file or the option)."""
     numbers = listed if isinstance(listed, list) else []
-    if len(numbers) != count or not all(_positive(w) for w in numbers):
+    if len(numbers) != count or not all(positive_number(w) for w in numbers):
         raise ValueError(f"weights is not a list of {count} positive numbers, one per member")
     total = math.fsum(numbers)
     shares = [w / total for w in numbers] if math.isfinite(total) else []
-    if not shares or not all(_positive(w) for w in shares):
+    if not shares or not all(positive_number(w) for w in shares):
         raise ValueError("weights too far apart to share 1 between them")
     return shares
 
 
-def _positive(value: Any) -> bool:
+def positive_number(value: Any) -> bool:
+    """A finite number above 0 (never a bool): a weight ensemble.json or --weights may hold."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
