@@ -7,8 +7,9 @@ TORCH ?= torch==2.13.0
 CONFIG ?= configs/banks_gru.yaml
 # pytest-xdist workers for `make test`: one per core of the project's 2-core machines
 TEST_JOBS ?= 2
-# Data and vectors are looked for in data/, then ../shared beside the checkout (README:
-# Data and vectors); $SENTINET_DATA / $SENTINET_VECTORS, when you set them, instead.
+# Data and vectors are looked for in data/, then ../shared beside the checkout, then the user data
+# folder (README: Data and vectors); $SENTINET_DATA / $SENTINET_VECTORS, when you set them, instead.
+# `make train` downloads the SentiRuEval-2016 files when they are nowhere (data/README.md).
 
 BIN := $(VENV)/bin
 
@@ -19,11 +20,12 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,ru]"  # ru: natasha's wheel, which ships the navec vectors
 	$(BIN)/python -m sentinet.models.build_kernel  # SRU's fused CPU kernel, if a compiler is here (~20 s)
 	touch $@
 
 train: install
+	$(BIN)/sentinet fetch --config $(CONFIG)  # finds the data and vectors, or downloads them (SENTINET_MIRROR: a mirror)
 	$(BIN)/sentinet train --config $(CONFIG)
 
 test: install

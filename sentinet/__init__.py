@@ -6,7 +6,7 @@ importing sentinet itself stays light: torch loads with the first model.
 
 from __future__ import annotations
 
-__all__ = ["load", "train", "SentinetError"]
+__all__ = ["load", "train", "fetch", "SentinetError"]
 
 from sentinet.errors import SentinetError
 from sentinet.runs.provenance import __version__  # noqa: F401
@@ -25,3 +25,10 @@ def train(config=None, overrides=(), output_dir=None, device=None, **options):
     from sentinet.api import train as _train
 
     return _train(config, overrides, output_dir, device, **options)
+
+
+def fetch(config, overrides=(), mirror=None):
+    """Find or download every data and vector file a config names (``sentinet fetch``)."""
+    from sentinet.api import fetch as _fetch
+
+    return _fetch(config, overrides, mirror)

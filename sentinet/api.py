@@ -237,6 +237,21 @@ def train(config: str | Path | Config | dict | None = None, overrides: Sequence[
     return result if isinstance(result, EnsembleResult) else result.run_dir
 
 
+def fetch(config: str | Path | Config | dict, overrides: Sequence[str] = (), mirror: str | None = None,
+          progress: bool | None = None) -> list[tuple[str, Any]]:
+    """Every data and vector file a config names, found where training looks, the known ones
+    that are missing downloaded and verified first (``sentinet fetch``): (key, Path) for a file
+    found, (key, sentinet.downloads.fetch.Fetched) for one fetched."""
+    from sentinet.config.paths import fetch_missing
+    from sentinet.config.schema import from_dict, load_config
+
+    if isinstance(config, dict):
+        config = from_dict(config)
+    elif not isinstance(config, Config):
+        config = load_config(config, overrides)
+    return fetch_missing(config, mirror, progress=progress)
+
+
 def training_priors(predictor: Predictor) -> tuple[np.ndarray, str]:
     """The class priors a model was trained under, the start of the EM estimate: uniform for
     ``class_weights: balanced`` (the loss weighs every class alike), else the training class

@@ -3,8 +3,10 @@ for every test that only needs a trained run to look at (copy it before changing
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,14 @@ import pytest
 # One torch thread per test process, the CLI subprocesses included: `make test` runs two pytest
 # workers on a 2-core machine, and two processes of two threads each spin against each other.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The user data folder (where downloads go and configs look last) is a private empty one, so no
+# file a user or `make train` downloaded on this machine changes what a test finds.
+_USER_DATA = tempfile.mkdtemp(prefix="sentinet-tests-xdg-")
+atexit.register(shutil.rmtree, _USER_DATA, ignore_errors=True)
+os.environ["XDG_DATA_HOME"] = _USER_DATA
+# The download tests' servers listen on 127.0.0.1: a proxy the machine sets must not stand between.
+for _var in ("no_proxy", "NO_PROXY"):
+    os.environ[_var] = ",".join(filter(None, [os.environ.get(_var), "127.0.0.1", "localhost"]))
 
 from .helpers import (  # noqa: E402
     FILLER, NAMES, NEGATIVE, NEUTRAL, POSITIVE, UNSEEN, make_corpus, run_cli, sentirueval_xml,

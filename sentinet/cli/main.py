@@ -14,7 +14,7 @@ import typer
 from sentinet.cli.common import TAB, load_model, run_files
 from sentinet.cli.compare import baseline, ensemble, tune
 from sentinet.cli.infer import INT8_HELP, THREADS_HELP, evaluate, explain, predict
-from sentinet.cli.tools import config_app, embeddings_app
+from sentinet.cli.tools import MIRROR_HELP, config_app, data_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError, printable, shortened
 from sentinet.runtime.signals import stop_on_sigterm
 from sentinet.runtime.threads import quiet_spin
@@ -221,8 +221,25 @@ def report(
     typer.echo(render(header, rows, markdown), nl=False)
 
 
+@app.command(short_help="Find every file a config names; download the known ones that are missing.")
+def fetch(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set data.train=other.xml"),
+    mirror: str | None = typer.Option(None, "--mirror", metavar="URL", help=MIRROR_HELP),
+) -> None:
+    """What `make train` runs before training: each data and vector file is looked for where
+    training looks; a missing one that sentinet knows (the SentiRuEval-2016 files, navec) is
+    downloaded and verified, any other missing file is an error naming where it looked."""
+    from sentinet.api import fetch as fetch_files
+    from sentinet.downloads.fetch import Fetched
+
+    for key, found in fetch_files(config, overrides, mirror):
+        typer.echo(f"{key}: {found.line() if isinstance(found, Fetched) else f'found  {found}'}")
+
+
 app.add_typer(config_app, name="config")
 app.add_typer(embeddings_app, name="embeddings")
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:

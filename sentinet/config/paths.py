@@ -7,33 +7,35 @@ import os
 from pathlib import Path
 
 from sentinet.config.schema import Config, train_files
+from sentinet.downloads.catalog import dataset_of, vectors_of
+from sentinet.downloads.fetch import Fetched, download_file, download_vectors, packaged_vectors
+from sentinet.downloads.http import Retry
+from sentinet.downloads.places import checkout, user_data_dir
 from sentinet.errors import SentinetError
+
+__all__ = ["checkout", "config_files", "fetch_missing", "resolve_path", "resolve_paths", "search_roots"]
 
 
 # Where relative data and vector paths are looked for when $SENTINET_DATA / $SENTINET_VECTORS
 # are unset: data/ in the working directory (see data/README.md), then data/ in the sentinet
-# checkout and ../shared beside it (the project's own machines keep the files there), so a
-# config works from any working directory.
+# checkout and ../shared beside it (the project's own machines keep the files there), then the
+# user data folder a wheel install downloads into, so a config works from any working directory.
 SEARCH_ROOTS = {
     "SENTINET_DATA": ("data", "../shared/data"),
     "SENTINET_VECTORS": ("data", "../shared/embeddings"),
 }
 
 
-def checkout() -> Path | None:
-    """The sentinet checkout this code runs from (an editable install), or None for a wheel."""
-    root = Path(__file__).resolve().parents[2]  # sentinet/config/paths.py → the checkout
-    return root if (root / "pyproject.toml").is_file() and (root / "sentinet").is_dir() else None
-
-
 def search_roots(env_var: str) -> tuple[str, ...]:
-    """$env_var alone when it is set; else data/ here, then data/ and ../shared/… of the checkout."""
+    """$env_var alone when it is set; else data/ here, data/ and ../shared/… of the checkout,
+    and the user data folder."""
     value = os.environ.get(env_var)
     if value:
         return (value,)
     here, beside = SEARCH_ROOTS[env_var]
     root = checkout()
     roots = [here] if root is None else [here, str(root / here), os.path.normpath(root / beside)]
+    roots.append(str(user_data_dir()))
     cwd = Path.cwd().resolve()
     return tuple(dict.fromkeys(_shown(r, cwd) for r in roots))  # one entry per folder
 
@@ -51,13 +53,16 @@ def _shown(root: str, cwd: Path) -> str:
 
 def resolve_path(path: str, env_var: str) -> Path:
     """Absolute path for a config path: relative ones live under ``$env_var`` (or the first of
-    data/, ../shared/... that holds them), except those written ``./x`` or ``../x``, which
-    are relative to the working directory."""
+    data/, ../shared/..., the user data folder that holds them; named vectors also inside an
+    installed package), except those written ``./x`` or ``../x``, relative to the working directory."""
     p = Path(os.path.expandvars(os.path.expanduser(path)))
     if p.is_absolute() or path.startswith(("./", "../")):
         return p.resolve()
     candidates = [Path(root) / p for root in search_roots(env_var)]
-    return next((c for c in candidates if c.exists()), candidates[0]).resolve()
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None and env_var == "SENTINET_VECTORS":
+        found = packaged_vectors(path)
+    return (found or candidates[0]).resolve()
 
 
 def _resolve_existing(path: str, env_var: str, key: str) -> str:
@@ -73,8 +78,18 @@ def _resolve_existing(path: str, env_var: str, key: str) -> str:
     where = (f"${env_var}={roots[0]}" if os.environ.get(env_var)
              else (", ".join(folders[:-1]) + " or " if len(folders) > 1 else "") + folders[-1]
              + f" ({env_var} is not set)")
-    raise SentinetError(f"{key}: {path} not found in {where}; put it there or set {env_var} "
-                        "to the folder that holds it (see data/README.md)")
+    raise SentinetError(f"{key}: {path} not found in {where}; {_how_to_get(path, env_var)}")
+
+
+def _how_to_get(path: str, env_var: str) -> str:
+    """The command that fetches a known file, else where to put it."""
+    if (known := dataset_of(path)) is not None:
+        test = " --test" if known[1] in known[0].test_files else ""
+        return f"`sentinet data download {known[0].name}{test}` fetches it, or put it there by hand"
+    if (named := vectors_of(path)) is not None:
+        return (f"`sentinet embeddings download {named[0]}` fetches it (or pip install "
+                f"'sentinet-nlp[{named[1].extra}]'), or put it there by hand")
+    return f"put it there or set {env_var} to the folder that holds it (see data/README.md)"
 
 
 def resolve_paths(config: Config) -> Config:
@@ -98,3 +113,32 @@ def resolve_paths(config: Config) -> Config:
     config.vectors.concat = [_resolve_existing(p, "SENTINET_VECTORS", "vectors.concat")
                              for p in config.vectors.concat]
     return config
+
+
+def config_files(config: Config) -> list[tuple[str, str, str]]:
+    """Every data and vector file a config names: (key, path as written, where it is looked for)."""
+    data, vectors = config.data, config.vectors
+    return ([("data.train", f, "SENTINET_DATA") for f in train_files(data) if f]
+            + ([("data.dev", data.dev, "SENTINET_DATA")] if data.dev else [])
+            + [("data.unlabeled", f, "SENTINET_DATA") for f in data.unlabeled]
+            + ([("vectors.path", vectors.path, "SENTINET_VECTORS")] if vectors.path else [])
+            + [("vectors.concat", f, "SENTINET_VECTORS") for f in vectors.concat])
+
+
+def fetch_missing(config: Config, mirror: str | None = None, retry: Retry = Retry(),
+                  progress: bool | None = None) -> list[tuple[str, Fetched | Path]]:
+    """Find every file the config names where training looks; download the known ones that are
+    missing (a dataset's file, named vectors) to where training then finds them. Returns
+    (key, Path found or Fetched) per file; an unknown missing file is the usual one-line error."""
+    done: list[tuple[str, Fetched | Path]] = []
+    for key, path, env_var in config_files(config):
+        found = resolve_path(path, env_var)
+        if found.exists():
+            done.append((key, found))
+        elif (known := dataset_of(path)) is not None:
+            done.append((key, download_file(*known, mirror=mirror, retry=retry, progress=progress)))
+        elif (named := vectors_of(path)) is not None:
+            done.append((key, download_vectors(named[0])))
+        else:
+            _resolve_existing(path, env_var, key)  # raises the error that says where it looked
+    return done

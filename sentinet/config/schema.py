@@ -33,7 +33,8 @@ SEED_MAX = 2**32 - 1  # sklearn's random_state takes no more
 class DataConfig:
     """Where the labelled tweets are and how tweet-level training labels are made."""
 
-    # One file or a list. Relative paths resolve against $SENTINET_DATA (default: data/).
+    # One file or a list. Relative paths: under $SENTINET_DATA when set, else data/ here, the checkout's
+    # data/ and ../shared/data, then the user data folder (README: Data and vectors).
     # With several files the first is the target domain: the dev split and the folds are
     # carved from it, the others only add training tweets (e.g. the other domain's file).
     train: str | list[str] = ""
@@ -152,7 +153,7 @@ class Word2VecConfig:
 class VectorsConfig:
     """Pretrained word vectors: frozen by default, only the rows the model needs."""
 
-    path: str | None = None  # relative paths resolve against $SENTINET_VECTORS (default data/)
+    path: str | None = None  # relative: as data.train, under $SENTINET_VECTORS (../shared/embeddings)
     format: str = choice("auto", "word2vec", "word2vec-text", "kv", "fasttext", "navec", "bundle")  # auto: from the extension (.bin is sniffed); kv is refused (a pickle); bundle: an exported run's vectors.npz
     dim: int | None = bounded(None, ge=1, le=10_000)  # when set, a file of another dimension is an error
     freeze: bool = True  # keep pretrained rows fixed (see unfreeze_epoch)

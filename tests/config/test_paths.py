@@ -32,7 +32,12 @@ def fake_checkout(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path / "here")
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the user data folder: tmp/xdg/sentinet
     return root
+
+
+def user_folder(checkout: Path) -> str:
+    return str(checkout.parent.parent / "xdg" / "sentinet")
 
 
 def test_checkout_is_this_repository() -> None:
@@ -41,21 +46,23 @@ def test_checkout_is_this_repository() -> None:
 
 def test_without_the_variables_data_here_then_the_checkout_then_shared(fake_checkout: Path) -> None:
     work = fake_checkout.parent
-    assert search_roots("SENTINET_DATA") == ("data", str(fake_checkout / "data"), str(work / "shared" / "data"))
+    assert search_roots("SENTINET_DATA") == ("data", str(fake_checkout / "data"), str(work / "shared" / "data"),
+                                             user_folder(fake_checkout))
     assert search_roots("SENTINET_VECTORS") == ("data", str(fake_checkout / "data"),
-                                                str(work / "shared" / "embeddings"))
+                                                str(work / "shared" / "embeddings"), user_folder(fake_checkout))
 
 
 def test_roots_inside_the_working_directory_are_shown_relative_once(fake_checkout: Path, monkeypatch) -> None:
     monkeypatch.chdir(fake_checkout)  # data/ here is the checkout's data/: one entry
-    assert search_roots("SENTINET_DATA") == ("data", str(fake_checkout.parent / "shared" / "data"))
-    monkeypatch.chdir(fake_checkout.parent)
-    assert search_roots("SENTINET_VECTORS") == ("data", "sentinet/data", "shared/embeddings")
+    assert search_roots("SENTINET_DATA") == ("data", str(fake_checkout.parent / "shared" / "data"),
+                                             user_folder(fake_checkout))
+    monkeypatch.chdir(fake_checkout.parent.parent)
+    assert search_roots("SENTINET_VECTORS") == ("data", "work/sentinet/data", "work/shared/embeddings", "xdg/sentinet")
 
 
-def test_a_wheel_looks_in_data_here_only(fake_checkout: Path, monkeypatch) -> None:
+def test_a_wheel_looks_in_data_here_then_the_user_data_folder(fake_checkout: Path, monkeypatch) -> None:
     monkeypatch.setattr(paths, "checkout", lambda: None)
-    assert search_roots("SENTINET_DATA") == ("data",)
+    assert search_roots("SENTINET_DATA") == ("data", user_folder(fake_checkout))
 
 
 @pytest.mark.parametrize("var", ENV_VARS)
@@ -63,12 +70,12 @@ def test_a_set_variable_is_the_only_root(fake_checkout: Path, monkeypatch, var) 
     monkeypatch.setenv(var, "/somewhere/else")
     assert search_roots(var) == ("/somewhere/else",)
     other = next(v for v in ENV_VARS if v != var)
-    assert len(search_roots(other)) == 3  # each variable for its own kind of file
+    assert len(search_roots(other)) == 4  # each variable for its own kind of file
 
 
 def test_an_empty_variable_counts_as_unset(fake_checkout: Path, monkeypatch) -> None:
     monkeypatch.setenv("SENTINET_DATA", "")
-    assert search_roots("SENTINET_DATA")[0] == "data" and len(search_roots("SENTINET_DATA")) == 3
+    assert search_roots("SENTINET_DATA")[0] == "data" and len(search_roots("SENTINET_DATA")) == 4
 
 
 # --------------------------------------------------------------------------------------
@@ -170,8 +177,9 @@ def test_a_relative_file_found_nowhere(fake_checkout: Path, tmp_path: Path) -> N
     with pytest.raises(SentinetError) as exc:
         resolve_paths(relative_config(data))
     work = fake_checkout.parent
-    assert str(exc.value) == (f"data.train: train.xml not found in data/, {fake_checkout / 'data'}/ or "
-                              f"{work / 'shared' / 'data'}/ (SENTINET_DATA is not set); put it there or set "
+    assert str(exc.value) == (f"data.train: train.xml not found in data/, {fake_checkout / 'data'}/, "
+                              f"{work / 'shared' / 'data'}/ or {user_folder(fake_checkout)}/ (SENTINET_DATA is not "
+                              "set); put it there or set "
                               "SENTINET_DATA to the folder that holds it (see data/README.md)")
 
 
@@ -190,7 +198,8 @@ def test_a_wheel_s_missing_file_names_data_only(fake_checkout: Path, monkeypatch
     data = tiny_in(tmp_path / "data")
     with pytest.raises(SentinetError) as exc:
         resolve_paths(relative_config(data))
-    assert str(exc.value).startswith("data.train: train.xml not found in data/ (SENTINET_DATA is not set); ")
+    assert str(exc.value).startswith(f"data.train: train.xml not found in data/ or {user_folder(fake_checkout)}/ "
+                                     "(SENTINET_DATA is not set); ")
 
 
 def test_a_missing_absolute_or_dot_path_is_file_not_found(fake_checkout: Path, tiny_data) -> None:

@@ -77,7 +77,8 @@ def test_missing_data_says_where_it_looked_and_what_to_set(tmp_path):
     result = run_cli("train", "--config", str(config), "--dry-run", cwd=tmp_path, env=env)
     checkout = Path(__file__).resolve().parents[2]
     assert_one_line_error(result, "data.train: sentirueval2016/bank_train_2099.xml not found in data/, "
-                          f"{checkout / 'data'}/ or {checkout.parent / 'shared/data'}/ (SENTINET_DATA is not set)",
+                          f"{checkout / 'data'}/, {checkout.parent / 'shared/data'}/ or "
+                          f"{os.environ['XDG_DATA_HOME']}/sentinet/ (SENTINET_DATA is not set)",
                           "set SENTINET_DATA")
     result = run_cli("train", "--config", str(config), "--dry-run", cwd=tmp_path, env={"SENTINET_DATA": str(tmp_path)})
     assert_one_line_error(result, f"not found in $SENTINET_DATA={tmp_path}")
@@ -107,8 +108,8 @@ def test_shared_data_is_found_beside_the_checkout_from_any_working_directory(tmp
     assert f"vectors: loading {tmp_path / 'shared/embeddings/vectors.txt'}" in result.stdout
     missing = run_cli("train", "--config", str(config), "--dry-run", "--set", "data.train=tiny/nope.xml",
                       cwd=elsewhere, env=env)
-    assert_one_line_error(missing, f"tiny/nope.xml not found in data/, {checkout / 'data'}/ or "
-                          f"{tmp_path / 'shared/data'}/")
+    assert_one_line_error(missing, f"tiny/nope.xml not found in data/, {checkout / 'data'}/, "
+                          f"{tmp_path / 'shared/data'}/ or ")
 
 
 def test_data_in_the_working_directory_comes_first(tmp_path, monkeypatch):
