@@ -51,23 +51,24 @@ def _shown(root: str, cwd: Path) -> str:
         return str(path)
 
 
-def resolve_path(path: str, env_var: str) -> Path:
+def resolve_path(path: str, env_var: str, beside: Path | None = None) -> Path:
     """Absolute path for a config path: relative ones live under ``$env_var`` (or the first of
-    data/, ../shared/..., the user data folder that holds them; named vectors also inside an
-    installed package), except those written ``./x`` or ``../x``, relative to the working directory."""
+    data/, ../shared/..., the user data folder that holds them), else beside the config file
+    (``beside``: its folder), else, for named vectors, inside an installed package; those written
+    ``./x`` or ``../x`` are relative to the working directory."""
     p = Path(os.path.expandvars(os.path.expanduser(path)))
     if p.is_absolute() or path.startswith(("./", "../")):
         return p.resolve()
-    candidates = [Path(root) / p for root in search_roots(env_var)]
+    candidates = [Path(root) / p for root in search_roots(env_var)] + ([beside / p] if beside else [])
     found = next((c for c in candidates if c.exists()), None)
     if found is None and env_var == "SENTINET_VECTORS":
         found = packaged_vectors(path)
     return (found or candidates[0]).resolve()
 
 
-def _resolve_existing(path: str, env_var: str, key: str) -> str:
+def _resolve_existing(path: str, env_var: str, key: str, beside: Path | None = None) -> str:
     """resolve_path, or a one-line error saying where it looked and what to set."""
-    resolved = resolve_path(path, env_var)
+    resolved = resolve_path(path, env_var, beside)
     if resolved.exists():
         return str(resolved)
     p = Path(os.path.expandvars(os.path.expanduser(path)))
@@ -78,7 +79,8 @@ def _resolve_existing(path: str, env_var: str, key: str) -> str:
     where = (f"${env_var}={roots[0]}" if os.environ.get(env_var)
              else (", ".join(folders[:-1]) + " or " if len(folders) > 1 else "") + folders[-1]
              + f" ({env_var} is not set)")
-    raise SentinetError(f"{key}: {path} not found in {where}; {_how_to_get(path, env_var)}")
+    config = f", nor beside the config in {_shown(str(beside), Path.cwd().resolve())}/" if beside else ""
+    raise SentinetError(f"{key}: {path} not found in {where}{config}; {_how_to_get(path, env_var)}")
 
 
 def _how_to_get(path: str, env_var: str) -> str:
@@ -97,21 +99,24 @@ def resolve_paths(config: Config) -> Config:
     files = train_files(config.data)
     if not files or not all(files):
         raise SentinetError("data.train: no training file given")
-    resolved = [_resolve_existing(f, "SENTINET_DATA", "data.train") for f in files]
+    beside = config.folder
+
+    def found(path: str, env_var: str, key: str) -> str:
+        return _resolve_existing(path, env_var, key, beside)
+
+    resolved = [found(f, "SENTINET_DATA", "data.train") for f in files]
     config.data.train = resolved if isinstance(config.data.train, list) else resolved[0]
     if config.data.dev:
-        config.data.dev = _resolve_existing(config.data.dev, "SENTINET_DATA", "data.dev")
-    config.data.unlabeled = [_resolve_existing(f, "SENTINET_DATA", "data.unlabeled")
-                             for f in config.data.unlabeled]
+        config.data.dev = found(config.data.dev, "SENTINET_DATA", "data.dev")
+    config.data.unlabeled = [found(f, "SENTINET_DATA", "data.unlabeled") for f in config.data.unlabeled]
     if config.model.init_from:  # a run directory, relative to the working directory
         source = Path(os.path.expanduser(config.model.init_from))
         if not source.is_dir():
             raise SentinetError(f"model.init_from: {config.model.init_from}: no such run directory")
         config.model.init_from = str(source.resolve())
     if config.vectors.path:
-        config.vectors.path = _resolve_existing(config.vectors.path, "SENTINET_VECTORS", "vectors.path")
-    config.vectors.concat = [_resolve_existing(p, "SENTINET_VECTORS", "vectors.concat")
-                             for p in config.vectors.concat]
+        config.vectors.path = found(config.vectors.path, "SENTINET_VECTORS", "vectors.path")
+    config.vectors.concat = [found(p, "SENTINET_VECTORS", "vectors.concat") for p in config.vectors.concat]
     return config
 
 
@@ -132,7 +137,7 @@ def fetch_missing(config: Config, mirror: str | None = None, retry: Retry = Retr
     (key, Path found or Fetched) per file; an unknown missing file is the usual one-line error."""
     done: list[tuple[str, Fetched | Path]] = []
     for key, path, env_var in config_files(config):
-        found = resolve_path(path, env_var)
+        found = resolve_path(path, env_var, config.folder)
         if found.exists():
             done.append((key, found))
         elif (known := dataset_of(path)) is not None:
@@ -140,5 +145,5 @@ def fetch_missing(config: Config, mirror: str | None = None, retry: Retry = Retr
         elif (named := vectors_of(path)) is not None:
             done.append((key, download_vectors(named[0])))
         else:
-            _resolve_existing(path, env_var, key)  # raises the error that says where it looked
+            _resolve_existing(path, env_var, key, config.folder)  # raises: says where it looked
     return done

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -34,7 +34,7 @@ class DataConfig:
     """Where the labelled tweets are and how tweet-level training labels are made."""
 
     # One file or a list. Relative paths: under $SENTINET_DATA when set, else data/ here, the checkout's
-    # data/ and ../shared/data, then the user data folder (README: Data and vectors).
+    # data/ and ../shared/data, the user data folder; then beside the config (README: Data and vectors).
     # With several files the first is the target domain: the dev split and the folds are
     # carved from it, the others only add training tweets (e.g. the other domain's file).
     train: str | list[str] = ""
@@ -349,6 +349,9 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    # The folder of the YAML file it was read from, if any: relative data and vector paths are
+    # looked for beside it too. Not a key: never written to a run's config.yaml.
+    folder: ClassVar[Path | None] = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -366,8 +369,10 @@ def load_config(path: str | Path | None, overrides: Iterable[str] | None = None)
     it (``model.encoder`` against the encoder registry, sentinet.config.encoders)."""
     raw = apply_overrides({} if path is None else read_yaml(Path(path)), overrides or ())
     config = from_dict(raw)
-    if path is not None and not config.run.name:
-        config.run.name = check_run_name(Path(path).stem)
+    if path is not None:
+        config.folder = Path(path).resolve().parent
+        if not config.run.name:
+            config.run.name = check_run_name(Path(path).stem)
     return config
 
 

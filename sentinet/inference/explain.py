@@ -208,7 +208,9 @@ def _bar(fraction: float, width: int) -> str:
     return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
 
 
-POSITIVE_RGB, NEGATIVE_RGB = (22, 163, 74), (220, 38, 38)
+# Blue for, orange against (Okabe & Ito's colour-blind-safe pair): not green/red, which read as
+# good/bad sentiment, and a negative word that supports a negative label is "for" it.
+FOR_RGB, AGAINST_RGB = (0, 114, 178), (230, 159, 0)
 STYLE = """
 body { font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", Arial, sans-serif; color: #111;
        background: #fff; margin: 24px; max-width: 860px; }
@@ -226,8 +228,9 @@ table.probs tr.chosen { font-weight: bold; }
 
 
 def _colour(score: float, scale: float) -> str:
-    """Green helps the predicted class, red hurts it; opacity ∝ |score| / max |score|."""
-    r, g, b = POSITIVE_RGB if score >= 0 else NEGATIVE_RGB
+    """Blue helps the predicted class, orange hurts it; opacity ∝ |score| / max |score| (at most
+    0.8 on white, where dark text still has WCAG AA contrast)."""
+    r, g, b = FOR_RGB if score >= 0 else AGAINST_RGB
     return f"rgba({r}, {g}, {b}, {0.8 * min(abs(score) / scale, 1.0):.3f})"
 
 
@@ -247,9 +250,9 @@ def render_html(explanation: Explanation) -> str:
     what = {"occlusion": f"p({name})"}.get(e.method) or (f"log p({name})" if kind == "log_probability"
                                                           else f"the logit of {name}")
     note = _completeness_note(e)
-    legend = (f'<span class="swatch" style="background:{_colour(-1, 1)}"></span>against {esc(e.label_name)}'
-              f'<span class="swatch" style="background:{_colour(1, 1)}"></span>for {esc(e.label_name)}'
-              f" &nbsp;· strongest colour = |score| {scale:.4f}")
+    legend = (f'<span class="swatch" style="background:{_colour(1, 1)}"></span>for the predicted class ({name})'
+              f'<span class="swatch" style="background:{_colour(-1, 1)}"></span>against it'
+              f" &nbsp;· colour = support, not sentiment; strongest = |score| {scale:.4f}")
     method = "occlusion (token → &lt;unk&gt;)" if e.method == "occlusion" else "integrated gradients"
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>sentinet: why {esc(e.label_name)}</title>

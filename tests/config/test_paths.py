@@ -12,7 +12,7 @@ import pytest
 import sentinet
 from sentinet.config import paths
 from sentinet.config.paths import resolve_path, resolve_paths, search_roots
-from sentinet.config.schema import from_dict
+from sentinet.config.schema import from_dict, load_config
 from sentinet.errors import SentinetError
 
 from tests.helpers import tiny_raw, write_tiny_data
@@ -222,3 +222,20 @@ def test_no_training_file_and_no_init_from_run(fake_checkout: Path, tiny_data) -
     config.model.init_from = "runs/none"
     with pytest.raises(SentinetError, match=r"^model.init_from: runs/none: no such run directory$"):
         resolve_paths(config)
+
+
+def test_a_file_beside_the_config_is_found_after_the_data_folders(fake_checkout: Path, tmp_path: Path) -> None:
+    """torchtune, Lightning and spaCy users write `train: reviews.csv` next to their YAML."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "reviews.csv").write_text("text,label\nok,1\n", encoding="utf-8")
+    assert resolve_path("reviews.csv", "SENTINET_DATA", beside=project) == project / "reviews.csv"
+    (fake_checkout / "data" / "reviews.csv").write_text("text,label\nother,0\n", encoding="utf-8")
+    assert resolve_path("reviews.csv", "SENTINET_DATA", beside=project) == fake_checkout / "data" / "reviews.csv"
+
+
+def test_a_loaded_config_knows_its_folder_and_never_saves_it(tmp_path: Path) -> None:
+    (tmp_path / "my.yaml").write_text("data:\n  train: reviews.csv\n", encoding="utf-8")
+    config = load_config(tmp_path / "my.yaml")
+    assert config.folder == tmp_path.resolve() and "folder" not in config.to_dict()
+    assert from_dict({}).folder is None

@@ -7,6 +7,7 @@ import dataclasses
 import html
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from sentinet.config.schema import ModelConfig
 from sentinet.errors import SentinetError
 from sentinet.inference.explain import (
     Explanation, complete_integrated_gradients, explain, format_table, integrated_gradients,
-    occlusion_probabilities, render_html,
+    _colour, occlusion_probabilities, render_html,
 )
 from sentinet.inference.opener import open_predictor
 from sentinet.inference.predictor import EnsemblePredictor
@@ -220,9 +221,46 @@ def test_render_html_is_escaped_and_self_contained():
         assert f">{html.escape(token)}</span>" in page
     assert page.count('class="tok"') == 5
     assert "http" not in page and "src=" not in page and "<link" not in page and "@import" not in page
-    # the strongest token at full strength, green for, red against
-    assert 'style="background:rgba(22, 163, 74, 0.800)" title="+0.500000">&quot;хорошо&quot;' in page
-    assert 'style="background:rgba(220, 38, 38, 0.320)" title="-0.200000">alert' in page
+    # the strongest token at full strength, blue for, orange against
+    assert 'style="background:rgba(0, 114, 178, 0.800)" title="+0.500000">&quot;хорошо&quot;' in page
+    assert 'style="background:rgba(230, 159, 0, 0.320)" title="-0.200000">alert' in page
+    assert "for the predicted class (positive)" in page and "against it" in page
+
+
+BLUE = "rgba(0, 114, 178, "
+
+
+def test_a_negative_word_is_blue_for_a_negative_label(planted):
+    """Issue 31.13: colours say for/against the predicted class, not sentiment, so плохо
+    supporting "negative" is blue (not green), and no green or red is left on the page."""
+    e = explain(load(planted["gru"]), "сбербанк опять плохо офис в")
+    assert e.label_name == "negative"
+    page = render_html(e)
+    top = max(e.scores)
+    assert f'style="background:{BLUE}0.800)" title="{top:+.6f}">плохо</span>' in page
+    assert "for the predicted class (negative)" in page and "against it" in page
+    colours = re.findall(r"rgba\((\d+, \d+, \d+), [\d.]+\)", page)
+    assert colours and set(colours) <= {"0, 114, 178", "230, 159, 0"}  # no green or red left
+
+
+def test_the_label_in_the_legend_is_escaped():
+    e = dataclasses.replace(sample(), label_name="<i>bad</i>", probabilities={"<i>bad</i>": 1.0})
+    page = render_html(e)
+    assert "for the predicted class (&lt;i&gt;bad&lt;/i&gt;)" in page and "<i>" not in page
+
+
+def test_dark_text_keeps_aa_contrast_on_the_strongest_colours():
+    """#111 text on the fullest blue and orange (blended on white) has WCAG AA contrast (≥ 4.5)."""
+    def luminance(rgb):
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    text = luminance((0x11,) * 3)
+    for score in (1, -1):
+        *rgb, alpha = (float(v) for v in _colour(score, 1)[5:-1].split(","))
+        on_white = [alpha * v + (1 - alpha) * 255 for v in rgb]
+        assert (luminance(on_white) + 0.05) / (text + 0.05) >= 4.5, (score, on_white)
 
 
 def test_format_table_has_a_line_per_token_and_the_longest_bar_for_the_largest():
@@ -245,10 +283,11 @@ def test_to_dict_is_json_with_rounded_numbers():
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
 def test_the_page_renders_in_chromium(planted, tmp_path):
-    """The script end to end: the page is drawn, and the planted word's green shows."""
+    """The script end to end: the page is drawn, the planted word's blue shows for its negative
+    label, and nothing on it is green."""
     png = tmp_path / "why.png"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "screenshot_explain.py"), str(planted["gru"]),
-                             "мой отлично <b>карта</b> & втб", str(png)],
+                             "сбербанк опять плохо <b>офис</b> & в", str(png)],
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(png.with_suffix(".html")), str(png)]
@@ -260,4 +299,6 @@ def test_the_page_renders_in_chromium(planted, tmp_path):
     pixels = imread(png)[..., :3]  # floats in [0, 1]
     assert pixels.std() > 0.05  # not blank
     r, g, b = (pixels[..., i] for i in range(3))
-    assert ((g - r > 0.3) & (g - b > 0.2)).sum() > 500  # the green box behind отлично
+    assert ((b - r > 0.4) & (b - g > 0.15)).sum() > 500  # the blue box behind плохо
+    assert ((g - r > 0.2) & (g - b > 0.2)).sum() == 0  # no green anywhere
+    assert ((r - g > 0.35) & (r - b > 0.35)).sum() == 0  # nor red (full orange has r − g ≈ 0.22)

@@ -209,3 +209,24 @@ def test_version_without_torch_and_the_launcher_really_blocks_it(quick_run, tmp_
     assert version.returncode == 0 and " torch 2." in version.stdout, version.stderr
     blocked = without_torch("eval", str(quick_run["run"]), str(quick_run["train"]), cwd=tmp_path)
     assert blocked.returncode != 0 and "import of torch halted" in blocked.stderr
+
+
+def test_a_data_file_beside_the_config_is_found_from_anywhere(tmp_path):
+    """`data.train: reviews.csv` next to my.yaml, run from another folder; a missing one names
+    the config's folder among the places looked in."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    for folder in (project, elsewhere, tmp_path / "made"):
+        folder.mkdir()
+    tiny = write_tiny_data(tmp_path / "made")
+    shutil.copy(tiny["train"], project / "reviews.xml")
+    shutil.copy(tiny["vectors"], project / "vectors.txt")
+    config = project / "my.yaml"
+    config.write_text(tiny_config_yaml(tiny, epochs=1).replace(str(tiny["train"]), "reviews.xml")
+                      .replace(str(tiny["vectors"]), "vectors.txt"), encoding="utf-8")
+    env = {"SENTINET_DATA": "", "SENTINET_VECTORS": ""}
+    result = run_cli("train", "--config", "../project/my.yaml", "--dry-run", cwd=elsewhere, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"vectors: loading {project / 'vectors.txt'}" in result.stdout
+    missing = run_cli("train", "--config", "../project/my.yaml", "--dry-run", "--set", "data.train=nope.xml",
+                      cwd=elsewhere, env=env)
+    assert_one_line_error(missing, "data.train: nope.xml not found in data/, ", f", nor beside the config in {project}/;")
