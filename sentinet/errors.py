@@ -69,3 +69,9 @@ def _escape(match: re.Match) -> str:
     char = match.group()
     code = ord(char)
     return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def install_hint(extra: str) -> str:
+    """How to get an optional extra: sentinet is installed from its checkout, not from PyPI
+    (where the name `sentinet` is another project's)."""
+    return f"pip install -e '.[{extra}]' in the sentinet checkout; make install has it"

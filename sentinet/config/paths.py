@@ -11,7 +11,7 @@ from sentinet.downloads.catalog import dataset_of, vectors_of
 from sentinet.downloads.fetch import Fetched, download_file, download_vectors, packaged_vectors
 from sentinet.downloads.http import Retry
 from sentinet.downloads.places import checkout, user_data_dir
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 
 __all__ = ["checkout", "config_files", "fetch_missing", "resolve_path", "resolve_paths", "search_roots"]
 
@@ -89,8 +89,8 @@ def _how_to_get(path: str, env_var: str) -> str:
         test = " --test" if known[1] in known[0].test_files else ""
         return f"`sentinet data download {known[0].name}{test}` fetches it, or put it there by hand"
     if (named := vectors_of(path)) is not None:
-        return (f"`sentinet embeddings download {named[0]}` fetches it (or pip install "
-                f"'sentinet-nlp[{named[1].extra}]'), or put it there by hand")
+        return (f"`sentinet embeddings download {named[0]}` fetches it (or the {named[1].extra} extra: "
+                f"{install_hint(named[1].extra)}), or put it there by hand")
     return f"put it there or set {env_var} to the folder that holds it (see data/README.md)"
 
 

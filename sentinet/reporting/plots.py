@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sentinet.runs.rundir import CONFUSION, CSV, CURVES
 from sentinet.fileio import atomic_open, atomic_write_text
+from sentinet.errors import install_hint
 
 SCALARS = ("loss", "dev_loss", "score", "f_macro", "f_micro", "macro_f1", "weighted_f1", "accuracy")  # then f1_<class>, lr
 
@@ -52,7 +53,7 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     when it changed) and confusion.png (the best epoch's dev confusion matrix of ``counted``)."""
     plt = _pyplot()
     if plt is None:
-        log("no curves.png / confusion.png: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        log(f"no curves.png / confusion.png: matplotlib is missing ({install_hint('plots')})")
         return
     x = [row["epoch"] for row in epochs]
     rates = [r["lr"] for r in epochs]
@@ -103,7 +104,7 @@ def write_confusion(path: Path, confusion: list[list[int]] | None, class_names: 
     classes are too many to draw."""
     plt = _pyplot()
     if plt is None:
-        log(f"no {path.name}: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        log(f"no {path.name}: matplotlib is missing ({install_hint('plots')})")
         return False
     if confusion is None:
         log(f"no {path.name}: {len(class_names)} classes are too many to draw (the report names the "
@@ -135,7 +136,7 @@ def write_best_so_far(path: Path, series: dict[str, Sequence[tuple[int, float | 
     False when nothing was drawn (matplotlib missing, or no completed trial)."""
     plt = _pyplot()
     if plt is None:
-        log(f"no {path.name}: matplotlib is missing (pip install 'sentinet-nlp[plots]')")
+        log(f"no {path.name}: matplotlib is missing ({install_hint('plots')})")
         return False
     from matplotlib.ticker import MaxNLocator
 

@@ -38,12 +38,12 @@ from torch import Tensor, nn
 from sentinet.runs import weights
 from sentinet.runs import rundir
 from sentinet.runs.provenance import __version__
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 
 FORMAT = "sentinet-onnx/1"
 OPSET = 17
 TOLERANCE = 1e-5  # largest |Δp| allowed between onnxruntime and PyTorch on the probe batch
-EXTRA = "pip install 'sentinet-nlp[onnx]'"
+EXTRA = install_hint("onnx")
 NOT_IN_GRAPH = ("the graph is the network alone: this hybrid run's linear part (TF-IDF n-grams, linear.json "
                 "and linear.npz) is not in it, so its probabilities are the network's, not the run's "
                 "(sentinet predict and export archives blend both)")

@@ -32,7 +32,7 @@ import socket
 import sys
 import threading
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 from sentinet.serving.guard import (
     ACCEPT_BURST, LISTEN_BACKLOG, ConnectionGuard, HostAllowList, Limits, Throttle, connection_cap,
     guarded_protocol, shown,
@@ -52,7 +52,7 @@ def require_extra():
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise SentinetError("serve needs FastAPI and uvicorn: pip install 'sentinet-nlp[serve]'") from None
+        raise SentinetError(f"serve needs FastAPI and uvicorn: {install_hint('serve')}") from None
 
 
 def build_app(model, max_texts: int, max_bytes: int):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sentinet.config.schema import RunConfig
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 from sentinet.reporting.plots import scalar_keys, write_csv
 from sentinet.runs.rundir import TENSORBOARD
 from sentinet.runtime.threads import ThreadGovernor
@@ -21,7 +21,7 @@ def require_tensorboard() -> None:
 
     if importlib.util.find_spec("tensorboard") is None:
         raise SentinetError("run.tensorboard: TensorBoard is not installed "
-                            "(pip install 'sentinet-nlp[tensorboard]')")
+                            f"({install_hint('tensorboard')})")
 
 
 class CsvLog(Callback):

@@ -18,7 +18,7 @@ import optuna
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from sentinet.errors import SentinetError
+from sentinet.errors import SentinetError, install_hint
 from sentinet.runtime.signals import block_interrupts_in_this_thread
 
 T = TypeVar("T")
@@ -160,4 +160,4 @@ def _with_postgres_driver(url: URL, shown: str) -> URL:
     for module in ("psycopg2", "psycopg"):
         if importlib.util.find_spec(module):
             return url.set(drivername=f"postgresql+{module}")
-    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: pip install 'sentinet-nlp[postgres]'")
+    raise SentinetError(f"--storage {shown}: PostgreSQL needs a driver: {install_hint('postgres')}")

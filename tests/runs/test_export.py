@@ -191,7 +191,7 @@ def test_onnx_without_the_extra_is_one_line_and_the_rest_still_works(tmp_path):
                               env=env, timeout=300)
 
     assert_one_line_error(cli("export", str(run), str(archive), "--onnx", str(graph)),
-                          "--onnx needs onnx and onnxruntime", "pip install 'sentinet-nlp[onnx]'")
+                          "--onnx needs onnx and onnxruntime", "pip install -e '.[onnx]' in the sentinet checkout; make install has it")
     assert not archive.exists() and not graph.exists()
     result = cli("export", str(run), str(archive))
     assert result.returncode == 0, result.stderr

@@ -140,7 +140,7 @@ def test_tune_on_a_closed_port_never_shows_the_password(study):
 
 
 def test_tune_gives_up_on_a_server_that_never_answers(study):
-    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install 'sentinet-nlp[postgres]')")
+    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install -e '.[postgres]')")
     with SilentServer() as server:
         started = time.monotonic()
         result = run_capped(*tune_args(study, f"postgresql://tuner:{SECRET}@127.0.0.1:{server.port}/studies"),
@@ -153,7 +153,7 @@ def test_tune_gives_up_on_a_server_that_never_answers(study):
 
 
 def test_sigterm_while_connecting_to_the_study_database_exits_143(study):
-    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install 'sentinet-nlp[postgres]')")
+    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install -e '.[postgres]')")
     with SilentServer() as server:
         process = subprocess.Popen(sentinet(*tune_args(study, f"postgresql://tuner:{SECRET}@127.0.0.1:{server.port}/db")),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=capped,

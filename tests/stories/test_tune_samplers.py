@@ -109,7 +109,7 @@ def load(study: dict, name: str = "base") -> optuna.Study:
 
 
 def assert_png(path: Path) -> None:
-    pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install 'sentinet-nlp[plots]')")
+    pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install -e '.[plots]')")
     assert path.is_file() and path.read_bytes().startswith(PNG) and path.stat().st_size > 2000
 
 
@@ -213,7 +213,7 @@ def test_best_so_far_without_matplotlib_says_so_once(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "_pyplot", lambda: None)
     lines: list[str] = []
     assert not plots.write_best_so_far(tmp_path / "best_so_far.png", {"a": [(0, 0.5)]}, lines.append)
-    assert lines == ["no best_so_far.png: matplotlib is missing (pip install 'sentinet-nlp[plots]')"]
+    assert lines == ["no best_so_far.png: matplotlib is missing (pip install -e '.[plots]' in the sentinet checkout; make install has it)"]
     assert not (tmp_path / "best_so_far.png").exists()
 
 
@@ -239,7 +239,7 @@ def compare_samplers():
 
 
 def test_compare_samplers_draws_one_line_per_study(tmp_path, capsys):
-    pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install 'sentinet-nlp[plots]')")
+    pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install -e '.[plots]')")
     tuner.quiet_optuna()
     curves = {"tpe": [0.40, 0.55, None, 0.52, 0.70, 0.68, 0.74, None, 0.73, 0.78],
               "random": [0.45, 0.42, 0.60, 0.58, None, 0.61, 0.59, 0.66, 0.63, 0.64],

@@ -104,7 +104,7 @@ def test_no_postgresql_driver_names_the_extra_and_other_urls_are_left_alone(monk
     with pytest.raises(SentinetError) as caught:
         storage._with_postgres_driver(make_url("postgresql://u@h/db"), "postgresql://u:***@h/db")
     assert str(caught.value) == ("--storage postgresql://u:***@h/db: PostgreSQL needs a driver: "
-                                 "pip install 'sentinet-nlp[postgres]'")
+                                 "pip install -e '.[postgres]' in the sentinet checkout; make install has it")
     for url in ("postgresql+psycopg2://u@h/db", "sqlite:///x.db", "mysql://u@h/db"):
         assert storage._with_postgres_driver(make_url(url), url) == make_url(url)
 

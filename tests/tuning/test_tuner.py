@@ -306,7 +306,7 @@ def free_port() -> int:
 @pytest.fixture
 def postgres_url():
     """A server on 127.0.0.1 in a temp dir, owned by a non-root user when run as root."""
-    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install 'sentinet-nlp[postgres]')")
+    pytest.importorskip("psycopg2", reason="psycopg2 not installed (pip install -e '.[postgres]')")
     bin_dir = postgres_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl, postgres) not found")

@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from sentinet.errors import install_hint
+
 SOURCE = Path(__file__).with_name("sru_cpu.cpp")
 # -march=native: built for the CPU it runs on (the name below records which); -ffast-math lets
 # the compiler vectorise the gates' exp (14x faster than the scalar loop on AVX-512).
@@ -101,7 +103,7 @@ def build(verbose: bool = False) -> Path:
     if shutil.which("ninja") is None and shutil.which("ninja", path=scripts):
         os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     if shutil.which("ninja") is None:
-        raise RuntimeError("ninja is not installed (pip install 'sentinet-nlp[fast]', or apt install ninja-build)")
+        raise RuntimeError(f"ninja is not installed ({install_hint('fast')}; or apt install ninja-build)")
     build_dir().mkdir(parents=True, exist_ok=True)
     cpp_extension.load(name=module_name(), sources=[str(SOURCE)], build_directory=str(build_dir()),
                        extra_cflags=CFLAGS, verbose=verbose)
