@@ -15,6 +15,8 @@ The ``INCOMPLETE`` note is written first, when a directory is made, and removed 
 file is final; a Ctrl-C rewrites its status line, a kill -9 or a full disk leaves it as it was.
 So a directory is either complete or says that it is not, and how to go on (``sentinet train
 --resume``). ``eval``/``predict``/``serve``/``report`` warn about such a run; ``export`` refuses it.
+A complete one stays as it finished: ``--resume`` refuses it (it keeps its ``last.pt``; the
+note, not that file, says whether a run can go on).
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ def config_of(config: ConfigSource, overrides: Sequence[str] = ()) -> Config:
 
 def resumable_config(run_dir: Path, device: str | None = None) -> Config:
     """The config a run directory was trained with, checked before anything else happens.
-    An incomplete run without last.pt (stopped before its first checkpoint) starts over."""
+    An incomplete run without last.pt (stopped before its first checkpoint) starts over; a
+    finished one is refused (see ``finished``)."""
     from sentinet.baseline import FITTING, is_baseline
     from sentinet.runs.rundir import CONFIG, LAST, read_config, status
 
@@ -184,10 +185,10 @@ def resumable_config(run_dir: Path, device: str | None = None) -> Config:
         raise SentinetError(f"{run_dir}: not a sentinet run directory (no {CONFIG})")
     if is_baseline(run_dir) or status(run_dir) == FITTING:
         raise SentinetError(f"{run_dir}: a baseline run has nothing to resume; run sentinet baseline again")
-    if not (run_dir / LAST).is_file() and status(run_dir) is None:
-        raise SentinetError(f"{run_dir}: a finished run (no {LAST} to resume from); to train it further, start "
-                            f"a new run from its weights: sentinet train --config {run_dir / CONFIG} "
-                            f"--set model.init_from={run_dir} --set train.epochs=N")
+    if status(run_dir) is None:
+        why = "" if (run_dir / LAST).is_file() else f" (no {LAST} to resume from)"
+        raise finished(run_dir, f"a finished run{why}", f"a new run from its weights: sentinet train --config "
+                       f"{run_dir / CONFIG} --set model.init_from={run_dir} --set train.epochs=N")
     cfg = read_config(run_dir / CONFIG)
     if device:
         cfg.train.device = device
@@ -197,14 +198,27 @@ def resumable_config(run_dir: Path, device: str | None = None) -> Config:
 def _resume_plan(run_dir: Path, device: str | None) -> TrainPlan:
     """A run or group directory to continue, checked (its own files only) before torch."""
     from sentinet.fileio import check_own_tree
-    from sentinet.runs.rundir import is_group
+    from sentinet.runs.rundir import CONFIG, is_group, read_group_plan, status
 
     if not run_dir.exists():
         raise SentinetError(f"--resume {run_dir}: no such run directory")
     check_own_tree(run_dir)  # before any of its files is read: a planted link is named as such
     if is_group(run_dir):
+        kind, count = read_group_plan(run_dir)
+        if status(run_dir) is None:
+            raise finished(run_dir, f"a finished group of {count} {kind}", f"a new group: sentinet train "
+                           f"--config {run_dir / CONFIG} --{kind} {count} --set train.epochs=N")
         return TrainPlan(None, resume=run_dir, group=True, device=device)
     return TrainPlan(resumable_config(run_dir, device), resume=run_dir)
+
+
+def finished(run_dir: Path, what: str, start: str) -> SentinetError:
+    """A run or group marked complete (no INCOMPLETE note) stays as it finished: resuming it
+    would only re-score dev and rewrite its results (and fit another baseline), since its
+    epochs or early stopping already ended it. The note decides, not last.pt, which a finished
+    run keeps. ``start`` says what to train instead."""
+    return SentinetError(f"{run_dir}: {what} cannot be resumed; nothing in it was changed. To train it "
+                         f"further, start {start}")
 
 
 def _count(value: int | None, least: int, name: str) -> int:

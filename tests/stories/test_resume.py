@@ -62,7 +62,11 @@ def test_resume_refuses_what_it_cannot_continue(config, tiny_data):
     (run,) = (tiny_data["dir"] / "r").iterdir()
     assert_one_line_error(run_cli("train", "--resume", str(run), "--set", "train.epochs=9"),
                           "--resume continues a run as it was configured")
+    # (a finished run is refused: test_resume_finished.py); a kill -9 leaves the note, and last.pt is read
+    (run / "INCOMPLETE").write_text("training has not finished\n", encoding="utf-8")
     (run / "last.pt").write_bytes(b"truncated")
     assert_one_line_error(run_cli("train", "--resume", str(run)), "last.pt: not a sentinet checkpoint")
     (run / "last.pt").unlink()
-    assert_one_line_error(run_cli("train", "--resume", str(run)), "a finished run (no last.pt to resume from)", f"--set model.init_from={run}")
+    (run / "INCOMPLETE").unlink()
+    assert_one_line_error(run_cli("train", "--resume", str(run)), "a finished run (no last.pt to resume from)",
+                          f"--set model.init_from={run}")
