@@ -25,7 +25,7 @@ import numpy as np
 
 from sentinet.runs import rundir
 from sentinet.config.schema import Config
-from sentinet.data.readers import SINGLE_LABEL, Record, parse_label, read_records
+from sentinet.data.readers import SINGLE_LABEL, Record, label_column_detail, parse_label, read_records
 from sentinet.errors import SentinetError
 from sentinet.labels import Label, check_known, require_labels
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # type hints only: groups imports torch
     from sentinet.training.groups import EnsembleResult
 
 Texts = str | Sequence[str]
+EVAL_TEXT_COLUMN = "use --text-column (Python: text_column=)"  # eval's advice for a file's other text column
 # What Model.explain (and so the CLI and serve) accepts, short names included.
 EXPLAIN_METHODS = {"occlusion": "occlusion", "integrated_gradients": "integrated_gradients",
                    "ig": "integrated_gradients"}
@@ -166,7 +167,7 @@ class Model:
         from sentinet.evaluation.metrics import full_report
 
         records, source = self._records(data, columns)
-        require_labels(records, source)
+        require_labels(records, source, self._label_detail(data, columns))
         labelled = [r for r in records if r.labels]
         unlabelled, records = len(records) - len(labelled), labelled
         classes = self._predictor.classes
@@ -184,6 +185,15 @@ class Model:
     # The name docs/GUIDE.md gives it: kept for code written against it.
     evaluation = evaluate_with_predictions
 
+    def _label_detail(self, data: Any, columns: dict[str, str]) -> str:
+        """Where a file's labels were looked for, and the flag that names another column."""
+        if not isinstance(data, (str, Path)):
+            return ""
+        d = self.config.data
+        return label_column_detail(data, columns.get("format") or "auto", columns.get("quoting") or d.quoting,
+                                   columns.get("label_column") or d.label_column,
+                                   "use --label-column (Python: label_column=)")
+
     def _records(self, data: Any, columns: dict[str, str]) -> tuple[list[Record], str]:
         if isinstance(data, (str, Path)):
             d = self.config.data
@@ -193,7 +203,7 @@ class Model:
                                     "label_column, id_column, quoting)")
             options = {"text_column": d.text_column, "label_column": d.label_column, "id_column": d.id_column,
                        "quoting": d.quoting, **{k: v for k, v in columns.items() if v is not None}}
-            return read_records(Path(data), **options), str(data)
+            return read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN), str(data)
         return [_record(x, i) for i, x in enumerate(data, 1)], "the records"
 
 

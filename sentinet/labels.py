@@ -203,6 +203,8 @@ def training_pairs(records: Sequence, policy: str, labels: LabelSet) -> list[tup
     return pairs
 
 
-def require_labels(records: Sequence, path: str) -> None:
+def require_labels(records: Sequence, path: str, detail: str = "") -> None:
+    """At least one label to score or train on; ``detail`` says where labels were looked for
+    and what sets that (the column and the file's fields, the key or flag to change)."""
     if not any(r.labels for r in records):
-        raise SentinetError(f"{path}: no record carries a label")
+        raise SentinetError(f"{path}: no record carries a label{detail}")

@@ -64,6 +64,9 @@ class Record:
 # Format and labels
 
 
+TEXT_COLUMN_FIX = "set data.text_column"  # what read_records' errors advise by default (a config's reader)
+
+
 def detect_data_format(path: Path) -> str:
     """The format implied by the file extension, so configs can say ``format: auto``."""
     suffix = Path(path).suffix.lower()
@@ -93,8 +96,10 @@ def read_records(
     id_column: str = "id",
     date_column: str = "date",
     quoting: str = "auto",
+    text_column_fix: str = TEXT_COLUMN_FIX,
 ) -> list[Record]:
-    """All records of a data file; raises SentinetError for anything a user must fix."""
+    """All records of a data file; raises SentinetError for anything a user must fix
+    (``text_column_fix``: how the caller's user names another text column)."""
     path = Path(path)
     check_readable(path)
     if format == "auto":
@@ -107,10 +112,11 @@ def read_records(
         elif format == "txt":
             records = _read_txt(path)
         elif format == "jsonl":
-            records = _read_jsonl(path, text_column, label_column, id_column, date_column)
+            records = _read_jsonl(path, text_column, label_column, id_column, date_column, text_column_fix)
         else:
             quoted = is_quoted(format, quoting)
-            records = _read_table(path, format, quoted, text_column, label_column, id_column, date_column)
+            records = _read_table(path, format, quoted, text_column, label_column, id_column, date_column,
+                                  text_column_fix)
     except OSError as exc:
         raise SentinetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not records:
@@ -118,6 +124,31 @@ def read_records(
     for r in records:
         r.source = str(path)
     return records
+
+
+def field_names(path: str | Path, format: str = "auto", quoting: str = "auto") -> list[str] | None:
+    """The columns of a TSV/CSV header, or the fields of a JSONL file's first record, for an
+    error that must say what the file holds; None for XML and plain text."""
+    path = Path(path)
+    format = detect_data_format(path) if format == "auto" else format
+    if format not in ("jsonl", "tsv", "csv"):
+        return None
+    lines = (item for item in _lines(_read_text(path), str(path)) if item[1].strip())
+    if format == "jsonl":
+        first = next(lines, None)
+        return [] if first is None else [str(k) for k in _json_object(path, first[0], first[1])]
+    _, header = next(table_rows(lines, format, is_quoted(format, quoting), str(path)), (0, []))
+    return [h.strip() for h in header]
+
+
+def label_column_detail(path: str | Path, format: str, quoting: str, label_column: str, fix: str) -> str:
+    """For "no record carries a label": the column looked in, what the file has, and ``fix``
+    (the config key or flag that names another column); "" where a file has no columns."""
+    names = field_names(path, format, quoting)
+    if names is None:
+        return ""
+    kind = "fields" if (format if format != "auto" else detect_data_format(Path(path))) == "jsonl" else "columns"
+    return f" in {label_column!r} ({kind}: {', '.join(names) or 'none'}; {fix})"
 
 
 def check_readable(path: Path) -> None:
@@ -162,13 +193,13 @@ def _read_txt(path: Path) -> list[Record]:
 
 
 def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
-                date_column: str) -> list[Record]:
+                date_column: str, text_column_fix: str) -> list[Record]:
     records = []
     for n, line in _lines(_read_text(path), str(path)):
         if not line.strip():
             continue
         obj = _json_object(path, n, line)
-        text = _jsonl_text(path, n, obj, text_column)
+        text = _jsonl_text(path, n, obj, text_column, text_column_fix)
         rid = _jsonl_id(path, n, obj, id_column)
         record = _single_label_record(path, rid, text, obj.get(label_column), label_column)
         record.date = None if obj.get(date_column) is None else replaced_surrogates(str(obj[date_column]))
@@ -189,14 +220,13 @@ def _json_object(path: Path, n: int, line: str) -> dict:
     return obj
 
 
-def _jsonl_text(path: Path, n: int, obj: dict, text_column: str) -> str:
+def _jsonl_text(path: Path, n: int, obj: dict, text_column: str, how_to_choose: str) -> str:
     text = obj.get(text_column)
     if not isinstance(text, str):
         fields = ", ".join(map(str, obj)) or "none"
         problem = "no" if text_column not in obj else "a non-string"
         raise SentinetError(
-            f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; "
-            "set data.text_column)"
+            f"{path}: line {n}: {problem} {text_column!r} field (fields: {fields}; {how_to_choose})"
         )
     return replaced_surrogates(text)
 
@@ -215,11 +245,11 @@ def _jsonl_id(path: Path, n: int, obj: dict, id_column: str) -> str:
 
 def _read_table(
     path: Path, format: str, quoted: bool, text_column: str, label_column: str, id_column: str,
-    date_column: str,
+    date_column: str, text_column_fix: str,
 ) -> list[Record]:
     rows = table_rows(_lines(_read_text(path), str(path)), format, quoted, str(path))
     records: list[Record] = []
-    for cells in table_cells(rows, str(path), text_column, "set data.text_column (eval: --text-column)"):
+    for cells in table_cells(rows, str(path), text_column, text_column_fix):
         rid = cells.get(id_column, str(len(records) + 1))
         label = cells.get(label_column)
         record = _single_label_record(path, rid, cells[text_column], label, label_column)
@@ -260,7 +290,8 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
         for n, line in lines:
             if line.strip():
                 obj = _json_object(path, n, line)
-                yield Record(_jsonl_id(path, n, obj, id_column), _jsonl_text(path, n, obj, text_column))
+                yield Record(_jsonl_id(path, n, obj, id_column),
+                             _jsonl_text(path, n, obj, text_column, "use --text-column"))
         return
     if format not in ("tsv", "csv"):
         raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentinet.config.schema import Config, DataConfig, train_files
-from sentinet.data.readers import Record, detect_data_format, read_records
+from sentinet.data.readers import Record, detect_data_format, label_column_detail, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
 from sentinet.labels import LabelSet, check_known, require_labels, training_pairs, unwritable
@@ -39,7 +39,8 @@ def read_labelled(path: str, d: DataConfig) -> list[Record]:
     label is a hole in the data, refused rather than silently trained around."""
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
                            id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
-    require_labels(records, path)
+    require_labels(records, path, label_column_detail(path, d.format, d.quoting, d.label_column,
+                                                      "set data.label_column"))
     format = detect_data_format(Path(path)) if d.format == "auto" else d.format
     if format != "sentirueval" and (holes := [r for r in records if not r.labels]):
         raise SentinetError(f"{path}: {len(holes)} row(s) with an empty label in column "
