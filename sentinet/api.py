@@ -147,7 +147,7 @@ class Model:
         priors, where = training_priors(self._predictor)
         predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
         shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))
-        block = {"classes": self.class_names, "texts": len(probs), **shares,
+        block = {"classes": self.class_names, "labels": self.classes, "texts": len(probs), **shares,
                  "train_priors": [round(float(x), 6) for x in priors], "train_priors_from": where}
         if true is not None:
             block["true"] = [round(float(x), 6) for x in true]

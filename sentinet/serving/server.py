@@ -60,6 +60,7 @@ def build_app(model, max_texts: int, max_bytes: int):
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     app = FastAPI(title="sentinet", docs_url=None, redoc_url=None)
     lock = threading.Lock()  # predict grows the run's vocabulary with unseen words
@@ -67,6 +68,11 @@ def build_app(model, max_texts: int, max_bytes: int):
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):  # 404, 405: the same shape
+        return JSONResponse({"error": f"{request.method} {request.url.path}: {exc.detail}"},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     def locked(function, *args):
         try:
@@ -88,8 +94,6 @@ def build_app(model, max_texts: int, max_bytes: int):
             raise BadRequest(422, 'expected {"texts": ["a text", ...]}: a list of strings')
         if len(texts) > max_texts:
             raise BadRequest(413, f"{len(texts)} texts in one request; the limit is {max_texts}")
-        if not texts:
-            return {"predictions": []}
         return await run_in_threadpool(locked, predictions, model, texts)
 
     @app.post("/explain")
@@ -109,13 +113,23 @@ def build_app(model, max_texts: int, max_bytes: int):
     return app
 
 
+# EM's class shares of a handful of texts are noise (a batch of 3 moves them anywhere): /predict
+# leaves them out below this many texts, and says so; count and average stay.
+EM_MIN_TEXTS = 30
+
+
 def predictions(model, texts: list[str]) -> dict:
-    """/predict's answer: each text's label and probabilities, and the batch's class shares."""
+    """/predict's answer: each text's label and probabilities, and the batch's class shares
+    (an empty batch too: the same keys, no rows)."""
     probs = model.predict_proba(texts)
     names = model.class_names
     rows = [{"label": y, "probabilities": {n: round(float(x), 6) for n, x in zip(names, p)}}
             for y, p in zip(model.labels(probs), probs)]
-    return {"predictions": rows, "prevalence": model.prevalence_of(probs)}
+    shares = model.prevalence_of(probs)
+    if 0 < len(texts) < EM_MIN_TEXTS and "em" in shares:
+        shares.update(em=None, em_iterations=0, em_converged=False, em_left_out=f"EM shares need at least {EM_MIN_TEXTS} texts; this batch has "
+                      f"{len(texts)} (count and average are exact for it)")
+    return {"predictions": rows, "prevalence": shares}
 
 
 def explain_request(payload) -> tuple[str, str, bool]:

@@ -80,7 +80,9 @@ def test_health_and_predict(server, run):
     for p in answer["predictions"]:
         assert set(p["probabilities"]) == {"negative", "neutral", "positive"}
         assert sum(p["probabilities"].values()) == pytest.approx(1, abs=1e-4)
-    assert request(server + "/predict", b'{"texts": []}') == (200, {"predictions": []})
+    status, empty = request(server + "/predict", b'{"texts": []}')
+    assert status == 200 and empty["predictions"] == [] and empty["prevalence"]["texts"] == 0
+    assert empty["prevalence"]["average"] is None and empty["prevalence"]["labels"] == [-1, 0, 1]
 
 
 def test_predict_answers_the_batch_prevalence(server):
@@ -93,7 +95,19 @@ def test_predict_answers_the_batch_prevalence(server):
     assert shares["count"] == [labels.count(y) / 4 for y in (-1, 0, 1)]
     mean = [sum(p["probabilities"][n] for p in answer["predictions"]) / 4 for n in shares["classes"]]
     assert shares["average"] == pytest.approx(mean, abs=1e-5)
-    assert sum(shares["em"]) == pytest.approx(1, abs=1e-5)
+    assert shares["labels"] == [-1, 0, 1]  # the classes' labels, in the order of the names
+    assert shares["em"] is None and "at least 30 texts; this batch has 4" in shares["em_left_out"]
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [("GET", "/nope", 404), ("GET", "/predict", 405),
+                                                        ("DELETE", "/health", 405)])
+def test_unknown_paths_and_methods_answer_in_the_same_error_shape(server, method, path, status):
+    req = urllib.request.Request(server + path, method=method)
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req, timeout=30)
+    assert exc.value.code == status
+    assert json.loads(exc.value.read()) == {"error": f"{method} {path}: " + ("Not Found" if status == 404
+                                                                              else "Method Not Allowed")}
 
 
 def test_explain_answers_what_the_python_api_says(server, run):
