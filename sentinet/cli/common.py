@@ -41,3 +41,13 @@ def run_files(run: Path) -> list[Path]:
     folder = run if run.is_dir() else run.parent if run.suffix == ".pt" else None
     names = READ_BY_INFERENCE if folder else ()
     return [run, *(folder / name for name in names)]
+
+
+def config_as_option(command: str, stray: list[str] | None) -> None:
+    """``sentinet train my.yaml``: the config goes after --config; say so instead of click's
+    'unexpected extra argument'."""
+    if stray:
+        from sentinet.errors import SentinetError
+
+        raise SentinetError(f"{command} takes the config as an option: sentinet {command} --config {stray[0]}"
+                            + (f" (and {' '.join(stray[1:])}?)" if len(stray) > 1 else ""))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.cli.common import TAB, load_model, run_files
+from sentinet.cli.common import TAB, config_as_option, load_model, run_files
 from sentinet.cli.compare import baseline, ensemble, tune
 from sentinet.cli.infer import INT8_HELP, THREADS_HELP, evaluate, explain, predict
 from sentinet.cli.tools import MIRROR_HELP, config_app, data_app, embeddings_app
@@ -46,6 +46,7 @@ def root(
 
 @app.command(short_help="Train a model (or --seeds / --folds groups); keep the best epoch.")
 def train(
+    stray: list[str] | None = typer.Argument(None, hidden=True),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
     resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run directory "
@@ -63,6 +64,7 @@ def train(
     """Train a model; the best epoch by dev score (train.metric) is kept in runs/<name>-<time>/."""
     # Arguments and the config are checked before anything imports torch (a typo should not
     # wait for it): sentinet.training.workflows plans without torch, then trains.
+    config_as_option("train", stray)
     from sentinet.training.workflows import train_workflow
 
     trained = train_workflow(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
@@ -223,13 +225,17 @@ def report(
 
 @app.command(short_help="Find every file a config names; download the known ones that are missing.")
 def fetch(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config file."),
+    stray: list[str] | None = typer.Argument(None, hidden=True),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config file."),
     overrides: list[str] = typer.Option([], "--set", help="Override a key: --set data.train=other.xml"),
     mirror: str | None = typer.Option(None, "--mirror", metavar="URL", help=MIRROR_HELP),
 ) -> None:
     """What `make train` runs before training: each data and vector file is looked for where
     training looks; a missing one that sentinet knows (the SentiRuEval-2016 files, navec) is
     downloaded and verified, any other missing file is an error naming where it looked."""
+    config_as_option("fetch", stray)
+    if config is None:
+        raise SentinetError("fetch needs --config FILE")
     from sentinet.api import fetch as fetch_files
     from sentinet.downloads.fetch import Fetched
 
@@ -273,6 +279,9 @@ def _name_values(command) -> None:
     """``--config FILE``, ``RUN``: every value in --help named after what it is, where typer
     would print its type (``<path>``, ``<int range>``) and braces (``{run}``)."""
     for param in command.params:
+        if getattr(param, "hidden", False):  # e.g. train's stray positional config: not in the usage line
+            param.get_usage_pieces = lambda ctx: []
+            continue
         if getattr(param, "is_flag", False) or param.metavar is not None:
             continue
         param.metavar = VALUE_NAMES.get(param.name, param.name.upper())

@@ -180,8 +180,9 @@ class ModelConfig:
     embedding_dropout: float = bounded(0.0, ge=0, lt=1)  # dropout on the word vectors
     head_dropout: float = bounded(0.5, ge=0, lt=1)  # dropout before the linear head
     # Kim (2014): a frozen and a trainable copy of the vectors side by side (the encoder sees
-    # 2 x dim inputs), and rows of the head's weights rescaled to at most this L2 norm.
-    multichannel: bool = False  # Kim's frozen + trainable copy
+    # 2 x dim inputs)
+    multichannel: bool = False
+    # Kim (2014): rows of the head's weights rescaled to at most this L2 norm.
     head_max_norm: float | None = bounded(None, gt=0)  # null: no limit
     # training only: this share of word ids is replaced by <unk>
     word_dropout: float = bounded(0.0, ge=0, lt=1)

@@ -97,3 +97,10 @@ def test_the_reference_is_tidy_markdown():
     assert all(line == line.rstrip() for line in text.splitlines())
     for row in (line for line in text.splitlines() if line.startswith("| `")):
         assert len(re.split(r"(?<!\\)\|", row)) == 6, row  # four cells: no stray | splits one
+
+
+def test_a_comment_above_one_field_stays_with_that_field() -> None:
+    """multichannel's text once swallowed head_max_norm's: each row says its own field only."""
+    rows = {line.split("|")[1].strip(): line for line in reference_markdown().splitlines() if line.startswith("| `")}
+    assert "L2 norm" in rows["`model.head_max_norm`"] and "L2 norm" not in rows["`model.multichannel`"]
+    assert "trainable copy" in rows["`model.multichannel`"]

@@ -230,3 +230,10 @@ def test_a_data_file_beside_the_config_is_found_from_anywhere(tmp_path):
     missing = run_cli("train", "--config", "../project/my.yaml", "--dry-run", "--set", "data.train=nope.xml",
                       cwd=elsewhere, env=env)
     assert_one_line_error(missing, "data.train: nope.xml not found in data/, ", f", nor beside the config in {project}/;")
+
+
+@pytest.mark.parametrize("command", ["train", "fetch"])
+def test_a_config_given_without_config_says_how(tmp_path, command):
+    result = run_cli(command, "my.yaml", cwd=tmp_path)
+    assert_one_line_error(result, f"{command} takes the config as an option: sentinet {command} --config my.yaml")
+    assert "[STRAY" not in run_cli(command, "--help").stdout
