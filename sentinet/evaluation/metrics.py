@@ -90,7 +90,14 @@ def scores(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label], labels: L
         result.update(sentirueval_scores(as_ids, [labels.to_class(p) for p in pred], roles[-1], roles[1]))
     y_true, y_pred = class_pairs(gold, pred, labels)
     values = list(range(len(labels)))
-    result["macro_f1"] = float(f1_score(y_true, y_pred, labels=values, average="macro", zero_division=0))
+    # Macro-F1 averages the classes that occur in gold or in the predictions, as scikit-learn
+    # does without `labels`: a class absent from both has no F1 to count (counting it as 0 gave a
+    # perfect sample macro-F1 0.667); which classes were left out is said beside the score.
+    present = sorted(set(y_true) | set(y_pred))
+    result["macro_f1"] = float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+                               if present else 0.0)
+    if len(present) < len(values) and present:
+        result["macro_f1_left_out"] = [labels.names[i] for i in values if i not in set(present)]
     result["weighted_f1"] = float(f1_score(y_true, y_pred, labels=values, average="weighted", zero_division=0))
     result["accuracy"] = sum(t == p for t, p in zip(y_true, y_pred)) / max(len(y_true), 1)
     result["pairs"], result["items"] = len(y_true), len(gold)
@@ -133,7 +140,10 @@ def all_scores(record: Mapping, digits: int = 4) -> str:
         keys.remove(first)
         keys.insert(0, first)
     names = {**NAMES, "f_pos": "F1+", "f_neg": "F1-"}
-    return "  ".join(f"{names[k]} {record[k]:.{digits}f}" for k in keys)
+    line = "  ".join(f"{names[k]} {record[k]:.{digits}f}" for k in keys)
+    if record.get("macro_f1_left_out") and "macro_f1" in keys:
+        line += f"  (macro-F1 leaves out {', '.join(map(str, record['macro_f1_left_out']))}: in neither gold nor predictions)"
+    return line
 
 
 def summarise(bests: Sequence[Mapping]) -> dict:

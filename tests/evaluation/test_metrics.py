@@ -157,3 +157,21 @@ def test_confused_pairs_count_both_directions():
     # a↔b: a→b 2, b→a 1 (3); a↔c: c→a 1; b↔c: b→c 1
     assert r["confused_pairs"][0] == ["a", "b", 2, 1]
     assert sorted(map(tuple, r["confused_pairs"][1:])) == [("a", "c", 0, 1), ("b", "c", 1, 0)]
+
+
+def test_macro_f1_averages_the_classes_that_occur_as_sklearn_does_and_says_which_it_left_out() -> None:
+    from sklearn.metrics import f1_score
+
+    from sentinet.evaluation.metrics import all_scores, scores
+    from sentinet.labels import LabelSet
+
+    labels = LabelSet.of([-1, 0, 1])
+    gold, pred = [{"x": 1}, {"x": 1}, {"x": 0}], [1, 1, 0]  # a perfect sample without negatives
+    result = scores(gold, pred, labels, "macro_f1")
+    assert result["macro_f1"] == 1.0 == result["accuracy"]  # not 0.667: no F1 for a class never seen
+    assert result["macro_f1_left_out"] == ["negative"]
+    assert all_scores(result).endswith("(macro-F1 leaves out negative: in neither gold nor predictions)")
+    gold, pred = [{"x": 1}, {"x": 0}, {"x": 0}, {"x": 1}], [1, 0, 1, -1]  # a wrong negative: it counts
+    result = scores(gold, pred, labels, "macro_f1")
+    assert result["macro_f1"] == pytest.approx(f1_score([1, 0, 0, 1], [1, 0, 1, -1], average="macro"))
+    assert "macro_f1_left_out" not in result
