@@ -40,7 +40,8 @@ class DataConfig:
     train: str | list[str] = ""
     train_weights: list[float] = bounded([], gt=0)  # per train file loss weight (default 1 each)
     dev: str | None = None  # explicit dev file; when absent, a stratified split of train
-    format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt")  # auto: from the file extension
+    # auto: from the file extension (a .txt whose first line starts with __label__ is fastText's)
+    format: str = choice("auto", "sentirueval", "tsv", "csv", "jsonl", "txt", "fasttext")
     # TSV/CSV quoting. auto: TSV has none (a tab separates, a newline ends a record, a '"' is
     # just a character, as in raw tweet exports) and CSV is quoted ("a, b" and "" inside, RFC
     # 4180). none / quoted force one reading for both.

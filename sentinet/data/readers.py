@@ -31,7 +31,8 @@ from sentinet.fileio import atomic_open
 
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
 META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
-DATA_FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt")
+DATA_FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt", "fasttext")
+FASTTEXT_LABEL = "__label__"  # fastText's label prefix: `__label__positive some text`
 EXTENSIONS = {
     ".xml": "sentirueval",
     ".tsv": "tsv",
@@ -68,8 +69,12 @@ TEXT_COLUMN_FIX = "set data.text_column"  # what read_records' errors advise by 
 
 
 def detect_data_format(path: Path) -> str:
-    """The format implied by the file extension, so configs can say ``format: auto``."""
+    """The format implied by the file extension, so configs can say ``format: auto``; a .txt file
+    (or one without a known extension) whose first line starts with ``__label__`` is fastText's."""
     suffix = Path(path).suffix.lower()
+    if suffix in (".txt", ".ft") or suffix not in EXTENSIONS:
+        if _starts_with_fasttext_label(Path(path)):
+            return "fasttext"
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
     what = f"extension {suffix!r}" if suffix else "no extension"
@@ -77,6 +82,16 @@ def detect_data_format(path: Path) -> str:
         f"{path}: cannot tell the data format from {what}; set data.format to one of "
         f"{', '.join(DATA_FORMATS)}"
     )
+
+
+def _starts_with_fasttext_label(path: Path) -> bool:
+    """Whether the file's first non-empty line begins with ``__label__`` (a peek, not a read)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head.startswith(FASTTEXT_LABEL.encode())
 
 
 def parse_label(value: object, where: str) -> int | str | None:
@@ -111,6 +126,8 @@ def read_records(
             records = _read_sentirueval(path)
         elif format == "txt":
             records = _read_txt(path)
+        elif format == "fasttext":
+            records = _read_fasttext(path)
         elif format == "jsonl":
             records = _read_jsonl(path, text_column, label_column, id_column, date_column, text_column_fix)
         else:
@@ -190,6 +207,34 @@ def _checked_length(text: str, name: str, n: int | str, what: str = "line") -> s
 
 def _read_txt(path: Path) -> list[Record]:
     return [Record(str(n), line) for n, line in _lines(_read_text(path), str(path)) if line.strip()]
+
+
+def _read_fasttext(path: Path) -> list[Record]:
+    """fastText's supervised format: ``__label__x text`` per line (a line without a label is
+    an unlabelled record). Several labels on one line are multi-label data, which sentinet does
+    not train on yet: refused, naming the line, rather than one label silently kept."""
+    records = []
+    for n, line in _lines(_read_text(path), str(path)):
+        if not line.strip():
+            continue
+        labels, text = fasttext_line(line)
+        if len(labels) > 1:
+            raise SentinetError(f"{path}: line {n}: {len(labels)} labels ({' '.join(labels[:3])}); one label "
+                                "per text is supported (multi-label data is not, yet)")
+        label = _checked_label(parse_label(labels[0], f"{path}: line {n}"), f"{path}: line {n}") if labels else None
+        records.append(Record(str(n), text, {} if label is None else {SINGLE_LABEL: label}))
+    return records
+
+
+def fasttext_line(line: str) -> tuple[list[str], str]:
+    """(labels without their prefix, text) of one fastText line: the leading ``__label__``
+    words are labels, the rest is the text."""
+    labels, rest = [], line.strip()
+    while rest.startswith(FASTTEXT_LABEL):
+        word, _, rest = rest.partition(" ")
+        labels.append(word.removeprefix(FASTTEXT_LABEL))
+        rest = rest.lstrip()
+    return labels, rest
 
 
 def _read_jsonl(path: Path, text_column: str, label_column: str, id_column: str,
@@ -286,6 +331,9 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
     if format == "txt":
         yield from (Record(str(n), line) for n, line in lines if line.strip())
         return
+    if format == "fasttext":  # labels are not read: predict labels the text after them
+        yield from (Record(str(n), fasttext_line(line)[1]) for n, line in lines if line.strip())
+        return
     if format == "jsonl":
         for n, line in lines:
             if line.strip():
@@ -294,7 +342,7 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
                              _jsonl_text(path, n, obj, text_column, "use --text-column"))
         return
     if format not in ("tsv", "csv"):
-        raise SentinetError(f"{name}: {format} cannot be streamed (use txt, jsonl, tsv or csv)")
+        raise SentinetError(f"{name}: {format} cannot be streamed (use txt, fasttext, jsonl, tsv or csv)")
     rows = table_rows(lines, format, is_quoted(format, quoting), name)
     for count, cells in enumerate(table_cells(rows, name, text_column, "use --text-column"), 1):
         yield Record(cells.get(id_column, str(count)), cells[text_column])

@@ -451,3 +451,28 @@ def test_a_line_past_max_line_chars_is_refused_in_every_line_format(tmp_path):
         list(stream_records(io.StringIO(f"ok\n{huge}"), "txt", "<stdin>"))
     exactly = list(stream_records(io.StringIO("a" * MAX_LINE_CHARS + "\r\nok\n"), "txt", "<stdin>"))
     assert [len(r.text) for r in exactly] == [MAX_LINE_CHARS, 2]  # the limit itself is fine, \r\n or not
+
+
+def test_fasttext_lines_are_labels_then_text(tmp_path) -> None:
+    from sentinet.data.readers import detect_data_format, fasttext_line, read_records
+
+    assert fasttext_line("__label__positive  спасибо, банк\r") == (["positive"], "спасибо, банк")
+    assert fasttext_line("__label__-1 __label__x a b") == (["-1", "x"], "a b")
+    assert fasttext_line("no label here") == ([], "no label here")
+    path = tmp_path / "train.txt"
+    path.write_text("\ufeff__label__positive спасибо\n__label__-1 ужас\n\nбез метки\n", encoding="utf-8")
+    assert detect_data_format(path) == "fasttext"  # by content: a .txt of plain lines stays txt
+    (tmp_path / "plain.txt").write_text("просто текст\n", encoding="utf-8")
+    assert detect_data_format(tmp_path / "plain.txt") == "txt"
+    records = read_records(path)
+    assert [(r.id, r.text, r.labels) for r in records] == [
+        ("1", "спасибо", {"label": "positive"}), ("2", "ужас", {"label": -1}), ("4", "без метки", {})]
+
+
+def test_several_fasttext_labels_on_a_line_are_refused_in_one_line(tmp_path) -> None:
+    from sentinet.data.readers import read_records
+
+    path = tmp_path / "multi.txt"
+    path.write_text("__label__a ok\n__label__a __label__b both\n", encoding="utf-8")
+    with pytest.raises(SentinetError, match=r"multi.txt: line 2: 2 labels \(a b\); one label per text"):
+        read_records(path)
