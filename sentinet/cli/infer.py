@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilities within ~1e-2 "
              "of the float model's.")
+COUNT_LIMIT = 256 * 2**20  # bytes: the most predict reads ahead to count records for its bar
 THREADS_HELP = "CPU threads for torch (default: the cores other processes leave free, re-read as it runs)."
 
 
@@ -152,6 +153,9 @@ def predict(
                                    "classes and their probabilities (label_1, p_1, ...) instead of one "
                                    "column per class: for label sets too large to list."),
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    threshold: str | None = typer.Option(None, "--threshold", metavar="P", help="Uncertain rows: a record "
+                                         "whose top class probability is below P (0 < P <= 1) gets an "
+                                         "empty label (null in JSONL); its probabilities are written as ever."),
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
@@ -165,6 +169,7 @@ def predict(
         raise SentinetError(f"--input-format {input_format!r}: choose one of auto, {', '.join(DATA_FORMATS)}")
     if quoting is not None and quoting not in QUOTINGS:
         raise SentinetError(f"--quoting {quoting!r}: choose one of {', '.join(QUOTINGS)}")
+    least = _threshold(threshold)
     stdin = input_file == "-"
     source = 0 if stdin else Path(input_file)
     replaced = output is not None and check_output(output, [source, *run_files(run)])
@@ -173,9 +178,12 @@ def predict(
     if not stdin:
         check_readable(Path(input_file))
     fmt = _input_format(input_file, input_format, output_format, output, top)
+    if least is not None and output_format == "sentirueval":
+        raise SentinetError("--threshold: --format sentirueval fills in -1/0/1 for every company a tweet "
+                            "mentions, with no uncertain mark; use csv, tsv or jsonl")
     model = load_model(run, device, int8, threads)
     predictor, kept = model.predictor, [] if summary else None
-    row_format = writers.RowFormat(output_format, echo, top)
+    row_format = writers.RowFormat(output_format, echo, top, least)
     d = predictor.config.data
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
@@ -188,7 +196,45 @@ def predict(
     if output is not None:
         typer.echo(f"wrote {count} predictions to {output}{replaced_note(replaced)}", err=True)
     if kept is not None:
-        _print_summary(model, kept)
+        _print_summary(model, kept, least)
+
+
+def _threshold(text: str | None) -> float | None:
+    """--threshold as a probability, every bad value (``abc``, ``0``, ``1.5``, ``nan``) refused
+    in one line before the model loads."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise SentinetError(f"--threshold {text!r}: give a probability above 0 and at most 1, such as 0.6")
+    return value
+
+
+def _show_progress(output: Path | None) -> bool:
+    """A bar on stderr, unless the rows go to the same terminal (they are the progress then,
+    and a bar redrawn between them would tear them); tqdm also draws it only on a terminal."""
+    import sys
+
+    return output is not None or not sys.stdout.isatty()
+
+
+def _records_in(input_file: str, fmt: str) -> int | None:
+    """The bar's total: a regular file's non-blank lines, less a table's header, when stderr is
+    a terminal to show it. Reading ahead costs under half a second a million tweets, little
+    beside labelling them; a CSV text holding a line break makes it an upper bound. None (a
+    running count and rate instead) for standard input, a pipe, or a file too big to count
+    quickly (over COUNT_LIMIT)."""
+    import sys
+
+    path = Path(input_file)
+    if input_file == "-" or not sys.stderr.isatty() or not path.is_file() or path.stat().st_size > COUNT_LIMIT:
+        return None
+    with path.open("rb") as f:
+        lines = sum(1 for line in f if line.strip())
+    return max(lines - (fmt in ("tsv", "csv")), 0)
 
 
 def _input_format(input_file: str, input_format: str, output_format: str, output: Path | None,
@@ -219,11 +265,16 @@ def _predict_lines(predictor: Predictor, input_file: str, fmt: str, columns: dic
         lines = streams.CountedLines(stream)
         name = "<stdin>" if input_file == "-" else input_file
         records = streams.not_empty(stream_records(lines, fmt, name, **columns), lines, name, fmt)
-        return writers.write_predictions(predictor, records, out, row_format, batch_size, chunk_size, kept)
+        bar = _show_progress(output)
+        total = _records_in(input_file, fmt) if bar else None
+        return writers.write_predictions(predictor, records, out, row_format, batch_size, chunk_size, kept,
+                                         bar, total)
 
 
-def _print_summary(model, kept: list) -> None:
-    """--summary: the input's class shares by the three estimators, on stderr (stdout holds rows)."""
+def _print_summary(model, kept: list, threshold: float | None) -> None:
+    """--summary: the input's class shares by the three estimators, on stderr (stdout holds rows).
+    The shares are of every text (an estimate of the whole input, which --threshold does not
+    change); with --threshold a last line says how many rows were written uncertain."""
     import numpy as np
 
     from sentinet.evaluation.prevalence import summary_table
@@ -232,10 +283,15 @@ def _print_summary(model, kept: list) -> None:
     block = model.prevalence_of(probs)
     if "left_out" in block:
         typer.echo(block["left_out"], err=True)
-        return
-    typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
-               f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):", err=True)
-    typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
+    else:
+        typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
+                   f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):",
+                   err=True)
+        typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
+    if threshold is not None:
+        uncertain = sum(writers.is_uncertain(top, threshold) for top in probs.max(axis=1))
+        typer.echo(f"uncertain: {uncertain} of {len(probs)} texts have a top probability below "
+                   f"{threshold:g} (written with an empty label; the shares count every text)", err=True)
 
 
 def _refuse_stdout_on(input_path: Path) -> None:
@@ -265,7 +321,8 @@ def _predict_xml(predictor: Predictor, input_file: Path, output: Path | None, ro
         write_sentirueval(input_file, {r.id: as_sentiment[y] for r, y in zip(records, labels)}, output)
         return len(records)
     with streams.output_stream(output) as out:
-        return writers.write_predictions(predictor, iter(records), out, row_format, batch_size, 4096, kept)
+        return writers.write_predictions(predictor, iter(records), out, row_format, batch_size, 4096, kept,
+                                         _show_progress(output), len(records))
 
 
 def explain(

@@ -25,14 +25,25 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def is_uncertain(top: float, threshold: float | None) -> bool:
+    """Whether a row's top class probability, as written (six digits), is below ``threshold``
+    (predict --threshold): judged on the written number, so whoever reads the file can check
+    every mark against the probabilities beside it."""
+    return threshold is not None and round(float(top), 6) < threshold
+
+
 @dataclass(frozen=True)
 class RowFormat:
     """What a prediction row holds: ``format`` (csv, tsv, jsonl), the text too (``echo``), and
-    one probability column per class or, with ``top``, the K most probable classes."""
+    one probability column per class or, with ``top``, the K most probable classes. With
+    ``threshold``, a row whose top probability is below it is uncertain: its label is empty
+    (null in JSONL), which no class can be (an empty or NULL label is a missing one), so the
+    mark cannot clash with a class name and the columns stay those of a row without it."""
 
     format: str = "csv"
     echo: bool = False
     top: int | None = None
+    threshold: float | None = None
 
     def columns(self, names: Sequence[str]) -> list[str]:
         if self.top is None:
@@ -47,24 +58,34 @@ class RowFormat:
         else:
             order = np.argsort(-probs, kind="stable")[: self.top]
             cells = [c for i in order for c in (values[i], round(float(probs[i]), 6))]
+        if is_uncertain(probs.max(), self.threshold):
+            label = None if self.format == "jsonl" else ""
         return [record.id, label, *cells, *([record.text] if self.echo else [])]
 
 
 def write_predictions(predictor: Predictor, records, out, row_format: RowFormat, batch_size: int,
-                      chunk_size: int, keep: list | None = None) -> int:
+                      chunk_size: int, keep: list | None = None, progress: bool = False,
+                      total: int | None = None) -> int:
     """Label ``records`` chunk by chunk, writing and flushing each chunk's rows; ``keep``
-    collects each chunk's probabilities (for --summary: a few bytes per record)."""
+    collects each chunk's probabilities (for --summary: a few bytes per record). ``progress``:
+    a bar of the records labelled (of ``total``, when known) on stderr, drawn only when stderr
+    is a terminal (tqdm's ``disable=None``), so a file or pipe never holds one."""
+    from tqdm import tqdm
+
     classes = predictor.classes
     write_row = row_writer(out, row_format.format, row_format.columns(classes.names))
     count = 0
-    while chunk := list(itertools.islice(records, chunk_size)):
-        probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
-        if keep is not None:
-            keep.append(probs)
-        for r, y, p in zip(chunk, predictor.labels(probs), probs):
-            write_row(row_format.row(r, y, p, classes.values))
-        out.flush()
-        count += len(chunk)
+    with tqdm(total=total, desc="predict", unit=" records", leave=False, dynamic_ncols=True,
+              disable=None if progress else True) as bar:
+        while chunk := list(itertools.islice(records, chunk_size)):
+            probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
+            if keep is not None:
+                keep.append(probs)
+            for r, y, p in zip(chunk, predictor.labels(probs), probs):
+                write_row(row_format.row(r, y, p, classes.values))
+            out.flush()
+            count += len(chunk)
+            bar.update(len(chunk))
     return count
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sentinet.data.readers import Record
-from sentinet.inference.writers import RowFormat, not_formula, row_writer, write_predictions
+from sentinet.inference.writers import RowFormat, is_uncertain, not_formula, row_writer, write_predictions
 from sentinet.labels import LabelSet
 
 SENTIMENT = LabelSet.of([-1, 0, 1])
@@ -46,6 +46,22 @@ def test_a_top_k_row_orders_classes_by_probability_and_ties_by_class_order() -> 
     probs = np.array([0.25, 0.5, 0.25])
     assert RowFormat(top=3).row(record, 0, probs, SENTIMENT.values) == ["1", 0, 0, 0.5, -1, 0.25, 1, 0.25]
     assert RowFormat(top=1).row(record, 0, probs, SENTIMENT.values) == ["1", 0, 0, 0.5]  # values, not names
+
+
+def test_a_row_below_the_threshold_has_an_empty_label_and_every_probability() -> None:
+    record, probs = Record("7", "x"), np.array([0.2, 0.35, 0.45], dtype=np.float32)
+    assert RowFormat(threshold=0.5).row(record, 1, probs, SENTIMENT.values) == ["7", "", 0.2, 0.35, 0.45]
+    assert RowFormat("tsv", threshold=0.5, top=1).row(record, 1, probs, SENTIMENT.values) == ["7", "", 1, 0.45]
+    assert RowFormat("jsonl", threshold=0.5).row(record, 1, probs, SENTIMENT.values)[1] is None  # null
+    assert RowFormat(threshold=0.45).row(record, 1, probs, SENTIMENT.values)[1] == 1  # at P: certain
+    assert RowFormat().row(record, 1, probs, SENTIMENT.values)[1] == 1
+
+
+def test_uncertainty_is_judged_on_the_written_six_digits() -> None:
+    assert not is_uncertain(0.4999996, 0.5)  # written 0.5: not below 0.5
+    assert is_uncertain(0.4999994, 0.5)  # written 0.499999
+    assert not is_uncertain(np.float32(0.9999999), 1.0)  # written 1.0
+    assert not is_uncertain(0.1, None)
 
 
 # --------------------------------------------------------------------------------------
@@ -173,3 +189,10 @@ def test_write_predictions_of_no_records_writes_the_header_only() -> None:
     out = io.StringIO()
     assert write_predictions(FakePredictor(), iter([]), out, RowFormat(format="tsv"), 8, 2) == 0
     assert out.getvalue() == "id\tlabel\tp_negative\tp_neutral\tp_positive\n"
+
+
+def test_write_predictions_draws_no_bar_when_stderr_is_not_a_terminal(capsys) -> None:
+    out = io.StringIO()
+    assert write_predictions(FakePredictor(), iter([Record("1", "x")]), out, RowFormat(), 8, 2, progress=True,
+                             total=1) == 1
+    assert capsys.readouterr().err == ""  # tqdm's disable=None: a file or pipe gets no bar
