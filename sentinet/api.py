@@ -221,7 +221,7 @@ def load(path: str | Path, device: str = "auto", int8: bool = False, threads: in
 def train(config: str | Path | Config | dict | None = None, overrides: Sequence[str] = (),
           output_dir: str | Path | None = None, device: str | None = None, *, seeds: int | None = None,
           folds: int | None = None, resume: str | Path | None = None, dry_run: bool = False,
-          threads: int | None = None) -> Path | EnsembleResult | None:
+          threads: int | None = None, run_dir: str | Path | None = None) -> Path | EnsembleResult | None:
     """Train as ``sentinet train`` does (sentinet.training.workflows); ``config`` is a YAML path
     (with ``overrides`` like ``--set``: ``a.b=value``), a Config or a dict of the YAML's shape.
 
@@ -233,12 +233,13 @@ def train(config: str | Path | Config | dict | None = None, overrides: Sequence[
     - ``resume=RUN_DIR`` (nothing else but ``device``) continues an interrupted run, returning
       its directory, or a group directory, returning its EnsembleResult;
     - ``dry_run=True`` checks config, data, vectors and model, writes nothing, returns None.
-    ``threads``: torch CPU threads (train.num_threads). With ``train.baseline`` the linear
+    ``threads``: torch CPU threads (train.num_threads); ``run_dir``: the run (or group) directory
+    exactly, a new or empty folder. With ``train.baseline`` the linear
     baseline is fitted after a run or seed ensemble, as the CLI does."""
     from sentinet.training.workflows import train_workflow
 
     trained = train_workflow(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
-                             output_dir=output_dir, device=device, threads=threads)
+                             output_dir=output_dir, device=device, threads=threads, run_dir=run_dir)
     result = trained.result
     if result is None:  # a dry run
         return None

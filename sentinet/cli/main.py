@@ -53,6 +53,8 @@ def train(
                                        "from its last.pt (with its own config.yaml)."),
     device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     output_dir: Path | None = typer.Option(None, help="Where run directories go (overrides run.output_dir)."),
+    run_dir: Path | None = typer.Option(None, "--run-dir", help="The run (or --seeds/--folds group) directory "
+                                        "exactly, instead of <output-dir>/<name>-<time>: a new or empty folder."),
     seeds: int = typer.Option(1, min=1, help="Train N seeds and write an ensemble of them too."),
     folds: int = typer.Option(0, min=0, help="k-fold cross-validation (data.split: random, grouped "
                               "or temporal folds): mean ± std, out-of-fold score, fold ensemble."),
@@ -68,7 +70,7 @@ def train(
     from sentinet.training.workflows import train_workflow
 
     trained = train_workflow(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
-                             output_dir=output_dir, device=device or None, threads=threads,
+                             output_dir=output_dir, device=device or None, threads=threads, run_dir=run_dir,
                              on_note=lambda note: typer.echo(f"note: {note}", err=True))
     if trained.result is None:
         typer.echo("dry run: config, data and vectors are fine; nothing was written")
@@ -271,7 +273,7 @@ def main() -> None:
 
 
 # How --help names the values of options whose parameter name says less than this.
-VALUE_NAMES = {"config": "FILE", "overrides": "KEY=VALUE", "resume": "RUN_DIR", "output_dir": "DIR",
+VALUE_NAMES = {"config": "FILE", "overrides": "KEY=VALUE", "resume": "RUN_DIR", "output_dir": "DIR", "run_dir": "DIR",
                "output": "FILE", "space": "FILE"}
 
 

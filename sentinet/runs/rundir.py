@@ -68,11 +68,13 @@ def new_run_dir(output_dir: str | Path, name: str) -> Path:
 
 
 def create_run_dir(path: Path) -> Path:
-    """Make ``path`` (which must not exist) and mark it incomplete before anything else."""
+    """Make ``path`` (which must not exist, or be an empty folder: ``train --run-dir``) and mark
+    it incomplete before anything else."""
     try:
         path.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
-        raise
+        if not (path.is_dir() and not path.is_symlink() and not any(path.iterdir())):
+            raise
     except OSError as exc:
         raise SentinetError(f"{path}: cannot create run directory ({exc.strerror})") from None
     try:

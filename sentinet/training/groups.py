@@ -39,10 +39,11 @@ class EnsembleResult:
     summary: dict  # mean/std of the members and the ensemble's dev scores
 
 
-def train_ensemble(config: Config, seeds: int, group: Path | None = None) -> EnsembleResult:
+def train_ensemble(config: Config, seeds: int, group: Path | None = None,
+                   into: Path | None = None) -> EnsembleResult:
     """Train ``seeds`` models (train.seed, train.seed + 1, ...) on one dev split and combine
-    them; ``group`` resumes that group directory instead of starting one."""
-    path = group or _new_group(config, "seeds", seeds, f"ensemble{seeds}")
+    them; ``group`` resumes that group directory instead of starting one, ``into`` names the new one."""
+    path = group or _new_group(config, "seeds", seeds, f"ensemble{seeds}", into)
     members, stop = _train_members(path, _members(config, "seeds", seeds), fresh=group is None)
     gold = members[0].dev_gold
     probs = np.mean([m.dev_probs for m in members], axis=0)
@@ -54,13 +55,13 @@ def train_ensemble(config: Config, seeds: int, group: Path | None = None) -> Ens
 
 def cross_validate(config: Config, folds: int,
                    on_fold: Callable[[int, TrainResult], None] | None = None,
-                   group: Path | None = None) -> EnsembleResult:
+                   group: Path | None = None, into: Path | None = None) -> EnsembleResult:
     """k-fold cross-validation: fold i of ``folds`` is dev for member i (``data.split`` says
     how folds are cut). Reports mean ± std over folds and the out-of-fold score (each tweet
     predicted by the one model that did not train on it); the fold models form an ensemble.
     ``on_fold(i, result)`` runs after each fold (``sentinet tune`` prunes from it); ``group``
     resumes that group directory instead of starting one."""
-    path = group or _new_group(config, "folds", folds, f"folds{folds}")
+    path = group or _new_group(config, "folds", folds, f"folds{folds}", into)
     members, stop = _train_members(path, _members(config, "folds", folds), fresh=group is None,
                                    on_member=on_fold)
     gold = [g for m in members for g in m.dev_gold]
@@ -84,10 +85,12 @@ def resume_group(path: Path, device: str | None) -> EnsembleResult:
     return cross_validate(config, count, group=path)
 
 
-def _new_group(config: Config, kind: str, count: int, label: str) -> Path:
-    """The group directory, its resolved config and plan; data paths are checked first."""
+def _new_group(config: Config, kind: str, count: int, label: str, into: Path | None = None) -> Path:
+    """The group directory (``into``, or a new timestamped one), its resolved config and plan;
+    data paths are checked first."""
     config = resolve_paths(copy.deepcopy(config))
-    path = rundir.new_run_dir(config.run.output_dir, f"{config.run.name}-{label}")
+    path = rundir.create_run_dir(into) if into else rundir.new_run_dir(config.run.output_dir,
+                                                                         f"{config.run.name}-{label}")
     try:  # the plan first: a directory with a config.yaml and no plan would pass for a run
         rundir.write_group_plan(path, kind, count)
         rundir.write_config(config, path / rundir.CONFIG)

@@ -40,6 +40,7 @@ class TrainPlan:
     group: bool = False  # resume names a --seeds/--folds group directory
     device: str | None = None  # a resumed group's --device
     dry_run: bool = False
+    run_dir: Path | None = None  # --run-dir: this new or empty folder instead of a timestamped one
     notes: list[str] = field(default_factory=list)  # what the user should hear before training
 
 
@@ -71,12 +72,13 @@ class Trained:
 def train_workflow(config: ConfigSource | None = None, overrides: Sequence[str] = (), *,
                    seeds: int | None = None, folds: int | None = None, resume: str | Path | None = None,
                    dry_run: bool = False, output_dir: str | Path | None = None, device: str | None = None,
-                   threads: int | None = None, on_note: Callable[[str], None] | None = None) -> Trained:
+                   threads: int | None = None, run_dir: str | Path | None = None,
+                   on_note: Callable[[str], None] | None = None) -> Trained:
     """``sentinet train`` as a call: see ``plan_training`` for the arguments. Notes (e.g. that
     ``train.baseline`` is not fitted with folds) go to ``on_note`` before training starts
     (default: a Python warning)."""
     plan = plan_training(config, overrides, seeds=seeds, folds=folds, resume=resume, dry_run=dry_run,
-                         output_dir=output_dir, device=device, threads=threads)
+                         output_dir=output_dir, device=device, threads=threads, run_dir=run_dir)
     for note in plan.notes:
         if on_note is None:
             warnings.warn(note, stacklevel=2)
@@ -88,13 +90,13 @@ def train_workflow(config: ConfigSource | None = None, overrides: Sequence[str] 
 def plan_training(config: ConfigSource | None = None, overrides: Sequence[str] = (), *,
                   seeds: int | None = None, folds: int | None = None, resume: str | Path | None = None,
                   dry_run: bool = False, output_dir: str | Path | None = None, device: str | None = None,
-                  threads: int | None = None) -> TrainPlan:
+                  threads: int | None = None, run_dir: str | Path | None = None) -> TrainPlan:
     """Check a training request without torch: ``config`` is a YAML path (``overrides`` are its
     ``a.b=value`` items, like --set), a Config or a dict of the YAML's shape; ``seeds`` N trains N
     seeds and their ensemble, ``folds`` K k-fold cross-validation (one or the other); ``resume``
     continues a run or group directory as it was configured (give nothing else but ``device``);
-    ``dry_run`` builds data, vectors and model and stops. Problems raise SentinetError with the
-    CLI's message."""
+    ``dry_run`` builds data, vectors and model and stops; ``run_dir`` names the run (or group)
+    directory exactly: a new or empty folder. Problems raise SentinetError with the CLI's message."""
     seeds, folds = _count(seeds, 1, "seeds"), _count(folds, 0, "folds")
     if folds and seeds > 1:
         raise SentinetError("--folds and --seeds: choose one (for seeds of folds, run --folds once per train.seed)")
@@ -103,7 +105,7 @@ def plan_training(config: ConfigSource | None = None, overrides: Sequence[str] =
         _count(threads, 1, "threads")
     if resume is not None:
         if config is not None or overrides or seeds > 1 or folds or output_dir is not None or dry_run \
-                or threads is not None:
+                or threads is not None or run_dir is not None:
             raise SentinetError("--resume continues a run as it was configured: give only the run "
                                 "directory (and --device)")
         return _resume_plan(Path(resume), device)
@@ -117,7 +119,7 @@ def plan_training(config: ConfigSource | None = None, overrides: Sequence[str] =
     if threads is not None:
         cfg.train.num_threads = threads
     resolve_paths(cfg)  # a missing data or vectors file is said before torch starts
-    plan = TrainPlan(cfg, seeds, folds, dry_run=dry_run)
+    plan = TrainPlan(cfg, seeds, folds, dry_run=dry_run, run_dir=_fresh_folder(run_dir))
     if folds and not dry_run:  # a dry run builds one model: its folds are not looked at
         if cfg.data.dev:
             raise SentinetError("--folds: data.dev names a dev file; folds are carved from data.train")
@@ -142,12 +144,12 @@ def run_plan(plan: TrainPlan) -> Trained:
         train(cfg, dry_run=True)
         return Trained(None)
     if plan.folds:
-        return Trained(cross_validate(cfg, plan.folds))
+        return Trained(cross_validate(cfg, plan.folds, into=plan.run_dir))
     if plan.seeds > 1:
-        group = train_ensemble(cfg, plan.seeds)
+        group = train_ensemble(cfg, plan.seeds, into=plan.run_dir)
         ensemble = score_of(group.summary["ensemble"])
         return Trained(group, compare_baseline(cfg, ensemble, f"neural ({plan.seeds}-seed ensemble)"))
-    result = train(cfg, resume=plan.resume)  # a plain run, new or resumed
+    result = train(cfg, resume=plan.resume, into=plan.run_dir)  # a plain run, new or resumed
     return Trained(result, compare_baseline(cfg, score_of(result.best), "neural"))
 
 
@@ -210,6 +212,20 @@ def _resume_plan(run_dir: Path, device: str | None) -> TrainPlan:
                            f"--config {run_dir / CONFIG} --{kind} {count} --set train.epochs=N")
         return TrainPlan(None, resume=run_dir, group=True, device=device)
     return TrainPlan(resumable_config(run_dir, device), resume=run_dir)
+
+
+def _fresh_folder(run_dir: str | Path | None) -> Path | None:
+    """``--run-dir``: a folder that does not exist yet, or an empty one; a non-empty one is never
+    written into (a finished or interrupted run there is continued with --resume, not this)."""
+    if run_dir is None:
+        return None
+    path = Path(run_dir).expanduser()
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise SentinetError(f"--run-dir {run_dir}: not a folder; name a new or empty folder")
+    if path.is_dir() and any(path.iterdir()):
+        raise SentinetError(f"--run-dir {run_dir}: not empty; name a new or empty folder (a run there "
+                            f"continues with --resume {run_dir})")
+    return path.absolute()
 
 
 def finished(run_dir: Path, what: str, start: str) -> SentinetError:
