@@ -72,8 +72,7 @@ def tune(
     typer.echo(f"trials: {job.directory / 'trials.md'} (and trials.csv)"
                + (f"; best so far: {summary.picture}" if summary.picture else ""))
     if summary.best is not None:
-        score = f"mean dev F-macro over {folds} folds" if folds else "dev F-macro"
-        typer.echo(f"best: trial {summary.best.number}, {score} {summary.best.value:.4f} → {summary.best_path}")
+        typer.echo(f"best: trial {summary.best.number}, {summary.score} {summary.best.value:.4f} → {summary.best_path}")
     typer.echo(f"wall time {time.time() - started:.1f}s; {summary.trials} trials in study {job.name} "
                f"(sampler: {summary.sampler})")
     if interrupted:

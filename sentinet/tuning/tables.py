@@ -19,12 +19,35 @@ def scores(trials: list[FrozenTrial]) -> list[tuple[int, float | None]]:
             for t in sorted(trials, key=lambda t: t.number) if t.state.is_finished()]
 
 
-def score_name(base: dict, folds: int) -> str:
-    """"dev F-macro", "mean dev weighted-F1 over 5 folds": what the trials are scored by."""
+def study_metric(trials: list[FrozenTrial], base: dict) -> str:
+    """The train.metric the trials are scored by: as a trained trial resolved it (auto:
+    sentirueval for SentiRuEval labels, else macro_f1), else the base config's."""
+    for t in trials:
+        if t.user_attrs.get("metric"):
+            return t.user_attrs["metric"]
     train = base.get("train")
-    metric = train.get("metric", "auto") if isinstance(train, dict) else "auto"
-    name = NAMES.get(KEYS.get(metric, ""), "score")  # auto: F-macro or macro-F1, by the labels
+    return train.get("metric", "auto") if isinstance(train, dict) else "auto"
+
+
+def score_name(metric: str | None, folds: int = 0) -> str:
+    """"dev F-macro", "mean dev weighted-F1 over 5 folds": a train.metric named as train's log
+    names it ("dev score" for auto before a trial has resolved it by the labels)."""
+    name = NAMES.get(KEYS.get(metric or "", ""), "score")
     return f"mean dev {name} over {folds} folds" if folds else f"dev {name}"
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """Each dotted key by its shortest last part no other key ends with: train.optimizer.lr
+    → lr, model.encoder.dropout → encoder.dropout beside model.dropout."""
+    short = {}
+    for key in keys:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            name = ".".join(parts[-n:])
+            if sum(k == name or k.endswith("." + name) for k in keys) == 1:
+                break
+        short[key] = name
+    return short
 
 
 def trial_rows(trials: list[FrozenTrial], keys: list[str]) -> list[dict]:
@@ -38,11 +61,13 @@ def trial_rows(trials: list[FrozenTrial], keys: list[str]) -> list[dict]:
              "note": trial_note(t), "run_dir": t.user_attrs.get("run_dir", "")} for t in ranked]
 
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[dict], score: str = "score") -> str:
+    """The rows without run directories, the score column headed by its name (``score_name``)."""
     if not rows:
         return "(no trials yet)"
     columns = [c for c in rows[0] if c != "run_dir"]
-    return tables.markdown_table(columns, [[cell(row[c]) for c in columns] for row in rows])
+    header = [score if c == "score" else c for c in columns]
+    return tables.markdown_table(header, [[cell(row[c]) for c in columns] for row in rows])
 
 
 def csv_table(rows: list[dict]) -> str:

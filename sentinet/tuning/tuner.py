@@ -10,6 +10,7 @@ database after every run, so it covers every trial, wherever it ran.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -38,7 +39,8 @@ from sentinet.tuning.search_space import Job, Param, build_config, grid, grid_si
 from sentinet.tuning.storage import open_storage, shown_url
 from sentinet.tuning.state import WORKER, fail_abandoned, worker_name
 from sentinet.tuning.tables import (
-    cell, csv_table, markdown_table, scores, trial_note, trial_rows, trial_seconds, score_name,
+    cell, csv_table, markdown_table, scores, score_name, short_keys, study_metric, trial_note, trial_rows,
+    trial_seconds,
 )
 from sentinet.evaluation.metrics import score_of
 from sentinet.training.loop import TrainResult, train
@@ -116,18 +118,23 @@ def grid_budget(study: optuna.Study, job: Job, trials: int, seed: int) -> int:
 
 def objective(trial: Trial, job: Job) -> float:
     """Train the trial's config; its score is the dev score train.metric names (the fold mean
-    with --folds)."""
+    with --folds). Its training log goes to its run's train.log, not to the terminal, where
+    ``_print_trial`` sums it up in one line (warnings and errors still reach stderr)."""
     started = time.time()
     trial.set_user_attr(WORKER, worker_name())  # which machine, which process: see tuning/state.py
     try:
         config = trial_config(trial, job)
-        if job.folds:
-            cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
-            value, run_dir = score_of(cv.summary), cv.path
-        else:
-            result = train(config, callbacks=[_EpochPruner(trial)])
-            value, run_dir = score_of(result.best), result.run_dir
+        with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+            if job.folds:
+                cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
+                record, run_dir = cv.summary, cv.path
+            else:
+                result = train(config, callbacks=[_EpochPruner(trial)])
+                record, run_dir = result.best, result.run_dir
+        value = score_of(record)
         trial.set_user_attr("run_dir", str(run_dir))
+        if record.get("metric"):  # auto made concrete by the labels: what the summary names
+            trial.set_user_attr("metric", record["metric"])
     except Interrupted:  # Ctrl-C: training kept what it could, then stopped the study
         trial.set_user_attr("error", "interrupted")
         raise KeyboardInterrupt from None
@@ -172,7 +179,7 @@ class _EpochPruner(Callback):
         self.trial = trial
 
     def after_epoch(self, epoch: int, row: dict, run_dir: Path) -> None:
-        _report(self.trial, row["score"], epoch, f"epoch {epoch}")
+        _report(self.trial, row["score"], epoch, f"epoch {epoch}", score_name(row.get("metric")))
 
 
 def _fold_pruner(trial: Trial):
@@ -180,15 +187,16 @@ def _fold_pruner(trial: Trial):
 
     def on_fold(i: int, result: TrainResult) -> None:
         scores.append(score_of(result.best))
-        _report(trial, sum(scores) / len(scores), i + 1, f"fold {i + 1}")
+        _report(trial, sum(scores) / len(scores), i + 1, f"fold {i + 1}",
+                f"mean {score_name(result.best.get('metric'))}")
 
     return on_fold
 
 
-def _report(trial: Trial, score: float, step: int, where: str) -> None:
+def _report(trial: Trial, score: float, step: int, where: str, name: str) -> None:
     trial.report(score, step)
     if trial.should_prune():
-        trial.set_user_attr("pruned", f"{where}: dev score {score:.4f}, below the median")
+        trial.set_user_attr("pruned", f"{where}: {name} {score:.4f}, below the median")
         raise optuna.TrialPruned(where)
 
 
@@ -204,7 +212,7 @@ def optimize(job: Job, trials: int, timeout: float | None, seed: int, threads: i
         study_name=job.name, storage=open_storage(job.storage), sampler=make_sampler(job, seed),
         pruner=optuna.pruners.MedianPruner(PRUNE_AFTER_TRIALS, PRUNE_FROM_STEP))
     study.optimize(partial(objective, job=job), n_trials=trials or None, timeout=timeout,
-                   callbacks=[_print_trial])
+                   callbacks=[partial(_print_trial, job=job)])
 
 
 def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> bool:
@@ -226,6 +234,7 @@ def run(job: Job, trials: int, timeout: float | None, jobs: int, seed: int) -> b
                f"so far; {budget} "
                f"on {jobs} worker process{'es' if jobs > 1 else ''}"
                + (f", starting none after {timeout:g}s" if timeout else ""))
+    tqdm.write(f"one line per trial; each trial's training log: {job.directory / 'trials'}/trial<N>-*/train.log")
     threads = max(1, (os.cpu_count() or 1) // jobs)
     shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
     seeds = [grid_seed if job.sampler == "grid" else worker_seed(seed, before, i) for i in range(jobs)]
@@ -287,13 +296,21 @@ def _worker(job: Job, trials: int, timeout: float | None, seed: int, threads: in
         sys.exit(130)
 
 
-def _print_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-    """One line per finished trial, from whichever worker ran it."""
-    value = f"  dev score {trial.value:.4f}" if trial.state == TrialState.COMPLETE else ""
-    params = "  ".join(f"{k}={cell(v)}" for k, v in trial.params.items())
+def _print_trial(study: optuna.Study, trial: FrozenTrial, job: Job) -> None:
+    """One line per finished trial, from whichever worker ran it: its state, its score named
+    by train.metric, its values (short keys), its time, and *best when no other trial
+    finished so far scores as high; a pruned trial's note says where and why."""
+    value = best = ""
+    if trial.state == TrialState.COMPLETE:
+        value = f"  {score_name(study_metric([trial], job.base), job.folds)} {trial.value:.4f}"
+        others = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                  if t.number != trial.number]
+        best = "  *best" if trial.value > max(others, default=float("-inf")) else ""
+    short = short_keys(list(trial.params))
+    params = "  ".join(f"{short[k]}={cell(v)}" for k, v in trial.params.items())
     note = trial_note(trial)
     tqdm.write(f"trial {trial.number} {trial.state.name.lower()}{value}  {params}  "
-               f"({trial_seconds(trial):.1f}s){f'  [{note}]' if note else ''}")
+               f"({trial_seconds(trial):.1f}s){best}{f'  [{note}]' if note else ''}")
 
 
 class _UserErrorFilter(logging.Filter):
@@ -328,6 +345,7 @@ class Summary:
     best_path: Path | None
     sampler: str = "tpe"  # as the study records it, e.g. "grid (4 points, order from seed 13)"
     picture: Path | None = None  # best_so_far.png, when there is one
+    score: str = "dev score"  # what the trials are scored by, e.g. "dev macro-F1" (score_name)
 
 
 def summarize(job: Job) -> Summary:
@@ -335,20 +353,20 @@ def summarize(job: Job) -> Summary:
     study = optuna.load_study(study_name=job.name, storage=open_storage(job.storage))
     trials = study.get_trials(deepcopy=False)
     sampler = sampler_of(study)
+    score = score_name(study_metric(trials, job.base), job.folds)
     rows = trial_rows(trials, [p.key for p in job.space])
-    table = markdown_table(rows)
+    table = markdown_table(rows, score)
     atomic_write_text(job.directory / "trials.md", f"# Study {job.name}\n\nSampler: {sampler}\n\n{table}\n")
     atomic_write_text(job.directory / "trials.csv", csv_table(rows))
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
-        return Summary(table, len(trials), None, None, sampler)
-    score = score_name(job.base, job.folds)
+        return Summary(table, len(trials), None, None, sampler, score=score)
     picture = job.directory / BEST_SO_FAR
     label = f"{job.name} ({study.user_attrs.get('sampler', 'tpe')})"
     drawn = plots.write_best_so_far(picture, {label: scores(trials)}, tqdm.write, score)
     best = study.best_trial
     return Summary(table, len(trials), best, write_best(job, best, len(trials), sampler), sampler,
-                   picture if drawn else None)
+                   picture if drawn else None, score)
 
 
 def sampler_of(study: optuna.Study) -> str:
@@ -368,7 +386,7 @@ def write_best(job: Job, best: FrozenTrial, n_trials: int, sampler: str = "tpe")
         raise SentinetError(f"best trial {best.number} no longer fits the base config: {exc}") from None
     config.run.name = config.run.name or job.name
     path = job.directory / "best.yaml"
-    score = score_name(job.base, job.folds)
+    score = score_name(study_metric([best], job.base), job.folds)
     folds = f" --folds {job.folds}" if job.folds else ""
     header = (f"# Best trial of study '{job.name}' in {shown_url(job.storage)} ({n_trials} trials "
               f"so far): trial {best.number}, {score} {best.value:.4f}\n"

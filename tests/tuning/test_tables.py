@@ -40,17 +40,36 @@ def test_scores_are_finished_trials_in_order_with_none_unless_complete(trials):
     assert tables.scores([]) == []
 
 
-@pytest.mark.parametrize("base, folds, name", [
-    ({}, 0, "dev score"),  # auto: F-macro or macro-F1 depending on the labels, unknown here
-    ({"train": {"metric": "sentirueval"}}, 0, "dev F-macro"),
-    ({"train": {"metric": "weighted_f1"}}, 5, "mean dev weighted-F1 over 5 folds"),
-    ({"train": {"metric": "accuracy"}}, 0, "dev accuracy"),
-    ({"train": {"metric": "macro_f1"}}, 3, "mean dev macro-F1 over 3 folds"),
-    ({"train": "not a section"}, 0, "dev score"),
-    ({"train": {"metric": "nonsense"}}, 0, "dev score"),
+@pytest.mark.parametrize("metric, folds, name", [
+    ("auto", 0, "dev score"),  # F-macro or macro-F1 depending on the labels, unknown here
+    (None, 0, "dev score"),
+    ("sentirueval", 0, "dev F-macro"),
+    ("weighted_f1", 5, "mean dev weighted-F1 over 5 folds"),
+    ("accuracy", 0, "dev accuracy"),
+    ("macro_f1", 3, "mean dev macro-F1 over 3 folds"),
+    ("nonsense", 0, "dev score"),
 ])
-def test_score_name(base, folds, name):
-    assert tables.score_name(base, folds) == name
+def test_score_name(metric, folds, name):
+    assert tables.score_name(metric, folds) == name
+
+
+@pytest.mark.parametrize("base, metric", [
+    ({}, "auto"),
+    ({"train": {"metric": "macro_f1"}}, "macro_f1"),
+    ({"train": "not a section"}, "auto"),
+])
+def test_study_metric_is_the_base_config_s_until_a_trial_resolved_it(base, metric):
+    untrained = [trial(0, TrialState.PRUNED, 0.1), trial(1, TrialState.FAIL)]
+    assert tables.study_metric(untrained, base) == metric
+    resolved = trial(2, TrialState.COMPLETE, 0.5, metric="sentirueval")  # auto on SentiRuEval labels
+    assert tables.study_metric([*untrained, resolved], base) == "sentirueval"
+
+
+def test_short_keys_are_the_shortest_distinct_last_parts():
+    keys = ["train.optimizer.lr", "model.encoder.dropout", "model.dropout", "model.encoder.name", "epochs"]
+    assert tables.short_keys(keys) == {"train.optimizer.lr": "lr", "model.encoder.dropout": "encoder.dropout",
+                                       "model.dropout": "model.dropout", "model.encoder.name": "name",
+                                       "epochs": "epochs"}
 
 
 def test_rows_rank_complete_trials_best_first_then_the_rest_by_number(trials):
@@ -90,6 +109,8 @@ def test_markdown_table_leaves_out_run_dirs_and_formats_cells(trials):
     text = tables.markdown_table(tables.trial_rows(trials, ["lr"]))
     lines = text.splitlines()
     assert lines[0] == "| trial | state | score | seconds | lr | encoder | note |"
+    assert tables.markdown_table(tables.trial_rows(trials, ["lr"]), "dev macro-F1").splitlines()[0] == \
+        "| trial | state | dev macro-F1 | seconds | lr | encoder | note |"
     assert lines[2] == "| 2 | complete | 0.55 | 20 | 0.002 | cnn |  |"
     assert lines[5] == "| 3 | fail |  | 0.5 | 0.1 |  | train.lr: out of range |"
     assert "runs/t0" not in text

@@ -140,9 +140,10 @@ def run_enqueued(job: Job, params: list[dict]) -> list[optuna.trial.FrozenTrial]
 
 
 @pytest.mark.parametrize("folds", [0, 3])
-def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monkeypatch, folds):
+def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monkeypatch, capsys, folds):
     """Five good trials, then a bad one: it is pruned at the first step pruning may act on
-    (epoch 2, or the running mean after fold 2) and trains no further."""
+    (epoch 2, or the running mean after fold 2) and trains no further. One line per trial,
+    scores named by train.metric."""
     steps: list[tuple[float, int]] = []
 
     def score(config) -> float:
@@ -152,16 +153,17 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
         for epoch in (1, 2, 3):
             steps.append((config.train.optimizer.lr, epoch))
             for callback in callbacks:
-                callback.after_epoch(epoch, {"score": score(config)}, tmp_path)
-        return TrainResult(run_dir=tmp_path, best_epoch=3, best={"score": score(config)})
+                callback.after_epoch(epoch, {"score": score(config), "metric": "accuracy"}, tmp_path)
+        return TrainResult(run_dir=tmp_path, best_epoch=3, best={"score": score(config), "metric": "accuracy"})
 
     def fake_cross_validate(config, k, on_fold):
         members = []
         for i in range(k):
             steps.append((config.train.optimizer.lr, i + 1))
-            members.append(TrainResult(run_dir=tmp_path, best_epoch=1, best={"score": score(config)}))
+            members.append(TrainResult(run_dir=tmp_path, best_epoch=1,
+                                       best={"score": score(config), "metric": "accuracy"}))
             on_fold(i, members[-1])
-        return EnsembleResult(tmp_path, members, {"score": {"mean": score(config)}})
+        return EnsembleResult(tmp_path, members, {"score": {"mean": score(config)}, "metric": "accuracy"})
 
     monkeypatch.setattr(tuner, "train", fake_train)
     monkeypatch.setattr(tuner, "cross_validate", fake_cross_validate)
@@ -171,6 +173,13 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5 + [TrialState.PRUNED]
     assert trials[-1].user_attrs["pruned"].startswith("fold 2" if folds else "epoch 2")
     assert [s for s in steps if s[0] == 0.001] == [(0.001, 1), (0.001, 2)]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ")[0] for line in lines] == [f"trial {n} complete" for n in range(5)] + ["trial 5 pruned"]
+    name = "mean dev accuracy over 3 folds" if folds else "dev accuracy"
+    assert lines[0].startswith(f"trial 0 complete  {name} 0.8000  lr=0.05  (") and lines[0].endswith("s)  *best")
+    assert not any(line.endswith("*best") for line in lines[1:])  # ties are no new best
+    where = "fold 2: mean dev accuracy 0.2000" if folds else "epoch 2: dev accuracy 0.2000"
+    assert lines[5].endswith(f"s)  [{where}, below the median]")
 
 
 def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(tiny_data, tmp_path,
@@ -250,7 +259,7 @@ def test_example_spaces_fit_the_shipped_configs(space, base):
 
 def test_missing_postgres_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # import psycopg2 fails as if not installed
-    with pytest.raises(SentinetError, match=r"pip install 'sentinet-nlp\[postgres\]'") as exc:
+    with pytest.raises(SentinetError, match=r"pip install -e '\.\[postgres\]'") as exc:
         open_storage("postgresql://tuner:secret@127.0.0.1:1/studies")
     assert "secret" not in str(exc.value)
 
