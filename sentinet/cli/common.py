@@ -10,6 +10,11 @@ from pathlib import Path
 TAB = "\t"  # the columns of the lines scripts read
 
 
+# What eval, predict and serve accept (sentinet.inference.opener opens each kind).
+MODEL_HELP = ("A run or ensemble directory, a run's model.pt, an export archive (.tar.gz) or a "
+              "sentinet baseline run.")
+
+
 def load_model(run: Path, device: str, int8: bool = False, threads: int | None = None):
     """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sentinet.cli.common import load_model, run_files
+from sentinet.cli.common import MODEL_HELP, load_model, run_files
 from sentinet.inference import writers
 from sentinet.runtime import streams
 from sentinet.errors import SentinetError, printable
@@ -25,7 +25,7 @@ THREADS_HELP = "CPU threads for torch (default: the cores other processes leave 
 
 
 def evaluate(
-    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt, or an export archive)."),
+    run: Path = typer.Argument(..., help=MODEL_HELP),
     data_file: Path = typer.Argument(..., help="Labelled data: SentiRuEval XML, TSV, CSV or JSONL."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object (every score, "
                                      "confusions, prevalence)."),
@@ -104,11 +104,15 @@ def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
     """errors.tsv: one mistake per line; tabs and newlines inside a text become spaces."""
     from sentinet.fileio import atomic_open
 
-    columns = ["id", "entity", "gold", "predicted", "confidence", *(f"p_{n}" for n in names), "text"]
+    from sentinet.data.readers import SINGLE_LABEL
+
+    # the entity column is SentiRuEval's company; one-label data (TSV, CSV, JSONL) has none
+    entity = ["entity"] if any(m["entity"] != SINGLE_LABEL for m in mistakes) else []
+    columns = ["id", *entity, "gold", "predicted", "confidence", *(f"p_{n}" for n in names), "text"]
     with atomic_open(path, named=True) as f:
         write_row = writers.row_writer(f, "tsv", columns)
         for m in mistakes:
-            write_row([m["id"], m["entity"], m["gold"], m["predicted"], f"{m['confidence']:.6f}",
+            write_row([m["id"], *(m[c] for c in entity), m["gold"], m["predicted"], f"{m['confidence']:.6f}",
                        *(f"{m['probabilities'][n]:.6f}" for n in names), m["text"]])
     return len(mistakes)
 
@@ -128,7 +132,7 @@ def _confusion_png(folder: Path, report: dict, data_file: Path) -> None:
 
 
 def predict(
-    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    run: Path = typer.Argument(..., help=MODEL_HELP),
     input_file: str = typer.Argument(..., help="Text file (one per line), SentiRuEval XML, TSV, CSV, "
                                      "JSONL, or - for standard input."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output file (default: stdout), "

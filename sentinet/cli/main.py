@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from sentinet.cli.common import TAB, config_as_option, load_model, run_files
+from sentinet.cli.common import MODEL_HELP, TAB, config_as_option, load_model, run_files
 from sentinet.cli.compare import baseline, ensemble, tune
 from sentinet.cli.infer import INT8_HELP, THREADS_HELP, evaluate, explain, predict
 from sentinet.cli.tools import MIRROR_HELP, config_app, data_app, embeddings_app
@@ -126,7 +126,7 @@ app.command(short_help="Each token's contribution to a text's label (table, JSON
 
 @app.command(short_help="An HTTP API over a run: /health, /predict, /explain.")
 def serve(
-    run: Path = typer.Argument(..., help="Run or ensemble directory (or a run's model.pt)."),
+    run: Path = typer.Argument(..., help=MODEL_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     max_texts: int = typer.Option(1000, min=1, help="Most texts in one request (413 above)."),

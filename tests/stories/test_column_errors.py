@@ -48,3 +48,15 @@ def test_predict_names_its_own_flag_for_files_and_stdin(quick_run, files) -> Non
     assert_one_line_error(result, "no 'text' column in the header (columns: body, label; use --text-column)")
     result = run_cli("predict", str(quick_run["run"]), "-", "--input-format", "jsonl", stdin='{"body": "x"}\n')
     assert_one_line_error(result, "<stdin>: line 1: no 'text' field (fields: body; use --text-column)")
+
+
+def test_errors_tsv_has_an_entity_column_only_for_sentirueval_data(quick_run, files, tmp_path) -> None:
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("text,label\nкошмар ужасно плохо,1\nспасибо отлично,-1\n", encoding="utf-8")
+    result = run_cli("eval", str(quick_run["run"]), str(labelled), "--errors", str(tmp_path / "e.tsv"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "e.tsv").read_text(encoding="utf-8").split("\n")[0].split("\t")[:4] == [
+        "id", "gold", "predicted", "confidence"]
+    result = run_cli("eval", str(quick_run["run"]), str(quick_run["train"]), "--errors", str(tmp_path / "x.tsv"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x.tsv").read_text(encoding="utf-8").startswith("id\tentity\tgold\tpredicted\t")
