@@ -102,9 +102,8 @@ def _print_report(report: dict, data_file: Path) -> None:
 
 def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
     """errors.tsv: one mistake per line; tabs and newlines inside a text become spaces."""
-    from sentinet.fileio import atomic_open
-
     from sentinet.data.readers import SINGLE_LABEL
+    from sentinet.fileio import atomic_open
 
     # the entity column is SentiRuEval's company; one-label data (TSV, CSV, JSONL) has none
     entity = ["entity"] if any(m["entity"] != SINGLE_LABEL for m in mistakes) else []
