@@ -96,8 +96,8 @@ def test_a_missing_known_file_names_the_command_that_fetches_it(tmp_path: Path) 
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  train: sentirueval2016/tkk_train_2016.xml\n", encoding="utf-8")
     result = run_cli("train", "--config", str(config), "--dry-run", env={"SENTINET_DATA": str(tmp_path)})
-    assert_one_line_error(result, f"sentirueval2016/tkk_train_2016.xml not found in $SENTINET_DATA={tmp_path}; "
-                          "`sentinet data download sentirueval2016` fetches it, or put it there by hand")
+    assert_one_line_error(result, f"sentirueval2016/tkk_train_2016.xml not found in $SENTINET_DATA={tmp_path}, ",
+                          "; `sentinet data download sentirueval2016` fetches it, or put it there by hand")
 
 
 def test_fetch_downloads_what_a_config_names_then_finds_it(tmp_path: Path) -> None:
@@ -125,4 +125,5 @@ def test_fetch_refuses_an_unknown_missing_file_in_one_line(tmp_path: Path) -> No
     config = tmp_path / "c.yaml"
     config.write_text("data:\n  train: mine/reviews.csv\n", encoding="utf-8")
     result = run_cli("fetch", "--config", str(config), env={"SENTINET_DATA": str(tmp_path)})
-    assert_one_line_error(result, f"data.train: mine/reviews.csv not found in $SENTINET_DATA={tmp_path}; put it there")
+    assert_one_line_error(result, f"data.train: mine/reviews.csv not found in $SENTINET_DATA={tmp_path}, nor beside "
+                          f"the config in {tmp_path}/; put it there")
