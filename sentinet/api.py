@@ -25,9 +25,9 @@ import numpy as np
 
 from sentinet.runs import rundir
 from sentinet.config.schema import Config
-from sentinet.data.readers import SINGLE_LABEL, Record, label_column_detail, parse_label, read_records
+from sentinet.data.readers import SINGLE_LABEL, Record, label_column_detail, label_value, read_records
 from sentinet.errors import SentinetError
-from sentinet.labels import Label, check_known, require_labels
+from sentinet.labels import Label, check_known, label_values, require_labels, shape_labels
 
 if TYPE_CHECKING:  # type hints only: groups imports torch
     from sentinet.inference.protocol import Predictor
@@ -55,7 +55,7 @@ class Evaluation:
         rows = []
         for record, p, y in zip(self.records, self.probs, self.predicted):
             for entity, gold in record.labels.items():
-                if gold != y:
+                if (set(gold) != set(y)) if isinstance(gold, tuple) else gold != y:  # multi-label: sets
                     rows.append({"id": record.id, "entity": entity, "text": record.text, "gold": gold,
                                  "predicted": y, "confidence": float(p.max()),
                                  "probabilities": dict(zip(names, (float(x) for x in p)))})
@@ -116,9 +116,11 @@ class Model:
         """The decision rule (argmax plus the run's tuned bias) applied to probabilities."""
         return self._predictor.labels(np.atleast_2d(probs))
 
-    def explain(self, text: str, method: str = "occlusion"):
-        """Each token's contribution to the predicted class (a sentinet.inference.explain.Explanation):
-        ``occlusion`` or ``integrated_gradients`` (``ig``; neural runs)."""
+    def explain(self, text: str, method: str = "occlusion", target_class: Label | None = None):
+        """Each token's contribution to the predicted class, or to ``target_class`` (a label or a
+        class name; a multi-label run: the most probable class unless named), as a
+        sentinet.inference.explain.Explanation: ``occlusion`` or ``integrated_gradients`` (``ig``;
+        neural runs)."""
         if not isinstance(text, str):
             raise SentinetError(f"explain takes one text (a str), not {type(text).__name__}")
         if not isinstance(method, str) or method not in EXPLAIN_METHODS:
@@ -128,7 +130,7 @@ class Model:
             raise SentinetError("explain: the text is empty")
         from sentinet.inference.explain import explain
 
-        return explain(self._predictor, text, EXPLAIN_METHODS[method])
+        return explain(self._predictor, text, EXPLAIN_METHODS[method], target_class=target_class)
 
     def prevalence(self, texts: Sequence[str], batch_size: int = 256) -> dict:
         """Each class's share of ``texts`` by counting labels, averaging probabilities and the
@@ -144,6 +146,8 @@ class Model:
         if len(self.classes) > PER_CLASS_LIMIT:  # EM over 5,000 classes took most of a minute
             return {"texts": len(probs), "left_out": f"class shares are left out beyond {PER_CLASS_LIMIT} "
                                                      f"classes (this run has {len(self.classes):,})"}
+        if self._predictor.classes.multilabel:
+            return self._label_shares(probs, true)
         priors, where = training_priors(self._predictor)
         predicted = [self._predictor.classes.to_class(y) for y in self.labels(probs)] if len(probs) else []
         shares = estimate(probs, priors, np.asarray(predicted, dtype=np.int64))
@@ -152,6 +156,25 @@ class Model:
         if true is not None:
             block["true"] = [round(float(x), 6) for x in true]
             block["mean_absolute_error"] = errors(shares, true)
+        return block
+
+    def _label_shares(self, probs: np.ndarray, true: Sequence[float] | None) -> dict:
+        """A multi-label run's class shares: the texts given each label and the mean probability
+        (each class on its own: shares need not sum to 1, and the EM estimate, which shares one
+        total among the classes, does not apply)."""
+        from sentinet.evaluation.multilabel import indicator
+
+        classes = self._predictor.classes
+        counted = indicator(self.labels(probs), classes).mean(axis=0) if len(probs) else None
+        block = {"classes": self.class_names, "labels": self.classes, "texts": len(probs),
+                 "count": None if counted is None else [round(float(x), 6) for x in counted],
+                 "average": [round(float(x), 6) for x in probs.mean(axis=0)] if len(probs) else None,
+                 "em": None, "em_left_out": "multi-label: each class's share on its own; no EM"}
+        if true is not None:
+            from sentinet.evaluation.prevalence import errors
+
+            block["true"] = [round(float(x), 6) for x in true]
+            block["mean_absolute_error"] = errors(block, true)
         return block
 
     def evaluate(self, data: str | Path | Iterable, batch_size: int = 256, **columns: str) -> dict:
@@ -176,8 +199,8 @@ class Model:
         predicted = self.labels(probs)
         report = full_report([r.labels for r in records], predicted, classes, self.config.train.metric)
         per_pair = np.repeat(probs, [len(r.labels) for r in records], axis=0)
-        gold = [classes.to_class(v) for r in records for v in r.labels.values()]
-        true = np.bincount(gold, minlength=len(classes)) / max(len(gold), 1)
+        gold = [classes.to_class(v) for r in records for v in label_values(r.labels)]
+        true = np.bincount(gold, minlength=len(classes)) / max(len(gold) if not classes.multilabel else len(records), 1)
         report["prevalence"] = self.prevalence_of(per_pair, true)
         report["unlabelled"] = unlabelled  # records without a label: read, not scored
         return Evaluation(records, probs, predicted, report)
@@ -203,8 +226,13 @@ class Model:
                                     "label_column, id_column, quoting)")
             options = {"text_column": d.text_column, "label_column": d.label_column, "id_column": d.id_column,
                        "quoting": d.quoting, **{k: v for k, v in columns.items() if v is not None}}
-            return read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN), str(data)
-        return [_record(x, i) for i, x in enumerate(data, 1)], "the records"
+            records = read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN,
+                                   label_separator=d.label_separator)
+            source = str(data)
+        else:
+            records, source = [_record(x, i) for i, x in enumerate(data, 1)], "the records"
+        shape_labels(records, self._predictor.classes.multilabel, source)
+        return records, source
 
 
 def load(path: str | Path, device: str = "auto", int8: bool = False, threads: int | None = None) -> Model:
@@ -309,5 +337,5 @@ def _record(item: Any, n: int) -> Record:
         raise SentinetError(f"record {n}: expected a (text, label) pair, a {{'text', 'label'}} dict or a Record")
     if not isinstance(text, str):
         raise SentinetError(f"record {n}: the text is a {type(text).__name__}, not a str")
-    value = parse_label(label, f"record {n}")
+    value = label_value(list(label) if isinstance(label, tuple) else label, f"record {n}")  # a list: several labels
     return Record(rid, text, {} if value is None else {SINGLE_LABEL: value})

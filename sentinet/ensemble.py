@@ -185,7 +185,7 @@ def _read_member(path: Path) -> Member:
     try:
         data = config["data"]
         name, vectors = (BASELINE_ENCODER, None) if baseline else _encoder(config)
-        labels = LabelSet.of(data.get("labels"))
+        labels = LabelSet.of(data.get("labels"), (config.get("model") or {}).get("head") == "multilabel")
         columns = {key: data.get(key) for key in COLUMNS}
     except (KeyError, TypeError, AttributeError) as exc:
         raise SentinetError(f"{path / rundir.CONFIG}: not a run's config (no {exc})") from None

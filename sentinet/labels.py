@@ -14,6 +14,10 @@ SentiRuEval labels (tweet, company) pairs; the model sees one label per tweet. W
 companies a tweet mentions agree, that is its label; otherwise ``data.conflict_policy``:
 ``drop`` leaves the tweet out of training, ``majority`` takes the most frequent label
 (ties are dropped), ``neutral`` labels it neutral. Evaluation always scores every pair.
+
+Multi-label runs (``model.head: multilabel``) read several labels per text (a JSON list, several
+``__label__`` in a fastText line, ``data.label_separator`` in a TSV/CSV cell): a record's label
+is then a tuple of labels, possibly empty, and the training target is one 0/1 per class.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from functools import cached_property
 from sentinet.errors import SentinetError
 
 Label = int | str
+LabelTuple = tuple[Label, ...]  # a multi-label record's labels (empty: none of the classes)
 
 SENTIMENT: tuple[Label, ...] = (-1, 0, 1)  # runs from before label sets were stored
 SENTIMENT_NAMES = ("negative", "neutral", "positive")
@@ -60,9 +65,10 @@ class LabelSet:
     """The classes of a run, in class-id order."""
 
     values: tuple[Label, ...]
+    multilabel: bool = False  # model.head: multilabel: each text has a set of these labels
 
     def __post_init__(self) -> None:
-        if len(self.values) < 2:
+        if len(self.values) < 2 - self.multilabel:  # one tag, yes or no, is a multi-label task too
             raise SentinetError(f"data.labels: {list(self.values)} must list at least 2 labels")
         if len(set(self.values)) != len(self.values):
             raise SentinetError(f"data.labels: {list(self.values)} lists a label twice")
@@ -98,12 +104,6 @@ class LabelSet:
             raise KeyError(value)
         return index
 
-    @cached_property
-    def sentiment(self) -> dict[int, int] | None:
-        """{-1: class id, 0: class id, 1: class id} when these are the SentiRuEval classes."""
-        roles = {_role(v): i for i, v in enumerate(self.values)}
-        return roles if len(roles) == 3 and set(roles) == {-1, 0, 1} and len(self.values) == 3 else None
-
     @property
     def names(self) -> tuple[str, ...]:
         """Column-friendly class names: negative/neutral/positive for -1/0/1, else the values."""
@@ -116,30 +116,47 @@ class LabelSet:
         roles = self.sentiment
         return None if roles is None else self.values[roles[0]]
 
-    @classmethod
-    def of(cls, labels: Sequence[object] | None) -> LabelSet:
-        """A run's stored ``data.labels`` (empty: a run from before label sets: -1/0/1)."""
-        if not labels:
-            return cls(SENTIMENT)
-        return cls(tuple(normalise(v, "data.labels") for v in labels))
+    @cached_property
+    def sentiment(self) -> dict[int, int] | None:
+        """{-1: class id, 0: class id, 1: class id} when these are the SentiRuEval classes."""
+        if self.multilabel:
+            return None
+        roles = {_role(v): i for i, v in enumerate(self.values)}
+        return roles if len(roles) == 3 and set(roles) == {-1, 0, 1} and len(self.values) == 3 else None
+
+    def to_classes(self, values: LabelTuple) -> tuple[int, ...]:
+        """A multi-label record's class ids, in class order."""
+        return tuple(sorted({self.to_class(v) for v in values}))
+
+    def indicator(self, values: LabelTuple) -> tuple[float, ...]:
+        """A multi-label training target: 1.0 for each of ``values``' classes, else 0.0."""
+        hot = set(self.to_classes(values))
+        return tuple(float(i in hot) for i in range(len(self.values)))
 
     @classmethod
-    def from_data(cls, found: Iterable[Label]) -> LabelSet:
+    def of(cls, labels: Sequence[object] | None, multilabel: bool = False) -> LabelSet:
+        """A run's stored ``data.labels`` (empty: a run from before label sets: -1/0/1)."""
+        if not labels:
+            return cls(SENTIMENT, multilabel)
+        return cls(tuple(normalise(v, "data.labels") for v in labels), multilabel)
+
+    @classmethod
+    def from_data(cls, found: Iterable[Label], multilabel: bool = False) -> LabelSet:
         """The labels seen in the data, ordered: numbers ascending, text alphabetically after
         them. Sentiment spellings only (-1/0/1, negative/neutral/positive, neg/neu/pos):
         ordered negative, neutral, positive, and mixed spellings become -1/0/1."""
         values = set(found)
-        if len(values) < 2:
+        if len(values) < 2 - multilabel:
             raise SentinetError(f"the training data holds {len(values)} distinct label(s) "
                                 f"({', '.join(repr(str(v)[:40]) for v in values) or 'none'}); a classifier needs at least "
                                 "two classes")
         roles = {_role(v) for v in values}
-        if None not in roles:
+        if None not in roles and not multilabel:
             if all(isinstance(v, str) for v in values) and len(roles) == len(values):
                 return cls(tuple(sorted(values, key=_role)))
             return cls(tuple(sorted(roles)))
         _refuse_case_variants(values)
-        return cls(tuple(sorted(values, key=lambda v: (isinstance(v, str), str(v)))))
+        return cls(tuple(sorted(values, key=lambda v: (isinstance(v, str), str(v)))), multilabel)
 
 
 def _refuse_case_variants(values: set[Label]) -> None:
@@ -172,10 +189,33 @@ def _role(value: Label) -> int | None:
 def check_known(records: Sequence, labels: LabelSet, path: str) -> None:
     """Every label in ``records`` belongs to ``labels``: else a one-line error naming it."""
     for r in records:
-        for value in r.labels.values():
+        for value in label_values(r.labels):
             if value not in labels:
                 raise SentinetError(f"{path}: id {r.id!r} has label {value!r}, which is not in the "
                                     f"run's labels {list(labels.values)} (see data.labels)")
+
+
+def label_values(labels: dict[str, Label | LabelTuple]) -> list[Label]:
+    """Every label a record holds, a multi-label record's tuples opened up."""
+    return [v for value in labels.values() for v in (value if isinstance(value, (tuple, list)) else (value,))]
+
+
+def shape_labels(records: Sequence, multilabel: bool, path: str) -> None:
+    """Make every record's labels what the run reads, in place: for a multi-label run a tuple
+    (a single label becomes a one-label tuple); for any other run one label, and a record with
+    several is refused in one line that names the setting for them."""
+    for r in records:
+        for key, value in r.labels.items():
+            if multilabel:
+                if not isinstance(value, tuple):
+                    r.labels[key] = (value,)
+            elif isinstance(value, tuple):
+                if len(value) != 1:
+                    raise SentinetError(
+                        f"{path}: id {r.id[:40]!r} has {len(value)} labels "
+                        f"({', '.join(repr(str(v)[:20]) for v in value[:4]) or 'an empty list'}); "
+                        "for several labels per text set model.head: multilabel")
+                r.labels[key] = value[0]
 
 
 def tweet_label(labels: dict[str, Label], policy: str, neutral: Label | None = 0) -> Label | None:
@@ -193,8 +233,11 @@ def tweet_label(labels: dict[str, Label], policy: str, neutral: Label | None = 0
     return None
 
 
-def training_pairs(records: Sequence, policy: str, labels: LabelSet) -> list[tuple[object, int]]:
-    """(record, class id) for every record the label rule keeps."""
+def training_pairs(records: Sequence, policy: str, labels: LabelSet) -> list[tuple[object, int | tuple]]:
+    """(record, class id) for every record the label rule keeps; for a multi-label run
+    (record, 0/1 per class)."""
+    if labels.multilabel:
+        return [(r, labels.indicator(r.labels[next(iter(r.labels))])) for r in records if r.labels]
     pairs = []
     for r in records:
         label = tweet_label(r.labels, policy, labels.neutral)

@@ -95,9 +95,20 @@ def _print_report(report: dict, data_file: Path) -> None:
     if "left_out" in prevalence:
         typer.echo(prevalence["left_out"])
         return
-    typer.echo(f"class shares (gold vs estimated; EM starts from the training priors: "
-               f"{prevalence['train_priors_from']})")
+    typer.echo(f"class shares (gold vs estimated; {_shares_note(prevalence)})")
     typer.echo(summary_table(prevalence["classes"], prevalence, prevalence["true"]).rstrip("\n"))
+
+
+def _shares_note(block: dict) -> str:
+    """Where EM starts from, or why a multi-label run has none."""
+    if "train_priors_from" not in block:
+        return "multi-label: each class's share of the texts on its own, so no EM"
+    return f"EM starts from the training priors: {block['train_priors_from']}"
+
+
+def _cell(label) -> str:
+    """A gold or predicted label for errors.tsv: a multi-label set as a|b (empty: nothing)."""
+    return "|".join(map(str, label)) if isinstance(label, (tuple, list)) else label
 
 
 def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
@@ -111,7 +122,7 @@ def _write_errors(path: Path, mistakes: list[dict], names: list[str]) -> int:
     with atomic_open(path, named=True) as f:
         write_row = writers.row_writer(f, "tsv", columns)
         for m in mistakes:
-            write_row([m["id"], *(m[c] for c in entity), m["gold"], m["predicted"], f"{m['confidence']:.6f}",
+            write_row([m["id"], *(m[c] for c in entity), _cell(m["gold"]), _cell(m["predicted"]), f"{m['confidence']:.6f}",
                        *(f"{m['probabilities'][n]:.6f}" for n in names), m["text"]])
     return len(mistakes)
 
@@ -138,7 +149,8 @@ def predict(
                                        "written whole at the end; an existing file is replaced (and "
                                        "stderr says so); one of the inputs is refused."),
     output_format: str = typer.Option("csv", "--format", help="csv, tsv (tabs and newlines inside a "
-                                      "text become spaces), jsonl or sentirueval."),
+                                      "text become spaces), jsonl, fasttext (__label__x text: labels "
+                                      "and text only) or sentirueval."),
     input_format: str = typer.Option("auto", "--input-format",
                                      help="auto (from the extension; txt for -), txt, jsonl, tsv, csv, sentirueval."),
     text_column: str | None = typer.Option(None, help="Text column of TSV/CSV/JSONL input (default: the run's)."),
@@ -158,7 +170,9 @@ def predict(
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
     threshold: str | None = typer.Option(None, "--threshold", metavar="P", help="Uncertain rows: a record "
                                          "whose top class probability is below P (0 < P <= 1) gets an "
-                                         "empty label (null in JSONL); its probabilities are written as ever."),
+                                         "empty label (null in JSONL); its probabilities are written as ever. "
+                                         "A multi-label run: every class with a probability of at least P, "
+                                         "instead of the thresholds chosen on dev."),
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
@@ -184,10 +198,15 @@ def predict(
     if least is not None and output_format == "sentirueval":
         raise SentinetError("--threshold: --format sentirueval fills in -1/0/1 for every company a tweet "
                             "mentions, with no uncertain mark; use csv, tsv or jsonl")
+    if top is not None and output_format == "fasttext":
+        raise SentinetError("--top: --format fasttext writes the labels and the text only; use csv, tsv or jsonl")
     model = load_model(run, device, int8, threads)
     predictor, kept = model.predictor, [] if summary else None
-    row_format = writers.RowFormat(output_format, echo, top, least)
     d = predictor.config.data
+    if output_format == "fasttext" and (bad := writers.fasttext_unwritable([str(v) for v in predictor.classes.values])) is not None:
+        raise SentinetError(f"--format fasttext: the class {bad[:40]!r} holds a space, which would end "
+                            "its __label__ word; use csv, tsv or jsonl")
+    row_format = writers.RowFormat(output_format, echo, top, least, d.label_separator or "|")
     columns = {"text_column": text_column or d.text_column, "id_column": id_column or d.id_column,
                "quoting": quoting or d.quoting}
     with streams.reader_may_leave():
@@ -287,9 +306,8 @@ def _print_summary(model, kept: list, threshold: float | None) -> None:
     if "left_out" in block:
         typer.echo(block["left_out"], err=True)
     else:
-        typer.echo(f"class shares of {block['texts']} texts (EM starts from the training priors: "
-                   f"{block['train_priors_from']}; see docs/GUIDE.md#share-of-voice for which to trust):",
-                   err=True)
+        typer.echo(f"class shares of {block['texts']} texts ({_shares_note(block)}; see "
+                   "docs/GUIDE.md#share-of-voice for which to trust):", err=True)
         typer.echo(summary_table(block["classes"], block).rstrip("\n"), err=True)
     if threshold is not None:
         uncertain = sum(writers.is_uncertain(top, threshold) for top in probs.max(axis=1))
@@ -338,6 +356,9 @@ def explain(
                                          "coloured by its contribution."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    target_class: str | None = typer.Option(None, "--class", metavar="CLASS", help="Explain this class "
+                                            "(a label or class name) instead of the predicted one; a "
+                                            "multi-label run explains its most probable class by default."),
 ) -> None:
     """Why a text got its label: each token's contribution to the predicted class."""
     import sys
@@ -355,7 +376,7 @@ def explain(
     model = load_model(run, device)
     from sentinet.inference.explain import format_table, render_html
 
-    explanation = model.explain(text, method)
+    explanation = model.explain(text, method, target_class)
     if html_out is not None:
         atomic_write_text(html_out, render_html(explanation), named=True)
         typer.echo(f"wrote {html_out}{replaced_note(replaced)}", err=True)

@@ -48,6 +48,9 @@ class DataConfig:
     quoting: str = choice("auto", "none", "quoted")
     text_column: str = "text"  # tsv/csv/jsonl column names
     label_column: str = "label"  # tsv/csv/jsonl: any labels (numbers, or text like positive)
+    # tsv/csv, model.head: multilabel: what separates a text's labels in its cell, e.g. "|" for
+    # `praise|question` ("": one label per cell). JSON Lines give a list, fastText several __label__.
+    label_separator: str = ""
     # The classes in class-id order, e.g. [-1, 0, 1] or [positive, negative, neutral, speech,
     # skip]. Empty: the labels found in the training data (numbers ascending, other text
     # alphabetically). A run stores the resolved list; a data label outside it is an error.
@@ -189,7 +192,10 @@ class ModelConfig:
     word_dropout: float = bounded(0.0, ge=0, lt=1)
     # linear: one logit per class. hierarchical: a Huffman tree over the classes (by training
     # frequency), one sigmoid decision per node: for label sets of thousands of classes.
-    head: str = choice("linear", "hierarchical")
+    # multilabel: one sigmoid per class and any number of labels per text (binary
+    # cross-entropy; train.class_weights weigh each class's positives; each class's threshold
+    # is chosen on dev and saved in decision.json).
+    head: str = choice("linear", "hierarchical", "multilabel")
     # Transfer: start from another run's word vectors, encoder and (when the label sets and
     # heads match) head. Its encoder options and vector size must equal this config's.
     init_from: str | None = None
@@ -259,8 +265,10 @@ class TrainConfig:
     clip_grad_norm: float | None = bounded(5.0, ge=0)  # max gradient L2 norm; 0 or null: no clipping
     patience: int = bounded(5, ge=1)  # epochs without a better dev score (train.metric) before stopping
     # What selects the best epoch, model and trial. auto: the official SentiRuEval F-macro for
-    # -1/0/1 labels, else macro_f1; weighted_f1 suits imbalanced sets scored that way; accuracy.
-    metric: str = choice("auto", "sentirueval", "macro_f1", "weighted_f1", "accuracy")
+    # -1/0/1 labels, else macro_f1; weighted_f1 suits imbalanced sets scored that way; accuracy
+    # (multi-label: the share of texts whose label set is exactly right). Multi-label runs also
+    # have micro_f1 (over every text-label decision) and samples_f1 (per text, averaged).
+    metric: str = choice("auto", "sentirueval", "macro_f1", "weighted_f1", "accuracy", "micro_f1", "samples_f1")
     # weights, dropout and batch order (the dev split has data.split_seed)
     seed: int = bounded(13, ge=0, le=SEED_MAX)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -268,7 +276,8 @@ class TrainConfig:
     num_threads: int | None = bounded(None, ge=1, le=4096)  # torch CPU threads; null: the cores other processes leave free
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Loss: "balanced" weighs classes by inverse training frequency; or one weight per class
-    # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1.
+    # in the run's class order (data.labels), e.g. [neg, neu, pos] for -1/0/1. model.head:
+    # multilabel: the weight of each class's positives (balanced: its negatives / positives).
     class_weights: str | list[float] = bounded("none", gt=0)
     label_smoothing: float = bounded(0.0, ge=0, lt=1)  # share of each target spread over the other classes
     # Per-class biases on the log-probabilities, tuned on dev F-macro after training and
@@ -355,8 +364,31 @@ class Config:
     # looked for beside it too. Not a key: never written to a run's config.yaml.
     folder: ClassVar[Path | None] = None
 
+    def __post_init__(self) -> None:
+        if self.model.head == "multilabel":
+            check_multilabel(self)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def label_set(self):  # -> sentinet.labels.LabelSet (imported here: labels sits below config)
+        """The run's classes as stored (data.labels), multi-label or not (model.head)."""
+        from sentinet.labels import LabelSet
+
+        return LabelSet.of(self.data.labels, self.model.head == "multilabel")
+
+
+def check_multilabel(config: Config) -> None:
+    """What a multi-label run cannot combine with, refused before anything is read."""
+    t = config.train
+    clashes = {"train.hybrid": t.hybrid != "none", "train.baseline": t.baseline,
+               "train.tune_decision": t.tune_decision, "train.label_smoothing": t.label_smoothing > 0,
+               "train.metric": t.metric == "sentirueval"}
+    for key, clash in clashes.items():
+        if clash:
+            raise SentinetError(f"{key}: not available with model.head: multilabel (each class's threshold "
+                                "is tuned on dev instead of a decision bias; the linear baseline and the "
+                                "hybrids are single-label); leave it at its default")
 
 
 # --------------------------------------------------------------------------------------

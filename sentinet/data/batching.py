@@ -17,7 +17,7 @@ from sentinet.data.vocab import PAD_ID
 class Batch:
     ids: Tensor  # [B, T] word ids, padded with PAD_ID
     lengths: Tensor  # [B] real lengths (CPU, as pack_padded_sequence wants)
-    labels: Tensor | None  # [B] class ids, None when unlabelled
+    labels: Tensor | None  # [B] class ids ([B, classes] 0/1 for a multi-label run), None when unlabelled
     index: Tensor  # [B] positions in the dataset, to put predictions back in order
     weights: Tensor | None = None  # [B] per-tweet loss weights (data.train_weights)
 
@@ -50,7 +50,8 @@ def collate(items: list[tuple[int, Tensor, int | None, float | None]]) -> Batch:
     return Batch(
         ids=pad_sequence(list(ids), batch_first=True, padding_value=PAD_ID),
         lengths=torch.tensor([len(x) for x in ids], dtype=torch.long),
-        labels=None if labels[0] is None else torch.tensor(labels, dtype=torch.long),
+        labels=None if labels[0] is None else torch.tensor(  # multi-label: 0/1 per class
+            labels, dtype=torch.float32 if isinstance(labels[0], tuple) else torch.long),
         index=torch.tensor(index, dtype=torch.long),
         weights=None if weights[0] is None else torch.tensor(weights, dtype=torch.float32),
     )

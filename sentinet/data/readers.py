@@ -2,7 +2,9 @@
 
 Every format ends up as the same list of records, so the rest of sentinet never cares where
 the tweets came from. SentiRuEval labels are per company (a tweet can mention several); the
-single-label formats store their one label under the key ``"label"``.
+other formats store their label under the key ``"label"``: one value, or a tuple of them where
+a text carries several (a JSON list, several ``__label__`` in a fastText line, a TSV/CSV cell
+split at ``data.label_separator``) — sentinet.labels.shape_labels fits them to the run.
 
 Bad input is the user's problem to fix, so every failure is a one-line ``SentinetError``
 that starts with the path and says where (line, byte, record id) and what is wrong.
@@ -112,9 +114,11 @@ def read_records(
     date_column: str = "date",
     quoting: str = "auto",
     text_column_fix: str = TEXT_COLUMN_FIX,
+    label_separator: str = "",
 ) -> list[Record]:
     """All records of a data file; raises SentinetError for anything a user must fix
-    (``text_column_fix``: how the caller's user names another text column)."""
+    (``text_column_fix``: how the caller's user names another text column;
+    ``label_separator``: what splits a TSV/CSV label cell into several labels, "" for none)."""
     path = Path(path)
     check_readable(path)
     if format == "auto":
@@ -133,7 +137,7 @@ def read_records(
         else:
             quoted = is_quoted(format, quoting)
             records = _read_table(path, format, quoted, text_column, label_column, id_column, date_column,
-                                  text_column_fix)
+                                  text_column_fix, label_separator)
     except OSError as exc:
         raise SentinetError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not records:
@@ -211,17 +215,13 @@ def _read_txt(path: Path) -> list[Record]:
 
 def _read_fasttext(path: Path) -> list[Record]:
     """fastText's supervised format: ``__label__x text`` per line (a line without a label is
-    an unlabelled record). Several labels on one line are multi-label data, which sentinet does
-    not train on yet: refused, naming the line, rather than one label silently kept."""
+    an unlabelled record); several labels on one line are a multi-label record."""
     records = []
     for n, line in _lines(_read_text(path), str(path)):
         if not line.strip():
             continue
         labels, text = fasttext_line(line)
-        if len(labels) > 1:
-            raise SentinetError(f"{path}: line {n}: {len(labels)} labels ({' '.join(labels[:3])}); one label "
-                                "per text is supported (multi-label data is not, yet)")
-        label = _checked_label(parse_label(labels[0], f"{path}: line {n}"), f"{path}: line {n}") if labels else None
+        label = label_value(labels if len(labels) > 1 else labels[0] if labels else None, f"{path}: line {n}")
         records.append(Record(str(n), text, {} if label is None else {SINGLE_LABEL: label}))
     return records
 
@@ -290,13 +290,15 @@ def _jsonl_id(path: Path, n: int, obj: dict, id_column: str) -> str:
 
 def _read_table(
     path: Path, format: str, quoted: bool, text_column: str, label_column: str, id_column: str,
-    date_column: str, text_column_fix: str,
+    date_column: str, text_column_fix: str, label_separator: str = "",
 ) -> list[Record]:
     rows = table_rows(_lines(_read_text(path), str(path)), format, quoted, str(path))
     records: list[Record] = []
     for cells in table_cells(rows, str(path), text_column, text_column_fix):
         rid = cells.get(id_column, str(len(records) + 1))
         label = cells.get(label_column)
+        if label_separator and label and label_separator in label:
+            label = [part for part in label.split(label_separator) if part.strip()]
         record = _single_label_record(path, rid, cells[text_column], label, label_column)
         record.date = cells.get(date_column) or None
         records.append(record)
@@ -304,9 +306,22 @@ def _read_table(
 
 
 def _single_label_record(path: Path, rid: str, text: str, value: object, column: str) -> Record:
-    where = f"{path}: id {rid!r}, column {column!r}"
-    label = _checked_label(parse_label(value, where), where)
+    label = label_value(value, f"{path}: id {rid!r}, column {column!r}")
     return Record(rid, text, {} if label is None else {SINGLE_LABEL: label})
+
+
+def label_value(value: object, where: str) -> int | str | tuple | None:
+    """One label, or a tuple of them for a list (a JSON list, a split cell, fastText's several
+    ``__label__``); an empty JSON list is the empty set, a label in it missing is refused."""
+    if not isinstance(value, list):
+        return _checked_label(parse_label(value, where), where)
+    labels = []
+    for item in value:
+        label = _checked_label(parse_label(item, where), where)
+        if label is None:
+            raise SentinetError(f"{where}: an empty or null label in the list {str(value)[:80]}")
+        labels.append(label)
+    return tuple(dict.fromkeys(labels))  # each once, in the order written
 
 
 def _checked_label(label: int | str | None, where: str) -> int | str | None:

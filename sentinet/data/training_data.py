@@ -14,7 +14,9 @@ from sentinet.config.schema import Config, DataConfig, train_files
 from sentinet.data.readers import Record, detect_data_format, label_column_detail, read_records
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
-from sentinet.labels import LabelSet, check_known, require_labels, training_pairs, unwritable
+from sentinet.labels import (
+    LabelSet, check_known, label_values, require_labels, shape_labels, training_pairs, unwritable,
+)
 from sentinet.evaluation.metrics import resolve_metric
 
 
@@ -22,7 +24,7 @@ from sentinet.evaluation.metrics import resolve_metric
 class TrainingData:
     """What a run trains and selects on: the training tweets with their class ids, and dev."""
 
-    train: list[tuple[Record, int]]  # (record, class id) kept by the label rule
+    train: list[tuple[Record, int | tuple]]  # (record, class id) kept by the label rule; multi-label: 0/1 per class
     dev: list[Record]  # every labelled dev record: all its (tweet, company) pairs are scored
     weights: list[float]  # per training tweet: its file's data.train_weights entry
     description: str  # how dev was chosen (and, for temporal splits, which periods)
@@ -33,12 +35,15 @@ class TrainingData:
     dev_window: tuple[float, float] | None = None
 
 
-def read_labelled(path: str, d: DataConfig) -> list[Record]:
+def read_labelled(path: str, d: DataConfig, multilabel: bool = False) -> list[Record]:
     """A train or dev file's records, every one labelled. SentiRuEval XML leaves the companies
     a tweet does not mention NULL; a one-label row (TSV, CSV, JSONL) with an empty or null
-    label is a hole in the data, refused rather than silently trained around."""
+    label is a hole in the data, refused rather than silently trained around (a multi-label
+    text with none of the classes says so: an empty JSON list)."""
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
-                           id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
+                           id_column=d.id_column, date_column=d.date_column, quoting=d.quoting,
+                           label_separator=d.label_separator)
+    shape_labels(records, multilabel, path)
     require_labels(records, path, label_column_detail(path, d.format, d.quoting, d.label_column,
                                                       "set data.label_column"))
     format = detect_data_format(Path(path)) if d.format == "auto" else d.format
@@ -53,18 +58,18 @@ def load_training_data(config: Config) -> TrainingData:
     """Training tweets and dev records. Dev comes from data.dev or is carved from the first
     train file; further train files only add training tweets, minus (under a temporal split)
     those written in the dev period, which a model of the past could not have seen."""
-    d = config.data
+    d, multilabel = config.data, config.model.head == "multilabel"
     files = train_files(d)
     file_weights = d.train_weights or [1.0] * len(files)
-    records = read_labelled(files[0], d)
+    records = read_labelled(files[0], d, multilabel)
     if d.dev:
-        train, dev, description, dev_period = records, read_labelled(d.dev, d), f"dev file {d.dev}", None
+        train, dev, description, dev_period = records, read_labelled(d.dev, d, multilabel), f"dev file {d.dev}", None
     else:
         split = carve(records, d)
         train, dev, description, dev_period = split.train, split.dev, split.description, split.dev_period
-    parts = [train] + [read_labelled(f, d) for f in files[1:]]
+    parts = [train] + [read_labelled(f, d, multilabel) for f in files[1:]]
     labels = resolve_labels(d, [(files[0], records), *zip(files[1:], parts[1:])]
-                            + ([(d.dev, dev)] if d.dev else []))
+                            + ([(d.dev, dev)] if d.dev else []), multilabel)
     window = (dev_period[0], dev_period[1] if d.folds else math.inf) if dev_period else None
     pairs, weights, sources = [], [], []
     for i, (path, part, weight) in enumerate(zip(files, parts, file_weights)):
@@ -83,12 +88,14 @@ def load_training_data(config: Config) -> TrainingData:
     return TrainingData(pairs, dev, weights, description, sources, labels, window)
 
 
-def check_classes_trained(pairs: list[tuple[Record, int]], labels: LabelSet, train: str,
+def check_classes_trained(pairs: list[tuple[Record, int | tuple]], labels: LabelSet, train: str,
                           dev: str | None) -> None:
     """Every class has training tweets: one seen only in dev (or only in data.labels) would be
     a class the model can never learn, scored as if it could; one class alone is no classifier."""
-    counts = Counter(c for _, c in pairs)
-    if len(counts) < 2:
+    counts = Counter(_classes(pairs))
+    if not counts:
+        raise SentinetError(f"{train}: no training text carries any of the labels; nothing to learn")
+    if len(counts) < 2 - labels.multilabel:
         (only,) = counts
         raise SentinetError(f"{train}: the training split holds one class ({str(labels.values[only])[:40]!r}); "
                             "a classifier needs at least two classes")
@@ -128,18 +135,25 @@ def split_warning(config: Config, data: TrainingData) -> str | None:
             "or --folds K with it (docs/GUIDE.md: 'Dev numbers that predict next year')")
 
 
-def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]]) -> LabelSet:
+def _classes(pairs: list[tuple[Record, int | tuple]]) -> list[int]:
+    """The class of every training pair; a multi-label pair's each of its classes."""
+    return [c for _, target in pairs for c in
+            ((i for i, hot in enumerate(target) if hot) if isinstance(target, tuple) else (target,))]
+
+
+def resolve_labels(d: DataConfig, files: list[tuple[str, list[Record]]], multilabel: bool = False) -> LabelSet:
     """data.labels when given (every label in the data must be one of them), else the
     labels the training and dev files hold; none may hold a tab, line break or control
     character (predict's columns are named after them)."""
     _refuse_unwritable(d, files)
     if not d.labels:
         try:
-            return LabelSet.from_data(v for _, records in files for r in records for v in r.labels.values())
+            return LabelSet.from_data((v for _, records in files for r in records for v in label_values(r.labels)),
+                                      multilabel)
         except SentinetError as exc:
             names = " and ".join(dict.fromkeys(path for path, _ in files))
             raise SentinetError(f"{names}: {exc}") from None
-    labels = LabelSet.of(d.labels)
+    labels = LabelSet.of(d.labels, multilabel)
     for path, records in files:
         check_known(records, labels, path)
     return labels
@@ -153,7 +167,7 @@ def _refuse_unwritable(d: DataConfig, files: list[tuple[str, list[Record]]]) -> 
                                 "control character: rename it")
     for path, records in files:
         for r in records:
-            if bad := next((v for v in r.labels.values() if unwritable(v)), None):
+            if bad := next((v for v in label_values(r.labels) if unwritable(v)), None):
                 raise SentinetError(f"{path}: id {r.id[:40]!r} has label {bad[:40]!r}, which holds a tab, line "
                                     "break or other control character: rename it")
 
@@ -170,9 +184,10 @@ def log_data(data: TrainingData, log: Callable[[str], None], metric: str = "auto
         dropped = source["dropped_in_dev_period"]
         log(f"data: {source['tweets']} training {items} from {source['path']} (weight {source['weight']:g})"
             + (f"; {dropped} from the dev period left out" if dropped else ""))
-    counts = Counter(classes.values[c] for _, c in data.train)
+    counts = Counter(classes.values[c] for c in _classes(data.train))
     selection = {"sentirueval": "the official SentiRuEval F-macro", "macro_f1": "macro-F1 over all classes",
-                 "weighted_f1": "weighted F1", "accuracy": "accuracy"}[resolve_metric(metric, classes)]
+                 "weighted_f1": "weighted F1", "accuracy": "accuracy", "micro_f1": "micro-F1",
+                 "samples_f1": "samples-F1"}[resolve_metric(metric, classes)]
     listing = ", ".join(f"{v} ({n})" for v, n in _listed(classes.values, counts))
     log(f"labels: {listing} training {items}; model selection by {selection} (train.metric)")
 
@@ -203,5 +218,5 @@ def unlabeled_texts(config: Config, data: TrainingData, tokenizer: Callable[[str
 
 def class_counts(data: TrainingData) -> list[int]:
     """Training tweets per class (what a hierarchical head's tree is built from)."""
-    counts = Counter(c for _, c in data.train)
+    counts = Counter(_classes(data.train))
     return [counts[i] for i in range(len(data.labels))]

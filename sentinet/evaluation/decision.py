@@ -5,6 +5,10 @@ class counts as much as the frequent negative one, so plain argmax is rarely the
 F-macro-optimal rule. ``tune_bias`` searches biases for negative and positive (neutral
 stays 0) on dev data; the result is saved with the run and applied by eval and predict.
 Other label sets keep plain argmax (there is no official pair of classes to favour).
+
+A multi-label run's rule is one probability threshold per class instead: a text gets every
+class whose probability reaches its threshold (0.5 until ``tune_thresholds`` chose them on
+dev). The same ``rule`` argument carries either, as the run's label set says which it is.
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ def no_bias(labels: LabelSet) -> Bias:
     return (0.0,) * len(labels)
 
 
+DEFAULT_THRESHOLD = 0.5
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
 def decide(probs: np.ndarray, labels: LabelSet, bias: Sequence[float] | None = None) -> list[Label]:
-    """Labels from class probabilities [N, classes] under a bias on the log scale."""
+    """Labels from class probabilities [N, classes] under a bias on the log scale; for a
+    multi-label run, label tuples under per-class thresholds (``bias``: the thresholds)."""
+    if labels.multilabel:
+        return label_sets(probs, labels, bias)
     scores = np.log(np.clip(probs, 1e-12, 1.0))
     if bias is not None:
         scores = scores + np.asarray(bias, dtype=np.float64)
@@ -60,6 +71,40 @@ def tune_bias(probs: np.ndarray, gold: Sequence[Mapping[str, Label]], labels: La
             if score > best + 1e-9 or (abs(score - best) <= 1e-9 and closer):
                 best_bias, best = tuple(float(b) for b in bias), score
     return best_bias, scores(gold, decide(probs, labels, best_bias), labels, "sentirueval")["score"]
+
+
+def label_sets(probs: np.ndarray, labels: LabelSet, thresholds: Sequence[float] | float | None = None) -> list[tuple]:
+    """Each row's classes whose probability reaches its threshold, in class order."""
+    cut = DEFAULT_THRESHOLD if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    hot = np.asarray(probs) >= cut
+    return [tuple(labels.values[j] for j in np.flatnonzero(row)) for row in hot]
+
+
+def tune_thresholds(probs: np.ndarray, gold: Sequence[Mapping], labels: LabelSet,
+                    grid: np.ndarray = THRESHOLD_GRID) -> tuple[float, ...]:
+    """Per class, the threshold with the best F1 of that class on (probs, gold); a tie keeps
+    the one nearest 0.5, and a class dev never shows keeps 0.5."""
+    from sentinet.evaluation.multilabel import gold_sets, indicator
+
+    truth = indicator(gold_sets(gold), labels).astype(bool)
+    probs = np.asarray(probs)
+    chosen = []
+    for c in range(len(labels)):
+        best, best_f1 = DEFAULT_THRESHOLD, -1.0
+        if truth[:, c].any():
+            for t in sorted(grid, key=lambda t: abs(t - DEFAULT_THRESHOLD)):
+                hit = probs[:, c] >= t
+                tp = np.sum(hit & truth[:, c])
+                f1 = 2 * tp / (hit.sum() + truth[:, c].sum())
+                if f1 > best_f1 + 1e-12:
+                    best, best_f1 = float(t), f1
+        chosen.append(best)
+    return tuple(chosen)
+
+
+def describe_thresholds(thresholds: Sequence[float], labels: LabelSet) -> str:
+    """"praise 0.35, question 0.5": each class's threshold, for logs."""
+    return ", ".join(f"{name} {t:g}" for name, t in zip(labels.names, thresholds))
 
 
 def _f_macro(truth: np.ndarray, pred: np.ndarray, negative: int = -1, positive: int = 1) -> float:

@@ -11,6 +11,10 @@ negative/neutral/positive); every label set gets ``macro_f1``, ``weighted_f1`` a
 
 ``train.metric`` picks the one that selects epochs and models: ``score`` holds its value and
 ``metric`` its name (``auto``: the official metric for SentiRuEval labels, else macro-F1).
+
+Multi-label runs (sentinet.evaluation.multilabel) are scored per text and class: micro-F1
+over every (text, class) decision, macro-F1 over classes, samples-F1 per text, weighted F1,
+and accuracy as the share of texts whose label set is exactly right.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from sentinet.errors import SentinetError
 from sentinet.labels import Label, LabelSet
 from sentinet.evaluation.tables import mean_std
 
-KEYS = {"sentirueval": "f_macro", "macro_f1": "macro_f1", "weighted_f1": "weighted_f1", "accuracy": "accuracy"}
+KEYS = {"sentirueval": "f_macro", "macro_f1": "macro_f1", "weighted_f1": "weighted_f1", "accuracy": "accuracy",
+        "micro_f1": "micro_f1", "samples_f1": "samples_f1"}
 NAMES = {"f_macro": "F-macro", "f_micro": "F-micro", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1",
-         "accuracy": "accuracy"}
+         "accuracy": "accuracy", "micro_f1": "micro-F1", "samples_f1": "samples-F1"}
 # What a log line shows beside the selecting metric
-SECOND = {"sentirueval": "f_micro", "macro_f1": "accuracy", "weighted_f1": "macro_f1", "accuracy": "macro_f1"}
+SECOND = {"sentirueval": "f_micro", "macro_f1": "accuracy", "weighted_f1": "macro_f1", "accuracy": "macro_f1",
+          "micro_f1": "macro_f1", "samples_f1": "macro_f1"}
 
 
 def pairs(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label]) -> tuple[list[Label], list[Label]]:
@@ -74,6 +80,10 @@ def resolve_metric(metric: str, labels: LabelSet) -> str:
     if metric == "sentirueval" and labels.sentiment is None:
         raise SentinetError(f"train.metric: sentirueval scores -1/0/1 (negative/neutral/positive) labels, "
                             f"not {list(labels.values)}; use macro_f1, weighted_f1 or accuracy")
+    if metric in ("samples_f1", "micro_f1") and not labels.multilabel:
+        raise SentinetError(f"train.metric: {metric} scores the label sets of a multi-label run (model.head: "
+                            "multilabel; with one label per text micro-F1 is accuracy); use macro_f1, "
+                            "weighted_f1 or accuracy")
     return metric
 
 
@@ -83,6 +93,11 @@ def scores(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label], labels: L
     from sklearn.metrics import f1_score
 
     metric = resolve_metric(metric, labels)
+    if labels.multilabel:
+        from sentinet.evaluation.multilabel import multilabel_scores
+
+        result = multilabel_scores(gold, pred, labels)
+        return {"metric": metric, **result, "score": result[KEYS[metric]]}
     result: dict = {"metric": metric}
     roles = labels.sentiment
     if roles is not None:  # on class ids: gold may spell the labels differently from the run
@@ -119,7 +134,10 @@ def headline(record: Mapping, digits: int = 4, sep: str = "  ") -> str:
         keys = ["f_macro", "f_micro"]
         names = ["macro-F1", "accuracy"] if metric == "macro_f1" else ["F-macro", "F-micro"]
     else:
-        keys = [KEYS[metric], SECOND[metric]]
+        second = SECOND[metric]
+        if "samples_f1" in record and metric in ("macro_f1", "weighted_f1", "accuracy"):
+            second = "micro_f1"  # multi-label: the pooled decisions are worth reading beside
+        keys = [KEYS[metric], second]
         names = [NAMES[k] for k in keys]
     parts = []
     for key, name in zip(keys, names):
@@ -133,7 +151,8 @@ def headline(record: Mapping, digits: int = 4, sep: str = "  ") -> str:
 
 def all_scores(record: Mapping, digits: int = 4) -> str:
     """Every headline score of a report, the selecting one first."""
-    keys = [k for k in ("f_macro", "f_micro", "f_pos", "f_neg", "macro_f1", "weighted_f1", "accuracy")
+    keys = [k for k in ("f_macro", "f_micro", "f_pos", "f_neg", "macro_f1", "micro_f1", "samples_f1",
+                        "weighted_f1", "accuracy")
             if isinstance(record.get(k), (int, float))]
     first = KEYS.get(record.get("metric", ""))
     if first in keys and "score" in record:
@@ -149,7 +168,7 @@ def all_scores(record: Mapping, digits: int = 4) -> str:
 def summarise(bests: Sequence[Mapping]) -> dict:
     """Members' best dev scores as mean ± std: ``score`` and every headline key they all have
     (older members: f_macro/f_micro only), with the metric that selected them."""
-    keys = ["score", "f_macro", "f_micro", "macro_f1", "weighted_f1", "accuracy"]
+    keys = ["score", "f_macro", "f_micro", "macro_f1", "micro_f1", "samples_f1", "weighted_f1", "accuracy"]
     summary: dict = {"metric": bests[0].get("metric")} if "score" in bests[0] else {}
     for key in keys:
         values = [score_of(b) if key == "score" else b.get(key) for b in bests]
@@ -186,6 +205,10 @@ def full_report(gold: Sequence[Mapping[str, Label]], pred: Sequence[Label],
     PER_CLASS_LIMIT classes, the most frequent confusions instead of the last three."""
     from sklearn.metrics import classification_report, confusion_matrix
 
+    if labels.multilabel:
+        from sentinet.evaluation.multilabel import multilabel_report
+
+        return multilabel_report(gold, pred, labels, scores(gold, pred, labels, metric), PER_CLASS_LIMIT)
     y_true, y_pred = class_pairs(gold, pred, labels)
     values = list(range(len(labels)))
     result = scores(gold, pred, labels, metric)
@@ -238,6 +261,13 @@ def epoch_scores(gold: Sequence[Mapping[str, Label]], probs: np.ndarray, pred: S
     (tweet, company) pairs, and the dev loss (cross-entropy of the tweet-level label, for
     tweets whose companies agree)."""
     result = scores(gold, pred, labels, metric)
+    if labels.multilabel:
+        from sentinet.evaluation.multilabel import multilabel_dev_loss, multilabel_f1
+
+        if len(labels) <= PER_CLASS_LIMIT:
+            result.update(multilabel_f1(gold, pred, labels))
+        result["dev_loss"] = multilabel_dev_loss(gold, probs, labels)
+        return result
     if len(labels) <= PER_CLASS_LIMIT:
         result.update(per_class_f1(*class_pairs(gold, pred, labels), labels))
     result["dev_loss"] = dev_loss(gold, probs, labels)

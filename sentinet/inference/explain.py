@@ -21,6 +21,7 @@ from sentinet.config.fields import whole_number
 from sentinet.data.vocab import UNK_ID
 from sentinet.errors import SentinetError
 from sentinet.inference.protocol import GradientInput, Predictor
+from sentinet.labels import LabelSet, normalise
 from sentinet.models.classifier import SentimentClassifier
 from sentinet.models.hsoftmax import HierarchicalSoftmax
 
@@ -54,16 +55,22 @@ class Explanation:
                 "scores": [round(float(s), 6) for s in self.scores], "completeness": completeness}
 
 
-def explain(predictor: Predictor, text: str, method: str = "occlusion", steps: int = 64) -> Explanation:
+def explain(predictor: Predictor, text: str, method: str = "occlusion", steps: int = 64,
+            target_class: object = None) -> Explanation:
     """Explain ``predictor``'s label for ``text`` (any kind of model; integrated gradients need
-    a neural one, and the predictor says so otherwise)."""
+    a neural one, and the predictor says so otherwise): the contributions to ``target_class``
+    (a label or a class name), by default the predicted class, or for a multi-label run the
+    most probable class (each class is decided on its own: ask for any of them)."""
     if method not in METHODS:
         raise SentinetError(f"unknown explanation method {method!r} (choose {' or '.join(METHODS)})")
     whole_number(steps, "steps")
+    target = None if target_class is None else class_index(predictor.classes, target_class)
     tokens = _tokens(predictor, text)
     probs = predictor.predict_proba([text], progress=False)[0]  # exactly what predict says
-    label = predictor.labels(probs[None])[0]
-    target = predictor.classes.to_class(label)
+    if target is None:
+        target = int(np.argmax(probs)) if predictor.classes.multilabel else \
+            predictor.classes.to_class(predictor.labels(probs[None])[0])
+    label = predictor.classes.values[target]
     completeness = None
     if method == "occlusion":
         rows = occlusion_probabilities(predictor, tokens)
@@ -73,6 +80,18 @@ def explain(predictor: Predictor, text: str, method: str = "occlusion", steps: i
     names = predictor.classes.names
     return Explanation(text, tokens, label, names[target], {n: float(p) for n, p in zip(names, probs)},
                        method, [float(s) for s in scores], completeness)
+
+
+def class_index(classes: LabelSet, wanted: object) -> int:
+    """The class a user names, by label (``-1``, ``praise``) or by name (``negative``)."""
+    names = [str(n) for n in classes.names]
+    if str(wanted) in names:
+        return names.index(str(wanted))
+    try:
+        return classes.to_class(normalise(wanted, "class"))
+    except (KeyError, SentinetError):
+        raise SentinetError(f"class {str(wanted)[:40]!r} is not one of the model's classes "
+                            f"({', '.join(names)})") from None
 
 
 def _tokens(predictor: Predictor, text: str) -> list[str]:

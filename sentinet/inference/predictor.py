@@ -56,7 +56,7 @@ def predict_ids(model: SentimentClassifier, ids: Sequence[list[int]], device: to
             batch = torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)
             lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
             logits = model(batch.to(device), lengths)
-            parts.append(torch.softmax(logits, dim=-1).float().cpu())
+            parts.append(model.probabilities(logits).float().cpu())
             if between is not None:
                 between()
     if not parts:

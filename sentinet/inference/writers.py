@@ -1,6 +1,10 @@
 """How ``predict``'s rows look and how they are written: csv (default), tsv (no quoting: a
-tab or line break inside a value is written as a space) or jsonl, chunk by chunk (the streams
-they go to, stdout or a file that appears whole when done, are sentinet/runtime/streams.py's)."""
+tab or line break inside a value is written as a space), jsonl, or fastText's training format
+(``__label__x text``, the labels and the text only), chunk by chunk (the streams they go to,
+stdout or a file that appears whole when done, are sentinet/runtime/streams.py's).
+
+A multi-label run's label cell is its set of labels: a JSON list, or in csv/tsv the labels
+joined by ``label_separator`` ("|" unless the run's data.label_separator says otherwise)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ import numpy as np
 if TYPE_CHECKING:
     from sentinet.inference.protocol import Predictor
 
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "sentirueval")  # sentirueval: the input XML, filled in
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "fasttext", "sentirueval")  # sentirueval: the input XML, filled in
+FASTTEXT_LABEL = "__label__"
 TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it has no quoting)
 # A cell a spreadsheet would run as a formula (OWASP's CSV injection list), and a number, which
 # starts the same way but is data ("-1", "+0.5", "-2e-3").
@@ -44,8 +49,11 @@ class RowFormat:
     echo: bool = False
     top: int | None = None
     threshold: float | None = None
+    label_separator: str = "|"  # a multi-label row's labels in one csv/tsv cell
 
     def columns(self, names: Sequence[str]) -> list[str]:
+        if self.format == "fasttext":
+            return ["label", "text"]
         if self.top is None:
             probabilities = [f"p_{name}" for name in names]
         else:
@@ -53,13 +61,22 @@ class RowFormat:
         return ["id", "label", *probabilities, *(["text"] if self.echo else [])]
 
     def row(self, record, label, probs: np.ndarray, values: Sequence) -> list:
+        if isinstance(label, tuple):  # multi-label: --threshold P replaces the run's thresholds
+            if self.threshold is not None:
+                label = tuple(v for v, p in zip(values, probs) if round(float(p), 6) >= self.threshold)
+        elif is_uncertain(probs.max(), self.threshold):
+            label = None
+        if self.format == "fasttext":
+            return [label, record.text]
+        if isinstance(label, tuple):
+            label = list(label) if self.format == "jsonl" else self.label_separator.join(map(str, label))
+        elif label is None and self.format != "jsonl":
+            label = ""
         if self.top is None:
             cells = [round(float(x), 6) for x in probs]
         else:
             order = np.argsort(-probs, kind="stable")[: self.top]
             cells = [c for i in order for c in (values[i], round(float(probs[i]), 6))]
-        if is_uncertain(probs.max(), self.threshold):
-            label = None if self.format == "jsonl" else ""
         return [record.id, label, *cells, *([record.text] if self.echo else [])]
 
 
@@ -91,6 +108,8 @@ def write_predictions(predictor: Predictor, records, out, row_format: RowFormat,
 
 def row_writer(out, output_format: str, columns: list[str]):
     """Write the header (csv, tsv) and return a function writing one row of values."""
+    if output_format == "fasttext":
+        return lambda values: out.write(fasttext_line(*values) + "\n")
     if output_format == "jsonl":
         return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
     if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
@@ -99,6 +118,19 @@ def row_writer(out, output_format: str, columns: list[str]):
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     return lambda values: writer.writerow([not_formula(v) for v in values])
+
+
+def fasttext_line(label, text: str) -> str:
+    """``__label__a __label__b text`` (no label: the text alone, as fastText reads an unlabelled
+    line); line breaks and tabs in the text become spaces, so one record stays one line."""
+    labels = label if isinstance(label, tuple) else () if label is None else (label,)
+    words = [f"{FASTTEXT_LABEL}{v}" for v in labels]
+    return " ".join([*words, " ".join(str(text).split())])
+
+
+def fasttext_unwritable(names: Sequence[str]) -> str | None:
+    """A class name fastText's format cannot carry (a space would end the label), if any."""
+    return next((n for n in names if not n or any(ch.isspace() for ch in n)), None)
 
 
 def not_formula(value: object) -> object:

@@ -88,6 +88,7 @@ class SentimentClassifier(nn.Module):
         else:
             output = nn.Linear(self.encoder.output_dim, num_classes)
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), output)
+        self.multilabel = config.head == "multilabel"  # one sigmoid per class, not a softmax
         self.head_max_norm = config.head_max_norm
         self.word_dropout = config.word_dropout
         self.wide = wide  # train.hybrid: wide (sentinet.models.wide), else None
@@ -104,6 +105,11 @@ class SentimentClassifier(nn.Module):
             return self._plus_wide(self.head(self.encoder(vectors, lengths)), ids, lengths)
         pooled, token_states = self.encoder(vectors, lengths, states=True)
         return self._plus_wide(self.head(pooled), ids, lengths), token_states
+
+    def probabilities(self, scores: Tensor) -> Tensor:
+        """Class probabilities from forward()'s scores: a softmax over the classes, or for a
+        multi-label head each class's own sigmoid."""
+        return torch.sigmoid(scores) if self.multilabel else torch.softmax(scores, dim=-1)
 
     def _plus_wide(self, scores: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
         return scores if self.wide is None else scores + self.wide(ids, lengths)

@@ -64,7 +64,8 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
     ax_loss.plot(x, [r["loss"] for r in epochs], "o-", label="train")
     ax_loss.plot(x, [r.get("dev_loss") for r in epochs], "o-", label="dev")
     constant = "" if varied or not rates else f"; learning rate {rates[0]:.3g} throughout"
-    ax_loss.set(title=f"loss (cross-entropy){constant}", xlabel="epoch")
+    multilabel = "samples_f1" in epochs[-1]
+    ax_loss.set(title=f"loss ({'binary ' * multilabel}cross-entropy){constant}", xlabel="epoch")
     first, second = curve_keys(epochs[-1])
     ax_f1.plot(x, [r.get(first[0]) for r in epochs], "o-", label=first[1])
     ax_f1.plot(x, [r.get(second[0]) for r in epochs], "s--", alpha=0.6, label=second[1])
@@ -79,6 +80,10 @@ def write_pictures(run_dir: Path, epochs: Sequence[dict], best_epoch: int, confu
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False, fontsize="small")
     fig.tight_layout()
     _save(fig, run_dir / CURVES, plt)
+    if multilabel:
+        log(f"no {CONFUSION}: a multi-label run decides each class on its own (the report gives each "
+            "class's precision and recall)")
+        return
     write_confusion(run_dir / CONFUSION, confusion, class_names, f"dev confusion, best epoch {best_epoch}", log,
                     counted)
 
@@ -183,6 +188,8 @@ def curve_keys(row: dict) -> tuple[tuple[str, str], tuple[str, str]]:
     metric = row.get("metric")
     if "score" in row and metric in KEYS:
         first, second = KEYS[metric], SECOND[metric]
+        if "samples_f1" in row and metric in ("macro_f1", "weighted_f1", "accuracy"):
+            second = "micro_f1"  # multi-label, as metrics.headline
         official = " (official)" if metric == "sentirueval" else ""
         return (first, NAMES[first] + official + ", selects"), (second, NAMES[second])
     if metric == "macro_f1":

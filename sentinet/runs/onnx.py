@@ -84,7 +84,7 @@ class Probabilities(nn.Module):
         self.model = model
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        return torch.softmax(self.model(ids, lengths), dim=-1)
+        return self.model.probabilities(self.model(ids, lengths))
 
 
 def export_onnx(source: Path, path: Path, vocab_size: int) -> dict:

@@ -199,19 +199,28 @@ def load_dev_predictions(run_dir: Path) -> tuple[list[dict], list[list[float]]]:
                      lambda rows: ([r["gold"] for r in rows], [r["probs"] for r in rows]))
 
 
-def save_decision(run_dir: Path, bias: Sequence[float]) -> None:
-    atomic_write_text(run_dir / DECISION, json.dumps({"bias": list(bias)}))
+def save_decision(run_dir: Path, rule: Sequence[float], kind: str = "bias") -> None:
+    """The decision rule: per-class ``bias`` (single-label) or ``thresholds`` (multi-label)."""
+    atomic_write_text(run_dir / DECISION, json.dumps({kind: list(rule)}))
 
 
 def load_decision(run_dir: Path, n_classes: int) -> tuple[float, ...] | None:
-    """The run's tuned decision bias (one per class), or None when it has none."""
+    """The run's tuned decision rule (a bias or a threshold per class), or None when it has none."""
     path = run_dir / DECISION
     if not path.is_file():
         return None
-    bias = read_json(path, "decision rule", lambda data: tuple(float(b) for b in data["bias"]))
-    if len(bias) != n_classes:
-        raise SentinetError(f"{path}: {len(bias)} biases for the run's {n_classes} classes")
-    return bias
+    kind, rule = read_json(path, "decision rule", _decision_rule)
+    if len(rule) != n_classes:
+        raise SentinetError(f"{path}: {len(rule)} {'biases' if kind == 'bias' else kind} for the run's "
+                            f"{n_classes} classes")
+    if kind == "thresholds" and not all(0 < t <= 1 for t in rule):
+        raise SentinetError(f"{path}: thresholds must be probabilities in (0, 1]")
+    return rule
+
+
+def _decision_rule(data: dict) -> tuple[str, tuple[float, ...]]:
+    kind = "thresholds" if "thresholds" in data else "bias"
+    return kind, tuple(float(b) for b in data[kind])
 
 
 def write_group_plan(group: Path, kind: str, count: int) -> None:

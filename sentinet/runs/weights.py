@@ -39,7 +39,7 @@ class LoadedRun:
 
     @property
     def labels(self) -> LabelSet:
-        return LabelSet.of(self.config.data.labels)
+        return self.config.label_set()
 
 
 def find_run_dir(path: str | Path) -> Path:

@@ -17,13 +17,17 @@ from sentinet.runs import weights
 from sentinet.reporting import plots
 from sentinet.runs import rundir
 from sentinet.config.schema import Config
-from sentinet.evaluation.decision import Bias, decide, describe_bias, tune_bias
+from sentinet.evaluation.decision import (
+    Bias, decide, describe_bias, describe_thresholds, tune_bias, tune_thresholds,
+)
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.training.events import Callback
 from sentinet.fileio import remove_partials
 from sentinet.inference.predictor import predict_ids
 from sentinet.labels import LabelSet
-from sentinet.evaluation.metrics import all_scores, full_report, metric_name, pairs_noun, resolve_metric, score_of
+from sentinet.evaluation.metrics import (
+    all_scores, full_report, metric_name, pairs_noun, resolve_metric, score_of, scores,
+)
 from sentinet.training.setup import Prepared
 from sentinet.runs.log import RunLog
 from sentinet.training.callbacks import GovernedThreads
@@ -139,7 +143,14 @@ def write_final_results(prep: Prepared, result: TrainResult, log: RunLog, starte
     if left_out := rundir.save_dev_predictions(run_dir, [r.id for r in prep.data.dev], gold, result.dev_probs):
         log(left_out)
     tune_decision, metric = prep.config.train.tune_decision, prep.config.train.metric
-    if tune_decision and resolve_metric(metric, classes) != "sentirueval":
+    if classes.multilabel:
+        result.decision = tune_thresholds(result.dev_probs, gold, classes)
+        rundir.save_decision(run_dir, result.decision, "thresholds")
+        tuned = scores(gold, decide(result.dev_probs, classes, result.decision), classes, metric)["score"]
+        log(f"thresholds chosen on dev, each class's best F1: {describe_thresholds(result.decision, classes)} "
+            f"(dev {metric_name(result.best)} at 0.5 {score_of(result.best):.4f} → {tuned:.4f}; optimistic: "
+            "chosen on the same dev set)")
+    elif tune_decision and resolve_metric(metric, classes) != "sentirueval":
         log("decision rule: not tuned (train.tune_decision favours the official F-macro's "
             f"negative and positive classes; this run selects on {metric_name(result.best)})")
     elif tune_decision:
@@ -177,7 +188,9 @@ def write_metrics(run_dir: Path, result: TrainResult) -> None:
         "best_epoch": result.best_epoch,
         "best": result.best,
         "labels": list(result.labels.values),
-        "decision_bias": None if result.decision is None else list(result.decision),
+        **({"multilabel": True} if result.labels.multilabel else {}),
+        "decision_bias": None if result.decision is None or result.labels.multilabel else list(result.decision),
+        **({"thresholds": list(result.decision)} if result.labels.multilabel and result.decision else {}),
         "epochs": result.epochs,
         "seconds": result.seconds,
         "machine": result.machine,

@@ -24,7 +24,7 @@ from sentinet.runs import rundir
 from sentinet.config.schema import Config
 from sentinet.config.paths import resolve_paths
 from sentinet.labels import LabelSet
-from sentinet.evaluation.decision import decide, tune_bias
+from sentinet.evaluation.decision import decide, tune_bias, tune_thresholds
 from sentinet.errors import Interrupted, SentinetError
 from sentinet.fileio import check_own_tree, remove_partials
 from sentinet.evaluation.metrics import full_report, headline, resolve_metric, summarise
@@ -174,7 +174,7 @@ def load_member(path: Path) -> TrainResult:
         gold, probs = rundir.load_dev_predictions(path)
         return TrainResult(run_dir=path, best_epoch=metrics["best_epoch"], best=metrics["best"],
                            seconds=metrics["seconds"], interrupted=metrics["interrupted"],
-                           labels=LabelSet.of(metrics.get("labels")),
+                           labels=LabelSet.of(metrics.get("labels"), bool(metrics.get("multilabel"))),
                            dev_probs=np.asarray(probs, dtype=np.float32), dev_gold=gold)
     except (KeyError, TypeError, ValueError) as exc:
         raise SentinetError(f"{path}: unreadable group member ({exc})") from None
@@ -198,7 +198,10 @@ def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[
     classes = members[0].labels
     bias = None
     metric = config.train.metric
-    if config.train.tune_decision and resolve_metric(metric, classes) == "sentirueval":
+    if classes.multilabel:  # the members' thresholds do not carry over to their average
+        bias = tune_thresholds(probs, gold, classes)
+        rundir.save_decision(path, bias, "thresholds")
+    elif config.train.tune_decision and resolve_metric(metric, classes) == "sentirueval":
         bias, _ = tune_bias(probs, gold, classes)
         rundir.save_decision(path, bias)
     report = full_report(gold, decide(probs, classes, bias), classes, metric)
@@ -209,7 +212,8 @@ def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[
         "seconds": sum(m.seconds for m in members),
         "ensemble": {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
-        "decision_bias": None if bias is None else list(bias),
+        "decision_bias": None if bias is None or classes.multilabel else list(bias),
+        **({"thresholds": list(bias), "multilabel": True} if classes.multilabel else {}),
     }
     rundir.write_members(path, [os.path.relpath(m.run_dir, path) for m in members])
     rundir.write_metrics(path, summary)

@@ -129,10 +129,28 @@ class WeightedLoss(nn.Module):
         return (losses * w).sum() / norm.sum()
 
 
-def build_loss(cfg: TrainConfig, labels: list[int], classes: LabelSet) -> WeightedLoss:
-    """Cross-entropy with optional class weights ("balanced": inverse frequency) and smoothing."""
+class MultiLabelLoss(nn.Module):
+    """Binary cross-entropy of each class's sigmoid (model.head: multilabel), its positives
+    weighted by ``pos_weight``, averaged over classes and then with the per-tweet weights."""
+
+    def __init__(self, pos_weight: torch.Tensor | None):
+        super().__init__()
+        self.bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
+
+    def forward(self, logits: torch.Tensor, labels: torch.Tensor,
+                weights: torch.Tensor | None = None) -> torch.Tensor:
+        losses = self.bce(logits, labels).mean(dim=1)
+        w = torch.ones_like(losses) if weights is None else weights
+        return (losses * w).sum() / w.sum()
+
+
+def build_loss(cfg: TrainConfig, labels: list, classes: LabelSet) -> nn.Module:
+    """Cross-entropy with optional class weights ("balanced": inverse frequency) and smoothing;
+    a multi-label run's binary cross-entropy with optional positive weights per class."""
     weights = None
     n = len(classes)
+    if classes.multilabel:
+        return MultiLabelLoss(_positive_weights(cfg, labels, classes))
     if cfg.class_weights == "balanced":
         counts = np.bincount(labels, minlength=n).astype(np.float64)
         weights = len(labels) / (n * np.maximum(counts, 1))
@@ -143,6 +161,21 @@ def build_loss(cfg: TrainConfig, labels: list[int], classes: LabelSet) -> Weight
         weights = np.asarray(cfg.class_weights, dtype=np.float64)
     weight = None if weights is None else torch.tensor(weights, dtype=torch.float32)
     return WeightedLoss(weight, cfg.label_smoothing)
+
+
+def _positive_weights(cfg: TrainConfig, targets: list[tuple[float, ...]], classes: LabelSet) -> torch.Tensor | None:
+    """Multi-label: each class's positives weighed by the given number, or ("balanced") by its
+    negatives / positives in training, as BCEWithLogitsLoss's pos_weight."""
+    if cfg.class_weights == "none":
+        return None
+    if isinstance(cfg.class_weights, list):
+        if len(cfg.class_weights) != len(classes):
+            raise SentinetError(f"train.class_weights: {len(cfg.class_weights)} weights for the "
+                                f"{len(classes)} classes {list(classes.values)} (one per class, in that order)")
+        return torch.tensor(cfg.class_weights, dtype=torch.float32)
+    hot = np.asarray(targets, dtype=np.float64).reshape(-1, len(classes))
+    positives = hot.sum(axis=0)
+    return torch.tensor((len(hot) - positives) / np.maximum(positives, 1), dtype=torch.float32)
 
 
 class Averager(Callback):

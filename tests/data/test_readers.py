@@ -324,9 +324,42 @@ def test_any_label_is_read(tmp_path):
 
 
 def test_jsonl_label_that_is_no_label(tmp_path):
-    path = write(tmp_path, "l.jsonl", '{"text": "x", "label": [5]}\n')
-    with pytest.raises(SentinetError, match=r"id '1', column 'label': label \[5\] is neither"):
+    path = write(tmp_path, "l.jsonl", '{"text": "x", "label": {"a": 5}}\n')
+    with pytest.raises(SentinetError, match=r"id '1', column 'label': label \{'a': 5\} is neither"):
         read_records(path)
+
+
+def test_several_labels_per_text(tmp_path):
+    """A JSON list, a split TSV cell and several __label__ are one record's tuple of labels
+    (each once, in the order written); an empty list is the empty set; null inside is refused."""
+    jsonl = write(tmp_path, "m.jsonl", '{"text": "a", "label": ["x", 2, "x"]}\n{"text": "b", "label": []}\n')
+    assert [r.labels for r in read_records(jsonl)] == [{"label": ("x", 2)}, {"label": ()}]
+    tsv = write(tmp_path, "m.tsv", "text\tlabel\na\tx|y\nb\tz\nc\t|x|\n")
+    assert [r.labels for r in read_records(tsv, label_separator="|")] == [
+        {"label": ("x", "y")}, {"label": "z"}, {"label": ("x",)}]
+    assert read_records(tsv)[0].labels == {"label": "x|y"}  # no separator: one label
+    ft = write(tmp_path, "m.txt", "__label__a __label__b some text\n__label__c more\n")
+    assert [(r.labels, r.text) for r in read_records(ft)] == [({"label": ("a", "b")}, "some text"),
+                                                             ({"label": "c"}, "more")]
+    bad = write(tmp_path, "n.jsonl", '{"text": "a", "label": ["x", null]}\n')
+    with pytest.raises(SentinetError, match="an empty or null label in the list"):
+        read_records(bad)
+
+
+def test_shape_labels_fits_records_to_the_run(tmp_path):
+    """A multi-label run reads every label as a tuple; a single-label run refuses several
+    labels in one line naming model.head, and takes a one-label list as that label."""
+    from sentinet.labels import shape_labels
+
+    records = read_records(write(tmp_path, "m.jsonl", '{"text": "a", "label": ["x"]}\n{"text": "b", "label": "y"}\n'))
+    shape_labels(records, False, "m.jsonl")
+    assert [r.labels for r in records] == [{"label": "x"}, {"label": "y"}]
+    shape_labels(records, True, "m.jsonl")
+    assert [r.labels for r in records] == [{"label": ("x",)}, {"label": ("y",)}]
+    several = read_records(write(tmp_path, "s.jsonl", '{"id": "q1", "text": "a", "label": ["x", "y"]}\n'))
+    with pytest.raises(SentinetError, match=r"m.jsonl: id 'q1' has 2 labels \('x', 'y'\); for several labels "
+                                            "per text set model.head: multilabel"):
+        shape_labels(several, False, "m.jsonl")
 
 
 @pytest.mark.parametrize("name, header", [("c.csv", "id,tweet,label"), ("c.tsv", "id\ttweet")])
@@ -469,10 +502,9 @@ def test_fasttext_lines_are_labels_then_text(tmp_path) -> None:
         ("1", "спасибо", {"label": "positive"}), ("2", "ужас", {"label": -1}), ("4", "без метки", {})]
 
 
-def test_several_fasttext_labels_on_a_line_are_refused_in_one_line(tmp_path) -> None:
+def test_several_fasttext_labels_on_a_line_are_one_multi_label_record(tmp_path) -> None:
     from sentinet.data.readers import read_records
 
     path = tmp_path / "multi.txt"
     path.write_text("__label__a ok\n__label__a __label__b both\n", encoding="utf-8")
-    with pytest.raises(SentinetError, match=r"multi.txt: line 2: 2 labels \(a b\); one label per text"):
-        read_records(path)
+    assert [r.labels for r in read_records(path)] == [{"label": "a"}, {"label": ("a", "b")}]

@@ -40,11 +40,12 @@ def test_train_eval_and_predict_on_fasttext_files(quick_run, tmp_path: Path) -> 
     assert piped.returncode == 0 and piped.stdout == predicted.stdout  # the labels are never read as text
 
 
-def test_multi_label_lines_are_refused_naming_the_line(quick_run, tmp_path: Path) -> None:
+def test_multi_label_lines_need_a_multilabel_head(quick_run, tmp_path: Path) -> None:
     train = tmp_path / "multi.txt"
     train.write_text("__label__positive спасибо\n__label__positive __label__neutral сбербанк спасибо\n",
                      encoding="utf-8")
     config = tmp_path / "ft.yaml"
     config.write_text(tiny_config_yaml({**quick_run, "train": train}), encoding="utf-8")
     assert_one_line_error(run_cli("train", "--config", str(config), "--dry-run"),
-                          "multi.txt: line 2: 2 labels (positive neutral); one label per text is supported")
+                          "multi.txt: id '2' has 2 labels ('positive', 'neutral'); for several labels per text "
+                          "set model.head: multilabel")
