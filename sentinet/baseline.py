@@ -157,6 +157,10 @@ def fit(config: Config, progress: bool = True, data: TrainingData | None = None)
     from sentinet.data.training_data import class_counts, load_training_data, log_data
     from sentinet.evaluation.metrics import all_scores, full_report, headline, resolve_metric, scores
 
+    if config.model.head == "multilabel":
+        raise SentinetError("sentinet baseline: the TF-IDF + logistic regression baseline is single-label; "
+                            "this config sets model.head: multilabel (compare against micro/macro-F1 of a "
+                            "multi-label run instead)")
     started = time.time()
     config = resolve_paths(copy.deepcopy(config))
     data = load_training_data(config) if data is None else data

@@ -203,6 +203,9 @@ def predict(
     model = load_model(run, device, int8, threads)
     predictor, kept = model.predictor, [] if summary else None
     d = predictor.config.data
+    if predictor.classes.multilabel and output_format == "sentirueval":
+        raise SentinetError("--format sentirueval fills in one -1/0/1 label per company; this run is "
+                            "multi-label: use csv, tsv, jsonl or fasttext")
     if output_format == "fasttext" and (bad := writers.fasttext_unwritable([str(v) for v in predictor.classes.values])) is not None:
         raise SentinetError(f"--format fasttext: the class {bad[:40]!r} holds a space, which would end "
                             "its __label__ word; use csv, tsv or jsonl")
