@@ -329,7 +329,8 @@ def _refuse_stdout_on(input_path: Path) -> None:
 def _predict_xml(predictor: Predictor, input_file: Path, output: Path | None, row_format: writers.RowFormat,
                  batch_size: int, kept: list | None) -> int:
     """SentiRuEval XML is one document: read whole, labelled whole, written whole."""
-    from sentinet.data.readers import read_records, write_sentirueval
+    from sentinet.data.readers import read_records
+    from sentinet.data.sentirueval_xml import write_sentirueval
 
     records = read_records(input_file, "sentirueval")  # XML: no columns to choose
     if row_format.format == "sentirueval":

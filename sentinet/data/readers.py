@@ -13,26 +13,21 @@ TSV/CSV's dialect (separator, quoting, header) is sentinet.data.delimited's.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import stat
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
-from xml.parsers import expat
 
 from sentinet.data.delimited import is_quoted, table_cells, table_rows
 from sentinet.data.encoding import (
     LONE_SURROGATE, UTF16_PROBE, refuse_utf16, replaced_surrogates, utf8_error,
 )
+from sentinet.data.records import (  # Record and the checks: callers import them from here too
+    MAX_LINE_CHARS, SINGLE_LABEL, Record, check_readable, checked_length, label_value,
+)
+from sentinet.data.sentirueval_xml import read_sentirueval
 from sentinet.errors import SentinetError
-from sentinet.labels import normalise
-from sentinet.fileio import atomic_open
 
-SINGLE_LABEL = "label"  # Record.labels key for formats with one label per tweet
-META_COLUMNS = ("id", "twitid", "date", "text")  # SentiRuEval columns that are not companies
 DATA_FORMATS = ("sentirueval", "tsv", "csv", "jsonl", "txt", "fasttext")
 FASTTEXT_LABEL = "__label__"  # fastText's label prefix: `__label__positive some text`
 EXTENSIONS = {
@@ -45,22 +40,6 @@ EXTENSIONS = {
     ".json": "jsonl",
     ".txt": "txt",
 }
-# A line or text past this is no short text: a binary file, a missing line break, or an attack.
-# Refused rather than cut, and read no further than this, so memory stays bounded whatever comes.
-MAX_LINE_CHARS = 10_000_000
-
-
-@dataclass
-class Record:
-    """One tweet. ``labels`` maps company (or "label") → its label; empty means unlabelled."""
-
-    id: str
-    text: str
-    labels: dict[str, int | str] = field(default_factory=dict)
-    # Metadata, not content (records compare equal without it): the date as written in the
-    # file (unix time or ISO; parsed only when a temporal split needs it) and the file's path.
-    date: str | None = field(default=None, compare=False)
-    source: str = field(default="", compare=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -96,11 +75,6 @@ def _starts_with_fasttext_label(path: Path) -> bool:
     return head.startswith(FASTTEXT_LABEL.encode())
 
 
-def parse_label(value: object, where: str) -> int | str | None:
-    """A label as the run stores it (see labels.normalise); None (unlabelled) for NULL or empty."""
-    return normalise(value, where)
-
-
 # --------------------------------------------------------------------------------------
 # Reading
 
@@ -127,7 +101,7 @@ def read_records(
         raise SentinetError(f"unknown data format {format!r} (valid: auto, {', '.join(DATA_FORMATS)})")
     try:
         if format == "sentirueval":
-            records = _read_sentirueval(path)
+            records = read_sentirueval(path)
         elif format == "txt":
             records = _read_txt(path)
         elif format == "fasttext":
@@ -172,18 +146,6 @@ def label_column_detail(path: str | Path, format: str, quoting: str, label_colum
     return f" in {label_column!r} ({kind}: {', '.join(names) or 'none'}; {fix})"
 
 
-def check_readable(path: Path) -> None:
-    if path.is_dir():
-        raise SentinetError(f"{path}: is a directory, expected a data file")
-    if not path.exists():
-        raise SentinetError(f"{path}: file not found")
-    mode = path.stat().st_mode
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):  # /dev/zero never ends
-        raise SentinetError(f"{path}: a device, not a data file (for a stream, pipe it in and give -)")
-    if stat.S_ISREG(mode) and path.stat().st_size == 0:
-        raise SentinetError(f"{path}: empty file, no records")
-
-
 def _read_text(path: Path) -> str:
     """The whole file as text; line formats are small enough, and this pins UTF-8 errors."""
     data = path.read_bytes()
@@ -199,14 +161,7 @@ def _lines(text: str, name: str) -> Iterator[tuple[int, str]]:
     """(line number, line) for every line; splits on \\n only, since tweets may hold other
     characters that ``str.splitlines`` treats as line breaks (U+2028, U+0085)."""
     for n, line in enumerate(text.split("\n"), 1):
-        yield n, _checked_length(line.removesuffix("\r"), name, n)
-
-
-def _checked_length(text: str, name: str, n: int | str, what: str = "line") -> str:
-    if len(text) > MAX_LINE_CHARS:
-        raise SentinetError(f"{name}: {what} {n} is over {MAX_LINE_CHARS:,} characters: not a short text "
-                            "(a binary file, or missing line breaks?)")
-    return text
+        yield n, checked_length(line.removesuffix("\r"), name, n)
 
 
 def _read_txt(path: Path) -> list[Record]:
@@ -310,29 +265,6 @@ def _single_label_record(path: Path, rid: str, text: str, value: object, column:
     return Record(rid, text, {} if label is None else {SINGLE_LABEL: label})
 
 
-def label_value(value: object, where: str) -> int | str | tuple | None:
-    """One label, or a tuple of them for a list (a JSON list, a split cell, fastText's several
-    ``__label__``); an empty JSON list is the empty set, a label in it missing is refused."""
-    if not isinstance(value, list):
-        return _checked_label(parse_label(value, where), where)
-    labels = []
-    for item in value:
-        label = _checked_label(parse_label(item, where), where)
-        if label is None:
-            raise SentinetError(f"{where}: an empty or null label in the list {str(value)[:80]}")
-        labels.append(label)
-    return tuple(dict.fromkeys(labels))  # each once, in the order written
-
-
-def _checked_label(label: int | str | None, where: str) -> int | str | None:
-    """A label with a lone surrogate is refused where it is read: a class name is written in
-    every output, and no writer can encode it (control characters: training_data refuses)."""
-    if isinstance(label, str) and LONE_SURROGATE.search(label):
-        raise SentinetError(f"{where}: label {label!r} holds a lone surrogate (an unpaired JSON "
-                            "\\ud800-\\udfff escape); fix the label")
-    return label
-
-
 # --------------------------------------------------------------------------------------
 # Streaming (predict on stdin or on files too big to hold)
 
@@ -373,151 +305,9 @@ def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
             if len(head) < UTF16_PROBE:
                 head += line[:UTF16_PROBE]
                 refuse_utf16(head.encode("utf-8")[:UTF16_PROBE], path)
-            line = _checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
+            line = checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
             yield n, line.removeprefix("\ufeff") if n == 1 else line
     except UnicodeDecodeError as exc:
         if n == 0:
             refuse_utf16(exc.object[:UTF16_PROBE], path)  # a byte-order mark
         raise SentinetError(f"{path}: not valid UTF-8 (line {n + 1})") from None
-
-
-# --------------------------------------------------------------------------------------
-# SentiRuEval XML (phpMyAdmin export)
-
-
-def _read_sentirueval(path: Path) -> list[Record]:
-    """Stream the <table> rows: a tweet per row, one label per non-NULL company column."""
-    records = []
-    with path.open("rb") as f:
-        try:
-            for _, elem in ET.iterparse(f, events=("end",)):
-                if elem.tag == "table":
-                    records.append(_table_record(path, elem, len(records) + 1))
-                    elem.clear()  # keep memory flat on big exports
-        except ET.ParseError as exc:
-            raise _xml_error(path, exc) from None
-    if not records:
-        raise SentinetError(
-            f"{path}: no records: no <table> rows (expected a phpMyAdmin XML export; "
-            "set data.format for other files)"
-        )
-    return records
-
-
-def _columns(table: ET.Element) -> dict[str, ET.Element]:
-    return {c.get("name", ""): c for c in table if c.tag == "column"}
-
-
-def _table_record(path: Path, table: ET.Element, n: int) -> Record:
-    cells = {name: col.text or "" for name, col in _columns(table).items()}
-    for required in ("id", "text"):
-        if required not in cells:
-            raise SentinetError(
-                f"{path}: <table> row {n} has no {required!r} column "
-                f"(columns: {', '.join(cells) or 'none'})"
-            )
-    rid = cells["id"].strip()
-    _checked_length(cells["text"], str(path), repr(rid[:40]), "the text of id")
-    labels = {}
-    for company, value in cells.items():
-        if company in META_COLUMNS:
-            continue
-        label = parse_label(value, f"{path}: id {rid!r}, column {company!r}")
-        if label not in (None, -1, 0, 1):  # the format's own labels
-            raise SentinetError(f"{path}: id {rid!r}, column {company!r}: unknown label value "
-                                f"{value!r} (SentiRuEval labels are -1, 0, 1 or NULL)")
-        if label is not None:
-            labels[company] = label
-    return Record(rid, cells["text"], labels, date=cells.get("date") or None)
-
-
-def _xml_error(path: Path, exc: ET.ParseError) -> SentinetError:
-    """Where the XML broke; expat reports bad UTF-8 as a vague "invalid token", so name it."""
-    line, column = exc.position
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        if data.count(b"\n", 0, bad.start) + 1 <= line:
-            return utf8_error(path, data, bad)
-    reason = expat.ErrorString(exc.code) if exc.code else str(exc)
-    return SentinetError(f"{path}: malformed XML at line {line}, column {column + 1}: {reason}")
-
-
-# --------------------------------------------------------------------------------------
-# Writing predictions back
-
-
-def write_sentirueval(
-    input_path: str | Path, predictions: Mapping[str, int], output_path: str | Path
-) -> None:
-    """Copy a SentiRuEval XML with each tweet's labelled company columns set to its prediction.
-
-    This is the official submission format: the scorer reads the same file layout, and only
-    the columns the organisers marked (non-NULL) are scored.
-    """
-    input_path = Path(input_path)
-    tree = _parse_xml(input_path)
-    tables = list(tree.iter("table"))
-    if not tables:
-        raise SentinetError(f"{input_path}: no records: no <table> rows")
-    missing = []
-    for table in tables:
-        columns = _columns(table)
-        rid = (columns["id"].text or "").strip() if "id" in columns else ""
-        if rid not in predictions:
-            missing.append(rid)
-            continue
-        value = _label_text(predictions[rid])
-        for name, col in columns.items():
-            if name not in META_COLUMNS and (col.text or "").strip().upper() != "NULL":
-                col.text = value
-    if missing:
-        raise SentinetError(
-            f"{input_path}: no prediction for {len(missing)} of {len(tables)} tweets "
-            f"(first missing id: {missing[0]!r})"
-        )
-    with atomic_open(output_path, "wb", named=True) as f:
-        f.write(b'<?xml version="1.0" encoding="utf-8"?>\n')  # phpMyAdmin's own spelling
-        tree.write(f, encoding="utf-8", xml_declaration=False)
-        f.write(b"\n")
-
-
-def _label_text(label: int) -> str:
-    if label not in (-1, 0, 1):
-        raise ValueError(f"prediction {label!r} is not -1, 0 or 1")
-    return str(int(label))
-
-
-def _parse_xml(path: Path) -> ET.ElementTree:
-    """The whole document, comments and namespace prefixes included, so a rewrite differs
-    from the input only where we change it."""
-    check_readable(path)
-    namespaces = {}
-    try:
-        with path.open("rb") as f:
-            for _, (prefix, uri) in ET.iterparse(f, events=("start-ns",)):
-                namespaces.setdefault(prefix, uri)
-        parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
-        tree = ET.parse(path, parser=parser)
-    except ET.ParseError as exc:
-        raise _xml_error(path, exc) from None
-    _keep_namespaces(tree.getroot(), namespaces)
-    return tree
-
-
-def _keep_namespaces(root: ET.Element, namespaces: dict[str, str]) -> None:
-    """ElementTree drops unused xmlns declarations and renames used prefixes to ns0;
-    phpMyAdmin exports declare ``xmlns:pma``, so keep it as written."""
-    used = {
-        name[1:].partition("}")[0]
-        for elem in root.iter()
-        for name in (elem.tag, *elem.attrib)
-        if isinstance(name, str) and name.startswith("{")
-    }
-    for prefix, uri in namespaces.items():
-        if uri in used:
-            with contextlib.suppress(ValueError):  # "ns0"-style prefixes are ET's own anyway
-                ET.register_namespace(prefix, uri)
-        else:
-            root.set(f"xmlns:{prefix}" if prefix else "xmlns", uri)

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sentinet.data.readers import (
-    Record,
-    detect_data_format,
-    parse_label,
-    read_records,
-    stream_records,
-    write_sentirueval,
-)
+from sentinet.data.readers import Record, detect_data_format, read_records, stream_records
+from sentinet.data.records import parse_label
+from sentinet.data.sentirueval_xml import write_sentirueval
 from sentinet.errors import SentinetError
 
 SHARED = Path(__file__).resolve().parents[3] / "shared/data/sentirueval2016"
