@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from sentinet.downloads.catalog import Digest
+from sentinet.errors import SentinetError
 
 CHUNK = 1 << 20
 
@@ -41,3 +43,15 @@ def describe(path: Path, digests: Iterable[Digest]) -> str:
     """What the file has, for an error line: ``sha256 ab12…, git-blob-sha1 cd34…``."""
     algorithms = dict.fromkeys(d.algorithm for d in digests)
     return ", ".join(f"{a} {file_digest(path, a)[:12]}…" for a in algorithms)
+
+
+def keep_verified(part: Path, target: Path, digests, refusal: str) -> Digest:
+    """Rename ``part`` over ``target`` in one step when its bytes match one of ``digests``;
+    else remove it and raise ``refusal`` with ``{found}`` (the part's checksums) filled in."""
+    matched = matching(part, digests)
+    if matched is None:
+        found = describe(part, digests)
+        part.unlink()
+        raise SentinetError(refusal.format(found=found))
+    os.replace(part, target)
+    return matched

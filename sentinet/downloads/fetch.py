@@ -54,12 +54,8 @@ def download_file(chosen: Dataset, file: KnownFile, directory: Path | None = Non
     verified copy already there is kept as it is."""
     root = Path(directory).expanduser() if directory else destination("SENTINET_DATA")
     target = root / file.path
-    if target.is_file():
-        digest = matching(target, file.digests)
-        if digest is not None:
-            return Fetched(target, digest, fetched=False)
-        raise SentinetError(f"{target}: already there, but not the file sentinet knows as {file.name} "
-                            "(checksums in data/README.md); move it away to download it")
+    if (there := already_there(target, file, f"{file.name} (checksums in data/README.md)")) is not None:
+        return there
     url = f"{mirror_base(mirror) or chosen.base_url}/{file.remote}"
     hint = (f"; offline, put {file.name} in {target.parent}/ by hand (data/README.md says where to find it), "
             f"or give a mirror that has it (--mirror URL or ${MIRROR_VARIABLE})")
@@ -74,13 +70,21 @@ def download_vectors(name: str, directory: Path | None = None, quiet: bool = Fal
     packaged = VECTORS[name]
     root = Path(directory).expanduser() if directory else destination("SENTINET_VECTORS")
     target = root / packaged.file.path
-    if target.is_file():
-        digest = matching(target, packaged.file.digests)
-        if digest is not None:
-            return Fetched(target, digest, fetched=False)
-        raise SentinetError(f"{target}: already there, but not the file sentinet knows as {name}; "
-                            "move it away to download it")
+    if (there := already_there(target, packaged.file, name)) is not None:
+        return there
     return Fetched(target, from_registry(packaged, target, quiet=quiet), fetched=True)
+
+
+def already_there(target: Path, file: KnownFile, known_as: str) -> Fetched | None:
+    """A verified copy at ``target`` (kept as it is), None when there is none; a different file
+    there is refused and left untouched."""
+    if not target.is_file():
+        return None
+    digest = matching(target, file.digests)
+    if digest is None:
+        raise SentinetError(f"{target}: already there, but not the file sentinet knows as {known_as}; "
+                            "move it away to download it")
+    return Fetched(target, digest, fetched=False)
 
 
 def packaged_vectors(path: str) -> Path | None:

