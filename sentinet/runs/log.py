@@ -17,9 +17,10 @@ class RunLog:
     a run that fails on bad input leaves no directory behind but a full log otherwise.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, echo: bool = True) -> None:
         self.path: Path | None = None
         self.pending: list[str] = []
+        self.echo = echo  # False: train.log only (a tune trial, summed up in one line by tune)
 
     def attach(self, path: Path) -> None:
         self.path = path
@@ -29,7 +30,8 @@ class RunLog:
         """Log ``message``; control characters in it (a run name, a data file's path or label)
         are escaped, so nothing from outside acts on the terminal; its own line breaks stay."""
         message = printable(message, keep_newlines=True)
-        tqdm.write(message)
+        if self.echo:
+            tqdm.write(message)
         if self.path is None:
             self.pending.append(message)
         else:

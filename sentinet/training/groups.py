@@ -55,20 +55,20 @@ def train_ensemble(config: Config, seeds: int, group: Path | None = None,
 
 def cross_validate(config: Config, folds: int,
                    on_fold: Callable[[int, TrainResult], None] | None = None,
-                   group: Path | None = None, into: Path | None = None) -> EnsembleResult:
+                   group: Path | None = None, into: Path | None = None, quiet: bool = False) -> EnsembleResult:
     """k-fold cross-validation: fold i of ``folds`` is dev for member i (``data.split`` says
     how folds are cut). Reports mean ± std over folds and the out-of-fold score (each tweet
     predicted by the one model that did not train on it); the fold models form an ensemble.
     ``on_fold(i, result)`` runs after each fold (``sentinet tune`` prunes from it); ``group``
-    resumes that group directory instead of starting one."""
+    resumes that group directory instead of starting one; ``quiet``: logs to the files only."""
     path = group or _new_group(config, "folds", folds, f"folds{folds}", into)
     members, stop = _train_members(path, _members(config, "folds", folds), fresh=group is None,
-                                   on_member=on_fold)
+                                   on_member=on_fold, quiet=quiet)
     gold = [g for m in members for g in m.dev_gold]
     probs = np.concatenate([m.dev_probs for m in members])
     summary = {"folds": folds, "split": config.data.split}
     result = _combine(path, config, members, gold, probs, summary,
-                      f"out-of-fold ({len(members)} of {folds} folds)")
+                      f"out-of-fold ({len(members)} of {folds} folds)", quiet)
     _finish_group(path, stop, members, f"holds the {len(members)} of {folds} folds trained so far")
     return result
 
@@ -119,7 +119,7 @@ def _with(config: Config, train_seed: int | None = None, fold: int | None = None
 
 
 def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
-                   on_member: Callable[[int, TrainResult], None] | None = None,
+                   on_member: Callable[[int, TrainResult], None] | None = None, quiet: bool = False,
                    ) -> tuple[list[TrainResult], Interrupted | None]:
     """Train (or resume, or skip when finished) each member in turn; on Ctrl-C, stop and
     return what finished (a member cut short counts when it had a best epoch) with the
@@ -133,7 +133,7 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
     try:
         for i, (name, config) in enumerate(plan):
             try:
-                _train_member(config, group / name)
+                _train_member(config, group / name, quiet)
             except Interrupted as exc:
                 stop = exc
             if (group / name / rundir.DEV).is_file():
@@ -156,14 +156,14 @@ def _train_members(group: Path, plan: list[tuple[str, Config]], fresh: bool,
     return members, stop
 
 
-def _train_member(config: Config, path: Path) -> None:
+def _train_member(config: Config, path: Path, quiet: bool = False) -> None:
     if not path.exists():
-        train(config, into=path)
+        train(config, into=path, quiet=quiet)
     elif not (path / rundir.CONFIG).is_file():  # killed while it was being created
         shutil.rmtree(path)
-        train(config, into=path)
+        train(config, into=path, quiet=quiet)
     elif rundir.status(path) is not None:
-        train(config, resume=path)
+        train(config, resume=path, quiet=quiet)
 
 
 def load_member(path: Path) -> TrainResult:
@@ -191,9 +191,9 @@ def _finish_group(path: Path, stop: Interrupted | None, members: list[TrainResul
 
 
 def _combine(path: Path, config: Config, members: list[TrainResult], gold: list[dict],
-             probs: np.ndarray, summary: dict, what: str) -> EnsembleResult:
+             probs: np.ndarray, summary: dict, what: str, quiet: bool = False) -> EnsembleResult:
     """Write the ensemble into the group directory: manifest, summary metrics and log."""
-    log = RunLog()
+    log = RunLog(echo=not quiet)
     log.attach(path / rundir.LOG)
     classes = members[0].labels
     bias = None

@@ -109,7 +109,7 @@ class TrainState:
 
 
 def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = False,
-          resume: Path | None = None, into: Path | None = None) -> TrainResult:
+          resume: Path | None = None, into: Path | None = None, quiet: bool = False) -> TrainResult:
     """Train one model as configured; returns where it went and its best dev scores.
 
     ``callbacks`` subscribe to the loop's events (``sentinet tune`` prunes trials from
@@ -118,12 +118,13 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
     ``last.pt`` (its config.yaml is what ``config`` must hold), or starts it over when it was
     stopped before its first checkpoint. ``into`` names the new run's directory (group
     members) instead of ``run.output_dir/<name>-<time>``. ``config`` itself is not changed.
+    ``quiet``: the log goes to train.log only, not the terminal (a tune trial's).
     A Ctrl-C finishes the run with the best epoch so far and raises ``Interrupted``; any other
     failure before the first checkpoint removes the new run's directory."""
     started = time.time()
     if resume is not None:
         check_own_tree(resume)  # a run from someone else: no link may lead its writes outside
-    log = RunLog()
+    log = RunLog(echo=not quiet)
     prep = prepare(copy.deepcopy(config), resume, log)
     if dry_run:
         return TrainResult(run_dir=Path(), best_epoch=0, best={})

@@ -10,7 +10,6 @@ database after every run, so it covers every trial, wherever it ran.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -124,13 +123,12 @@ def objective(trial: Trial, job: Job) -> float:
     trial.set_user_attr(WORKER, worker_name())  # which machine, which process: see tuning/state.py
     try:
         config = trial_config(trial, job)
-        with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-            if job.folds:
-                cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial))
-                record, run_dir = cv.summary, cv.path
-            else:
-                result = train(config, callbacks=[_EpochPruner(trial)])
-                record, run_dir = result.best, result.run_dir
+        if job.folds:
+            cv = cross_validate(config, job.folds, on_fold=_fold_pruner(trial), quiet=True)
+            record, run_dir = cv.summary, cv.path
+        else:
+            result = train(config, callbacks=[_EpochPruner(trial)], quiet=True)
+            record, run_dir = result.best, result.run_dir
         value = score_of(record)
         trial.set_user_attr("run_dir", str(run_dir))
         if record.get("metric"):  # auto made concrete by the labels: what the summary names
