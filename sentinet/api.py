@@ -281,14 +281,27 @@ def fetch(config: str | Path | Config | dict, overrides: Sequence[str] = (), mir
     """Every data and vector file a config names, found where training looks, the known ones
     that are missing downloaded and verified first (``sentinet fetch``): (key, Path) for a file
     found, (key, sentinet.downloads.fetch.Fetched) for one fetched."""
-    from sentinet.config.paths import fetch_missing
+    from sentinet.config.paths import config_files, resolve_existing, resolve_path
     from sentinet.config.schema import from_dict, load_config
+    from sentinet.downloads.catalog import dataset_of, vectors_of
+    from sentinet.downloads.fetch import download_file, download_vectors
 
     if isinstance(config, dict):
         config = from_dict(config)
     elif not isinstance(config, Config):
         config = load_config(config, overrides)
-    return fetch_missing(config, mirror, progress=progress)
+    done: list[tuple[str, Any]] = []
+    for key, path, env_var in config_files(config):
+        found = resolve_path(path, env_var, config.folder)
+        if found.exists():
+            done.append((key, found))
+        elif (known := dataset_of(path)) is not None:
+            done.append((key, download_file(*known, mirror=mirror, progress=progress)))
+        elif (named := vectors_of(path)) is not None:
+            done.append((key, download_vectors(named[0])))
+        else:
+            resolve_existing(path, env_var, key, config.folder)  # raises: says where it looked
+    return done
 
 
 def training_priors(predictor: Predictor) -> tuple[np.ndarray, str]:

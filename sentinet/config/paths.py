@@ -8,12 +8,11 @@ from pathlib import Path
 
 from sentinet.config.schema import Config, train_files
 from sentinet.downloads.catalog import dataset_of, vectors_of
-from sentinet.downloads.fetch import Fetched, download_file, download_vectors, packaged_vectors
-from sentinet.downloads.http import Retry
+from sentinet.downloads.fetch import packaged_vectors
 from sentinet.downloads.places import checkout, user_data_dir
 from sentinet.errors import SentinetError, install_hint
 
-__all__ = ["checkout", "config_files", "fetch_missing", "resolve_path", "resolve_paths", "search_roots"]
+__all__ = ["checkout", "config_files", "resolve_existing", "resolve_path", "resolve_paths", "search_roots"]
 
 
 # Where relative data and vector paths are looked for when $SENTINET_DATA / $SENTINET_VECTORS
@@ -66,7 +65,7 @@ def resolve_path(path: str, env_var: str, beside: Path | None = None) -> Path:
     return (found or candidates[0]).resolve()
 
 
-def _resolve_existing(path: str, env_var: str, key: str, beside: Path | None = None) -> str:
+def resolve_existing(path: str, env_var: str, key: str, beside: Path | None = None) -> str:
     """resolve_path, or a one-line error saying where it looked and what to set."""
     resolved = resolve_path(path, env_var, beside)
     if resolved.exists():
@@ -102,7 +101,7 @@ def resolve_paths(config: Config) -> Config:
     beside = config.folder
 
     def found(path: str, env_var: str, key: str) -> str:
-        return _resolve_existing(path, env_var, key, beside)
+        return resolve_existing(path, env_var, key, beside)
 
     resolved = [found(f, "SENTINET_DATA", "data.train") for f in files]
     config.data.train = resolved if isinstance(config.data.train, list) else resolved[0]
@@ -128,22 +127,3 @@ def config_files(config: Config) -> list[tuple[str, str, str]]:
             + [("data.unlabeled", f, "SENTINET_DATA") for f in data.unlabeled]
             + ([("vectors.path", vectors.path, "SENTINET_VECTORS")] if vectors.path else [])
             + [("vectors.concat", f, "SENTINET_VECTORS") for f in vectors.concat])
-
-
-def fetch_missing(config: Config, mirror: str | None = None, retry: Retry = Retry(),
-                  progress: bool | None = None) -> list[tuple[str, Fetched | Path]]:
-    """Find every file the config names where training looks; download the known ones that are
-    missing (a dataset's file, named vectors) to where training then finds them. Returns
-    (key, Path found or Fetched) per file; an unknown missing file is the usual one-line error."""
-    done: list[tuple[str, Fetched | Path]] = []
-    for key, path, env_var in config_files(config):
-        found = resolve_path(path, env_var, config.folder)
-        if found.exists():
-            done.append((key, found))
-        elif (known := dataset_of(path)) is not None:
-            done.append((key, download_file(*known, mirror=mirror, retry=retry, progress=progress)))
-        elif (named := vectors_of(path)) is not None:
-            done.append((key, download_vectors(named[0])))
-        else:
-            _resolve_existing(path, env_var, key, config.folder)  # raises: says where it looked
-    return done
