@@ -27,19 +27,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from sentinet.downloads.places import user_cache_dir
 from sentinet.errors import install_hint
 
 SOURCE = Path(__file__).with_name("sru_cpu.cpp")
 # -march=native: built for the CPU it runs on (the name below records which); -ffast-math lets
 # the compiler vectorise the gates' exp (14x faster than the scalar loop on AVX-512).
 CFLAGS = ["-O3", "-march=native", "-ffast-math"]
-
-
-def cache_root() -> Path:
-    if os.environ.get("SENTINET_CACHE"):
-        return Path(os.environ["SENTINET_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "sentinet"
 
 
 def cpu_features() -> str:
@@ -63,7 +57,7 @@ def module_name() -> str:
 
 
 def build_dir() -> Path:
-    return cache_root() / module_name()
+    return user_cache_dir() / module_name()
 
 
 def built_library() -> Path | None:
