@@ -63,7 +63,7 @@ def embeddings_train(
     from dataclasses import fields
 
     from sentinet.config.schema import Word2VecConfig, load_config
-    from sentinet.data.word2vec import check_target, read_sentences, write_vectors
+    from sentinet.data.word2vec import check_target, epochs_for, read_sentences, write_vectors
     from sentinet.fileio import check_output, replaced_note
 
     models = {f.name: f for f in fields(Word2VecConfig)}["model"].metadata["choices"]
@@ -79,7 +79,7 @@ def embeddings_train(
     sentences = read_sentences(corpus, cfg)
     subwords = f", n-grams {w2v.min_n}-{w2v.max_n} in {w2v.bucket} buckets" if fasttext else ""
     typer.echo(f"{w2v.model}: {len(sentences)} texts, dim {w2v.dim}, window {w2v.window}, "
-               f"min_count {w2v.min_count}, {w2v.epochs} epochs, "
+               f"min_count {w2v.min_count}, {epochs_for(sentences, w2v)} epochs, "
                f"{'skip-gram' if w2v.sg else 'CBOW'}{subwords}", err=True)
     kv = write_vectors(sentences, w2v, out, seed, workers)
     typer.echo(f"wrote {len(kv)} words x {kv.vector_size}{' (+ n-grams)' if fasttext else ''} to "

@@ -142,7 +142,9 @@ class Word2VecConfig:
     dim: int = bounded(100, ge=1, le=10_000)  # vector size
     window: int = bounded(5, ge=1, le=1000)  # context words on each side
     min_count: int = bounded(2, ge=1)  # rarer words get no vector
-    epochs: int = bounded(10, ge=1, le=10_000)  # passes over the texts
+    # Passes over the texts. auto: 10, or more for a small corpus (about 1M tokens in all, at
+    # most 100 passes), whose vectors come out nearly alike after 10; a run records the number.
+    epochs: int | str = bounded("auto", ge=1, le=10_000)
     sg: bool = True  # skip-gram (True) or CBOW (False)
     # fasttext: gensim FastText, written as a fastText .bin: words never seen in training
     # (misspelt, elongated) still get vectors from their character n-grams.
@@ -151,6 +153,11 @@ class Word2VecConfig:
     max_n: int = bounded(6, ge=1, le=100)  # fasttext: longest character n-gram (at least min_n)
     # fasttext: hash buckets for the n-grams; the .bin holds bucket x dim floats (200000 x 100: 80 MB)
     bucket: int = bounded(200000, ge=1, le=100_000_000)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, str) and self.epochs != "auto":
+            raise SentinetError(f"vectors.word2vec.epochs: {self.epochs!r} is neither auto nor a whole number "
+                                "from 1 to 10000")
 
 
 @dataclass

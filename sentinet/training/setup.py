@@ -24,7 +24,7 @@ from sentinet.data.training_data import (
 from sentinet.data.vocab import Vocab, plan_vocab, vocab_from_plan
 from sentinet.errors import SentinetError
 from sentinet.data.embeddings import VectorStore, coverage, open_sources, word_coverage
-from sentinet.data.word2vec import default_cache_dir, train_word2vec
+from sentinet.data.word2vec import AUTO_EPOCHS, auto_epochs, default_cache_dir, train_word2vec
 from sentinet.evaluation.metrics import resolve_metric
 from sentinet.models.builder import build_model
 from sentinet.models.classifier import SentimentClassifier
@@ -100,12 +100,32 @@ def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
     else:
         cache = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()
         kind = cfg.word2vec.model  # word2vec, or fasttext (its .bin is Facebook's format)
-        log(f"vectors: none given; training {kind} on {len(train_tokens)} training texts (cache {cache})")
+        why = resolve_epochs(cfg, train_tokens)
+        log(f"vectors: none given; training {kind} on {len(train_tokens)} training texts "
+            f"({sum(map(len, train_tokens)):,} tokens, {cfg.word2vec.epochs} epochs; cache {cache})")
+        if why:
+            log(why)
         sources = {"path": str(train_word2vec(train_tokens, cfg.word2vec, cache, seed)), "format": kind}
     for extra in cfg.concat:
         log(f"vectors: concatenating {extra}")
     sources["concat"] = list(cfg.concat)
     return open_sources(sources, expected_dim=cfg.dim), sources
+
+
+def resolve_epochs(cfg: VectorsConfig, train_tokens: list[list[str]]) -> str | None:
+    """``vectors.word2vec.epochs: auto`` made a number in ``cfg`` (the run's config.yaml records
+    it, so a resume or a rerun of that config trains the same vectors); the log line that says
+    why when a small corpus got more than the usual passes, else None."""
+    w2v = cfg.word2vec
+    if w2v.epochs != "auto":
+        return None
+    w2v.epochs = auto_epochs(train_tokens)
+    if w2v.epochs <= AUTO_EPOCHS:
+        return None
+    tokens = sum(map(len, train_tokens))
+    return (f"vectors: {len(train_tokens):,} texts ({tokens:,} tokens) are few for {w2v.model}: {w2v.epochs} "
+            f"epochs, not the usual {AUTO_EPOCHS}, else its vectors come out nearly alike and tell the model "
+            f"little (vectors.word2vec.epochs: auto → {w2v.epochs}; set a number to choose, or give vectors.path)")
 
 
 def new_model(config: Config, train_tokens: list[list[str]], extra_tokens: list[list[str]],

@@ -408,7 +408,10 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("SENTINET_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path
     monkeypatch.delenv("SENTINET_CACHE")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert default_cache_dir() == Path.home() / ".cache" / "sentinet"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # the XDG folder, as the SRU build cache
+    assert default_cache_dir() == tmp_path / "xdg" / "sentinet"
 
 
 SENTENCES = [["сбербанк", "работает", "хорошо"], ["втб", "работает", "плохо"]] * 20
