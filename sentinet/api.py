@@ -25,7 +25,10 @@ import numpy as np
 
 from sentinet.runs import rundir
 from sentinet.config.schema import Config
-from sentinet.data.readers import SINGLE_LABEL, Record, label_column_detail, label_value, read_records
+from sentinet.data.readers import (
+    SINGLE_LABEL, Record, detect_data_format, label_column_detail, label_value, read_records,
+)
+from sentinet.data.records import EMPTY_IS_NO_CLASS, none_of_the_classes
 from sentinet.errors import SentinetError
 from sentinet.labels import Label, check_known, label_values, require_labels, shape_labels
 
@@ -226,9 +229,13 @@ class Model:
                                     "label_column, id_column, quoting)")
             options = {"text_column": d.text_column, "label_column": d.label_column, "id_column": d.id_column,
                        "quoting": d.quoting, **{k: v for k, v in columns.items() if v is not None}}
-            records = read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN,
-                                   label_separator=d.label_separator)
+            multilabel = self._predictor.classes.multilabel
+            records = read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN,  # "|": predict's own
+                                   label_separator=d.label_separator or ("|" if multilabel else ""))
             source = str(data)
+            format = columns.get("format") or "auto"
+            if multilabel and (detect_data_format(Path(data)) if format == "auto" else format) in EMPTY_IS_NO_CLASS:
+                none_of_the_classes(records)
         else:
             records, source = [_record(x, i) for i, x in enumerate(data, 1)], "the records"
         shape_labels(records, self._predictor.classes.multilabel, source)

@@ -45,7 +45,7 @@ import numpy as np
 from sentinet.runs import rundir
 from sentinet.runs.archive import is_archive
 from sentinet.config.schema import read_yaml
-from sentinet.evaluation.decision import decide
+from sentinet.evaluation.decision import decide, tune_thresholds
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_write_text, dead_partial
 from sentinet.labels import LabelSet
@@ -254,7 +254,11 @@ def _summarize(members: list[Member], weighted: bool = False) -> tuple[dict, lis
     dev = _shared_dev(members, weighted)
     notes: list[str] = []
     tuned = [m for m in members if m.tuned]
-    if tuned:
+    if tuned and classes.multilabel:  # every multi-label run has its thresholds
+        notes.append(f"the members' per-class thresholds ({rundir.DECISION}) do not carry over to their "
+                     "average: the ensemble " + ("decides at 0.5 for every class" if isinstance(dev, str)
+                                                 else "chooses its own on the members' dev records"))
+    elif tuned:
         notes.append(f"{len(tuned)} of {len(members)} members tuned a decision bias ({rundir.DECISION}); "
                      "the ensemble decides by plain argmax of the averaged probabilities")
     if any(m.columns != members[0].columns for m in members):
@@ -267,7 +271,8 @@ def _summarize(members: list[Member], weighted: bool = False) -> tuple[dict, lis
     else:
 
         gold, probs, matched = dev
-        report = full_report(gold, decide(probs, classes, None), classes, _shared_metric(members))
+        thresholds = tune_thresholds(probs, gold, classes) if classes.multilabel else None
+        report = full_report(gold, decide(probs, classes, thresholds), classes, _shared_metric(members))
         dev_info = {"records": len(gold), "matched": matched}
     summary = {
         "kind": "mixed",
@@ -281,6 +286,8 @@ def _summarize(members: list[Member], weighted: bool = False) -> tuple[dict, lis
         "ensemble": None if report is None else {k: v for k, v in report.items() if k != "report"},
         "labels": list(classes.values),
         "decision_bias": None,
+        **({"multilabel": True, "thresholds": None if report is None else list(thresholds)}
+           if classes.multilabel else {}),
         **({"weights": [m.weight for m in members]} if weighted else {}),
     }
     log = [f"member {m.path}: {_described(m, weighted)}, dev {headline(m.best)}" for m in members]
@@ -361,10 +368,12 @@ def _write(out: Path, members: list[Member], summary: dict, log: list[str], weig
     try:
         rundir.write_metrics(out, summary)
         atomic_write_text(out / rundir.LOG, "\n".join(log) + "\n")
+        if summary.get("thresholds"):  # a multi-label ensemble's own, chosen on the shared dev
+            rundir.save_decision(out, summary["thresholds"], "thresholds")
         rundir.write_members(out, [os.path.relpath(m.path, home) for m in members],
                              [m.weight for m in members] if weighted else None)
     except BaseException:
-        for name in (rundir.ENSEMBLE, rundir.LOG, rundir.METRICS):
+        for name in (rundir.ENSEMBLE, rundir.DECISION, rundir.LOG, rundir.METRICS):
             with contextlib.suppress(OSError):
                 (out / name).unlink(missing_ok=True)
         for folder in reversed(made):

@@ -430,6 +430,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
             value = parse_yaml(text, f"--set {key.strip()}") if text.strip() else ""
         except YAMLSyntaxError:
             value = text
+        if value == "" and text.strip() not in ("", "''", '""'):
+            value = text  # `|` or `>` alone is an empty YAML block, but meant as itself (a separator)
         parts = key.strip().split(".")
         node = raw
         for i, part in enumerate(parts[:-1]):

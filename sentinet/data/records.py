@@ -75,3 +75,16 @@ def _checked_label(label: int | str | None, where: str) -> int | str | None:
         raise SentinetError(f"{where}: label {label!r} holds a lone surrogate (an unpaired JSON "
                             "\\ud800-\\udfff escape); fix the label")
     return label
+
+
+# Formats whose empty label can only be written one way: in a multi-label run it is the empty
+# set (what predict writes there for a text given none of the classes), so it reads back.
+EMPTY_IS_NO_CLASS = ("tsv", "csv", "fasttext")
+
+
+def none_of_the_classes(records: list[Record]) -> None:
+    """A multi-label run's records without a label (an empty TSV/CSV cell, a fastText line with
+    no ``__label__``) are texts with none of the classes: the empty set, in place."""
+    for r in records:
+        if not r.labels:
+            r.labels = {SINGLE_LABEL: ()}

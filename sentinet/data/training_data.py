@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sentinet.config.schema import Config, DataConfig, train_files
 from sentinet.data.readers import Record, detect_data_format, label_column_detail, read_records
+from sentinet.data.records import EMPTY_IS_NO_CLASS, none_of_the_classes
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
 from sentinet.labels import (
@@ -47,10 +48,13 @@ def read_labelled(path: str, d: DataConfig, multilabel: bool = False) -> list[Re
     require_labels(records, path, label_column_detail(path, d.format, d.quoting, d.label_column,
                                                       "set data.label_column"))
     format = detect_data_format(Path(path)) if d.format == "auto" else d.format
+    if multilabel and format in EMPTY_IS_NO_CLASS:
+        none_of_the_classes(records)
     if format != "sentirueval" and (holes := [r for r in records if not r.labels]):
-        raise SentinetError(f"{path}: {len(holes)} row(s) with an empty label in column "
-                            f"{d.label_column!r} (the first: id {holes[0].id[:40]!r}); label them or "
-                            "remove them")
+        where = "without a __label__" if format == "fasttext" else f"with an empty label in column {d.label_column!r}"
+        none = ' (a text with none of the classes: "label": [])' if multilabel else ""
+        raise SentinetError(f"{path}: {len(holes)} row(s) {where} (the first: id {holes[0].id[:40]!r}); label "
+                            f"them or remove them{none}")
     return [r for r in records if r.labels]
 
 

@@ -2,11 +2,13 @@
 
 The graph maps token ids ``[batch, time]`` (int64, padded with the pad id) and lengths
 ``[batch]`` (int64, ≥ 1) to class probabilities ``[batch, classes]`` (float32, softmax
-included), both axes dynamic: the numbers are ``sentinet predict``'s ``p_`` columns.
+included; a multi-label run's one sigmoid per class), both axes dynamic: the numbers are
+``sentinet predict``'s ``p_`` columns.
 ``model.onnx.json`` beside it holds what a server needs to make the ids and read the output:
 the vocabulary (word → id, with the run's training words plus pretrained rows for the vectors
 file's first ``--vocab-size`` unseen words, as ``export`` bundles them), the tokenizer
-settings, the class names and labels in output order, and the decision bias.
+settings, the class names and labels in output order, and the decision bias (a multi-label
+run: ``multilabel``, and per-class ``thresholds`` in place of the bias).
 
 Exporter: torch's TorchScript-based one (``dynamo=False``). It needs no onnxscript, maps
 ``pack_padded_sequence`` onto the ``sequence_lens`` input of ONNX's RNN/LSTM/GRU ops, and
@@ -77,7 +79,8 @@ def check_target(source: Path, path: Path) -> None:
 
 
 class Probabilities(nn.Module):
-    """What serving stacks call: ids + lengths → softmax, exactly as ``predict_proba`` does."""
+    """What serving stacks call: ids + lengths → probabilities (softmax, or a multi-label
+    head's sigmoids), exactly as ``predict_proba`` does."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -207,12 +210,27 @@ def _metadata(run: weights.LoadedRun) -> dict:
         "labels": list(run.labels.values),  # its label column
         "decision": "label = labels[argmax(log(probs) + bias)]",
         "bias": list(rundir.load_decision(run.run_dir, len(run.labels)) or [0.0] * len(run.labels)),
+        **(_multilabel_rule(run) if run.labels.multilabel else {}),
         "tokenizer": asdict(run.config.tokenizer),
         "pad_id": PAD_ID,
         "unk_id": UNK_ID,
         "empty_text": [UNK_ID],
         "vocab": {word: i for i, word in enumerate(run.vocab.words)},
     }
+
+
+def _multilabel_rule(run: weights.LoadedRun) -> dict:
+    """A multi-label run's output and rule, in place of the softmax and bias: one sigmoid per
+    class, and every class whose probability reaches its threshold (0.5 without decision.json)."""
+    from sentinet.evaluation.decision import DEFAULT_THRESHOLD
+
+    thresholds = rundir.load_decision(run.run_dir, len(run.labels))
+    return {"output": "probs: float32 [batch, classes], one sigmoid per class (multi-label: they need not "
+                      "sum to 1)",
+            "multilabel": True,
+            "decision": "labels = [labels[j] for every class j with probs[j] >= thresholds[j]] (may be empty)",
+            "bias": None,
+            "thresholds": list(thresholds or [DEFAULT_THRESHOLD] * len(run.labels))}
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:

@@ -3,8 +3,10 @@
     GET  /health   → {"status": "ok", "run": ..., "labels": [the run's labels], "classes": [their names]}
     POST /predict  {"texts": ["...", ...]} → {"predictions": [{"label": 1, "probabilities": {...}}],
                                               "prevalence": {each class's share, three estimators}}
-    POST /explain  {"text": "...", "method": "occlusion" | "integrated_gradients", "html": false}
-                   → each token's contribution to the label (or, with "html": true, the page)
+                   (a multi-label run: each "label" a list of labels, possibly empty; no EM share)
+    POST /explain  {"text": "...", "method": "occlusion" | "integrated_gradients", "html": false,
+                    "class": optional} → each token's contribution to the label, or to the class
+                   named (or, with "html": true, the page)
 
 The model is loaded once, before the server starts, and runs in a worker thread so /health
 answers while a large batch is being labelled. Requests are checked by hand rather than by a
@@ -99,9 +101,9 @@ def build_app(model, max_texts: int, max_bytes: int):
     @app.post("/explain")
     async def explain(request: Request):
         payload = await read_json(request, max_bytes)
-        text, method, as_html = explain_request(payload)
+        text, method, as_html, target = explain_request(payload)
         try:
-            explanation = await run_in_threadpool(locked, model.explain, text, method)
+            explanation = await run_in_threadpool(locked, model.explain, text, method, target)
         except SentinetError as exc:
             raise BadRequest(422, str(exc)) from None
         if as_html:
@@ -126,24 +128,29 @@ def predictions(model, texts: list[str]) -> dict:
     rows = [{"label": y, "probabilities": {n: round(float(x), 6) for n, x in zip(names, p)}}
             for y, p in zip(model.labels(probs), probs)]
     shares = model.prevalence_of(probs)
-    if 0 < len(texts) < EM_MIN_TEXTS and "em" in shares:
+    if 0 < len(texts) < EM_MIN_TEXTS and "em" in shares and "em_left_out" not in shares:  # multi-label: no EM
         shares.update(em=None, em_iterations=0, em_converged=False, em_left_out=f"EM shares need at least {EM_MIN_TEXTS} texts; this batch has "
                       f"{len(texts)} (count and average are exact for it)")
     return {"predictions": rows, "prevalence": shares}
 
 
-def explain_request(payload) -> tuple[str, str, bool]:
-    """(text, method, html) from an /explain body, or a 422 naming what is wrong in its shape."""
-    shape = 'expected {"text": "a text", "method": "occlusion" or "integrated_gradients", "html": false}'
+def explain_request(payload) -> tuple[str, str, bool, str | int | None]:
+    """(text, method, html, class) from an /explain body, or a 422 naming what is wrong in its
+    shape; "class" (optional: a label or class name) picks the class to explain."""
+    shape = ('expected {"text": "a text", "method": "occlusion" or "integrated_gradients", "html": false, '
+             '"class": optional, a label or class name}')
     if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
         raise BadRequest(422, shape)
-    unknown = sorted(set(payload) - {"text", "method", "html"})
+    unknown = sorted(set(payload) - {"text", "method", "html", "class"})
     if unknown:
         raise BadRequest(422, f"unknown field {unknown[0][:40]!r}: {shape}")
     as_html = payload.get("html", False)
     if not isinstance(as_html, bool):
         raise BadRequest(422, '"html" must be true or false')
-    return payload["text"], payload.get("method", "occlusion"), as_html  # Model.explain checks the method
+    target = payload.get("class")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, (str, int))):
+        raise BadRequest(422, '"class" must be a label or class name (a string or an integer)')
+    return payload["text"], payload.get("method", "occlusion"), as_html, target  # Model.explain checks them
 
 
 async def read_json(request, max_bytes: int):
