@@ -11,6 +11,7 @@ import gzip
 import io
 import os
 import random
+import socket
 import tarfile
 import subprocess
 import sys
@@ -40,6 +41,29 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert "Traceback" not in result.stderr, result.stderr
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing uses now, for a server a test starts. Picked below the
+    kernel's ephemeral range, where connect() takes its client ports: a test beside this one
+    that holds hundreds of client connections (the serve load and slowloris stories) could take
+    a port the kernel handed out (bind to port 0) before the server binds it, never one of these."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    ports = range(10_000, low) if low >= 15_000 else range(high + 1, 65_536)
+    pick = random.SystemRandom()  # not `random`'s seed, which a test may set alike in both workers
+    for _ in range(100):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port := pick.choice(ports)))
+            except OSError:  # in use
+                continue
+            return port
+    with socket.socket() as s:  # every port tried was taken: any free one
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

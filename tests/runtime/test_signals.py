@@ -19,7 +19,7 @@ import pytest
 from sentinet.runtime import signals
 from sentinet.runtime.signals import Terminated
 
-PATIENCE_S = 30  # only a broken handler gets anywhere near this
+PATIENCE_S = 120  # only a broken handler gets anywhere near this
 
 
 def wait_until(condition: Callable[[], object], what: str) -> None:

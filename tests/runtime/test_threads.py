@@ -87,6 +87,12 @@ def test_governor_without_proc_stat_keeps_its_count(tmp_path):
     assert chosen == [1] and gov.describe() == "1 thread"
 
 
+def cpu_ticks(pid: int) -> int:
+    """User and system CPU ticks a process has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of the whole line
+
+
 @pytest.mark.skipif(not Path("/proc/stat").is_file() or len(os.sched_getaffinity(0)) < 2,
                     reason="needs Linux /proc/stat and 2 or more CPUs")
 def test_governor_sees_a_real_cpu_hog():
@@ -94,7 +100,10 @@ def test_governor_sees_a_real_cpu_hog():
     try:
         chosen = []
         gov = ThreadGovernor(chosen.append, interval=0.5)
-        time.sleep(0.2)  # let the hog start
+        deadline = time.monotonic() + 120  # a safety net: the hog spins within a second
+        while cpu_ticks(hog.pid) < TICK // 10:  # the hog spinning (its own 0.1 s of CPU), not starting
+            assert time.monotonic() < deadline, "the hog never ran"
+            time.sleep(0.05)
         gov._mark = gov._read()
         time.sleep(1.0)
         gov.tick()

@@ -116,8 +116,9 @@ def test_sigterm_stops_training_like_ctrl_c(tiny_data):
     proc = subprocess.Popen([sys.executable, "-m", "sentinet", "train", "--config", str(config), "--output-dir",
                              str(out), "--set", "train.patience=400", "--set", "run.progress_every=0.05"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(out.glob("*/last.pt")):
+    deadline = time.monotonic() + 300  # a safety net: epoch 1 is saved in seconds
+    while not any(out.glob("*/last.pt")):  # a checkpoint to keep: training is under way
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch was saved"
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     stdout, err = proc.communicate(timeout=120)

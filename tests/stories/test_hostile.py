@@ -2,7 +2,10 @@
 
 Every case runs ``sentinet`` in a subprocess and checks the same contract: exit code 2, one
 ``error:`` line on stderr, no traceback, nothing planted ever runs, and nothing is written
-outside the chosen directory. Add a case to a table below to extend the battery.
+outside the chosen directory. Add a case to a table below to extend the battery. Where a table
+is what one function answers (the config loader's range checks, ``sentinet.load`` on a damaged
+run), every case calls that function in process and a few also run the CLI, which turns its
+SentinetError into the one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from sentinet.api import load
+from sentinet.config.schema import load_config
+from sentinet.errors import SentinetError
 
 from ..helpers import assert_one_line_error, run_cli, snapshot
 
@@ -271,7 +278,8 @@ def test_bad_export_destination_is_refused(workspace, tmp_path, case):
 
 
 # Every number field's range is checked in-process for each field in tests/config/test_schema.py;
-# these run the CLI for the issue's cases and a few of each kind.
+# this table is the issue's cases and a few of each kind, each given to the config loader train
+# calls first (in process), and the CLI run for NUMBERS_THROUGH_THE_CLI.
 BAD_NUMBERS = [  # --set KEY=VALUE → the one-line error
     ("train.clip_grad_norm=-1", "train.clip_grad_norm: -1.0 must be ≥ 0 or null"),  # flipped gradients
     ("train.patience=0", "train.patience: 0 must be ≥ 1"),  # stopped after epoch 1
@@ -300,7 +308,18 @@ BAD_NUMBERS = [  # --set KEY=VALUE → the one-line error
 ]
 
 
+NUMBERS_THROUGH_THE_CLI = ["train.clip_grad_norm=-1", "train.patience=0", "model.encoder={name: cnn, widths: []}"]
+
+
 @pytest.mark.parametrize("override, message", BAD_NUMBERS, ids=[o for o, _ in BAD_NUMBERS])
+def test_the_config_loader_refuses_numbers_out_of_range(workspace, override, message):
+    with pytest.raises(SentinetError) as refused:
+        load_config(workspace["config"], [override])
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("override, message", [(o, m) for o, m in BAD_NUMBERS if o in NUMBERS_THROUGH_THE_CLI],
+                         ids=NUMBERS_THROUGH_THE_CLI)
 def test_numbers_out_of_range_are_refused_before_anything_runs(workspace, tmp_path, override, message):
     out = tmp_path / "runs"
     before = snapshot(workspace["dir"])
@@ -382,7 +401,24 @@ DAMAGED_RUNS = {  # id → (tamper with the run directory, fragments of the erro
 }
 
 
+# every case in process; these also through predict and eval (the two "cut" ones)
+DAMAGED_THROUGH_THE_CLI = ["model.pt random bytes", "model.pt cut in half", "vocab cut (fewer words than rows)"]
+
+
 @pytest.mark.parametrize("case", list(DAMAGED_RUNS))
+def test_damaged_run_directories_are_refused_by_the_loader(run_copy, case):
+    """What eval and predict load a run with (sentinet.load), in process: one SentinetError."""
+    tamper, fragments = DAMAGED_RUNS[case]
+    tamper(run_copy)
+    before = snapshot(run_copy.parent)
+    with pytest.raises(SentinetError) as refused:
+        load(run_copy)
+    for fragment in fragments:
+        assert fragment in str(refused.value)
+    assert snapshot(run_copy.parent) == before
+
+
+@pytest.mark.parametrize("case", DAMAGED_THROUGH_THE_CLI)
 def test_damaged_run_directories_fail_in_one_line(workspace, run_copy, case):
     tamper, fragments = DAMAGED_RUNS[case]
     tamper(run_copy)

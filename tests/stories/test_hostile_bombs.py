@@ -33,7 +33,7 @@ def capped() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
 
-def run_capped(*args: str, stdin: bytes | None = None, env: dict | None = None, timeout: float = 120):
+def run_capped(*args: str, stdin: bytes | None = None, env: dict | None = None, timeout: float = 300):
     """``sentinet ARGS`` with its address space capped; stdin given as bytes (NULs survive)."""
     result = subprocess.run([sys.executable, "-m", "sentinet", *args], input=stdin, capture_output=True,
                             timeout=timeout, preexec_fn=capped, env={**os.environ, **(env or {})})
@@ -82,7 +82,7 @@ def test_a_training_file_with_a_huge_line_names_file_and_line(quick_run, tmp_pat
 
 def test_a_device_is_not_called_an_empty_file(quick_run):
     for command in (["predict", str(quick_run["run"]), "/dev/zero"], ["eval", str(quick_run["run"]), "/dev/zero"]):
-        result = run_capped(*command, timeout=60)
+        result = run_capped(*command)
         assert_one_line_error(result, "/dev/zero: a device, not a data file")
 
 
@@ -213,7 +213,7 @@ def test_what_kill_9_leaves_mid_unpack_is_cleaned_by_the_next_run(quick_run, exp
     held = subprocess.Popen([sys.executable, "-m", "sentinet", "predict", str(exported), "-"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, **env})
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a safety net: predict unpacks in seconds
     while not any(folder.glob("sentinet-unpack-*/sentinet-export/model.pt")):
         assert held.poll() is None and time.monotonic() < deadline, "predict never unpacked"
         time.sleep(0.1)
@@ -295,6 +295,13 @@ def test_five_thousand_labels_train_and_evaluate_in_bounded_outputs(tmp_path):
     assert "left out beyond 50 classes" in report["prevalence"]["left_out"]
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of this process's ended children: what a command cost, which a busy machine
+    does not stretch as it does the wall time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def test_an_alias_bomb_as_an_archives_config_is_one_line(quick_run, exported, tmp_path):
     """1.4 KB of YAML aliases that expand to billions of values: once a MemoryError traceback."""
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -302,8 +309,8 @@ def test_an_alias_bomb_as_an_archives_config_is_one_line(quick_run, exported, tm
     archive = repacked(exported, tmp_path / "bomb.tar.gz",
                        lambda member, data: bomb.encode() if member.endswith("/config.yaml") else data)
     folder, env = private_tmp(tmp_path)
-    started = time.monotonic()
+    before = children_cpu_s()
     result = run_capped("predict", str(archive), str(quick_run["lines"]), env=env)
     assert_one_line_error(result, "config.yaml", "alias")
-    assert time.monotonic() - started < 30 and len(result.stderr) < 1000
+    assert children_cpu_s() - before < 30 and len(result.stderr) < 1000
     assert list(folder.iterdir()) == []

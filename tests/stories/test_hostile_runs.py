@@ -2,7 +2,10 @@
 files, labels that cannot make a classifier, streams that are gone, tune settings that cannot
 work. The same contract as test_hostile.py: exit 2, one ``error:`` line naming the file or key
 and what to do, no traceback, bounded time and memory, and nothing already written damaged.
-Add a case to a table below to extend the battery.
+Add a case to a table below to extend the battery. The damaged checkpoints and the labels that
+cannot make a classifier are what one call answers (``sentinet.train``, which ``train`` runs):
+every case calls it in process, and a few also run the CLI, which turns its SentinetError into
+the one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pathlib import Path
 
 import pytest
 import torch
+
+import sentinet
+from sentinet.errors import SentinetError
 
 from ..fault_launcher import INTERRUPT
 from ..helpers import assert_one_line_error, run_cli, snapshot, study_files, tiny_project
@@ -74,14 +80,50 @@ DAMAGED_CHECKPOINTS = {
 }
 
 
-@pytest.mark.parametrize("case", list(DAMAGED_CHECKPOINTS))
-def test_resume_refuses_a_damaged_checkpoint(stopped_run, tmp_path, case):
+# every case in process but the schedule's 1e12 steps, which only the CLI runs (a regression that
+# replays them step by step meets the subprocess's timeout, not a pytest worker held for ever)
+ONLY_THROUGH_THE_CLI = "old-style schedule step 1e12"
+CHECKPOINTS_THROUGH_THE_CLI = ["no model", ONLY_THROUGH_THE_CLI]
+
+
+def damaged_copy(stopped_run: Path, tmp_path: Path, case: str) -> tuple[Path, str]:
+    """A copy of the stopped run with its last.pt damaged as ``case`` says, and the error's words."""
     run = Path(shutil.copytree(stopped_run, tmp_path / "run"))
     state = torch.load(run / "last.pt", weights_only=True)
     damage, fragment = DAMAGED_CHECKPOINTS[case] if isinstance(DAMAGED_CHECKPOINTS[case], tuple) \
         else (DAMAGED_CHECKPOINTS[case], "damaged checkpoint")
     damage(state)
     torch.save(state, run / "last.pt")
+    return run, fragment
+
+
+@pytest.fixture
+def random_states_kept():
+    """The random number generators a resume seeds, put back afterwards for the tests after it."""
+    import random
+
+    import numpy as np
+
+    python, numpy = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        yield
+    random.setstate(python)
+    np.random.set_state(numpy)
+
+
+@pytest.mark.parametrize("case", [case for case in DAMAGED_CHECKPOINTS if case != ONLY_THROUGH_THE_CLI])
+def test_the_resume_refuses_a_damaged_checkpoint(stopped_run, tmp_path, random_states_kept, case):
+    run, fragment = damaged_copy(stopped_run, tmp_path, case)
+    before = snapshot(run)
+    with pytest.raises(SentinetError) as refused:
+        sentinet.train(resume=run)
+    assert "last.pt" in str(refused.value) and fragment in str(refused.value)
+    assert snapshot(run) == before
+
+
+@pytest.mark.parametrize("case", CHECKPOINTS_THROUGH_THE_CLI)
+def test_resume_refuses_a_damaged_checkpoint(stopped_run, tmp_path, case):
+    run, fragment = damaged_copy(stopped_run, tmp_path, case)
     before = snapshot(run)
     result = run_cli("train", "--resume", str(run), timeout=120)
     assert_one_line_error(result, "last.pt", fragment)
@@ -138,16 +180,39 @@ BAD_LABELS = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_LABELS))
-def test_training_refuses_labels_that_cannot_make_a_classifier(tmp_path, case):
+LABELS_THROUGH_THE_CLI = ["empty label"]  # every case in process (sentinet.train), this one by the CLI too
+
+
+def bad_labels_project(tmp_path: Path, case: str) -> tuple[Path, list[str], list[str]]:
+    """The tiny project training on BAD_LABELS[case]: its config, the overrides, the error's words."""
     train, dev, fragments = BAD_LABELS[case]
     data, config = tiny_project(tmp_path)
     (tmp_path / "train.tsv").write_text(_rows(train), encoding="utf-8")
-    args = ["--set", f"data.train={tmp_path / 'train.tsv'}"]
+    overrides = [f"data.train={tmp_path / 'train.tsv'}"]
     if dev is not None:
         (tmp_path / "dev.tsv").write_text(_rows(dev, 12), encoding="utf-8")
-        args += ["--set", f"data.dev={tmp_path / 'dev.tsv'}"]
-    result = run_cli("train", "--config", str(config), *args, timeout=120)
+        overrides.append(f"data.dev={tmp_path / 'dev.tsv'}")
+    return config, overrides, fragments
+
+
+def as_set_options(overrides: list[str]) -> list[str]:
+    return [arg for item in overrides for arg in ("--set", item)]
+
+
+@pytest.mark.parametrize("case", list(BAD_LABELS))
+def test_the_training_data_refuses_labels_that_cannot_make_a_classifier(tmp_path, random_states_kept, case):
+    config, overrides, fragments = bad_labels_project(tmp_path, case)
+    with pytest.raises(SentinetError) as refused:
+        sentinet.train(config, overrides)
+    for fragment in fragments:
+        assert fragment in str(refused.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("case", LABELS_THROUGH_THE_CLI)
+def test_training_refuses_labels_that_cannot_make_a_classifier(tmp_path, case):
+    config, overrides, fragments = bad_labels_project(tmp_path, case)
+    result = run_cli("train", "--config", str(config), *as_set_options(overrides), timeout=120)
     assert_one_line_error(result, *fragments)
     assert not (tmp_path / "runs").exists()
 
@@ -233,7 +298,22 @@ UNWRITABLE_LABELS = {
 }
 
 
+UNWRITABLE_THROUGH_THE_CLI = ["csv label with a newline"]  # every case in process, this one by the CLI too
+
+
 @pytest.mark.parametrize("case", list(UNWRITABLE_LABELS))
+def test_the_training_data_refuses_a_label_with_a_tab_or_line_break(tmp_path, random_states_kept, case):
+    name, text, fragment = UNWRITABLE_LABELS[case]
+    data, config = tiny_project(tmp_path)
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(SentinetError) as refused:
+        sentinet.train(config, [f"data.train={tmp_path / name}"])
+    for words in (name, "tab, line break or other control character", fragment):
+        assert words in str(refused.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("case", UNWRITABLE_THROUGH_THE_CLI)
 def test_training_refuses_a_label_with_a_tab_or_line_break(tmp_path, case):
     name, text, fragment = UNWRITABLE_LABELS[case]
     data, config = tiny_project(tmp_path)
@@ -362,8 +442,12 @@ def test_a_killed_trial_is_marked_failed_on_resume(tmp_path):
     long = ["--set", "train.epochs=200", "--set", "train.patience=200"]
     proc = subprocess.Popen([*args, *long], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     trials = study["dir"] / "trials"
-    deadline = time.time() + 120  # the trial's run directory: the trial runs, its worker recorded
-    while time.time() < deadline and proc.poll() is None and not list(trials.glob("trial0-*/train.log")):
+    deadline = time.monotonic() + 300  # a safety net: the trial starts in seconds
+    while not list(trials.glob("trial0-*/train.log")):  # the trial's run directory: it runs, its worker recorded
+        assert proc.poll() is None, proc.communicate()[1]
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"trial 0 never started: {proc.communicate()[1]}")
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[1]
     proc.kill()

@@ -159,10 +159,13 @@ def test_sigterm_while_connecting_to_the_study_database_exits_143(study):
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=capped,
                                    env={**os.environ, "SENTINET_DB_TIMEOUT": "3600"})
         try:
-            assert server.wait_for_a_client(180), process.communicate(timeout=60)
+            assert server.wait_for_a_client(300), process.communicate(timeout=60)
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=60)
+            try:  # a second on a quiet machine; the driver's own timeout is an hour
+                out, err = process.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                pytest.fail("SIGTERM did not stop the command while it connected")
             took = time.monotonic() - signalled
         finally:
             if process.poll() is None:
@@ -170,7 +173,6 @@ def test_sigterm_while_connecting_to_the_study_database_exits_143(study):
                 process.wait()
     assert process.returncode == 143, err
     assert "Traceback" not in err and SECRET not in out + err
-    assert took < 30, f"SIGTERM took {took:.1f}s to stop the command"  # not the driver's timeout
     print(f"SIGTERM during the connect: exit 143 after {took:.2f}s")
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,20 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from .servers import STOP_S, free_port, start_server, stop
+
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(url: str, body=None, raw: bool = False) -> tuple[int, dict | str]:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=30) as response:
+        with urllib.request.urlopen(req, timeout=STOP_S) as response:
             data = response.read()
             return response.status, data.decode() if raw else json.loads(data)
     except urllib.error.HTTPError as exc:
@@ -47,27 +41,10 @@ def server_log(tmp_path_factory) -> Path:
 def server(run, server_log):
     """One server for the module: every test here only asks it questions."""
     port = free_port()
-    log = server_log.open("w", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port),
-                                "--max-texts", "5", "--max-bytes", "10000", "--threads", "1"],
-                               stdout=subprocess.PIPE, stderr=log, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:  # bounded wait for start-up (model loading included)
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {server_log.read_text(encoding='utf-8')}")
-        try:
-            if request(base + "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("server did not come up in 90 s")
-    yield base
+    process = start_server(run, port, server_log, "--max-texts", "5", "--max-bytes", "10000")
+    yield f"http://127.0.0.1:{port}"
     process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    stop(process)
 
 
 def test_health_and_predict(server, run):
@@ -104,7 +81,7 @@ def test_predict_answers_the_batch_prevalence(server):
 def test_unknown_paths_and_methods_answer_in_the_same_error_shape(server, method, path, status):
     req = urllib.request.Request(server + path, method=method)
     with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(req, timeout=30)
+        urllib.request.urlopen(req, timeout=STOP_S)
     assert exc.value.code == status
     assert json.loads(exc.value.read()) == {"error": f"{method} {path}: " + ("Not Found" if status == 404
                                                                               else "Method Not Allowed")}
@@ -154,7 +131,7 @@ def post_chunked(url: str, chunks: list[bytes]) -> tuple[int, dict]:
     path = "/" + url.removeprefix("http://").split("/", 1)[1]
     head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
+    with socket.create_connection((host, int(port)), timeout=STOP_S) as sock:
         try:
             sock.sendall(head)
             for chunk in chunks:
@@ -208,8 +185,8 @@ def test_health_still_answers_after_bad_requests(server):
 def test_every_request_gets_an_access_line_on_stderr(server, server_log):
     request(server + "/predict", b'{"texts": ["ok"]}')
     request(server + "/predict", b"garbage")
-    deadline = time.time() + 10
-    while time.time() < deadline:
+    deadline = time.monotonic() + STOP_S  # a safety net: the line is logged before the answer is sent
+    while time.monotonic() < deadline:
         log = server_log.read_text(encoding="utf-8")
         if '"POST /predict HTTP/1.1" 400' in log:
             break

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ..helpers import assert_one_line_error, run_cli
-from .servers import free_port, stop
+from .servers import START_S, free_port, stop
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installed")
@@ -26,7 +26,7 @@ resource = pytest.importorskip("resource", reason="open-file limits are a POSIX 
 PARTIAL_HEADER = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 PARTIAL_BODY = (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n{")
-DEADLINE_S = 60
+DEADLINE_S = 120  # a safety net for waits on the server: a slow machine is no failure
 QUICK_TIMEOUT_S = 3  # long enough that a busy machine's pause between two sends is not a slow client
 
 
@@ -43,7 +43,7 @@ def serve(run: Path, log: Path, *args: str, nofile: int | None = None) -> tuple[
         process = subprocess.Popen([sys.executable, "-m", "sentinet", "serve", str(run), "--port", str(port),
                                     "--threads", "1", *args], stdout=subprocess.DEVNULL, stderr=err,
                                    preexec_fn=limit_files)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"server exited {process.returncode}: {log.read_text(encoding='utf-8')}")
@@ -51,7 +51,8 @@ def serve(run: Path, log: Path, *args: str, nofile: int | None = None) -> tuple[
             return process, port
         time.sleep(0.2)
     process.kill()
-    pytest.fail("server did not come up in 90 s")
+    process.wait()
+    pytest.fail(f"server did not come up in {START_S} s")
 
 
 def get(port: int, path: str, host: str | None = None, timeout: float = 30) -> tuple[int | None, dict]:
@@ -160,7 +161,7 @@ def test_a_request_not_whole_within_the_read_timeout_is_closed(quick_server, dat
 def test_a_kept_alive_connection_must_send_its_next_request_whole_too(quick_server):
     port, _ = quick_server
     with half_sent(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + PARTIAL_HEADER) as client:
-        client.settimeout(30)
+        client.settimeout(DEADLINE_S)
         assert client.recv(4096).startswith(b"HTTP/1.1 200")  # the first request is answered
         wait_closed(client)  # the half-sent second one is not waited for
 
@@ -174,7 +175,7 @@ def test_a_request_slower_than_the_timeout_to_answer_is_not_cut(quick_server):
             b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
     with half_sent(port, head + body[:5]) as client:
         client.sendall(body[5:])
-        client.settimeout(30)
+        client.settimeout(DEADLINE_S)
         answer = b""
         while chunk := client.recv(65536):
             answer += chunk
@@ -218,7 +219,7 @@ def test_allow_host_refuses_other_host_headers(quick_run, tmp_path):
     assert "Traceback" not in log.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
+BAD_LIMITS = [  # (option and value, a fragment of the error)
     (["--read-timeout", "0"], "--read-timeout 0: expected a number of seconds above 0"),
     (["--read-timeout", "soon"], "--read-timeout soon: expected a number of seconds"),
     (["--read-timeout", "nan"], "--read-timeout nan: expected a number of seconds"),
@@ -228,7 +229,29 @@ def test_allow_host_refuses_other_host_headers(quick_run, tmp_path):
     (["--allow-host", "http://example.com/"], "--allow-host http://example.com/: a host name, not a URL"),
     (["--allow-host", "bad host"], "--allow-host bad host: not a host name"),
     (["--allow-host", "evil\nhost"], "--allow-host 'evil\\nhost': not a host name"),  # still one line
-])
+]
+LIMITS_THROUGH_THE_CLI = [["--read-timeout", "soon"], ["--max-connections", "1.5"], ["--allow-host", "evil\nhost"]]
+
+
+@pytest.mark.parametrize(("args", "fragment"), BAD_LIMITS)
+def test_serve_limits_refuses_a_bad_limit(args, fragment):
+    """What serve checks its options with before anything loads, in process (the defaults for
+    the options not given)."""
+    from sentinet.errors import SentinetError
+    from sentinet.serving.guard import serve_limits
+
+    option, value = args
+    given = {"read_timeout": "10", "max_connections": "256", "allow_hosts": []}
+    if option == "--allow-host":
+        given["allow_hosts"] = [value]
+    else:
+        given[option.removeprefix("--").replace("-", "_")] = value
+    with pytest.raises(SentinetError) as refused:
+        serve_limits(**given)
+    assert fragment in str(refused.value)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [case for case in BAD_LIMITS if case[0] in LIMITS_THROUGH_THE_CLI])
 def test_a_bad_limit_is_one_line_before_anything_loads(tmp_path, args, fragment):
     result = run_cli("serve", str(tmp_path / "nowhere"), "--port", str(free_port()), *args, timeout=120)
     assert_one_line_error(result, fragment)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
 
 from ..helpers import assert_one_line_error, run_cli
-from .servers import free_port, start_server, stop
+from .servers import free_port, read_so_far, refusing, start_server, stop
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installed")
@@ -37,11 +36,12 @@ def tmpdir_env(tmp_path) -> dict:
 
 def half_sent_request(port: int) -> socket.socket:
     """A client that announces a 100-byte body, sends one byte and waits: uvicorn's graceful
-    shutdown would wait for it for ever."""
+    shutdown would wait for it for ever. Returned once the request has reached the app, which
+    awaits the rest of the body (a request the server has not read yet is no request in progress)."""
     client = socket.create_connection(("127.0.0.1", port), timeout=30)
     client.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                    b"Content-Length: 100\r\n\r\n{")
-    time.sleep(0.5)  # the request has reached the app, which awaits the rest of the body
+    read_so_far(port)
     return client
 
 
@@ -78,7 +78,7 @@ def test_a_second_sigterm_stops_at_once(archive, tmp_path, tmpdir_env):
     process, port, log = serve_archive(archive, tmp_path, tmpdir_env)
     with half_sent_request(port):
         process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        refusing(port, process)  # the first one handled, the grace begun: the next is a second one
         process.send_signal(signal.SIGTERM)
         assert stop(process) == 143
     assert list(Path(tmpdir_env["TMPDIR"]).iterdir()) == []
@@ -107,11 +107,25 @@ def test_a_missing_run_is_said_before_a_busy_port(tmp_path):
     assert_one_line_error(result, "nowhere: no such run directory")
 
 
-@pytest.mark.parametrize(("host", "fragment"), [
+BAD_HOSTS = [
     ("no-such-host.invalid", "--host no-such-host.invalid: not an address this machine can listen on"),
     ("192.0.2.1", "--host 192.0.2.1: not an address of this machine"),  # TEST-NET-1, never local
     ("bad\nhost", "--host 'bad\\nhost': not an address this machine can listen on"),  # still one line
-])
+]
+
+
+@pytest.mark.parametrize(("host", "fragment"), BAD_HOSTS)
+def test_bind_socket_refuses_a_host_it_cannot_listen_on(host, fragment):
+    """What serve binds its socket with before the model loads, in process."""
+    from sentinet.errors import SentinetError
+    from sentinet.serving.server import bind_socket
+
+    with pytest.raises(SentinetError) as refused:
+        bind_socket(host, free_port()).close()
+    assert fragment in str(refused.value)
+
+
+@pytest.mark.parametrize(("host", "fragment"), BAD_HOSTS[-1:])  # through the CLI: the newline its one line escapes
 def test_a_host_that_cannot_be_listened_on_is_one_line(quick_run, host, fragment):
     result = run_cli("serve", str(quick_run["run"]), "--host", host, "--port", str(free_port()), timeout=120)
     assert_one_line_error(result, fragment)

@@ -11,7 +11,6 @@ import pwd
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from sentinet.errors import SentinetError
 from sentinet.tuning.search_space import Job, Param, read_space
 from sentinet.training.loop import TrainResult
 
-from tests.helpers import study_files, tiny_config_yaml
+from tests.helpers import free_port, study_files, tiny_config_yaml
 from tests.helpers import assert_one_line_error
 
 SPACE = """
@@ -149,14 +148,14 @@ def test_median_pruner_stops_a_trial_below_the_median(tiny_data, tmp_path, monke
     def score(config) -> float:
         return 0.8 if config.train.optimizer.lr > 0.01 else 0.2
 
-    def fake_train(config, callbacks):  # the loop's after_epoch event, as train() sends it
+    def fake_train(config, callbacks, quiet):  # the loop's after_epoch event, as train() sends it
         for epoch in (1, 2, 3):
             steps.append((config.train.optimizer.lr, epoch))
             for callback in callbacks:
                 callback.after_epoch(epoch, {"score": score(config), "metric": "accuracy"}, tmp_path)
         return TrainResult(run_dir=tmp_path, best_epoch=3, best={"score": score(config), "metric": "accuracy"})
 
-    def fake_cross_validate(config, k, on_fold):
+    def fake_cross_validate(config, k, on_fold, quiet):
         members = []
         for i in range(k):
             steps.append((config.train.optimizer.lr, i + 1))
@@ -193,7 +192,7 @@ def test_invalid_combination_is_pruned_and_encoder_options_follow_the_encoder(ti
     job = dataclasses.replace(job, space=read_space(space_file, job.base))
     trained = []
 
-    def fake_train(config, callbacks):
+    def fake_train(config, callbacks, quiet):
         trained.append(config.model.encoder)
         return TrainResult(run_dir=tmp_path, best_epoch=1, best={"score": 0.5})
 
@@ -274,14 +273,14 @@ def test_ctrl_c_keeps_finished_trials_and_writes_the_summary(study):
     # while trials write to it can read "locked" until the whole study has finished.
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
-    seen, deadline = [], time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
+    seen, deadline = [], time.monotonic() + 300  # a safety net: a trial takes a second or two
+    while not (seen and " complete " in seen[-1]):
+        assert proc.poll() is None, "the study ended before it could be interrupted"
+        assert time.monotonic() < deadline, f"no trial completed: {seen}"
         try:
             seen.append(lines.get(timeout=0.3))
         except queue.Empty:
             continue
-        if " complete " in seen[-1]:
-            break
     assert proc.poll() is None, "the study ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -306,12 +305,6 @@ def postgres_bin() -> Path | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def postgres_url():
     """A server on 127.0.0.1 in a temp dir, owned by a non-root user when run as root."""
@@ -332,7 +325,7 @@ def postgres_url():
     port, data = free_port(), root / "data"
     try:
         for command in ([bin_dir / "initdb", "-N", "-D", data, "-U", "tuner", "--auth=trust", "-E", "UTF8"],
-                        [bin_dir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-o",
+                        [bin_dir / "pg_ctl", "-D", data, "-l", root / "log", "-w", "-t", "300", "-o",
                          f"-h 127.0.0.1 -p {port} -k {root}", "start"]):
             started = subprocess.run(command, capture_output=True, text=True, **as_user)
             if started.returncode:
