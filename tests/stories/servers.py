@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import free_port  # noqa: F401  (where the serve stories have always found it)
+from ..helpers import free_port
+
+__all__ = ["START_S", "STOP_S", "free_port", "read_so_far", "refusing", "start_server", "stop"]
 
 START_S = 300  # model loading included (5 s on a quiet machine)
 STOP_S = 120  # a server told to stop exits in about a second on a quiet machine
