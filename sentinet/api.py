@@ -28,9 +28,9 @@ from sentinet.config.schema import Config
 from sentinet.data.readers import (
     SINGLE_LABEL, Record, detect_data_format, label_column_detail, label_value, read_records,
 )
-from sentinet.data.records import EMPTY_IS_NO_CLASS, none_of_the_classes
+from sentinet.data.records import fit_to_run
 from sentinet.errors import SentinetError
-from sentinet.labels import Label, check_known, label_values, require_labels, shape_labels
+from sentinet.labels import Label, check_known, label_values, require_labels
 
 if TYPE_CHECKING:  # type hints only: groups imports torch
     from sentinet.inference.protocol import Predictor
@@ -232,13 +232,12 @@ class Model:
             multilabel = self._predictor.classes.multilabel
             records = read_records(Path(data), **options, text_column_fix=EVAL_TEXT_COLUMN,  # "|": predict's own
                                    label_separator=d.label_separator or ("|" if multilabel else ""))
+            format = options.get("format", "auto")
+            format = detect_data_format(Path(data)) if format == "auto" else format
             source = str(data)
-            format = columns.get("format") or "auto"
-            if multilabel and (detect_data_format(Path(data)) if format == "auto" else format) in EMPTY_IS_NO_CLASS:
-                none_of_the_classes(records)
         else:
-            records, source = [_record(x, i) for i, x in enumerate(data, 1)], "the records"
-        shape_labels(records, self._predictor.classes.multilabel, source)
+            records, source, format = [_record(x, i) for i, x in enumerate(data, 1)], "the records", None
+        fit_to_run(records, format, self._predictor.classes.multilabel, source)
         return records, source
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sentinet.data.encoding import LONE_SURROGATE
 from sentinet.errors import SentinetError
-from sentinet.labels import normalise
+from sentinet.labels import normalise, shape_labels
 
 SINGLE_LABEL = "label"  # Record.labels key for formats with one label (or one set of labels) per text
 # A line or text past this is no short text: a binary file, a missing line break, or an attack.
@@ -82,9 +82,12 @@ def _checked_label(label: int | str | None, where: str) -> int | str | None:
 EMPTY_IS_NO_CLASS = ("tsv", "csv", "fasttext")
 
 
-def none_of_the_classes(records: list[Record]) -> None:
-    """A multi-label run's records without a label (an empty TSV/CSV cell, a fastText line with
-    no ``__label__``) are texts with none of the classes: the empty set, in place."""
-    for r in records:
-        if not r.labels:
-            r.labels = {SINGLE_LABEL: ()}
+def fit_to_run(records: list[Record], format: str | None, multilabel: bool, where: str) -> None:
+    """Records' labels as the run reads them, in place: in a multi-label run a record of a
+    ``format`` whose empty label can only mean "none of the classes" (an empty TSV/CSV cell, a
+    fastText line with no ``__label__``) gets the empty set; then sentinet.labels.shape_labels."""
+    if multilabel and format in EMPTY_IS_NO_CLASS:
+        for r in records:
+            if not r.labels:
+                r.labels = {SINGLE_LABEL: ()}
+    shape_labels(records, multilabel, where)

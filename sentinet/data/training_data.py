@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sentinet.config.schema import Config, DataConfig, train_files
 from sentinet.data.readers import Record, detect_data_format, label_column_detail, read_records
-from sentinet.data.records import EMPTY_IS_NO_CLASS, none_of_the_classes
+from sentinet.data.records import fit_to_run
 from sentinet.data.splits import carve, record_time
 from sentinet.errors import SentinetError
 from sentinet.labels import (
-    LabelSet, check_known, label_values, require_labels, shape_labels, training_pairs, unwritable,
+    LabelSet, check_known, label_values, require_labels, training_pairs, unwritable,
 )
 from sentinet.evaluation.metrics import resolve_metric
 
@@ -44,12 +44,10 @@ def read_labelled(path: str, d: DataConfig, multilabel: bool = False) -> list[Re
     records = read_records(path, d.format, text_column=d.text_column, label_column=d.label_column,
                            id_column=d.id_column, date_column=d.date_column, quoting=d.quoting,
                            label_separator=d.label_separator)
-    shape_labels(records, multilabel, path)
+    format = detect_data_format(Path(path)) if d.format == "auto" else d.format
+    fit_to_run(records, format, multilabel, path)
     require_labels(records, path, label_column_detail(path, d.format, d.quoting, d.label_column,
                                                       "set data.label_column"))
-    format = detect_data_format(Path(path)) if d.format == "auto" else d.format
-    if multilabel and format in EMPTY_IS_NO_CLASS:
-        none_of_the_classes(records)
     if format != "sentirueval" and (holes := [r for r in records if not r.labels]):
         where = "without a __label__" if format == "fasttext" else f"with an empty label in column {d.label_column!r}"
         none = ' (a text with none of the classes: "label": [])' if multilabel else ""
