@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -e ".[dev,ru]"  # ru: natasha's wheel, which ships the navec vectors
-	$(BIN)/python -m sentinet.models.build_kernel  # SRU's fused CPU kernel, if a compiler is here (~20 s)
+	$(BIN)/python -m sentinet.models.build_kernel  # fused CPU kernels (SRU, recurrent inference), if a compiler is here
 	touch $@
 
 train: install

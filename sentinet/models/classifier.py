@@ -88,6 +88,7 @@ class SentimentClassifier(nn.Module):
         else:
             output = nn.Linear(self.encoder.output_dim, num_classes)
         self.head = nn.Sequential(nn.Dropout(config.head_dropout), output)
+        self.num_classes = num_classes
         self.multilabel = config.head == "multilabel"  # one sigmoid per class, not a softmax
         self.head_max_norm = config.head_max_norm
         self.word_dropout = config.word_dropout
@@ -102,9 +103,14 @@ class SentimentClassifier(nn.Module):
             ids = ids.masked_fill(drop, UNK_ID)
         vectors = self.embedding_dropout(self.embedder(ids))
         if not states:
-            return self._plus_wide(self.head(self.encoder(vectors, lengths)), ids, lengths)
+            return self.scores_from(self.encoder(vectors, lengths), ids, lengths)
         pooled, token_states = self.encoder(vectors, lengths, states=True)
-        return self._plus_wide(self.head(pooled), ids, lengths), token_states
+        return self.scores_from(pooled, ids, lengths), token_states
+
+    def scores_from(self, pooled: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        """The head (and wide part) on the encoder's tweet vectors: shared with the
+        frozen-input tables' path (sentinet.models.tables)."""
+        return self._plus_wide(self.head(pooled), ids, lengths)
 
     def probabilities(self, scores: Tensor) -> Tensor:
         """Class probabilities from forward()'s scores: a softmax over the classes, or for a

@@ -112,7 +112,7 @@ def test_sru_encoder_on_cuda_matches_reference():
 # --------------------------------------------------------------------------------------
 # The fused CPU kernel (sru_cpu.cpp), where it is built (make install builds it)
 
-from sentinet.models.sru import kernel  # noqa: E402
+from sentinet.models import kernel  # noqa: E402
 
 needs_kernel = pytest.mark.skipif(not kernel.available(),
                                   reason="fused SRU kernel not built (python -m sentinet.models.build_kernel)")

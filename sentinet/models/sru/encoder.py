@@ -24,7 +24,7 @@ import functools
 import torch
 from torch import Tensor, nn
 
-from sentinet.models.sru import kernel
+from sentinet.models import kernel
 from sentinet.models.pooling import masked_max, masked_mean
 from sentinet.config.encoders import SRUOptions
 
@@ -119,11 +119,11 @@ class SRULayer(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """[B, T, D] → [B, T, dirs * H], both directions in the original time order."""
-        if (self.fused and self.recurrence is sru_recurrence and not x.is_cuda
-                and x.dtype in (torch.float32, torch.float64)
-                and not torch.jit.is_tracing() and kernel.available()):
-            return self._fused(x, lengths)
         B, T, _ = x.shape
+        if self._use_fused(x):
+            x_tm = x.transpose(0, 1)
+            u = (x_tm @ self.weight.weight.T).contiguous().view(T, B, self.dirs, self.k, self.hidden)
+            return self._fused(u, x_tm.contiguous() if self.k == 3 else x.new_empty(0), lengths)
         H, dirs, k = self.hidden, self.dirs, self.k
         # Time-major, and the backward direction reads each tweet reversed within its length.
         # Reversing the input (D wide) is cheaper than reversing the projections (k·H wide).
@@ -132,10 +132,48 @@ class SRULayer(nn.Module):
         weight = self.weight.weight.view(dirs, k * H, -1)
         # u[t, b, j, d] is projection j of direction d: each u[:, :, j] is a [T, B, dirs·H] view
         u = torch.stack([(inp @ weight[d].T).view(T, B, k, H) for d, inp in enumerate(inputs)], 3)
+        highway = torch.stack(inputs, 2).reshape(T, B, dirs * H) if k == 3 else None
+        return self._recur(u, highway, lengths)
+
+    def input_table(self, vectors: Tensor) -> Tensor:
+        """[V, D] → [V, K]: the projections x @ weight.T (dirs·k·H columns, by direction, then
+        projection, then unit), then the word itself when k == 3 (the highway)."""
+        projections = vectors @ self.weight.weight.T
+        return torch.cat([projections, vectors], 1) if self.k == 3 else projections
+
+    def forward_table(self, table: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        """forward()'s [B, T, dirs·H] from ``input_table``'s rows for ``ids`` [B, T], gathered
+        straight into the time-major layout each path wants: no GEMM, no transposed copy."""
+        B, T = ids.shape
+        H, dirs, k = self.hidden, self.dirs, self.k
+        projections, words = table[:, : dirs * k * H], table[:, dirs * k * H :]
+        if self._use_fused(table):
+            ids_tm = ids.T.contiguous()  # the gather follows the index's layout
+            u = projections[ids_tm].view(T, B, dirs, k, H)
+            return self._fused(u, words[ids_tm] if k == 3 else table.new_empty(0), lengths)
+        # The plain path reads the backward direction reversed within each tweet's length:
+        # gathering its rows in that order is the same as reversing the input first.
+        per_direction = [ids] if dirs == 1 else [ids, reverse_within_lengths(ids, lengths)]
+        per_direction = [i.T.contiguous() for i in per_direction]
+        u = torch.stack([projections[:, d * k * H : (d + 1) * k * H][i].view(T, B, k, H)
+                         for d, i in enumerate(per_direction)], 3)
+        highway = torch.stack([words[i] for i in per_direction], 2).reshape(T, B, dirs * H) if k == 3 else None
+        return self._recur(u, highway, lengths)
+
+    def _use_fused(self, x: Tensor) -> bool:
+        return (self.fused and self.recurrence is sru_recurrence and not x.is_cuda
+                and x.dtype in (torch.float32, torch.float64)
+                and not torch.jit.is_tracing() and kernel.available())
+
+    def _recur(self, u: Tensor, highway: Tensor | None, lengths: Tensor) -> Tensor:
+        """The plain-torch recurrence from the projections u [T, B, k, dirs, H], time-major
+        with the backward direction already reversed within lengths; ``highway`` [T, B, dirs·H]
+        (the input, likewise reversed) when k == 3."""
+        T, B, _, dirs, H = u.shape
         x_tilde, u_f, u_r, *rest = (part.reshape(T, B, dirs * H) for part in u.unbind(2))
-        x_highway = rest[0] if rest else torch.stack(inputs, 2).reshape(T, B, dirs * H)
+        x_highway = rest[0] if rest else highway
         v_f, v_r = self.v.unbind(0)
-        c0 = x.new_zeros(B, dirs * H)
+        c0 = u.new_zeros(B, dirs * H)
         c = self.recurrence(x_tilde, u_f + self.b[0], v_f, c0)
         c_prev = torch.cat([c0.unsqueeze(0), c[:-1]])
         r = torch.sigmoid(torch.addcmul(u_r + self.b[1], v_r, c_prev))
@@ -144,14 +182,11 @@ class SRULayer(nn.Module):
             h = torch.stack([h[:, :, 0], reverse_within_lengths(h[:, :, 1], lengths)], 2)
         return h.reshape(B, T, dirs * H)
 
-    def _fused(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """The same layer with one GEMM and one fused kernel call (sru_cpu.cpp): the backward
-        direction walks each tweet from its last real token, so nothing is reversed; padding
-        steps come out 0."""
-        B, T, _ = x.shape
-        x_tm = x.transpose(0, 1)
-        u = (x_tm @ self.weight.weight.T).contiguous().view(T, B, self.dirs, self.k, self.hidden)
-        highway = x_tm.contiguous() if self.k == 3 else x.new_empty(0)
+    def _fused(self, u: Tensor, highway: Tensor, lengths: Tensor) -> Tensor:
+        """The layer's elementwise part in one fused kernel call (sru_cpu.cpp), from the
+        projections u [T, B, dirs, k, H] and the highway [T, B, H] (empty when k == 4): the
+        backward direction walks each tweet from its last real token, so nothing is reversed;
+        padding steps come out 0."""
         h = kernel.FusedSRU.apply(u, highway, self.v, self.b, lengths.to("cpu", torch.long).contiguous())
         return h.transpose(0, 1)
 
@@ -179,6 +214,20 @@ class SRUEncoder(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(self.dropout(x) if i else x, lengths)
         return (self._pool(x, lengths), x) if states else self._pool(x, lengths)
+
+    def input_table(self, vectors: Tensor) -> Tensor:
+        """[V, D] word vectors → [V, K]: the first layer's projections of each word (and the
+        word itself when k == 3, the highway), which depend on that word alone, so at
+        inference they are computed once per word instead of once per occurrence."""
+        return self.layers[0].input_table(vectors)
+
+    def forward_table(self, table: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        """forward()'s [B, output_dim] from ``input_table``'s rows for ``ids`` [B, T] (eval
+        mode; equal within float rounding): the first layer from the table, the rest as usual."""
+        x = self.layers[0].forward_table(table, ids, lengths)
+        for layer in self.layers[1:]:
+            x = layer(self.dropout(x), lengths)
+        return self._pool(x, lengths)
 
     def _pool(self, h: Tensor, lengths: Tensor) -> Tensor:
         """``last``: the forward state at the last real token, the backward one at the first."""

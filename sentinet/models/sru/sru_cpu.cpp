@@ -1,4 +1,4 @@
-// SRU's elementwise part, fused for the CPU (sentinet/models/sru_kernel.py builds it).
+// SRU's elementwise part, fused for the CPU (sentinet/models/kernel.py builds it).
 //
 // After the one GEMM U = x W^T, everything an SRU layer does is elementwise per (row, direction,
 // unit), sequential only in time. In plain torch that is ~20 ops per layer (reversals, stacks,
@@ -199,7 +199,10 @@ std::vector<at::Tensor> sru_backward(at::Tensor U, at::Tensor x, at::Tensor v, a
   return {dU, dx, dv, db};
 }
 
+void bind_recurrent(pybind11::module& m);  // ../recurrent_cpu.cpp, built into the same extension
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &sru_forward, "SRU layer, elementwise part (CPU)");
   m.def("backward", &sru_backward, "its gradients");
+  bind_recurrent(m);
 }

@@ -1,4 +1,6 @@
-"""The fused CPU kernel of SRU's elementwise part (sru_cpu.cpp): built once, at install time.
+"""sentinet's fused CPU kernels, one extension built once, at install time: SRU's elementwise
+part (sru/sru_cpu.cpp) and the GRU/LSTM/RNN inference loop over frozen-input tables
+(recurrent_cpu.cpp, used by sentinet.models.recurrent_steps).
 
     python -m sentinet.models.build_kernel          # build it (make install does); needs g++ and ninja
     python -m sentinet.models.build_kernel --check  # say whether this process would use it
@@ -8,7 +10,8 @@ Building takes ~20 s with ``torch.utils.cpp_extension`` and lands in the cache f
 name that changes with the source and the torch version, so a stale build is never loaded.
 At run time the built library is only imported, never compiled: without a compiler, or
 before the build, ``available()`` is False and SRU runs its plain-torch path (same outputs,
-slower). ``SENTINET_SRU_KERNEL=0`` turns the kernel off.
+slower; GRU/LSTM/RNN inference its torch-ops loop). ``SENTINET_SRU_KERNEL=0`` turns the
+kernels off (the name is older than the second kernel).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from torch import Tensor
 from sentinet.downloads.places import user_cache_dir
 from sentinet.errors import install_hint
 
-SOURCE = Path(__file__).with_name("sru_cpu.cpp")
+SOURCES = [Path(__file__).parent / "sru" / "sru_cpu.cpp", Path(__file__).with_name("recurrent_cpu.cpp")]
 # -march=native: built for the CPU it runs on (the name below records which); -ffast-math lets
 # the compiler vectorise the gates' exp (14x faster than the scalar loop on AVX-512).
 CFLAGS = ["-O3", "-march=native", "-ffast-math"]
@@ -51,9 +54,10 @@ def cpu_features() -> str:
 def module_name() -> str:
     """Changes with the kernel's source, its flags, torch and the CPU: an old or foreign
     build is never picked up."""
-    key = b"\0".join([SOURCE.read_bytes(), " ".join(CFLAGS).encode(), torch.__version__.encode(),
+    key = b"\0".join([*(source.read_bytes() for source in SOURCES), " ".join(CFLAGS).encode(),
+                      torch.__version__.encode(),
                       platform.machine().encode(), cpu_features().encode()])
-    return f"sentinet_sru_{hashlib.sha256(key).hexdigest()[:12]}"
+    return f"sentinet_kernels_{hashlib.sha256(key).hexdigest()[:12]}"
 
 
 def build_dir() -> Path:
@@ -99,8 +103,8 @@ def build(verbose: bool = False) -> Path:
     if shutil.which("ninja") is None:
         raise RuntimeError(f"ninja is not installed ({install_hint('fast')}; or apt install ninja-build)")
     build_dir().mkdir(parents=True, exist_ok=True)
-    cpp_extension.load(name=module_name(), sources=[str(SOURCE)], build_directory=str(build_dir()),
-                       extra_cflags=CFLAGS, verbose=verbose)
+    cpp_extension.load(name=module_name(), sources=[str(source) for source in SOURCES],
+                       build_directory=str(build_dir()), extra_cflags=CFLAGS, verbose=verbose)
     kernel.cache_clear()
     library = built_library()
     if library is None:
@@ -127,15 +131,17 @@ class FusedSRU(torch.autograd.Function):
 
 def main() -> None:
     if "--check" in sys.argv[1:]:
-        print(f"fused SRU kernel: {'in use' if available() else 'not in use'} ({build_dir()})")
+        print(f"fused CPU kernels (SRU, GRU/LSTM/RNN inference): {'in use' if available() else 'not in use'} "
+              f"({build_dir()})")
         return
     try:
         library = build(verbose="--verbose" in sys.argv[1:])
     except Exception as exc:  # a build is optional: say why, and that SRU still works
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"fused SRU kernel not built ({first}); SRU uses its plain-torch path", file=sys.stderr)
+        print(f"fused CPU kernels not built ({first}); SRU and the recurrent encoders' inference use their "
+              "plain-torch paths", file=sys.stderr)
         return
-    print(f"fused SRU kernel built: {library}")
+    print(f"fused CPU kernels built (SRU, GRU/LSTM/RNN inference): {library}")
 
 
 if __name__ == "__main__":
