@@ -1,12 +1,12 @@
 """sentinet: short-text sentiment classification over frozen word vectors.
 
-``sentinet.load(path)`` and ``sentinet.train(config)`` are the Python API (sentinet/api.py);
-importing sentinet itself stays light: torch loads with the first model.
+``sentinet.load(path)``, ``sentinet.train(config)`` and ``sentinet.distill(ensemble, out)`` are the
+Python API (sentinet/api.py); importing sentinet itself stays light: torch loads with the first model.
 """
 
 from __future__ import annotations
 
-__all__ = ["load", "train", "fetch", "SentinetError"]
+__all__ = ["load", "train", "distill", "fetch", "SentinetError"]
 
 from sentinet.errors import SentinetError
 from sentinet.runs.provenance import __version__  # noqa: F401
@@ -25,6 +25,14 @@ def train(config=None, overrides=(), output_dir=None, device=None, **options):
     from sentinet.api import train as _train
 
     return _train(config, overrides, output_dir, device, **options)
+
+
+def distill(ensemble, output, config=None, overrides=(), **options):
+    """One run trained on an ensemble's probabilities, as ``sentinet distill`` does
+    (``unlabeled=``, ``temperature=``, ``device=``, ``threads=``): a ``Distilled``."""
+    from sentinet.api import distill as _distill
+
+    return _distill(ensemble, output, config, overrides, **options)
 
 
 def fetch(config, overrides=(), mirror=None):

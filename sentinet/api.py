@@ -34,6 +34,7 @@ from sentinet.labels import Label, check_known, label_values, require_labels
 
 if TYPE_CHECKING:  # type hints only: groups imports torch
     from sentinet.inference.protocol import Predictor
+    from sentinet.training.distill import Distilled
     from sentinet.training.groups import EnsembleResult
 
 Texts = str | Sequence[str]
@@ -280,6 +281,25 @@ def train(config: str | Path | Config | dict | None = None, overrides: Sequence[
     from sentinet.training.groups import EnsembleResult
 
     return result if isinstance(result, EnsembleResult) else result.run_dir
+
+
+def distill(ensemble: str | Path, output: str | Path, config: str | Path | Config | dict | None = None,
+            overrides: Sequence[str] = (), *, unlabeled: Sequence[str | Path] = (),
+            temperature: float | None = None, device: str | None = None,
+            threads: int | None = None) -> Distilled:
+    """One run trained on ``ensemble``'s probabilities, as ``sentinet distill`` does
+    (sentinet.training.distill), into ``output`` (a new or empty folder): one model in place of
+    the ensemble's N, a little less accurate. ``config`` (default: the ensemble's first member's,
+    with ``overrides`` like ``--set``), ``unlabeled`` (files of more texts for the ensemble to
+    label), ``temperature`` (train.distill.temperature). Returns a ``Distilled``: ``.path`` (the
+    run, which ``load`` takes), ``.best`` (its dev scores), ``.ensemble_dev`` (the ensemble's,
+    None when it was not scored) and ``.comparison`` (both in one line)."""
+    import warnings
+
+    from sentinet.training.distill import distill as distill_run
+
+    return distill_run(ensemble, output, config, overrides, unlabeled=unlabeled, temperature=temperature,
+                       device=device, threads=threads, on_note=lambda note: warnings.warn(note, stacklevel=3))
 
 
 def fetch(config: str | Path | Config | dict, overrides: Sequence[str] = (), mirror: str | None = None,

@@ -1,4 +1,4 @@
-"""The commands that compare models (``sentinet baseline | tune | ensemble``);
+"""The commands that compare or combine models (``sentinet baseline | tune | ensemble | distill``);
 sentinet.cli.main registers them beside the others."""
 
 from __future__ import annotations
@@ -108,3 +108,39 @@ def ensemble(
     else:
         typer.echo(f"ensemble of {count}\tdev {headline(scored, sep=TAB)}")
     typer.echo(str(result.path))
+
+
+def distill(
+    ensemble: Path = typer.Argument(..., help="The ensemble to learn from: a --seeds/--folds group or a "
+                                    "sentinet ensemble directory."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="RUN_DIR", help="The distilled run's "
+                                "directory: a new path or an empty folder."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="The run's YAML config (default: "
+                                       "the ensemble's first member's, data, split and model included)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    unlabelled: list[Path] = typer.Option([], "--unlabelled", "--unlabeled", metavar="FILE", help="More "
+                                          "texts for the ensemble to label and the run to learn (one per "
+                                          "line, or TSV/CSV/JSONL/XML; labels ignored); repeatable."),
+    temperature: float | None = typer.Option(None, "--temperature", metavar="T", help="Soften the ensemble's and the "
+                                             "run's distributions in the loss (train.distill.temperature; "
+                                             "default 1: as they are)."),
+    device: str | None = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (sets "
+                                       "train.num_threads; default: the cores other processes leave free)."),
+) -> None:
+    """Train one run on an ensemble's probabilities (soft targets) over its training texts and
+    any unlabelled ones: almost the ensemble's quality at one model's cost. Dev and model
+    selection keep the gold labels; the last line compares its dev score with the ensemble's."""
+    from sentinet.training.distill import distill as distill_run  # imports torch only to train
+
+    done = distill_run(ensemble, output, config, overrides, unlabeled=unlabelled, temperature=temperature,
+                       device=device or None, threads=threads,
+                       on_note=lambda note: typer.echo(f"note: {printable(note)}", err=True))
+    from sentinet.evaluation.metrics import headline, metric_name, score_of
+
+    theirs = done.ensemble_score  # the last line holds both: the run's as train prints it, then the ensemble's
+    name = metric_name(done.best)
+    than = (f"{name} {theirs:.4f} ({score_of(done.best) - theirs:+.4f})" if theirs is not None
+            else "not scored on dev" if done.ensemble_dev is None else f"has no dev {name}")
+    typer.echo(f"{done.path}\tdev {headline(done.best, sep=TAB)}\tbest epoch {done.result.best_epoch}"
+               f"\tensemble {than}")

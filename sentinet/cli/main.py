@@ -1,4 +1,4 @@
-"""Command line: ``sentinet train | baseline | tune | ensemble | eval | predict | serve | export | report``, with the
+"""Command line: ``sentinet train | baseline | tune | ensemble | distill | eval | predict | serve | export | report``, with the
 ``config`` and ``embeddings`` tool groups from sentinet.cli.tools.
 
 Every user-facing problem is a ``SentinetError``: printed as one ``error:`` line on stderr,
@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from sentinet.cli.common import MODEL_HELP, TAB, config_as_option, load_model, run_files
-from sentinet.cli.compare import baseline, ensemble, tune
+from sentinet.cli.compare import baseline, distill, ensemble, tune
 from sentinet.cli.infer import INT8_HELP, THREADS_HELP, evaluate, explain, predict
 from sentinet.cli.tools import MIRROR_HELP, config_app, data_app, embeddings_app
 from sentinet.errors import Interrupted, SentinetError, printable, shortened
@@ -116,6 +116,7 @@ def _echo_baseline(compared) -> None:
 app.command(short_help="TF-IDF + logistic regression on the same split: the bar to beat.")(baseline)
 app.command(short_help="Search hyperparameters with Optuna (resumable).")(tune)
 app.command(short_help="Average runs trained apart into one ensemble directory.")(ensemble)
+app.command(short_help="Train one run on an ensemble's probabilities: its quality, one model's cost.")(distill)
 
 
 # eval, predict and explain live in sentinet.cli.infer.

@@ -109,14 +109,23 @@ def resolve_paths(config: Config) -> Config:
         config.data.dev = found(config.data.dev, "SENTINET_DATA", "data.dev")
     config.data.unlabeled = [found(f, "SENTINET_DATA", "data.unlabeled") for f in config.data.unlabeled]
     if config.model.init_from:  # a run directory, relative to the working directory
-        source = Path(os.path.expanduser(config.model.init_from))
-        if not source.is_dir():
-            raise SentinetError(f"model.init_from: {config.model.init_from}: no such run directory")
-        config.model.init_from = str(source.resolve())
+        config.model.init_from = _directory(config.model.init_from, "model.init_from", "run")
+    distill = config.train.distill
+    if distill.teacher:  # the same
+        distill.teacher = _directory(distill.teacher, "train.distill.teacher", "ensemble")
+    distill.unlabeled = [found(f, "SENTINET_DATA", "train.distill.unlabeled") for f in distill.unlabeled]
     if config.vectors.path:
         config.vectors.path = found(config.vectors.path, "SENTINET_VECTORS", "vectors.path")
     config.vectors.concat = [found(p, "SENTINET_VECTORS", "vectors.concat") for p in config.vectors.concat]
     return config
+
+
+def _directory(path: str, key: str, what: str) -> str:
+    """A run or ensemble directory a config names, relative to the working directory, made absolute."""
+    source = Path(os.path.expanduser(path))
+    if not source.is_dir():
+        raise SentinetError(f"{key}: {path}: no such {what} directory")
+    return str(source.resolve())
 
 
 def config_files(config: Config) -> list[tuple[str, str, str]]:
@@ -125,5 +134,6 @@ def config_files(config: Config) -> list[tuple[str, str, str]]:
     return ([("data.train", f, "SENTINET_DATA") for f in train_files(data) if f]
             + ([("data.dev", data.dev, "SENTINET_DATA")] if data.dev else [])
             + [("data.unlabeled", f, "SENTINET_DATA") for f in data.unlabeled]
+            + [("train.distill.unlabeled", f, "SENTINET_DATA") for f in config.train.distill.unlabeled]
             + ([("vectors.path", vectors.path, "SENTINET_VECTORS")] if vectors.path else [])
             + [("vectors.concat", f, "SENTINET_VECTORS") for f in vectors.concat])

@@ -263,6 +263,21 @@ class AuxLMConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (`sentinet distill`): the run learns an ensemble's probabilities
+    on its training texts (and on more unlabelled ones) instead of their gold labels, so one
+    model predicts about as well as the ensemble at a fraction of its cost. Dev stays gold."""
+
+    teacher: str | None = None  # an ensemble directory (--seeds/--folds group, sentinet ensemble); null: off
+    # Both the ensemble's probabilities and the run's softmax (sigmoids, multi-label) are
+    # softened by it in the loss (times its square, as Hinton et al. 2015); 1: as they are.
+    temperature: float = bounded(1.0, gt=0, le=100)
+    # More texts for the ensemble to label and the run to learn (any reader format; labels
+    # ignored; dev texts, and under a temporal split the dev period's, left out).
+    unlabeled: list[str] = field(default_factory=list)
+
+
+@dataclass
 class TrainConfig:
     """The training loop: epochs, batches, loss, early stopping, averaging."""
 
@@ -298,6 +313,7 @@ class TrainConfig:
     swa_start: int = bounded(2, ge=1)  # swa: first epoch whose weights enter the average
     lr_scale: LrScaleConfig = field(default_factory=LrScaleConfig)
     aux_lm: AuxLMConfig = field(default_factory=AuxLMConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     # After the run, also fit `sentinet baseline` (TF-IDF + logistic regression) on the same data
     # and split, and print both dev F-macros side by side (its run directory beside this one's).
     baseline: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
@@ -17,7 +18,9 @@ from sentinet.data.vocab import PAD_ID
 class Batch:
     ids: Tensor  # [B, T] word ids, padded with PAD_ID
     lengths: Tensor  # [B] real lengths (CPU, as pack_padded_sequence wants)
-    labels: Tensor | None  # [B] class ids ([B, classes] 0/1 for a multi-label run), None when unlabelled
+    # [B] class ids ([B, classes] 0/1 for a multi-label run, or probability rows: train.distill's
+    # soft targets), None when unlabelled
+    labels: Tensor | None
     index: Tensor  # [B] positions in the dataset, to put predictions back in order
     weights: Tensor | None = None  # [B] per-tweet loss weights (data.train_weights)
 
@@ -28,7 +31,10 @@ class Batch:
 
 
 class EncodedDataset(torch.utils.data.Dataset):
-    def __init__(self, ids: Sequence[list[int]], labels: Sequence[int] | None = None,
+    """Token ids with, for training, each text's target: a class id, a multi-label tuple, or a
+    row of a [N, classes] array of probabilities (soft targets)."""
+
+    def __init__(self, ids: Sequence[list[int]], labels: Sequence[int | tuple] | np.ndarray | None = None,
                  weights: Sequence[float] | None = None):
         self.ids = [torch.tensor(x, dtype=torch.long) for x in ids]
         self.labels = labels
@@ -50,11 +56,19 @@ def collate(items: list[tuple[int, Tensor, int | None, float | None]]) -> Batch:
     return Batch(
         ids=pad_sequence(list(ids), batch_first=True, padding_value=PAD_ID),
         lengths=torch.tensor([len(x) for x in ids], dtype=torch.long),
-        labels=None if labels[0] is None else torch.tensor(  # multi-label: 0/1 per class
-            labels, dtype=torch.float32 if isinstance(labels[0], tuple) else torch.long),
+        labels=_targets(labels),
         index=torch.tensor(index, dtype=torch.long),
         weights=None if weights[0] is None else torch.tensor(weights, dtype=torch.float32),
     )
+
+
+def _targets(labels: tuple) -> Tensor | None:
+    """Class ids [B] (long), or rows [B, classes] (float): multi-label 0/1 tuples, probability rows."""
+    if labels[0] is None:
+        return None
+    if isinstance(labels[0], np.ndarray):
+        return torch.from_numpy(np.stack(labels).astype(np.float32, copy=False))
+    return torch.tensor(labels, dtype=torch.float32 if isinstance(labels[0], tuple) else torch.long)
 
 
 class BucketBatchSampler(Sampler[list[int]]):

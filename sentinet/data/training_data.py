@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,12 +108,13 @@ def check_classes_trained(pairs: list[tuple[Record, int | tuple]], labels: Label
                             f"({where}): add training examples of them, or remove them")
 
 
-def read_unlabeled(d: DataConfig, window: tuple[float, float] | None) -> tuple[list[Record], int]:
-    """The texts of data.unlabeled (each file's format from its extension; labels ignored),
-    minus dated ones from the dev ``window``: a model of the past has not read the future.
-    Returns them and how many were left out."""
+def read_unlabeled(d: DataConfig, window: tuple[float, float] | None,
+                   paths: Sequence[str] | None = None) -> tuple[list[Record], int]:
+    """The texts of data.unlabeled (or of ``paths``: train.distill.unlabeled; each file's format
+    from its extension; labels ignored), minus dated ones from the dev ``window``: a model of
+    the past has not read the future. Returns them and how many were left out."""
     records = []
-    for path in d.unlabeled:
+    for path in d.unlabeled if paths is None else paths:
         records += read_records(path, "auto", text_column=d.text_column, label_column=d.label_column,
                                 id_column=d.id_column, date_column=d.date_column, quoting=d.quoting)
     if window is None:

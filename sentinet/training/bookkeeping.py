@@ -32,6 +32,7 @@ from sentinet.training.setup import Prepared
 from sentinet.runs.log import RunLog
 from sentinet.training.callbacks import GovernedThreads
 from sentinet.training.hybrid import fit_linear_part
+from sentinet.training.teacher import comparison
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TrainResult:
     machine: str = ""
     data: dict = field(default_factory=dict)  # how dev was chosen and what was trained on
     versions: dict = field(default_factory=dict)  # sentinet, torch, python, git commit
+    distilled: dict | None = None  # train.distill: the ensemble learnt from, its dev scores (teacher.py)
 
 
 # --------------------------------------------------------------------------------------
@@ -167,6 +169,8 @@ def write_final_results(prep: Prepared, result: TrainResult, log: RunLog, starte
     in_group = rundir.is_group(run_dir.parent)  # a --seeds/--folds member: its group reports
     log(f"best epoch {result.best_epoch}: dev {all_scores(report)}  ({result.seconds:.0f}s)"
         + ("" if in_group else f"\n{report['report']}"))
+    if result.distilled is not None:
+        log(comparison(result.best, result.distilled))
 
 
 # --------------------------------------------------------------------------------------
@@ -198,4 +202,6 @@ def write_metrics(run_dir: Path, result: TrainResult) -> None:
         "data": result.data,
         "versions": result.versions,
         **({} if result.hybrid is None else {"hybrid": result.hybrid}),
+        **({} if result.distilled is None else {"distilled_from": result.distilled["from"],
+                                                 "distillation": result.distilled}),
     })

@@ -27,7 +27,7 @@ from sentinet.runs import weights
 from sentinet.training import checkpoint
 from sentinet.runs import rundir
 from sentinet.config.schema import Config
-from sentinet.data.batching import EncodedDataset, make_loader
+from sentinet.data.batching import make_loader
 from sentinet.data.training_data import class_counts
 from sentinet.evaluation.decision import decide
 from sentinet.errors import SentinetError
@@ -46,6 +46,7 @@ from sentinet.training.optim import (
     Averager, Schedule, build_optimizer, encoder_lr, parameter_groups, unfreeze_vectors,
 )
 from sentinet.training.progress import progress_lines
+from sentinet.training.teacher import training_set
 from sentinet.runs.provenance import versions
 from sentinet.runs.log import RunLog
 from sentinet.runtime.threads import ThreadGovernor
@@ -162,8 +163,7 @@ def train(config: Config, callbacks: Sequence[Callback] = (), dry_run: bool = Fa
 def new_state(prep: Prepared) -> TrainState:
     """Loader, optimizer, schedule and averager for the prepared model, at epoch 0."""
     t, model, data = prep.config.train, prep.model, prep.data
-    sample_weights = None if set(data.weights) == {1.0} else data.weights
-    train_set = EncodedDataset(prep.train_ids, [c for _, c in data.train], sample_weights)
+    train_set = training_set(data, prep.train_ids, prep.soft)  # gold class ids, or train.distill's rows
     loader = make_loader(train_set, t.batch_size, shuffle=True, pool=t.bucket_pool, seed=t.seed)
     objective = build_objective(prep.loss_fn, t.aux_lm, model, len(prep.vocab), prep.train_ids,
                                 prep.unlabeled_ids, t.batch_size, t.bucket_pool, t.seed).to(prep.device)
@@ -174,7 +174,8 @@ def new_state(prep: Prepared) -> TrainState:
                          dev_gold=[r.labels for r in data.dev], labels=data.labels,
                          machine=machine(prep.device),
                          data={"split": data.description, "train": data.sources,
-                               "class_counts": class_counts(data)}, versions=versions())
+                               "class_counts": class_counts(data)}, versions=versions(),
+                         distilled=prep.soft and prep.soft.record)
     # The frozen vectors stay out of last.pt only if they never train: model.pt holds them as loaded.
     frozen = not prep.config.vectors.unfreeze_epoch and not model.embedder.pretrained.weight.requires_grad
     return TrainState(model, objective, optimizers, schedule, Averager(t, model), loader, frozen, result)

@@ -114,32 +114,48 @@ class Schedule(Callback):
 class WeightedLoss(nn.Module):
     """Cross-entropy with class weights and label smoothing, averaged with per-tweet weights
     (data.train_weights): sum(w_i * loss_i) / sum(w_i * class_weight[y_i]). With every tweet
-    weight 1 this is exactly torch's own mean reduction."""
+    weight 1 this is exactly torch's own mean reduction.
 
-    def __init__(self, class_weight: torch.Tensor | None, label_smoothing: float):
+    ``labels`` may also be probability rows [B, classes] (train.distill's soft targets): then
+    loss_i = -sum_c class_weight[c] p_ic log q_ic, with the scores divided by ``temperature``
+    and the loss multiplied by its square (Hinton et al. 2015: gradients keep their size), and
+    class_weight[y_i] in the norm becomes the row's expected class weight, sum_c class_weight[c] p_ic.
+    A hierarchical head's scores are log-probabilities: the same softmax leaves them as they are."""
+
+    def __init__(self, class_weight: torch.Tensor | None, label_smoothing: float, temperature: float = 1.0):
         super().__init__()
         self.ce = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=label_smoothing,
                                       reduction="none")
+        self.temperature = temperature
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor,
                 weights: torch.Tensor | None = None) -> torch.Tensor:
-        losses = self.ce(logits, labels)
+        soft = labels.is_floating_point()
+        t = self.temperature if soft else 1.0
+        losses = self.ce(logits / t, labels) * (t * t) if t != 1 else self.ce(logits, labels)
         w = torch.ones_like(losses) if weights is None else weights
-        norm = w if self.ce.weight is None else w * self.ce.weight[labels]
+        if self.ce.weight is None:
+            norm = w
+        else:
+            norm = w * (labels @ self.ce.weight if soft else self.ce.weight[labels])
         return (losses * w).sum() / norm.sum()
 
 
 class MultiLabelLoss(nn.Module):
     """Binary cross-entropy of each class's sigmoid (model.head: multilabel), its positives
-    weighted by ``pos_weight``, averaged over classes and then with the per-tweet weights."""
+    weighted by ``pos_weight``, averaged over classes and then with the per-tweet weights.
+    Targets may be soft (train.distill: an ensemble's probabilities); ``temperature`` then
+    divides the logits and multiplies the loss by its square, as for the softmax."""
 
-    def __init__(self, pos_weight: torch.Tensor | None):
+    def __init__(self, pos_weight: torch.Tensor | None, temperature: float = 1.0):
         super().__init__()
         self.bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="none")
+        self.temperature = temperature
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor,
                 weights: torch.Tensor | None = None) -> torch.Tensor:
-        losses = self.bce(logits, labels).mean(dim=1)
+        t = self.temperature
+        losses = (self.bce(logits / t, labels) * (t * t) if t != 1 else self.bce(logits, labels)).mean(dim=1)
         w = torch.ones_like(losses) if weights is None else weights
         return (losses * w).sum() / w.sum()
 
@@ -149,8 +165,9 @@ def build_loss(cfg: TrainConfig, labels: list, classes: LabelSet) -> nn.Module:
     a multi-label run's binary cross-entropy with optional positive weights per class."""
     weights = None
     n = len(classes)
+    temperature = cfg.distill.temperature if cfg.distill.teacher else 1.0  # soft targets' (train.distill)
     if classes.multilabel:
-        return MultiLabelLoss(_positive_weights(cfg, labels, classes))
+        return MultiLabelLoss(_positive_weights(cfg, labels, classes), temperature)
     if cfg.class_weights == "balanced":
         counts = np.bincount(labels, minlength=n).astype(np.float64)
         weights = len(labels) / (n * np.maximum(counts, 1))
@@ -160,7 +177,7 @@ def build_loss(cfg: TrainConfig, labels: list, classes: LabelSet) -> nn.Module:
                                 f"{n} classes {list(classes.values)} (one per class, in that order)")
         weights = np.asarray(cfg.class_weights, dtype=np.float64)
     weight = None if weights is None else torch.tensor(weights, dtype=torch.float32)
-    return WeightedLoss(weight, cfg.label_smoothing)
+    return WeightedLoss(weight, cfg.label_smoothing, temperature)
 
 
 def _positive_weights(cfg: TrainConfig, targets: list[tuple[float, ...]], classes: LabelSet) -> torch.Tensor | None:

@@ -32,6 +32,7 @@ from sentinet.runs.log import RunLog
 from sentinet.runtime.device import resolve_device
 from sentinet.training.callbacks import require_tensorboard
 from sentinet.training.optim import build_loss
+from sentinet.training.teacher import SoftTargets, soft_targets
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Prepared:
     device: torch.device
     saved: dict | None  # the checkpoint being resumed, if any
     unlabeled_ids: list[list[int]] = field(default_factory=list)  # data.unlabeled (train.aux_lm only)
+    soft: SoftTargets | None = None  # train.distill: what the run learns (train_ids then also holds its extra texts)
 
 
 def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
@@ -70,6 +72,8 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
         log(warning)
     config.data.labels = list(data.labels.values)  # saved with the run: predict uses these classes
     loss_fn = build_loss(t, [c for _, c in data.train], data.labels).to(device)  # checks class_weights
+    soft = soft_targets(config, data, tokenizer, log)  # train.distill: the ensemble's probabilities
+    train_tokens += soft.extra_tokens if soft else []  # its unlabelled texts train (and make vocabulary) too
     cap = config.tokenizer.max_tokens
     if cut := sum(len(tokens) >= cap for tokens in (*train_tokens, *dev_tokens)):
         log(f"data: {cut} tweet(s) reached tokenizer.max_tokens ({cap}); their later tokens are dropped")
@@ -87,7 +91,7 @@ def prepare(config: Config, resume: Path | None, log: RunLog) -> Prepared:
         require_tensorboard()
     return Prepared(config, data, [vocab.encode(x) for x in train_tokens],
                     [vocab.encode(x) for x in dev_tokens], vocab, model, loss_fn, device, saved,
-                    [vocab.encode(x) for x in unlabeled_tokens])
+                    [vocab.encode(x) for x in unlabeled_tokens], soft)
 
 
 def open_store(cfg: VectorsConfig, train_tokens: list[list[str]], seed: int,
