@@ -12,11 +12,12 @@ from sentinet.errors import SentinetError
 from sentinet.runs.provenance import __version__  # noqa: F401
 
 
-def load(path, device: str = "auto", int8: bool = False, threads: int | None = None):
-    """A run, ensemble, baseline run or export archive as a ``sentinet.api.Model``."""
+def load(path, device: str = "auto", int8: bool = False, threads: int | None = None, engine: str | None = None):
+    """A run, ensemble, baseline run or export archive as a ``sentinet.api.Model`` (``engine``:
+    auto, torch or lite, for an export archive; see sentinet.api.load)."""
     from sentinet.api import load as _load
 
-    return _load(path, device, int8, threads)
+    return _load(path, device, int8, threads, engine)
 
 
 def train(config=None, overrides=(), output_dir=None, device=None, **options):

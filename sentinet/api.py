@@ -242,15 +242,18 @@ class Model:
         return records, source
 
 
-def load(path: str | Path, device: str = "auto", int8: bool = False, threads: int | None = None) -> Model:
+def load(path: str | Path, device: str = "auto", int8: bool = False, threads: int | None = None,
+         engine: str | None = None) -> Model:
     """A run directory (or its model.pt), an ensemble directory, a baseline run or an export
     archive, ready to label text on ``device`` (auto: CUDA when present). ``threads``: torch
     CPU threads, fixed (default: the cores other processes leave free, re-read as it runs).
+    ``engine``: auto (default, or $SENTINET_ENGINE), torch or lite: an export archive opens
+    with numpy alone on the CPU unless torch is asked for (sentinet.lite).
     sentinet.inference.opener decides which kind the path holds (and imports torch only for
     a neural one, after every argument is checked)."""
     from sentinet.inference.opener import open_predictor
 
-    return Model(open_predictor(path, device, int8, threads))
+    return Model(open_predictor(path, device, int8, threads, engine))
 
 
 def train(config: str | Path | Config | dict | None = None, overrides: Sequence[str] = (),

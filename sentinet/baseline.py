@@ -28,7 +28,6 @@ import numpy as np
 from sentinet.runs import rundir
 from sentinet.data.npz import check_npz
 from sentinet.config.schema import Config
-from sentinet.config.paths import resolve_paths
 from sentinet.evaluation.decision import decide
 from sentinet.errors import SentinetError
 from sentinet.fileio import atomic_open, atomic_write_text
@@ -154,6 +153,7 @@ def fit(config: Config, progress: bool = True, data: TrainingData | None = None)
     from tqdm import tqdm
 
     from sentinet.data.tokenize import Tokenizer
+    from sentinet.config.paths import resolve_paths  # the downloads behind it: fitting only, not predicting
     from sentinet.data.training_data import class_counts, load_training_data, log_data
     from sentinet.evaluation.metrics import all_scores, full_report, headline, resolve_metric, scores
 

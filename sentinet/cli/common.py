@@ -15,7 +15,8 @@ MODEL_HELP = ("A run or ensemble directory, a run's model.pt, an export archive 
               "sentinet baseline run.")
 
 
-def load_model(run: Path, device: str, int8: bool = False, threads: int | None = None):
+def load_model(run: Path, device: str, int8: bool = False, threads: int | None = None,
+               engine: str | None = None):
     """``sentinet.load`` for the CLI (eval, predict, explain, serve), with two measures for speed:
 
     - torch's idle CPU threads spin briefly, then sleep: main() set that for every command
@@ -23,14 +24,15 @@ def load_model(run: Path, device: str, int8: bool = False, threads: int | None =
     - no garbage collection while torch and the model load (importing torch makes objects by
       the hundred thousand, and each collection walks them all); then what was loaded is
       frozen out of every later collection, the one at exit included: ~0.3 s CPU less.
-    A ``sentinet baseline`` run loads without torch.
+    A ``sentinet baseline`` run loads without torch, and so does an export archive through the
+    light engine (``engine``: auto, torch, lite; None: $SENTINET_ENGINE or auto).
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
         from sentinet.api import load
 
-        return load(run, device, int8, threads)
+        return load(run, device, int8, threads, engine)
     finally:
         gc.freeze()
         if collecting:

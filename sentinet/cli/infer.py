@@ -22,6 +22,8 @@ INT8_HELP = ("Dynamic int8 recurrent and linear layers (CPU): faster, probabilit
              "of the float model's.")
 COUNT_LIMIT = 256 * 2**20  # bytes: the most predict reads ahead to count records for its bar
 THREADS_HELP = "CPU threads for torch (default: the cores other processes leave free, re-read as it runs)."
+ENGINE_HELP = ("An export archive's engine: auto (numpy, no torch start, on the CPU when the archive has "
+               "light files and no --int8; else torch), torch or lite (default: $SENTINET_ENGINE or auto).")
 
 
 def evaluate(
@@ -43,6 +45,7 @@ def evaluate(
     batch_size: int = typer.Option(256, min=1, help="Texts per forward pass (more: faster, more memory)."),
     int8: bool = typer.Option(False, "--int8", help=INT8_HELP),
     threads: int | None = typer.Option(None, "--threads", min=1, help=THREADS_HELP),
+    engine: str | None = typer.Option(None, "--engine", metavar="ENGINE", help=ENGINE_HELP),
 ) -> None:
     """Score a trained model on labelled data: every headline score (the official SentiRuEval
     F-macro / F-micro for SentiRuEval labels; macro-F1, weighted-F1 and accuracy for any),
@@ -56,7 +59,7 @@ def evaluate(
     replaced = errors is not None and check_output(errors, [data_file, *run_files(run)])
     if plots is not None and plots.exists() and not plots.is_dir():
         raise SentinetError(f"--plots {plots}: not a folder")
-    model = load_model(run, device, int8, threads)
+    model = load_model(run, device, int8, threads, engine)
     columns = {"format": input_format, "text_column": text_column, "label_column": label_column,
                "id_column": id_column}
     result = model.evaluate_with_predictions(data_file, batch_size, progress=True, **columns)
@@ -173,6 +176,7 @@ def predict(
                                          "empty label (null in JSONL); its probabilities are written as ever. "
                                          "A multi-label run: every class with a probability of at least P, "
                                          "instead of the thresholds chosen on dev."),
+    engine: str | None = typer.Option(None, "--engine", metavar="ENGINE", help=ENGINE_HELP),
 ) -> None:
     """Label every record: id, label and one probability per class. Line formats are
     streamed chunk by chunk, so `-` reads a pipe and big files run in bounded memory."""
@@ -200,7 +204,7 @@ def predict(
                             "mentions, with no uncertain mark; use csv, tsv or jsonl")
     if top is not None and output_format == "fasttext":
         raise SentinetError("--top: --format fasttext writes the labels and the text only; use csv, tsv or jsonl")
-    model = load_model(run, device, int8, threads)
+    model = load_model(run, device, int8, threads, engine)
     predictor, kept = model.predictor, [] if summary else None
     d = predictor.config.data
     if predictor.classes.multilabel and output_format == "sentirueval":

@@ -137,8 +137,8 @@ def write_bundle(path: Path, words: Sequence[str], matrix: np.ndarray) -> None:
     vectors = np.asarray(matrix, dtype=np.float32)
     if vectors.ndim != 2:  # a (0, dim) matrix is already 2-D: reshape(0, -1) cannot say how wide
         vectors = vectors.reshape(len(words), -1)
-    with atomic_open(path, "wb") as f:
-        np.savez_compressed(f, words=np.asarray(list(words), dtype=str), vectors=vectors)
+    with atomic_open(path, "wb") as f:  # stored, not deflated: the archive's gzip compresses it, and
+        np.savez(f, words=np.asarray(list(words), dtype=str), vectors=vectors)  # predict reads it at once
 
 
 def first_words(store: VectorStore, limit: int) -> list[str]:

@@ -10,6 +10,7 @@ directory or its ``model.pt``. Each opens to a
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,19 +29,28 @@ if TYPE_CHECKING:
 
     from sentinet.baseline import BaselinePredictor
     from sentinet.config.schema import Config
-    from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+    from sentinet.inference.predictor import RunPredictor
+    from sentinet.inference.averaging import EnsemblePredictor
     from sentinet.labels import LabelSet
     from sentinet.runtime.threads import ThreadGovernor
 
 
+ENGINES = ("auto", "torch", "lite")
+ENGINE_VARIABLE = "SENTINET_ENGINE"  # the engine when none is given (benchmarks set torch)
+
+
 def open_predictor(path: str | Path, device: str = "auto", int8: bool = False,
-                   threads: int | None = None) -> Predictor:
+                   threads: int | None = None, engine: str | None = None) -> Predictor:
     """The model at ``path`` ready to label text on ``device`` (auto: CUDA when present).
     ``int8``: dynamic int8 layers (sentinet/models/quantize.py), an opt-in for speed.
     ``threads``: torch CPU threads, fixed (default: the cores other processes leave free,
-    re-read as it runs). Bad arguments and missing paths are refused before torch loads."""
+    re-read as it runs). ``engine`` (default $SENTINET_ENGINE, else auto): ``auto`` opens an
+    export archive whose runs all have light files with numpy alone (sentinet.lite, no torch
+    import) on the CPU unless --int8 asks for torch layers; ``torch`` always uses torch;
+    ``lite`` insists on numpy. Bad arguments and missing paths are refused before torch loads."""
     if threads is not None:
         whole_number(threads, "threads")
+    engine = _engine(engine)
     from sentinet.baseline import BaselinePredictor, is_baseline
 
     path = Path(path)
@@ -51,19 +61,62 @@ def open_predictor(path: str | Path, device: str = "auto", int8: bool = False,
             raise SentinetError(f"--int8: {path} is a linear baseline; it has no neural layers to quantise")
         return BaselinePredictor.load(path)
     from sentinet.runs.archive import is_archive
+
+    if is_archive(path):
+        return _open_archive(path, device, int8, threads, engine)
+    if engine == "lite":
+        raise SentinetError(f"--engine lite: {path} is not an export archive; the light engine reads the "
+                            "numpy files `sentinet export` writes")
     from sentinet.runtime.device import resolve_device
 
-    resolved = resolve_device(device)
-    if is_archive(path):
-        return _open_archive(path, resolved, int8, threads)
-    return _open_neural(path, resolved, int8, threads)
+    return _open_neural(path, resolve_device(device), int8, threads)
+
+
+def _engine(engine: str | None) -> str:
+    """``engine``, else $SENTINET_ENGINE, else auto; anything else refused in one line."""
+    chosen = engine if engine is not None else os.environ.get(ENGINE_VARIABLE, "").strip() or "auto"
+    if chosen not in ENGINES:
+        where = "--engine" if engine is not None else f"${ENGINE_VARIABLE}"
+        raise SentinetError(f"{where} {str(chosen)[:40]!r}: choose one of {', '.join(ENGINES)}")
+    return chosen
+
+
+def _light(root: Path, device: str, int8: bool, engine: str) -> bool:
+    """Whether the unpacked export at ``root`` opens with the light engine: asked for or left to
+    auto, on the CPU (auto: no GPU visible), no --int8, and light files for every run."""
+    if engine == "torch" or (engine == "auto" and device == "auto" and _gpu_visible()):
+        return False
+    from sentinet.inference.lite import has_lite
+
+    why = ("--int8 quantises torch layers" if int8
+           else f"it runs on the CPU, not {device}" if device not in ("auto", "cpu")
+           else None if has_lite(root)
+           else "the archive has no light files (exported by an earlier sentinet, or a model it cannot "
+                "express: a hierarchical head, train.hybrid: wide)")
+    if why is not None and engine == "lite":
+        raise SentinetError(f"--engine lite: {why}; use --engine torch")
+    return why is None
+
+
+def _gpu_visible() -> bool:
+    """A CUDA GPU that ``auto`` may pick, seen without importing torch: the NVIDIA driver lists
+    one (or its first device node is there) and CUDA_VISIBLE_DEVICES does not hide them all.
+    A false alarm only costs torch's start: torch then picks the CPU itself."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    try:
+        return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
+    except OSError:
+        return False
 
 
 def _open_neural(path: Path, device: torch.device, int8: bool,
                  threads: int | None) -> RunPredictor | EnsemblePredictor:
     """An ensemble directory or a run (directory or model.pt), int8 layers swapped in if asked
     (an ensemble's baseline members have none: only its runs are quantised)."""
-    from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+    from sentinet.inference.averaging import EnsemblePredictor
+    from sentinet.inference.predictor import RunPredictor, governor
     from sentinet.runs import weights
 
     predictor: RunPredictor | EnsemblePredictor
@@ -73,7 +126,9 @@ def _open_neural(path: Path, device: torch.device, int8: bool,
         for run_dir in [path, *(m.path for m in members)]:
             if rundir.warn(run_dir):
                 break  # one warning says it
-        predictor = EnsemblePredictor(path, members, threads, rundir.member_weights(path))
+        neural = [m for m in members if isinstance(m, RunPredictor)]  # the governor follows their device
+        tick = governor(neural[0].device, threads) if neural else None
+        predictor = EnsemblePredictor(path, members, tick, rundir.member_weights(path))
         runs = [m for m in members if isinstance(m, RunPredictor)]
     else:
         run = weights.load_run(path, device)
@@ -102,22 +157,31 @@ def _open_member(path: Path, device: torch.device, stores: dict) -> RunPredictor
     return RunPredictor(weights.load_run(path, device), device, stores, in_ensemble=True)
 
 
-def _open_archive(path: Path, device: torch.device, int8: bool, threads: int | None) -> ArchivePredictor:
-    """An export, unpacked into a private folder; a refused archive leaves nothing behind, and
-    a problem inside it is named by the archive, not by the temporary folder."""
+def _open_archive(path: Path, device: str, int8: bool, threads: int | None, engine: str) -> ArchivePredictor:
+    """An export, unpacked into a private folder, opened with the light engine or torch; a
+    refused archive leaves nothing behind, and a problem inside it is named by the archive,
+    not by the temporary folder."""
     from sentinet.fileio import private_dir
     from sentinet.runs import archive
 
     folder = private_dir("unpack")
     try:
-        unpacked = _open_neural(archive.unpack(path, Path(folder.name)), device, int8, threads)
+        root = archive.unpack(path, Path(folder.name))
+        if _light(root, device, int8, engine):
+            from sentinet.inference.lite import open_lite
+
+            unpacked: Predictor = open_lite(root, threads)
+        else:
+            from sentinet.runtime.device import resolve_device
+
+            unpacked = _open_neural(root, resolve_device(device), int8, threads)
     except SentinetError as exc:
         folder.cleanup()
         raise type(exc)(str(exc).replace(f"{folder.name}/", f"{path}: ")) from None
     except BaseException:
         folder.cleanup()
         raise
-    return ArchivePredictor(path, unpacked, folder)
+    return ArchivePredictor(path, unpacked, folder, root)
 
 
 class ArchivePredictor:
@@ -125,10 +189,13 @@ class ArchivePredictor:
     the folder it was unpacked into removed by ``close`` (serve calls it: a server stopped by a
     signal may never reach the exit hooks) or at interpreter exit."""
 
-    def __init__(self, path: Path, unpacked: Predictor, folder: tempfile.TemporaryDirectory):
+    def __init__(self, path: Path, unpacked: Predictor, folder: tempfile.TemporaryDirectory,
+                 root: Path | None = None):
         self.path = path
         self.unpacked = unpacked
         self._folder = folder
+        self._root = root  # the unpacked run or ensemble: torch reads it for gradients
+        self._torch: Predictor | None = None
 
     @property
     def classes(self) -> LabelSet:
@@ -166,7 +233,18 @@ class ArchivePredictor:
         return self.unpacked.occlusion_probabilities(tokens)
 
     def gradient_inputs(self, tokens: list[str]) -> list[GradientInput]:
-        return self.unpacked.gradient_inputs(tokens)
+        """Opened with the light engine, the archive's model.pt answers, through torch (loaded on
+        the CPU the first time: explain imports torch anyway)."""
+        from sentinet.inference.lite import LitePredictor
+
+        light = isinstance(self.unpacked, LitePredictor) or any(isinstance(m, LitePredictor) for m in self.members)
+        if not light or self._root is None:
+            return self.unpacked.gradient_inputs(tokens)
+        if self._torch is None:
+            import torch
+
+            self._torch = _open_neural(self._root, torch.device("cpu"), False, None)
+        return self._torch.gradient_inputs(tokens)
 
     def close(self) -> None:
         """Remove the unpacked folder now (again: a no-op)."""

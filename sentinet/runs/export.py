@@ -7,8 +7,11 @@ files) and config (data paths reduced to file names), plus ``vectors.npz``: the
 pretrained vectors of the first ``vocab_size`` words of the run's vectors file, so words the
 training data never showed still get their vector at predict time. An ensemble's
 ``sentinet baseline`` member travels as its own files (baseline.json, baseline.npz,
-metrics.json, config), and ensemble.json keeps its weights. Reading an archive back
-(which may come from anyone) is sentinet.runs.archive's job.
+metrics.json, config), and ensemble.json keeps its weights. Beside each run's model.pt,
+``lite.npz`` and ``lite.json`` hold the network as numpy arrays (sentinet.lite), so predict
+can answer without importing torch; a model the light engine cannot express gets none and is
+read through torch. Reading an archive back (which may come from anyone) is
+sentinet.runs.archive's job.
 """
 
 from __future__ import annotations
@@ -40,12 +43,13 @@ def export(source: Path, target: Path, vocab_size: int) -> tuple[int, list[str]]
         if (source / rundir.ENSEMBLE).is_file():
             rundir.require_done(source)
             members = rundir.members(source)
-            notes = [_export_member(member, root / f"member{i}", vocab_size) for i, member in enumerate(members)]
+            notes = [note for i, member in enumerate(members)
+                     for note in _export_member(member, root / f"member{i}", vocab_size)]
             rundir.write_members(root, [f"member{i}" for i in range(len(members))], rundir.member_weights(source))
             _copy_if_present(source / rundir.DECISION, root)
             count = len(members)
         else:
-            notes = [_export_run(weights.find_run_dir(source), root, vocab_size)]
+            notes = _export_run(weights.find_run_dir(source), root, vocab_size)
             count = 1
         with atomic_path(target, named=True) as partial, tarfile.open(partial, "w:gz") as tar:
             tar.add(root, arcname=ROOT)
@@ -83,11 +87,11 @@ def unseen_vectors(vocab, vocab_size: int) -> tuple[list[str], np.ndarray, str |
     return words, np.asarray(store.lookup(words), dtype=np.float32) if words else none, note
 
 
-def _export_member(member: Path, out: Path, vocab_size: int) -> str | None:
+def _export_member(member: Path, out: Path, vocab_size: int) -> list[str | None]:
     """An ensemble's member: a run, or a ``sentinet baseline`` run (its model is data already)."""
     if (member / rundir.BASELINE_JSON).is_file():
         _export_baseline(member, out)
-        return None
+        return []
     return _export_run(weights.find_run_dir(member), out, vocab_size)
 
 
@@ -121,7 +125,9 @@ def _write_config(config: dict, out: Path) -> None:
     (out / rundir.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
+def _export_run(run_dir: Path, out: Path, vocab_size: int) -> list[str | None]:
+    """A run's files, its vectors for unseen words and (where they apply) its light files; the
+    notes on what the archive leaves out."""
     from sentinet.data.vocab import Vocab
     from sentinet.data.embeddings import write_bundle
 
@@ -141,7 +147,47 @@ def _export_run(run_dir: Path, out: Path, vocab_size: int) -> str | None:
     config = _portable_data(read_yaml(run_dir / rundir.CONFIG))
     config["vectors"].update({"path": BUNDLE, "format": "bundle", "concat": [], "cache_dir": None})
     _write_config(config, out)
-    return note
+    return [note, _write_lite(run_dir, out)]
+
+
+# Texts of these lengths (random ids) check the light files against the model before they are
+# written: shorter and longer than any CNN filter, one word to a long tweet.
+PROBE_LENGTHS = (1, 2, 3, 4, 5, 7, 11, 30)
+PROBE_TOLERANCE = 1e-4  # the two agree to ~1e-7; past this, something differs in kind
+
+
+def _write_lite(run_dir: Path, out: Path) -> str | None:
+    """lite.npz and lite.json beside the run's model.pt (sentinet.lite: predict without torch),
+    when the light engine can express the model and gives its probabilities on probe texts.
+    Otherwise nothing (the archive predicts through torch, as before), and a note only when the
+    two disagreed: a model the engine should have expressed."""
+    import torch
+
+    from sentinet.data.vocab import Vocab
+    from sentinet.lite import files
+    from sentinet.lite.network import LiteNetwork
+
+    config = rundir.read_config(run_dir / rundir.CONFIG)
+    vocab = Vocab.load(run_dir / rundir.VOCAB)
+    state = weights.load_weights(run_dir / rundir.WEIGHTS)
+    made = files.to_lite(config, vocab.n_learned, len(vocab), state)
+    if isinstance(made, str):
+        return None
+    spec, arrays = made
+    model = weights.model_from_state(config, vocab, state, run_dir / rundir.WEIGHTS).eval()
+    rng = np.random.default_rng(0)
+    probes = [rng.integers(1, len(vocab), size=n).tolist() for n in PROBE_LENGTHS]
+    width = max(PROBE_LENGTHS)
+    with torch.inference_mode():
+        ids = torch.tensor([p + [0] * (width - len(p)) for p in probes])
+        expected = model.probabilities(model(ids, torch.tensor([len(p) for p in probes]))).float().numpy()
+    got = LiteNetwork(config, arrays).predict_ids(probes, batch_size=len(probes))
+    gap = float(np.abs(got - expected).max())
+    if not gap <= PROBE_TOLERANCE:
+        return (f"{run_dir.name}: the archive predicts through torch only: its numpy copy of the model "
+                f"differs by {gap:.1e} on test texts")
+    files.write(spec, arrays, out / rundir.LITE_NPZ, out / rundir.LITE_JSON)
+    return None
 
 
 def _copy_if_present(path: Path, folder: Path) -> None:

@@ -45,8 +45,10 @@ BASELINE_JSON, BASELINE_NPZ = "baseline.json", "baseline.npz"  # a `sentinet bas
 # A hybrid run's linear part (the baseline's two files under other names: the run is not a
 # baseline) and how its predictions blend with the network's (train.hybrid: blend).
 LINEAR_JSON, LINEAR_NPZ, HYBRID = "linear.json", "linear.npz", "hybrid.json"
-READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE,
-                     BASELINE_JSON, BASELINE_NPZ, LINEAR_JSON, LINEAR_NPZ, HYBRID)  # never an output's name
+# In an export, beside model.pt: the network as numpy arrays, for predicting without torch (sentinet.lite).
+LITE_JSON, LITE_NPZ = "lite.json", "lite.npz"
+READ_BY_INFERENCE = (CONFIG, VOCAB, WEIGHTS, METRICS, DECISION, ENSEMBLE, BASELINE_JSON, BASELINE_NPZ,
+                     LINEAR_JSON, LINEAR_NPZ, HYBRID, LITE_JSON, LITE_NPZ)  # never an output's name
 TRAINING = "training has not finished: it is running, or was killed"  # the first status
 
 

@@ -24,7 +24,7 @@ from sentinet.inference.explain import (
     _colour, occlusion_probabilities, render_html,
 )
 from sentinet.inference.opener import open_predictor
-from sentinet.inference.predictor import EnsemblePredictor
+from sentinet.inference.averaging import EnsemblePredictor
 from sentinet.inference.protocol import Predictor
 from sentinet.config.encoders import ENCODERS
 from sentinet.models.classifier import Embedder, SentimentClassifier

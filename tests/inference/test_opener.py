@@ -15,7 +15,8 @@ import torch
 from sentinet.baseline import BaselinePredictor
 from sentinet.errors import SentinetError
 from sentinet.inference.opener import ArchivePredictor, open_predictor
-from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+from sentinet.inference.averaging import EnsemblePredictor
+from sentinet.inference.predictor import RunPredictor
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,8 @@ import pytest
 from sentinet.baseline import BaselinePredictor
 from sentinet.errors import SentinetError
 from sentinet.inference.opener import ArchivePredictor, open_predictor
-from sentinet.inference.predictor import EnsemblePredictor, RunPredictor
+from sentinet.inference.averaging import EnsemblePredictor
+from sentinet.inference.predictor import RunPredictor
 from sentinet.inference.protocol import Predictor
 from sentinet.labels import LabelSet
 
