@@ -298,14 +298,16 @@ def stream_records(stream: TextIO, format: str, name: str, text_column: str = "t
 def _numbered_lines(stream: TextIO, path: Path) -> Iterator[tuple[int, str]]:
     """Each line, read no further than MAX_LINE_CHARS (a pipe of NULs holds no line break);
     UTF-16 is refused from the first kilobyte on, before a record is labelled."""
-    n, head = 0, ""
+    n, head, readline = 0, "", stream.readline
     try:
-        while line := stream.readline(MAX_LINE_CHARS + 2):  # room for \r\n
+        while line := readline(MAX_LINE_CHARS + 2):  # room for \r\n
             n += 1
             if len(head) < UTF16_PROBE:
                 head += line[:UTF16_PROBE]
                 refuse_utf16(head.encode("utf-8")[:UTF16_PROBE], path)
-            line = checked_length(line.removesuffix("\n").removesuffix("\r"), str(path), n)
+            line = line.removesuffix("\n").removesuffix("\r")
+            if len(line) > MAX_LINE_CHARS:  # checked here, not by a call per line: predict reads millions
+                checked_length(line, str(path), n)
             yield n, line.removeprefix("\ufeff") if n == 1 else line
     except UnicodeDecodeError as exc:
         if n == 0:

@@ -45,6 +45,9 @@ import dataclasses
 import html
 import re
 import unicodedata
+from collections.abc import Callable
+from itertools import chain
+from typing import TypeVar
 
 from sentinet.config.schema import TokenizerConfig
 from sentinet.errors import SentinetError
@@ -124,21 +127,36 @@ def _token_regex(emoticons: bool) -> re.Pattern[str]:
 
 
 _TOKEN_RE = {True: _token_regex(True), False: _token_regex(False)}
+# A chunk that _URL takes whole from its start: it ends where a URL character that is not
+# trailing punctuation is followed by the chunk's end, and nowhere before.
+_WHOLE_URL = re.compile(rf"{_URL_START}{_URL_CHAR}*(?:(?!{_URL_TAIL}){_URL_CHAR})")
 
 # Soft hyphen, direction marks, word joiner, BOM, stress accents: unseen, yet they split words.
 _INVISIBLE = re.compile(r"[\u00ad\u200e\u200f\u2060\ufeff\u0300\u0301]")
 _EMOJI_VARIANT = re.compile(r"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}", re.IGNORECASE)  # Оооо is one run
 _SYMBOL_RUN = re.compile(r"(.)\1{2,}")
+_RUN_OF_3 = re.compile(r"(.)\1\1", re.DOTALL)
 _VK_ACCOUNT = re.compile(r"[\[@*](\w+)")  # the id in VK's mention markup
 _LOOKALIKES = str.maketrans("хХДдРрОо", "xXDdPpOo")  # Cyrillic typed into emoticons
 _UNESCAPE_ROUNDS = 4  # exports escape at most twice or three times (&amp;amp;quot;)
-# Normalised pieces are remembered per tokenizer: words repeat (Zipf), so most pieces of a
-# tweet were normalised before, and predict spent a third of its time here. Bounded, and only
-# short pieces, so a hostile input cannot grow it.
+# Normalised pieces and chunks' tokens are remembered per tokenizer: words repeat (Zipf), so most
+# of a tweet was tokenised before, and predict spent a third of its time here. Bounded, and only
+# short pieces and chunks, so a hostile input cannot grow it.
 _CACHE_ENTRIES = 200_000
 _CACHE_PIECE_CHARS = 64
+_CHUNK_CHARS, _CHUNK_TOKENS = 32, 4  # nearly every chunk of a tweet: an entry stays small
 _MISSING = object()
+_T = TypeVar("_T")
+CHUNK = "chunk"  # the cache's key for whole chunks (a whitespace-separated run of the raw text)
+PUNCTUATION = "punctuation"  # and for the pieces of the punctuation around a chunk's core
+# Where VK's mention markup may start; only this markup can hold a space ([id1|Имя Фамилия], @id1 (Имя)).
+_VK_START = re.compile(r"[\[@*](?:id|club|public|event)\d")
+# Punctuation that never joins the word after (_OPENING) or before (_CLOSING) it: no \w, no
+# "." before a word (www., t.co/), no "/" (u/, r/, ://), no "…" (htt…), no "-" or "'" (что-то).
+_OPENING = "\"«("
+_CLOSING = ".,!?;:\"»)"
+_ALL_WORD = re.compile(r"\w+")
 # Only this much of a text is read. The token cap bounds the tokens, not their length: Python's
 # regex engine keeps backtracking state per character of a match, so one 30 MB "word" took
 # gigabytes. 256 tokens of any real text fit well inside it.
@@ -151,9 +169,11 @@ MAX_TOKEN_CHARS = 200  # no vectors file has longer words; a longer token is cut
 
 
 class Tokenizer:
-    """Callable ``text -> tokens``; stateless apart from its (validated) config."""
+    """Callable ``text -> tokens``; pure apart from its (validated) config and its bounded cache
+    of normalised pieces and chunks, which changes speed, never tokens. ``cache=False`` takes the
+    reference path: one scan of the whole text, nothing remembered (the tests compare the two)."""
 
-    def __init__(self, config: TokenizerConfig):
+    def __init__(self, config: TokenizerConfig, cache: bool = True):
         _check_choices(config)
         self.config = config
         self.regex = _TOKEN_RE[config.emoticons]
@@ -167,21 +187,116 @@ class Tokenizer:
             "word": self._word,
             "punct": self._punct,
         }
-        self._cache: dict[str, dict[str, str | None]] = {kind: {} for kind in self.normalisers}
+        # One budget for both kinds of entry: pieces by kind, and whole chunks under CHUNK.
+        self._cache: dict[str, dict] = {kind: {} for kind in self.normalisers}
+        chunks = self._cache[CHUNK] = _Chunks()
+        chunks.entry, self._chunks, self._cache[PUNCTUATION] = self._chunk_entry, chunks, {}
         self._cached = 0
+        self._room = _CACHE_ENTRIES if cache else 0
+        self._caching = cache
+        self._max_tokens = config.max_tokens
+        self._drops_retweets = config.retweets == "drop"
+        # A link chunk's tokens: the same for every link, unless links are kept.
+        self._link_entry = {"placeholder": (URL,), "drop": ()}.get(config.urls)
 
     def __call__(self, text: str) -> list[str]:
         """The first ``max_tokens`` tokens of the first MAX_TEXT_CHARS characters; the scan
-        stops there, so a huge text costs no more than a long tweet."""
+        stops there, so a huge text costs no more than a long tweet. No token spans whitespace
+        (but VK's markup, which takes the reference path): a text's tokens are its chunks' tokens
+        one after another, and each chunk's are remembered (see _chunk_entry)."""
+        text = text[:MAX_TEXT_CHARS]
+        if not self._caching:
+            return self._scanned(_clean(text))
+        chunks, cap = text.split(), self._max_tokens
+        cut = len(chunks) > cap  # a long text: its first `cap` chunks may hold enough tokens
+        if cut:
+            del chunks[cap:]
+        try:
+            entry_of = self._chunks.__getitem__  # a missing chunk's is _chunk_entry's
+            tokens = list(chain.from_iterable(map(entry_of, chunks)))
+            if chunks and type(entry_of(chunks[0])) is _Lead:  # the first piece may be a dropped "RT"
+                for entry in map(entry_of, chunks):  # (chunks without a piece before it)
+                    if type(entry) is not _Lead or entry.lead is not None:
+                        if type(entry) is _Lead:
+                            del tokens[0]  # the "RT"'s token
+                        break
+        except _Spans:
+            return self._scanned(_clean(text))
+        if len(tokens) >= cap:
+            del tokens[cap:]
+        elif cut:  # many chunks without a token: read on the slow way
+            return self._scanned(_clean(text))
+        return tokens
+
+    def _chunk_entry(self, raw: str) -> tuple[str, ...]:
+        """The tokens of a whitespace-free chunk of the raw text (a _Lead where they differ when
+        the chunk holds the text's first piece); raises _Spans where VK markup, which may span
+        spaces, may start. Cleaning is chunk-local too: unescaping, NFC and the invisibles never
+        join, split or move whitespace (tests/data/test_tokenize_fastpath.py checks all this)."""
+        if raw.isalpha() and raw[0] not in "xXхХ" and unicodedata.is_normalized("NFC", raw):
+            entry: tuple[str, ...] = (self._word(raw)[:MAX_TOKEN_CHARS],)  # a word, clean as it is
+            if self._is_dropped_retweet_marker("word", raw):
+                entry = _Lead(entry)
+                entry.lead = ()
+            return self._remember(self._cache[CHUNK], raw, entry, _CHUNK_CHARS)
+        if raw[:4].lower() == "http" and _whole_clean_link(raw):
+            return (raw[:MAX_TOKEN_CHARS],) if self._link_entry is None else self._link_entry  # not remembered
+        pieces = self._chunk_pieces(_clean(raw))
+        if pieces is None:
+            raise _Spans  # rare: not remembered either
+        tokens, link = [], False
+        for kind, piece in pieces:
+            token = self._normalised(kind, piece)
+            if token:
+                tokens.append(token[:MAX_TOKEN_CHARS])
+            link = link or kind == "url"
+        entry = tuple(tokens)
+        if not pieces or self._is_dropped_retweet_marker(*pieces[0]):
+            entry = _Lead(entry)
+            entry.lead = entry[1:] if pieces else None  # a word is never dropped: entry[0] is "RT"
+        if link or len(entry) > _CHUNK_TOKENS:  # links are nearly all unique; many tokens, rare
+            return entry
+        return self._remember(self._cache[CHUNK], raw, entry, _CHUNK_CHARS)
+
+    def _remember(self, table: dict, key: str, value: _T, chars: int = _CACHE_PIECE_CHARS) -> _T:
+        """``value``, kept in one of the cache's tables while it has room, for a short ``key``."""
+        if self._cached < self._room and len(key) <= chars:
+            table[key] = value
+            self._cached += 1
+        return value
+
+    def _chunk_pieces(self, text: str) -> list[tuple[str, str]] | None:
+        """(kind, piece) of a cleaned chunk as the whole text's scan finds them, or None where VK
+        markup may start. A word, mention, hashtag or number with only plain punctuation around
+        it skips the scan but for that punctuation (remembered: "," and ")))" recur)."""
+        if _VK_START.search(text):
+            return None
+        body = text.lstrip(_OPENING)
+        core = body.rstrip(_CLOSING)
+        kind = _core_kind(core)
+        if kind is None:
+            return self._scan(text)
+        opening, closing = text[: len(text) - len(body)], body[len(core):]
+        return [*self._punctuation(opening), (kind, core), *self._punctuation(closing)]
+
+    def _punctuation(self, text: str) -> list[tuple[str, str]]:
+        pieces = self._cache[PUNCTUATION].get(text) if text else []
+        return self._remember(self._cache[PUNCTUATION], text, self._scan(text)) if pieces is None else pieces
+
+    def _scan(self, text: str) -> list[tuple[str, str]]:
+        return [(m.lastgroup, m.group()) for m in self.regex.finditer(text)]
+
+    def _scanned(self, text: str) -> list[str]:
+        """The reference path: the tokens of one scan of the whole (cleaned) text."""
         tokens = []
-        for i, match in enumerate(self.regex.finditer(_clean(text[:MAX_TEXT_CHARS]))):
+        for i, match in enumerate(self.regex.finditer(text)):
             kind, piece = match.lastgroup, match.group()
             if i == 0 and self._is_dropped_retweet_marker(kind, piece):
                 continue
             token = self._normalised(kind, piece)
             if token:
                 tokens.append(token[:MAX_TOKEN_CHARS])
-                if len(tokens) == self.config.max_tokens:
+                if len(tokens) == self._max_tokens:
                     break
         return tokens
 
@@ -191,13 +306,12 @@ class Tokenizer:
         token = cache.get(piece, _MISSING)
         if token is _MISSING:
             token = self.normalisers[kind](piece)
-            if self._cached < _CACHE_ENTRIES and len(piece) <= _CACHE_PIECE_CHARS:
-                cache[piece] = token
-                self._cached += 1
+            if kind != "url":  # links are nearly all unique
+                self._remember(cache, piece, token)
         return token
 
     def _is_dropped_retweet_marker(self, kind: str, piece: str) -> bool:
-        return self.config.retweets == "drop" and kind == "word" and piece.casefold() == "rt"
+        return self._drops_retweets and kind == "word" and piece.casefold() == "rt"
 
     # Each normaliser returns the token for one piece, or None to drop it.
 
@@ -236,8 +350,53 @@ class Tokenizer:
         return text.lower() if self.config.lowercase else text
 
 
+class _Chunks(dict):
+    """Raw chunk → its tokens; a missing one is ``entry(chunk)``: lookups run in C, misses too."""
+
+    entry: Callable[[str], tuple[str, ...]]
+
+    def __missing__(self, raw: str) -> tuple[str, ...]:
+        return self.entry(raw)
+
+
+class _Spans(Exception):
+    """Raised for a chunk where VK markup may start: the text takes the reference path."""
+
+
+class _Lead(tuple):
+    """A chunk's tokens; ``lead``: its tokens when it holds the text's first piece (without a
+    dropped "RT"), None when it holds no piece at all (the first piece comes later)."""
+
+    lead: tuple[str, ...] | None
+
+
 # --------------------------------------------------------------------------------------
 # Helpers
+
+
+def _whole_clean_link(raw: str) -> bool:
+    """Whether _URL takes the raw chunk whole and _clean leaves it as it is (ASCII, no "&")."""
+    if not raw.isascii() or "&" in raw:
+        return False
+    scheme, tco, path = raw.partition("://t.co/")
+    return bool(tco and scheme in ("http", "https") and path.isalnum() or _WHOLE_URL.fullmatch(raw))
+
+
+def _core_kind(core: str) -> str | None:
+    """The kind of piece a chunk's core (inside _OPENING and _CLOSING punctuation) is whole, where
+    no other kind can take it and the punctuation cannot join it; None: the scan decides."""
+    if not core:
+        return None
+    if core.isalpha():  # not xD (an emoticon), nor www before "." (a link)
+        return None if core[0] in "xXхХ" or core.lower() == "www" else "word"
+    if core.isdecimal():
+        return "number"
+    mark, name = core[0], core[1:]
+    if mark == "@" and _ALL_WORD.fullmatch(name):  # VK's @id1 was sent to the reference path before
+        return "user"
+    if mark == "#" and _ALL_WORD.fullmatch(name) and not name.isdecimal():
+        return "hashtag"
+    return None
 
 
 def _clean(text: str) -> str:
@@ -248,6 +407,8 @@ def _clean(text: str) -> str:
         if unescaped == text:
             break
         text = unescaped
+    if text.isascii():  # already NFC, and every character removed or replaced below is not ASCII
+        return text
     text = unicodedata.normalize("NFC", text)
     return _INVISIBLE.sub("", text.replace("\u200b", " "))
 
@@ -266,6 +427,11 @@ def _by_mode(mode: str, placeholder: str, piece: str) -> str | None:
 
 def _squash_letters(word: str) -> str:
     """A letter run of 3+ → its first 2 letters, except exactly three capitals (СССР, ООО)."""
+
+    # Most words hold no run: a plain search of the lowercased word finds every run the case-blind
+    # regex can, but for "İ" (lowercased to two characters) and "Σ" (to ς at a word's end).
+    if _RUN_OF_3.search(word.lower()) is None and "İ" not in word and "Σ" not in word:
+        return word
 
     def squash(run: re.Match[str]) -> str:
         letters = run.group()

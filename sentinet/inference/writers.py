@@ -9,6 +9,7 @@ joined by ``label_separator`` ("|" unless the run's data.label_separator says ot
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import re
@@ -28,6 +29,46 @@ TSV_UNSAFE = re.compile(r"[\t\r\n]")  # what TSV cannot hold inside a value (it 
 # starts the same way but is data ("-1", "+0.5", "-2e-3").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Where a cell of a TSV line (whose values hold no tab, CR or LF) may start a formula; where
+# this finds none, not_formula changes no cell ("-1", "-0.25" are numbers).
+MAY_START_FORMULA = re.compile(r"(?:^|\t)(?:[=+@]|-(?!\d+(?:\.\d+)?(?:\t|$)))")
+
+
+def rounded(probs: np.ndarray) -> np.ndarray:
+    """``round(float(x), 6)`` of every x, as an array: where x is a probability (0 ≤ x ≤ 1)
+    and x·1e6 is not within 1e-9 of a half, numpy's rint(x·1e6) / 1e6 is the same double (the
+    product is off by under 6e-11, so it rounds to the same integer k, and k / 1e6 is rounded
+    once, as Python rounds the decimal k·1e-6); Python rounds the rest."""
+    x = np.asarray(probs, dtype=np.float64)
+    scaled = x * 1e6
+    out = np.rint(scaled) / 1e6
+    with np.errstate(invalid="ignore"):  # nan and inf are Python's
+        odd = ~((x >= 0) & (x <= 1) & (np.abs(scaled - np.floor(scaled) - 0.5) > 1e-9))
+    if odd.any():
+        out[odd] = [round(v, 6) for v in x[odd].tolist()]
+    return out
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def float_texts(written: np.ndarray) -> list[list[str | float]]:
+    """``rounded``'s floats as lists, each from 0.0001 to 1 (not 1) as its ``repr`` (what csv and
+    tsv write for it), made by numpy: such a float is k·1e-6 for a whole k, and its shortest
+    repr is "0." and k's six digits, trailing zeros left out. The rest stay floats."""
+    k = np.rint(written * 1e6)
+    with np.errstate(invalid="ignore"):
+        plain = (k >= 100) & (k < 1_000_000) & (k / 1e6 == written)
+    digits = (np.where(plain, k, 0).astype(np.int64)[..., None] // 10 ** np.arange(5, -1, -1)) % 10
+    text = np.empty(digits.shape[:-1] + (8,), np.uint8)
+    text[..., :2] = np.frombuffer(b"0.", np.uint8)
+    text[..., 2:] = digits + ord("0")
+    text[..., 2:][np.cumprod((digits == 0)[..., ::-1], axis=-1)[..., ::-1].astype(bool)] = 0  # numpy ends strings at NUL
+    table = text.view("S8")[..., 0].astype("U8").tolist()
+    for i, j in zip(*np.nonzero(~plain)):
+        table[i][j] = float(written[i, j])
+    return table
 
 
 def is_uncertain(top: float, threshold: float | None) -> bool:
@@ -61,23 +102,47 @@ class RowFormat:
         return ["id", "label", *probabilities, *(["text"] if self.echo else [])]
 
     def row(self, record, label, probs: np.ndarray, values: Sequence) -> list:
-        if isinstance(label, tuple):  # multi-label: --threshold P replaces the run's thresholds
-            if self.threshold is not None:
-                label = tuple(v for v, p in zip(values, probs) if round(float(p), 6) >= self.threshold)
-        elif is_uncertain(probs.max(), self.threshold):
-            label = None
-        if self.format == "fasttext":
-            return [label, record.text]
-        if isinstance(label, tuple):
-            label = list(label) if self.format == "jsonl" else self.label_separator.join(map(str, label))
-        elif label is None and self.format != "jsonl":
-            label = ""
-        if self.top is None:
-            cells = [round(float(x), 6) for x in probs]
-        else:
-            order = np.argsort(-probs, kind="stable")[: self.top]
-            cells = [c for i in order for c in (values[i], round(float(probs[i]), 6))]
-        return [record.id, label, *cells, *([record.text] if self.echo else [])]
+        return self.rows([record], [label], np.asarray(probs)[None], values)[0]
+
+    def rows(self, records: Sequence, labels: Sequence, probs: np.ndarray, values: Sequence,
+             as_text: bool = False) -> list[list]:
+        """Each record's row (``probs``: one row of probabilities per record), a chunk at a
+        time: numpy is called once per chunk, not per row. Probabilities are Python floats
+        rounded to six digits, so every format writes them alike. ``as_text``: rows as
+        rows_writer(..., ready=True) takes them: most probabilities as the text csv and tsv
+        write for them (float_texts), and in csv the other cells through not_formula already."""
+        probs = np.asarray(probs, dtype=np.float64)  # what float(x) gives, for every float dtype
+        written = rounded(probs)
+        numbers = written.tolist()
+        table = float_texts(written) if as_text else numbers
+        tops = written.max(axis=1).tolist() if self.threshold is not None else itertools.repeat(None)
+        order = None if self.top is None else np.argsort(-probs, axis=1, kind="stable")[:, : self.top].tolist()
+        echo, jsonl = self.echo, self.format == "jsonl"
+        defuse = not_formula if as_text and self.format == "csv" else _same  # probabilities need not
+        if order is None and self.threshold is None and self.format != "fasttext" and not any(
+                label is None or isinstance(label, tuple) for label in labels):  # each label written as it is
+            if defuse is _same:
+                return [[r.id, y, *p, r.text] if echo else [r.id, y, *p] for r, y, p in zip(records, labels, table)]
+            return [[defuse(r.id), defuse(y), *p, defuse(r.text)] if echo else [defuse(r.id), defuse(y), *p]
+                    for r, y, p in zip(records, labels, table)]
+        rows = []
+        for i, (record, label, p, top) in enumerate(zip(records, labels, table, tops)):
+            if isinstance(label, tuple):  # multi-label: --threshold P replaces the run's thresholds
+                if self.threshold is not None:
+                    label = tuple(v for v, x in zip(values, numbers[i]) if x >= self.threshold)
+            elif top is not None and top < self.threshold:  # is_uncertain (rounding keeps the order)
+                label = None
+            if self.format == "fasttext":
+                rows.append([label, record.text])
+                continue
+            if isinstance(label, tuple):
+                label = list(label) if jsonl else self.label_separator.join(map(str, label))
+            elif label is None and not jsonl:
+                label = ""
+            cells = p if order is None else [c for j in order[i] for c in (defuse(values[j]), p[j])]
+            head = [defuse(record.id), defuse(label)]
+            rows.append([*head, *cells, defuse(record.text)] if echo else [*head, *cells])
+        return rows
 
 
 def write_predictions(predictor: Predictor, records, out, row_format: RowFormat, batch_size: int,
@@ -90,7 +155,8 @@ def write_predictions(predictor: Predictor, records, out, row_format: RowFormat,
     from tqdm import tqdm
 
     classes = predictor.classes
-    write_row = row_writer(out, row_format.format, row_format.columns(classes.names))
+    as_text = row_format.format in ("csv", "tsv")  # they write str(x) of a float x
+    write_rows = rows_writer(out, row_format.format, row_format.columns(classes.names), ready=as_text)
     count = 0
     with tqdm(total=total, desc="predict", unit=" records", leave=False, dynamic_ncols=True,
               disable=None if progress else True) as bar:
@@ -98,8 +164,7 @@ def write_predictions(predictor: Predictor, records, out, row_format: RowFormat,
             probs = predictor.predict_proba([r.text for r in chunk], batch_size, progress=False)
             if keep is not None:
                 keep.append(probs)
-            for r, y, p in zip(chunk, predictor.labels(probs), probs):
-                write_row(row_format.row(r, y, p, classes.values))
+            write_rows(row_format.rows(chunk, predictor.labels(probs), probs, classes.values, as_text))
             out.flush()
             count += len(chunk)
             bar.update(len(chunk))
@@ -108,16 +173,40 @@ def write_predictions(predictor: Predictor, records, out, row_format: RowFormat,
 
 def row_writer(out, output_format: str, columns: list[str]):
     """Write the header (csv, tsv) and return a function writing one row of values."""
+    write_rows = rows_writer(out, output_format, columns)
+    return lambda values: write_rows([values])
+
+
+def rows_writer(out, output_format: str, columns: list[str], ready: bool = False):
+    """Write the header (csv, tsv) and return a function writing rows of values: a chunk's
+    rows are formatted into one string and written at once. ``ready``: csv rows of
+    RowFormat.rows(..., as_text=True), whose cells not_formula has seen."""
     if output_format == "fasttext":
-        return lambda values: out.write(fasttext_line(*values) + "\n")
+        return lambda rows: out.write("".join([fasttext_line(*values) + "\n" for values in rows]))
     if output_format == "jsonl":
-        return lambda values: out.write(json.dumps(dict(zip(columns, values)), ensure_ascii=False) + "\n")
+        encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)'s
+        return lambda rows: out.write("".join([encode(dict(zip(columns, values))) + "\n" for values in rows]))
     if output_format == "tsv":  # no quoting in TSV: a tab or line break inside a value is a space
         out.write("\t".join(TSV_UNSAFE.sub(" ", c) for c in columns) + "\n")  # a class name too
-        return lambda values: out.write("\t".join(not_formula(TSV_UNSAFE.sub(" ", str(v))) for v in values) + "\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    return lambda values: writer.writerow([not_formula(v) for v in values])
+        return lambda rows: out.write("".join([tsv_line(values) for values in rows]))
+    csv.writer(out, lineterminator="\n").writerow(columns)
+
+    def write_csv(rows: list[Sequence]) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(rows if ready else [list(map(not_formula, v)) for v in rows])
+        out.write(text.getvalue())
+
+    return write_csv
+
+
+def tsv_line(values: Sequence) -> str:
+    """One TSV line: each value as text, a tab or line break in it a space, a formula defused.
+    Most lines need neither, which one look at the joined line tells."""
+    cells = list(map(str, values))
+    line = "\t".join(cells)
+    if line.count("\t") >= len(cells) or "\n" in line or "\r" in line or MAY_START_FORMULA.search(line):
+        line = "\t".join([not_formula(TSV_UNSAFE.sub(" ", c)) for c in cells])
+    return line + "\n"
 
 
 def fasttext_line(label, text: str) -> str:
