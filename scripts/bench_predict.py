@@ -68,18 +68,23 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
+# Runs the command in a grandchild and reports that one's peak RSS: Linux carries the forking
+# process's high-water mark into a child's ru_maxrss across exec, so a child forked straight
+# from this (big) process would report at least this process's size.
+LAUNCH = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, st, ru = os.wait4(p.pid, 0); "
+          "sys.stderr.write(f'\\nMAXRSS {ru.ru_maxrss}\\n'); sys.exit(os.waitstatus_to_exitcode(st))")
+
+
 def timed(cmd: list[str], env: dict[str, str], stdout=subprocess.DEVNULL) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MB, stderr) of one child; wait4 gives that child's own
-    rusage, so earlier children never inflate the peak."""
+    """(wall seconds, peak RSS in MB, stderr) of one command, its RSS its own (LAUNCH)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", LAUNCH, *cmd], env=env, stdout=stdout, stderr=subprocess.PIPE,
+                          text=True)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    err, _, rss = proc.stderr.rpartition("\nMAXRSS ")
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)}: exit {proc.returncode}\n{err[-2000:]}")
-    return wall, usage.ru_maxrss // 1024, err
+    return wall, int(rss) // 1024, err
 
 
 def predict_cmd(run: Path, lines: Path, out: Path) -> list[str]:
